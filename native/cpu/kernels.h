@@ -1,0 +1,54 @@
+// Native CPU kernels of the `cpu` backend. Same names, argument order and semantics as src/backends/backend.ts
+// (outputs first, then inputs, then shapes; backward kernels add into their gradient outputs; null = not needed).
+// This header is the whole surface the N-API glue in addon.cc sees; it knows nothing about JavaScript.
+#pragma once
+#include <cstdint>
+
+namespace sso {
+
+// C (M,N) = op(A)·op(B) [+ C], `batch` contiguous products. GEMM goes through CBLAS when built with BLAS.
+void matmul(float* c, const float* a, const float* b, int M, int N, int K, bool transA, bool transB, bool accumulate,
+            int batch);
+bool has_blas();
+const char* blas_name();
+
+void embedding_forward(float* out, const float* table, const int32_t* ids, int T, int C);
+void embedding_backward(float* dtable, const float* dout, const int32_t* ids, int T, int C);
+
+void rmsnorm_forward(float* out, float* rstd, const float* x, const float* w, int N, int C, float eps);
+void rmsnorm_backward(float* dx, float* dw, const float* dout, const float* x, const float* w, const float* rstd, int N,
+                      int C);
+
+// sign = +1 forward rotation, -1 inverse; accumulate adds into out instead of overwriting (out must not alias x then).
+void rope(float* out, const float* x, const int32_t* pos, const float* inv_freq, int T, int H, int HS, int sign,
+          bool accumulate);
+
+struct AttnShape {
+  const int32_t* cu_seqlens;
+  int S;  // number of sequences; cu_seqlens has S+1 entries
+  int NH, NKV, HS;
+  float scale;
+};
+void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, const AttnShape& s);
+void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
+                        const float* v, const float* out, const float* lse, const AttnShape& s);
+void attention_decode(float* out, const float* q, const float* kc, const float* vc, const int32_t* lens, int S, int L,
+                      int NH, int NKV, int HS, float scale);
+
+void swiglu_forward(float* out, const float* gate, const float* up, int64_t N);
+void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, int64_t N);
+void add(float* out, const float* a, const float* b, int64_t N);
+void add_backward(float* da, float* db, const float* dout, int64_t N);
+void bias_add(float* out, const float* x, const float* bias, int N, int C);
+void bias_add_backward(float* dx, float* dbias, const float* dout, int N, int C);
+
+void token_logprobs_forward(float* logp, float* lse, const float* logits, const int32_t* targets, int N, int V);
+void token_logprobs_backward(float* dlogits, const float* dlogp, const float* logits, const int32_t* targets,
+                             const float* lse, int N, int V);
+
+void adamw(float* p, const float* g, float* m, float* v, int64_t N, float lr, float beta1, float beta2, float eps,
+           float wd, int step);
+double sum_squares(const float* x, int64_t N);
+void scale(float* x, float s, int64_t N);
+
+}  // namespace sso

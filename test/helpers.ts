@@ -1,0 +1,45 @@
+// Shared test helpers: seeded random tensors and a closeness assertion that names the worst element.
+import assert from "node:assert/strict";
+import { Rng } from "../src/tensor/rng.js";
+
+export type Vec = Float32Array | Float64Array;
+
+export function randn(rng: Rng, n: number, std = 1): Float32Array {
+  return rng.normalArray(n, std);
+}
+
+export function randInts(rng: Rng, n: number, limit: number): Int32Array {
+  const a = new Int32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.int(limit);
+  return a;
+}
+
+/** Cumulative offsets of ragged sequence lengths: [3, 5] → [0, 3, 8]. */
+export function cuSeqlens(lengths: readonly number[]): Int32Array {
+  const cu = new Int32Array(lengths.length + 1);
+  lengths.forEach((l, i) => (cu[i + 1] = cu[i] + l));
+  return cu;
+}
+
+export interface Tolerance {
+  rtol: number;
+  atol: number;
+}
+
+/** Asserts |actual − expected| ≤ atol + rtol·|expected| element-wise; the message names the worst element. */
+export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tolerance, label: string): void {
+  assert.equal(actual.length, expected.length, `${label}: length ${actual.length} != ${expected.length}`);
+  let worst = -1, worstExcess = 0;
+  for (let i = 0; i < actual.length; i++) {
+    const excess = Math.abs(actual[i] - expected[i]) - (tol.atol + tol.rtol * Math.abs(expected[i]));
+    if (!(excess <= 0) && (worst < 0 || !(excess <= worstExcess))) {
+      worst = i;
+      worstExcess = excess;
+    }
+  }
+  if (worst >= 0) {
+    assert.fail(`${label}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (rtol ${tol.rtol}, atol ${tol.atol})`);
+  }
+}
+
+export const copy = <T extends Vec>(x: T): T => x.slice() as T;
