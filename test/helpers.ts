@@ -43,3 +43,41 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
 }
 
 export const copy = <T extends Vec>(x: T): T => x.slice() as T;
+
+// ---- finite differences (float64, on the reference kernels) ----
+export const EPS = 1e-6;
+export const GRADCHECK_TOL = { rtol: 1e-6, atol: 1e-7 };
+
+export function rand64(rng: Rng, n: number, std = 1): Float64Array {
+  return Float64Array.from(rng.normalArray(n, std));
+}
+
+/**
+ * forward(inputs) returns the outputs as one array; backward(inputs, dOut) returns the analytic gradient of each
+ * named input (accumulated into zeros). Checks every element of every named input.
+ */
+export function gradcheck(
+  label: string,
+  inputs: Record<string, Float64Array>,
+  forward: () => Float64Array,
+  backward: (dOut: Float64Array) => Record<string, Float64Array>,
+  rng: Rng,
+): void {
+  const R = rand64(rng, forward().length);
+  const loss = (): number => forward().reduce((s, o, i) => s + o * R[i], 0);
+  const analytic = backward(R);
+  for (const [name, x] of Object.entries(inputs)) {
+    const numeric = new Float64Array(x.length);
+    for (let i = 0; i < x.length; i++) {
+      const keep = x[i];
+      x[i] = keep + EPS;
+      const up = loss();
+      x[i] = keep - EPS;
+      const down = loss();
+      x[i] = keep;
+      numeric[i] = (up - down) / (2 * EPS);
+    }
+    assertClose(analytic[name], numeric, GRADCHECK_TOL, `${label} d${name}`);
+  }
+}
+

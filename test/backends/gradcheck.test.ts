@@ -1,46 +1,10 @@
 // Every backward kernel of the `ref` backend against central finite differences, computed in float64 (the
 // reference kernels run on Float64Array) for the scalar loss L = Σ out·R with a fixed random R, so dOut = R.
-// Each input element is perturbed by ±1e-6; tolerance |numeric − analytic| ≤ 1e-7 + 1e-6·|analytic|.
+// Each input element is perturbed by ±1e-6; tolerance |numeric − analytic| ≤ 1e-7 + 1e-6·|analytic| (helpers.ts).
 import { describe, it } from "node:test";
 import { refKernels as K, type Vec } from "../../src/backends/ref/index.js";
 import { Rng } from "../../src/tensor/rng.js";
-import { assertClose, cuSeqlens } from "../helpers.js";
-
-const EPS = 1e-6;
-const TOL = { rtol: 1e-6, atol: 1e-7 };
-
-function rand64(rng: Rng, n: number, std = 1): Float64Array {
-  return Float64Array.from(rng.normalArray(n, std));
-}
-
-/**
- * forward(inputs) returns the outputs as one array; backward(inputs, dOut) returns the analytic gradient of each
- * named input (accumulated into zeros). Checks every element of every named input.
- */
-function gradcheck(
-  label: string,
-  inputs: Record<string, Float64Array>,
-  forward: () => Float64Array,
-  backward: (dOut: Float64Array) => Record<string, Float64Array>,
-  rng: Rng,
-): void {
-  const R = rand64(rng, forward().length);
-  const loss = (): number => forward().reduce((s, o, i) => s + o * R[i], 0);
-  const analytic = backward(R);
-  for (const [name, x] of Object.entries(inputs)) {
-    const numeric = new Float64Array(x.length);
-    for (let i = 0; i < x.length; i++) {
-      const keep = x[i];
-      x[i] = keep + EPS;
-      const up = loss();
-      x[i] = keep - EPS;
-      const down = loss();
-      x[i] = keep;
-      numeric[i] = (up - down) / (2 * EPS);
-    }
-    assertClose(analytic[name], numeric, TOL, `${label} d${name}`);
-  }
-}
+import { cuSeqlens, gradcheck, rand64 } from "../helpers.js";
 
 const zeros = (n: number): Float64Array => new Float64Array(n);
 
