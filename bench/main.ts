@@ -1,0 +1,13 @@
+// `npm run bench -- <suite>`: runs one benchmark suite. Each suite prints a table and ends with one JSON line
+// (name → value) so results can be compared run to run.
+import { benchKernels } from "./kernels.js";
+
+const SUITES: Record<string, () => void> = { kernels: benchKernels };
+
+const suite = process.argv[2] ?? "kernels";
+const run = SUITES[suite];
+if (!run) {
+  console.error(`bench: unknown suite "${suite}" (expected one of: ${Object.keys(SUITES).join(", ")})`);
+  process.exit(2);
+}
+run();
