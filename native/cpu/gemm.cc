@@ -1,5 +1,6 @@
 // GEMM for the cpu backend: CBLAS (OpenBLAS) when the build found it, otherwise a simple cache-friendly built-in
 // loop (correct, multi-threaded, but several times slower). Not a tuned GEMM: that is BLAS's job.
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -15,42 +16,57 @@ namespace sso {
 bool has_blas() { return true; }
 const char* blas_name() { return "OpenBLAS (CBLAS)"; }
 
-static void gemm1(float* c, const float* a, const float* b, int M, int N, int K, bool ta, bool tb, bool acc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, a,
-              ta ? M : K, b, tb ? K : N, acc ? 1.0f : 0.0f, c, N);
+void gemm_ex(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+             float beta, float* C, int ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B,
+              ldb, beta, C, ldc);
 }
+
+SerialBlas::SerialBlas() : saved(openblas_get_num_threads()) { openblas_set_num_threads(1); }
+SerialBlas::~SerialBlas() { openblas_set_num_threads(saved); }
 #else
 bool has_blas() { return false; }
 const char* blas_name() { return "built-in GEMM (no BLAS found at build time)"; }
 
-// Packs op(X) of logical shape (R, Cc) into row-major storage; returns x itself when no transpose is needed.
-static const float* pack(std::vector<float>& buf, const float* x, int R, int Cc, bool trans) {
-  if (!trans) return x;
+// Copies op(X) of logical shape (R, Cc), stored with leading dimension ld, into a dense row-major buffer.
+static const float* pack(std::vector<float>& buf, const float* x, int R, int Cc, int ld, bool trans) {
+  if (!trans && ld == Cc) return x;
   buf.resize(static_cast<size_t>(R) * Cc);
   for (int r = 0; r < R; r++)
-    for (int q = 0; q < Cc; q++) buf[static_cast<size_t>(r) * Cc + q] = x[static_cast<size_t>(q) * R + r];
+    for (int q = 0; q < Cc; q++)
+      buf[static_cast<size_t>(r) * Cc + q] = trans ? x[static_cast<size_t>(q) * ld + r] : x[static_cast<size_t>(r) * ld + q];
   return buf.data();
 }
 
-static void gemm1(float* c, const float* a, const float* b, int M, int N, int K, bool ta, bool tb, bool acc) {
+void gemm_ex(bool ta, bool tb, int M, int N, int K, float alpha, const float* a, int lda, const float* b, int ldb,
+             float beta, float* c, int ldc) {
   std::vector<float> abuf, bbuf;
-  const float* A = pack(abuf, a, M, K, ta);  // (M,K)
-  const float* B = pack(bbuf, b, K, N, tb);  // (K,N)
+  const float* A = pack(abuf, a, M, K, lda, ta);  // (M,K)
+  const float* B = pack(bbuf, b, K, N, ldb, tb);  // (K,N)
   const int KB = 256;
-#pragma omp parallel for schedule(static) if (static_cast<long>(M) * N * K > (1L << 16))
-  for (int i = 0; i < M; i++) {
-    float* crow = c + static_cast<size_t>(i) * N;
-    if (!acc) std::memset(crow, 0, sizeof(float) * N);
-    for (int k0 = 0; k0 < K; k0 += KB) {
-      const int k1 = k0 + KB < K ? k0 + KB : K;
-      for (int k = k0; k < k1; k++) {
-        const float aik = A[static_cast<size_t>(i) * K + k];
-        const float* brow = B + static_cast<size_t>(k) * N;
-        for (int j = 0; j < N; j++) crow[j] += aik * brow[j];
+  // Inside another parallel region this runs on the calling thread only (nested parallelism is off).
+#pragma omp parallel if (static_cast<long>(M) * N * K > (1L << 16))
+  {
+    std::vector<float> acc(N);
+#pragma omp for schedule(static)
+    for (int i = 0; i < M; i++) {
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      for (int k0 = 0; k0 < K; k0 += KB) {
+        const int k1 = k0 + KB < K ? k0 + KB : K;
+        for (int k = k0; k < k1; k++) {
+          const float aik = A[static_cast<size_t>(i) * K + k];
+          const float* brow = B + static_cast<size_t>(k) * N;
+          for (int j = 0; j < N; j++) acc[j] += aik * brow[j];
+        }
       }
+      float* crow = c + static_cast<size_t>(i) * ldc;
+      for (int j = 0; j < N; j++) crow[j] = alpha * acc[j] + (beta == 0.0f ? 0.0f : beta * crow[j]);
     }
   }
 }
+
+SerialBlas::SerialBlas() : saved(0) {}
+SerialBlas::~SerialBlas() {}
 #endif
 
 void matmul(float* c, const float* a, const float* b, int M, int N, int K, bool ta, bool tb, bool acc, int batch) {
@@ -60,7 +76,7 @@ void matmul(float* c, const float* a, const float* b, int M, int N, int K, bool 
       if (!acc) std::memset(c + p * sc, 0, sizeof(float) * sc);
       continue;
     }
-    gemm1(c + p * sc, a + p * sa, b + p * sb, M, N, K, ta, tb, acc);
+    gemm_ex(ta, tb, M, N, K, 1.0f, a + p * sa, ta ? M : K, b + p * sb, tb ? K : N, acc ? 1.0f : 0.0f, c + p * sc, N);
   }
 }
 

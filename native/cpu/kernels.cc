@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "vexp.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -117,111 +118,138 @@ void rope(float* out, const float* x, const int32_t* pos, const float* inv_freq,
 
 static inline float dot(const float* a, const float* b, int n) {
   float s = 0;
+#pragma omp simd reduction(+ : s)
   for (int d = 0; d < n; d++) s += a[d] * b[d];
   return s;
 }
 
-// Work items of attention: one (query row, head) pair each; their cost grows with the row's position.
-static long attention_work(const AttnShape& s) {
-  long w = 0;
-  for (int q = 0; q < s.S; q++) {
-    const long L = s.cu_seqlens[q + 1] - s.cu_seqlens[q];
-    w += L * (L + 1) / 2;
-  }
-  return w * s.NH * s.HS;
+// Attention runs as GEMM tiles: for query rows [i0, i1) of one sequence and one head, the scores against keys
+// [start, i1) are one (m × n) GEMM, the masked softmax is done in place, and P·V is a second GEMM. Rows of one
+// head are strided views of q/k/v (leading dimension NH·HS or NKV·HS), so nothing is copied.
+static constexpr int kQueryBlock = 128;
+
+struct Tile {
+  int s, h, i0, i1;  // sequence, head (query head forward, kv head backward), query rows
+};
+
+static int max_len(const AttnShape& s) {
+  int L = 0;
+  for (int q = 0; q < s.S; q++) L = std::max(L, s.cu_seqlens[q + 1] - s.cu_seqlens[q]);
+  return L;
 }
 
-// For token i, the first row of its sequence.
-static std::vector<int32_t> sequence_starts(const AttnShape& s) {
-  const int T = s.cu_seqlens[s.S];
-  std::vector<int32_t> start(T);
+static int num_threads() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+// Runs body(tile, scratch) over the tiles: in parallel with single-threaded BLAS when there are enough tiles to
+// keep every thread busy, else one tile at a time with BLAS threading each GEMM. Tiles must write disjoint rows.
+template <typename Body>
+static void for_tiles(const std::vector<Tile>& tiles, size_t scratch_floats, Body body) {
+  if (tiles.size() >= static_cast<size_t>(2 * num_threads())) {
+    SerialBlas serial;
+#pragma omp parallel
+    {
+      std::vector<float> scratch(scratch_floats);
+#pragma omp for schedule(dynamic, 1)
+      for (size_t t = 0; t < tiles.size(); t++) body(tiles[t], scratch.data());
+    }
+  } else {
+    std::vector<float> scratch(scratch_floats);
+    for (const Tile& t : tiles) body(t, scratch.data());
+  }
+}
+
+// P (m × n) holds scaled scores of query rows i0.. against keys start..; turn row r into exp(score − lse) for
+// keys at or before its query and 0 after. With lse == nullptr, compute each row's lse into lse_out first.
+static void causal_softmax(float* P, int m, int n, int i0, int start, const float* lse_in, float* lse_out, int lse_stride) {
+  for (int r = 0; r < m; r++) {
+    float* row = P + static_cast<size_t>(r) * n;
+    const int valid = i0 + r - start + 1;
+    float l;
+    if (lse_in) {
+      l = lse_in[static_cast<size_t>(r) * lse_stride];
+    } else {
+      float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+      for (int j = 0; j < valid; j++) mx = std::max(mx, row[j]);
+      float sum = 0;
+#pragma omp simd reduction(+ : sum)
+      for (int j = 0; j < valid; j++) sum += vexp(row[j] - mx);
+      l = mx + std::log(sum);
+      lse_out[static_cast<size_t>(r) * lse_stride] = l;
+    }
+#pragma omp simd
+    for (int j = 0; j < valid; j++) row[j] = vexp(row[j] - l);
+    std::fill(row + valid, row + n, 0.0f);
+  }
+}
+
+static std::vector<Tile> query_tiles(const AttnShape& s, int heads) {
+  std::vector<Tile> tiles;
   for (int q = 0; q < s.S; q++)
-    for (int i = s.cu_seqlens[q]; i < s.cu_seqlens[q + 1]; i++) start[i] = s.cu_seqlens[q];
-  return start;
+    for (int h = 0; h < heads; h++)
+      for (int i0 = s.cu_seqlens[q]; i0 < s.cu_seqlens[q + 1]; i0 += kQueryBlock)
+        tiles.push_back({q, h, i0, std::min(i0 + kQueryBlock, s.cu_seqlens[q + 1])});
+  return tiles;
 }
 
 void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, const AttnShape& s) {
-  const int T = s.cu_seqlens[s.S], NH = s.NH, NKV = s.NKV, HS = s.HS, group = NH / NKV;
-  const std::vector<int32_t> start = sequence_starts(s);
-#pragma omp parallel if (attention_work(s) > kParallelWork)
-  {
-    std::vector<float> p;
-#pragma omp for schedule(dynamic, 16)
-    for (long r = 0; r < static_cast<long>(T) * NH; r++) {
-      const int i = static_cast<int>(r / NH), h = static_cast<int>(r % NH), g = h / group, j0 = start[i];
-      const float* qi = q + static_cast<size_t>(r) * HS;
-      p.resize(i - j0 + 1);
-      float mx = -INFINITY;
-      for (int j = j0; j <= i; j++) {
-        const float sc = dot(qi, k + (static_cast<size_t>(j) * NKV + g) * HS, HS) * s.scale;
-        p[j - j0] = sc;
-        mx = std::max(mx, sc);
-      }
-      float sum = 0;
-      for (int j = j0; j <= i; j++) sum += (p[j - j0] = std::exp(p[j - j0] - mx));
-      lse[r] = mx + std::log(sum);
-      const float inv = 1.0f / sum;
-      float* o = out + static_cast<size_t>(r) * HS;
-      std::memset(o, 0, sizeof(float) * HS);
-      for (int j = j0; j <= i; j++) {
-        const float w = p[j - j0] * inv;
-        const float* vj = v + (static_cast<size_t>(j) * NKV + g) * HS;
-        for (int d = 0; d < HS; d++) o[d] += w * vj[d];
-      }
-    }
-  }
+  const int NH = s.NH, NKV = s.NKV, HS = s.HS, group = NH / NKV, qs = NH * HS, kvs = NKV * HS;
+  for_tiles(query_tiles(s, NH), static_cast<size_t>(kQueryBlock) * max_len(s), [&](const Tile& t, float* P) {
+    const int start = s.cu_seqlens[t.s], m = t.i1 - t.i0, n = t.i1 - start, g = t.h / group;
+    const float* kg = k + static_cast<size_t>(start) * kvs + g * HS;
+    gemm_ex(false, true, m, n, HS, s.scale, q + static_cast<size_t>(t.i0) * qs + t.h * HS, qs, kg, kvs, 0.0f, P, n);
+    causal_softmax(P, m, n, t.i0, start, nullptr, lse + static_cast<size_t>(t.i0) * NH + t.h, NH);
+    gemm_ex(false, false, m, HS, n, 1.0f, P, n, v + static_cast<size_t>(start) * kvs + g * HS, kvs, 0.0f,
+            out + static_cast<size_t>(t.i0) * qs + t.h * HS, qs);
+  });
 }
 
-// Two race-free passes, each recomputing p_ij = exp(s_ij − lse_i) and ds_ij = p_ij·(do_i·v_j − do_i·o_i):
-// query-major for dq (rows independent), key-major for dk and dv (each key row sums over its later queries and
-// over the query heads of its group).
+// Per tile, with P recomputed from the saved lse and D_i = do_i·o_i:
+//   dV += Pᵀ·dO;  dP = dO·Vᵀ;  dS = P∘(dP − D)·scale;  dQ += dS·K;  dK += dSᵀ·Q.
+// A tile here is a whole (sequence, kv head): it owns those dK/dV rows and the dQ rows of its query heads.
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
                         const float* v, const float* out, const float* lse, const AttnShape& s) {
-  const int T = s.cu_seqlens[s.S], NH = s.NH, NKV = s.NKV, HS = s.HS, group = NH / NKV;
-  const std::vector<int32_t> start = sequence_starts(s);
-  std::vector<int32_t> end(T);
-  for (int qq = 0; qq < s.S; qq++)
-    for (int i = s.cu_seqlens[qq]; i < s.cu_seqlens[qq + 1]; i++) end[i] = s.cu_seqlens[qq + 1];
-  std::vector<float> D(static_cast<size_t>(T) * NH);  // D_i = do_i·o_i per (row, head)
-  const bool par = attention_work(s) > kParallelWork;
-#pragma omp parallel if (par)
-  {
-#pragma omp for schedule(static)
-    for (long r = 0; r < static_cast<long>(T) * NH; r++)
-      D[r] = dot(dout + static_cast<size_t>(r) * HS, out + static_cast<size_t>(r) * HS, HS);
-#pragma omp for schedule(dynamic, 16)
-    for (long r = 0; r < static_cast<long>(T) * NH; r++) {
-      const int i = static_cast<int>(r / NH), h = static_cast<int>(r % NH), g = h / group;
-      const float* qi = q + static_cast<size_t>(r) * HS;
-      const float* doi = dout + static_cast<size_t>(r) * HS;
-      float* dqi = dq + static_cast<size_t>(r) * HS;
-      for (int j = start[i]; j <= i; j++) {
-        const size_t ko = (static_cast<size_t>(j) * NKV + g) * HS;
-        const float p = std::exp(dot(qi, k + ko, HS) * s.scale - lse[r]);
-        const float ds = p * (dot(doi, v + ko, HS) - D[r]) * s.scale;
-        for (int d = 0; d < HS; d++) dqi[d] += ds * k[ko + d];
-      }
-    }
-#pragma omp for schedule(dynamic, 16)
-    for (long r = 0; r < static_cast<long>(T) * NKV; r++) {
-      const int j = static_cast<int>(r / NKV), g = static_cast<int>(r % NKV);
-      const float* kj = k + static_cast<size_t>(r) * HS;
-      const float* vj = v + static_cast<size_t>(r) * HS;
-      float* dkj = dk + static_cast<size_t>(r) * HS;
-      float* dvj = dv + static_cast<size_t>(r) * HS;
-      for (int i = j; i < end[j]; i++) {
-        for (int h = g * group; h < (g + 1) * group; h++) {
-          const size_t qo = (static_cast<size_t>(i) * NH + h) * HS;
-          const float p = std::exp(dot(q + qo, kj, HS) * s.scale - lse[static_cast<size_t>(i) * NH + h]);
-          const float ds = p * (dot(dout + qo, vj, HS) - D[static_cast<size_t>(i) * NH + h]) * s.scale;
-          for (int d = 0; d < HS; d++) {
-            dvj[d] += p * dout[qo + d];
-            dkj[d] += ds * q[qo + d];
-          }
+  const int NH = s.NH, NKV = s.NKV, HS = s.HS, group = NH / NKV, qs = NH * HS, kvs = NKV * HS;
+  const int T = s.cu_seqlens[s.S];
+  std::vector<float> D(static_cast<size_t>(T) * NH);
+#pragma omp parallel for schedule(static) if (static_cast<long>(T) * qs > kParallelWork)
+  for (long r = 0; r < static_cast<long>(T) * NH; r++)
+    D[r] = dot(dout + static_cast<size_t>(r) * HS, out + static_cast<size_t>(r) * HS, HS);
+  std::vector<Tile> tiles;
+  for (int q = 0; q < s.S; q++)
+    for (int g = 0; g < NKV; g++)
+      if (s.cu_seqlens[q + 1] > s.cu_seqlens[q]) tiles.push_back({q, g, s.cu_seqlens[q], s.cu_seqlens[q + 1]});
+  const size_t block = static_cast<size_t>(kQueryBlock) * max_len(s);
+  for_tiles(tiles, 2 * block, [&](const Tile& t, float* scratch) {
+    float *P = scratch, *dS = scratch + block;
+    const int start = t.i0, g = t.h;
+    const size_t kvo = static_cast<size_t>(start) * kvs + g * HS;
+    for (int h = g * group; h < (g + 1) * group; h++) {
+      for (int i0 = t.i0; i0 < t.i1; i0 += kQueryBlock) {
+        const int i1 = std::min(i0 + kQueryBlock, t.i1), m = i1 - i0, n = i1 - start;
+        const size_t qo = static_cast<size_t>(i0) * qs + h * HS;
+        gemm_ex(false, true, m, n, HS, s.scale, q + qo, qs, k + kvo, kvs, 0.0f, P, n);
+        causal_softmax(P, m, n, i0, start, lse + static_cast<size_t>(i0) * NH + h, nullptr, NH);
+        gemm_ex(true, false, n, HS, m, 1.0f, P, n, dout + qo, qs, 1.0f, dv + kvo, kvs);
+        gemm_ex(false, true, m, n, HS, 1.0f, dout + qo, qs, v + kvo, kvs, 0.0f, dS, n);
+        for (int r = 0; r < m; r++) {
+          const float Di = D[static_cast<size_t>(i0 + r) * NH + h];
+          float* ds = dS + static_cast<size_t>(r) * n;
+          const float* p = P + static_cast<size_t>(r) * n;
+#pragma omp simd
+          for (int j = 0; j < n; j++) ds[j] = p[j] * (ds[j] - Di) * s.scale;
         }
+        gemm_ex(false, false, m, HS, n, 1.0f, dS, n, k + kvo, kvs, 1.0f, dq + qo, qs);
+        gemm_ex(true, false, n, HS, m, 1.0f, dS, n, q + qo, qs, 1.0f, dk + kvo, kvs);
       }
     }
-  }
+  });
 }
 
 void attention_decode(float* out, const float* q, const float* kc, const float* vc, const int32_t* lens, int S, int L,
@@ -243,7 +271,8 @@ void attention_decode(float* out, const float* q, const float* kc, const float* 
         mx = std::max(mx, p[j]);
       }
       float sum = 0;
-      for (int j = 0; j < n; j++) sum += (p[j] = std::exp(p[j] - mx));
+#pragma omp simd reduction(+ : sum)
+      for (int j = 0; j < n; j++) sum += (p[j] = vexp(p[j] - mx));
       float* o = out + static_cast<size_t>(r) * HS;
       std::memset(o, 0, sizeof(float) * HS);
       for (int j = 0; j < n; j++) {
@@ -255,7 +284,7 @@ void attention_decode(float* out, const float* q, const float* kc, const float* 
   }
 }
 
-static inline float sigmoidf(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+static inline float sigmoidf(float x) { return 1.0f / (1.0f + vexp(-x)); }
 
 void swiglu_forward(float* out, const float* gate, const float* up, int64_t N) {
 #pragma omp parallel for schedule(static) if (N > kParallelWork)
@@ -306,10 +335,12 @@ void token_logprobs_forward(float* logp, float* lse, const float* logits, const 
   for (int n = 0; n < N; n++) {
     const float* row = logits + static_cast<size_t>(n) * V;
     float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
     for (int v = 0; v < V; v++) mx = std::max(mx, row[v]);
-    double sum = 0;
-    for (int v = 0; v < V; v++) sum += std::exp(row[v] - mx);
-    lse[n] = mx + static_cast<float>(std::log(sum));
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int v = 0; v < V; v++) sum += vexp(row[v] - mx);
+    lse[n] = mx + std::log(sum);
     logp[n] = row[targets[n]] - lse[n];
   }
 }
@@ -322,7 +353,8 @@ void token_logprobs_backward(float* dlogits, const float* dlogp, const float* lo
     float* d = dlogits + static_cast<size_t>(n) * V;
     const float g = dlogp[n], l = lse[n];
     if (g == 0.0f) continue;  // masked (prompt / padding) positions contribute nothing
-    for (int v = 0; v < V; v++) d[v] -= g * std::exp(row[v] - l);
+#pragma omp simd
+    for (int v = 0; v < V; v++) d[v] -= g * vexp(row[v] - l);
     d[targets[n]] += g;
   }
 }

@@ -9,6 +9,17 @@ namespace sso {
 // C (M,N) = op(A)·op(B) [+ C], `batch` contiguous products. GEMM goes through CBLAS when built with BLAS.
 void matmul(float* c, const float* a, const float* b, int M, int N, int K, bool transA, bool transB, bool accumulate,
             int batch);
+// C = alpha·op(A)·op(B) + beta·C with leading dimensions (row-major), for strided views such as one head's rows.
+void gemm_ex(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+             float beta, float* C, int ldc);
+// While alive, BLAS runs single-threaded: for callers that parallelise over many small GEMMs themselves.
+struct SerialBlas {
+  SerialBlas();
+  ~SerialBlas();
+  SerialBlas(const SerialBlas&) = delete;
+  SerialBlas& operator=(const SerialBlas&) = delete;
+  int saved;
+};
 bool has_blas();
 const char* blas_name();
 
