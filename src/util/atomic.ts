@@ -1,0 +1,53 @@
+// Atomic file output: write to a temporary file beside the target, fsync, then rename over it, so a crash never
+// leaves a half-written file under the final name. Folders are assembled the same way (temp folder, rename).
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync, existsSync, mkdirSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+
+function tempName(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+}
+
+/** Writes data (one buffer or several chunks, in order) to path atomically. */
+export function writeFileAtomic(path: string, data: string | Uint8Array | readonly Uint8Array[]): void {
+  const tmp = tempName(path);
+  const fd = openSync(tmp, "w");
+  try {
+    const chunks = typeof data === "string" ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : data;
+    for (const chunk of chunks) {
+      let off = 0;
+      while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+    }
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  closeSync(fd);
+  renameSync(tmp, path);
+}
+
+/**
+ * Builds a folder atomically: fill(tmpDir) writes the contents into a fresh temporary sibling, which then
+ * replaces dir (an existing dir is moved aside first and removed after the swap).
+ */
+export function writeDirAtomic(dir: string, fill: (tmpDir: string) => void): void {
+  const parent = dirname(dir);
+  mkdirSync(parent, { recursive: true });
+  const tmp = tempName(dir);
+  mkdirSync(tmp);
+  try {
+    fill(tmp);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  if (existsSync(dir)) {
+    const old = tempName(dir) + ".old";
+    renameSync(dir, old);
+    renameSync(tmp, dir);
+    rmSync(old, { recursive: true, force: true });
+  } else {
+    renameSync(tmp, dir);
+  }
+}
