@@ -81,3 +81,17 @@ export function gradcheck(
   }
 }
 
+
+/** Asserts max|actual − expected| ≤ rel · max|expected|: relative error in the max norm, as the golden tests state it. */
+export function assertRelMax(actual: ArrayLike<number>, expected: ArrayLike<number>, rel: number, label: string): void {
+  assert.equal(actual.length, expected.length, `${label}: length ${actual.length} != ${expected.length}`);
+  let maxDiff = 0, maxRef = 0, at = -1;
+  for (let i = 0; i < actual.length; i++) {
+    const d = Math.abs(actual[i] - expected[i]);
+    if (!(d <= maxDiff)) [maxDiff, at] = [d, i];
+    maxRef = Math.max(maxRef, Math.abs(expected[i]));
+  }
+  if (!(maxDiff <= rel * maxRef)) {
+    assert.fail(`${label}: relative error ${(maxDiff / maxRef).toExponential(2)} > ${rel} (element ${at}: ${actual[at]} vs ${expected[at]})`);
+  }
+}

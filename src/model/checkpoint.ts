@@ -1,0 +1,71 @@
+// Hugging Face model folders in and out: config.json + safetensors weights (+ tokenizer and generation files,
+// carried along unchanged). Loading checks every tensor against the config; saving writes a whole new folder
+// atomically, in F32 or BF16, that transformers and vLLM load as they would their own.
+import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Backend } from "../backends/backend.js";
+import { writeFileAtomic, writeDirAtomic } from "../util/atomic.js";
+import { parseConfig, type ModelConfig } from "./config.js";
+import { Model } from "./model.js";
+import { checkTensors, initParams, paramSpecs } from "./params.js";
+import { loadModelTensors, writeShardedSafetensors } from "./safetensors.js";
+
+/** Files of a model folder that are not weights or config and travel with a saved model unchanged. */
+const CARRIED_FILES = [
+  "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json", "vocab.json",
+  "merges.txt", "tokenizer.model", "added_tokens.json",
+];
+
+/** Hugging Face's default shard size for save_pretrained. */
+const MAX_SHARD_BYTES = 5 * 1024 ** 3;
+
+/** Reads and parses a JSON file; errors name the file. */
+export function readJson(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new Error(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${path}: invalid JSON (${(e as Error).message.split("\n")[0]})`);
+  }
+}
+
+export function readConfig(dir: string): ModelConfig {
+  const path = join(dir, "config.json");
+  return parseConfig(readJson(path), path);
+}
+
+/** Loads a model folder onto a backend. */
+export function loadModel(dir: string, backend: Backend): Model {
+  const config = readConfig(dir);
+  const params = checkTensors(config, loadModelTensors(dir), dir);
+  return new Model(config, params, backend);
+}
+
+/** A freshly initialised model for a config (seeded, Hugging Face's initialisation). */
+export function initModel(config: ModelConfig, seed: number, backend: Backend): Model {
+  return new Model(config, initParams(config, seed), backend);
+}
+
+export interface SaveOptions {
+  dtype: "F32" | "BF16";
+  /** A folder whose tokenizer/generation files are copied into the saved one (usually the folder loaded from). */
+  carryFrom?: string;
+}
+
+/** Saves the model as a Hugging Face folder, replacing dir atomically. */
+export function saveModel(model: Model, dir: string, opts: SaveOptions): void {
+  const config = { ...model.config.raw, torch_dtype: opts.dtype === "BF16" ? "bfloat16" : "float32" };
+  const tensors = paramSpecs(model.config).map((s) => ({ name: s.name, shape: s.shape, data: model.params.get(s.name)! }));
+  writeDirAtomic(dir, (tmp) => {
+    writeFileAtomic(join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
+    writeShardedSafetensors(tmp, tensors, { dtype: opts.dtype, maxShardBytes: MAX_SHARD_BYTES });
+    if (opts.carryFrom) {
+      for (const f of CARRIED_FILES) if (existsSync(join(opts.carryFrom, f))) copyFileSync(join(opts.carryFrom, f), join(tmp, f));
+    }
+  });
+}

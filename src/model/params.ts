@@ -1,0 +1,107 @@
+// The parameter list of a decoder model, under Hugging Face tensor names and shapes: what a checkpoint must hold,
+// how a fresh model is initialised, and which names are frozen. Storage is one Float32Array per tensor.
+import { Rng } from "../tensor/rng.js";
+import type { ModelConfig } from "./config.js";
+import type { LayerConfig, LayerWeights } from "./layer.js";
+
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+  init: "normal" | "zeros" | "ones";
+}
+
+export type Params = Map<string, Float32Array>;
+
+/** The per-layer tensor names, keyed by the layer code's field names. */
+const LAYER_TENSORS: [keyof LayerWeights, string][] = [
+  ["inputNorm", "input_layernorm.weight"],
+  ["wq", "self_attn.q_proj.weight"],
+  ["bq", "self_attn.q_proj.bias"],
+  ["wk", "self_attn.k_proj.weight"],
+  ["bk", "self_attn.k_proj.bias"],
+  ["wv", "self_attn.v_proj.weight"],
+  ["bv", "self_attn.v_proj.bias"],
+  ["wo", "self_attn.o_proj.weight"],
+  ["postNorm", "post_attention_layernorm.weight"],
+  ["wGate", "mlp.gate_proj.weight"],
+  ["wUp", "mlp.up_proj.weight"],
+  ["wDown", "mlp.down_proj.weight"],
+];
+
+export function layerConfig(c: ModelConfig): LayerConfig {
+  return { C: c.hiddenSize, NH: c.numHeads, NKV: c.numKvHeads, HS: c.headDim, FF: c.intermediateSize, eps: c.rmsNormEps, qkvBias: c.qkvBias };
+}
+
+export function paramSpecs(c: ModelConfig): ParamSpec[] {
+  const C = c.hiddenSize, qd = c.numHeads * c.headDim, kvd = c.numKvHeads * c.headDim, FF = c.intermediateSize;
+  const shapes: Record<keyof LayerWeights, number[]> = {
+    inputNorm: [C], wq: [qd, C], bq: [qd], wk: [kvd, C], bk: [kvd], wv: [kvd, C], bv: [kvd], wo: [C, qd],
+    postNorm: [C], wGate: [FF, C], wUp: [FF, C], wDown: [C, FF],
+  };
+  const specs: ParamSpec[] = [{ name: "model.embed_tokens.weight", shape: [c.vocabSize, C], init: "normal" }];
+  for (let l = 0; l < c.numLayers; l++) {
+    for (const [key, suffix] of LAYER_TENSORS) {
+      if (key.startsWith("b") && !c.qkvBias) continue;
+      const init = key.endsWith("Norm") ? "ones" : key.startsWith("b") ? "zeros" : "normal";
+      specs.push({ name: `model.layers.${l}.${suffix}`, shape: shapes[key], init });
+    }
+  }
+  specs.push({ name: "model.norm.weight", shape: [C], init: "ones" });
+  if (!c.tieWordEmbeddings) specs.push({ name: "lm_head.weight", shape: [c.vocabSize, C], init: "normal" });
+  return specs;
+}
+
+/** The weights of layer l as the layer code wants them (views of the parameter arrays, no copies). */
+export function layerWeights(params: Params, l: number, qkvBias: boolean): LayerWeights {
+  const w: Partial<LayerWeights> = {};
+  for (const [key, suffix] of LAYER_TENSORS) {
+    if (key.startsWith("b") && !qkvBias) continue;
+    w[key] = params.get(`model.layers.${l}.${suffix}`);
+  }
+  return w as LayerWeights;
+}
+
+export const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** Fresh parameters as Hugging Face initialises them: N(0, initializer_range²) matrices, zero biases, unit norms. */
+export function initParams(c: ModelConfig, seed: number): Params {
+  const rng = new Rng(seed);
+  const params: Params = new Map();
+  for (const s of paramSpecs(c)) {
+    const n = numel(s.shape);
+    params.set(s.name, s.init === "normal" ? rng.normalArray(n, c.initializerRange) : new Float32Array(n).fill(s.init === "ones" ? 1 : 0));
+  }
+  return params;
+}
+
+/** Tensor names that checkpoints may carry but the model recomputes (old Llama checkpoints store inv_freq). */
+const IGNORED = /\.rotary_emb\.inv_freq$/;
+
+/**
+ * Checks a loaded tensor map against the config: every expected tensor present with its shape, nothing extra
+ * (a tied model may still carry lm_head.weight, which is ignored). Throws one line naming the tensor.
+ */
+export function checkTensors(c: ModelConfig, tensors: Map<string, { shape: number[]; data: Float32Array }>, source: string): Params {
+  const params: Params = new Map();
+  const specs = paramSpecs(c);
+  const expected = new Set(specs.map((s) => s.name));
+  for (const s of specs) {
+    const t = tensors.get(s.name);
+    if (!t) throw new Error(`${source}: missing tensor ${s.name} (shape [${s.shape}])`);
+    if (t.shape.length !== s.shape.length || t.shape.some((d, i) => d !== s.shape[i])) {
+      throw new Error(`${source}: tensor ${s.name} has shape [${t.shape}], config.json implies [${s.shape}]`);
+    }
+    params.set(s.name, t.data);
+  }
+  for (const name of tensors.keys()) {
+    if (expected.has(name) || IGNORED.test(name) || (c.tieWordEmbeddings && name === "lm_head.weight")) continue;
+    throw new Error(`${source}: unexpected tensor ${name} (not part of a ${c.modelType} model with this config.json)`);
+  }
+  return params;
+}
+
+/** Compiles frozen-parameter patterns: globs where `*` matches any run of characters, e.g. "model.embed_tokens.*". */
+export function frozenMatcher(patterns: readonly string[]): (name: string) => boolean {
+  const res = patterns.map((p) => new RegExp(`^${p.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`));
+  return (name) => res.some((re) => re.test(name));
+}
