@@ -1,0 +1,69 @@
+// `sso score --model DIR --data IN.jsonl --out OUT.jsonl`: log-probs of given responses. Input lines are
+// {"messages": [...], "response": "..."} (rendered through the model's chat template, response + end-of-turn
+// token) or {"prompt_ids": [...], "response_ids": [...]}. Every line is validated before any compute; the output
+// is written atomically, in input order, only when every line has been scored.
+import { z } from "zod";
+import { getBackend } from "../backends/index.js";
+import { loadModel } from "../model/checkpoint.js";
+import { scoreItems, type ScoreItem } from "../model/score.js";
+import { Tokenizer } from "../tokenizer/tokenizer.js";
+import { writeFileAtomic } from "../util/atomic.js";
+import { readJsonl, toJsonl } from "../util/jsonl.js";
+import { progress } from "../util/progress.js";
+
+const tokenId = z.number().int().nonnegative();
+const Message = z.object({ role: z.string(), content: z.string() });
+const ChatLine = z.strictObject({ messages: z.array(Message).min(1), response: z.string() });
+const IdsLine = z.strictObject({ prompt_ids: z.array(tokenId).min(1), response_ids: z.array(tokenId) });
+// The line's own keys pick the form, so errors name the field that is wrong rather than "matches neither".
+const ScoreLine = z.unknown().transform((v, ctx): z.infer<typeof ChatLine> | z.infer<typeof IdsLine> => {
+  const isObject = typeof v === "object" && v !== null && !Array.isArray(v);
+  if (!isObject || !("messages" in v || "prompt_ids" in v)) {
+    ctx.addIssue({ code: "custom", message: 'expected {"messages": [...], "response": "..."} or {"prompt_ids": [...], "response_ids": [...]}' });
+    return z.NEVER;
+  }
+  const r = ("prompt_ids" in v ? IdsLine : ChatLine).safeParse(v);
+  if (r.success) return r.data;
+  for (const issue of r.error.issues) ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
+  return z.NEVER;
+});
+
+export interface ScoreOptions {
+  model: string;
+  data: string;
+  out: string;
+  backend: string;
+  batchTokens: number;
+}
+
+export function runScore(opts: ScoreOptions): void {
+  const lines = readJsonl(opts.data, ScoreLine);
+  const model = loadModel(opts.model, getBackend(opts.backend));
+  let tokenizer: Tokenizer | undefined;
+  const items: ScoreItem[] = lines.map(({ line, value }) => {
+    try {
+      if ("prompt_ids" in value) return { promptIds: value.prompt_ids, responseIds: value.response_ids };
+      tokenizer ??= Tokenizer.fromDir(opts.model);
+      return tokenizer.encodeChat(value.messages, value.response);
+    } catch (e) {
+      throw new Error(`${opts.data}:${line}: ${(e as Error).message}`);
+    }
+  });
+  for (const [i, it] of items.entries()) {
+    const bad = [...it.promptIds, ...it.responseIds].find((id) => id >= model.config.vocabSize);
+    if (bad !== undefined) throw new Error(`${opts.data}:${lines[i].line}: token id ${bad} is outside the vocabulary [0, ${model.config.vocabSize})`);
+  }
+  const bar = progress("score", items.length, "lines");
+  const t0 = performance.now();
+  let tokens = 0;
+  const results = scoreItems(model, items, {
+    maxBatchTokens: opts.batchTokens,
+    onBatch: (n, t) => {
+      tokens += t;
+      bar.tick(n, { "tok/s": Math.round(tokens / ((performance.now() - t0) / 1000)) });
+    },
+  });
+  bar.stop();
+  writeFileAtomic(opts.out, toJsonl(results));
+  console.error(`scored ${results.length} lines (${tokens} tokens) in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${opts.out}`);
+}
