@@ -1,0 +1,70 @@
+// Conversions between fp32 and the 16-bit float formats stored in checkpoints, on raw bit patterns:
+// bf16 → fp32 (exact, a shift), fp16 → fp32 (exact, a 65 536-entry table, subnormals/inf/NaN included) and
+// fp32 → bf16 (round to nearest even, as PyTorch does; NaN stays a quiet NaN).
+// This is not a tensor library and has no fp32 → fp16 path: checkpoints are written as F32 or BF16 only.
+// The array functions assume a little-endian host (the safetensors reader/writer checks this once).
+
+const scratchF32 = new Float32Array(1);
+const scratchU32 = new Uint32Array(scratchF32.buffer);
+
+/** fp32 bits → bf16 bits, round to nearest even; a NaN keeps its sign and top payload bits and is made quiet. */
+function roundToBf16(bits: number): number {
+  if ((bits & 0x7fffffff) > 0x7f800000) return (bits >>> 16) | 0x0040;
+  // Non-NaN bits are at most 0xff800000, so the sum stays below 2^32 (±max rounds up to ±inf as it should).
+  return (bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16;
+}
+
+/** One fp32 value → its bf16 bit pattern (0..0xffff). */
+export function f32ToBf16Bits(x: number): number {
+  scratchF32[0] = x;
+  return roundToBf16(scratchU32[0]);
+}
+
+/** One bf16 bit pattern → its (exact) value. */
+export function bf16BitsToF32(h: number): number {
+  scratchU32[0] = (h & 0xffff) << 16;
+  return scratchF32[0];
+}
+
+let f16Table: Float32Array | undefined;
+
+/** fp16 bit pattern → fp32, every one of the 65 536 patterns, built once on first use. */
+function f16ToF32Table(): Float32Array {
+  if (f16Table) return f16Table;
+  const table = new Float32Array(65536);
+  const bits = new Uint32Array(table.buffer);
+  for (let h = 0; h < 65536; h++) {
+    const sign = (h & 0x8000) << 16, exp = (h >>> 10) & 0x1f, mant = h & 0x3ff;
+    if (exp === 0) table[h] = (sign ? -1 : 1) * mant * 2 ** -24; // zero and subnormals (exact in fp32)
+    else if (exp === 31) bits[h] = (sign | 0x7f800000 | (mant << 13)) >>> 0; // inf, NaN with its payload
+    else bits[h] = (sign | ((exp - 15 + 127) << 23) | (mant << 13)) >>> 0;
+  }
+  return (f16Table = table);
+}
+
+/** One fp16 bit pattern → its (exact) value. */
+export function f16BitsToF32(h: number): number {
+  return f16ToF32Table()[h & 0xffff];
+}
+
+// The widening functions below walk i upwards and read src[i] before writing out[i], so src may alias the upper
+// half of out's bytes (src = the last 2n bytes of out's buffer): a file's 16-bit data can be read straight into
+// the fp32 result and widened in place, with no second buffer.
+
+/** out[i] = bf16 src[i], for i < src.length. */
+export function widenBf16(out: Float32Array, src: Uint16Array): void {
+  const o = new Uint32Array(out.buffer, out.byteOffset, out.length);
+  for (let i = 0; i < src.length; i++) o[i] = src[i] << 16;
+}
+
+/** out[i] = fp16 src[i], for i < src.length. */
+export function widenF16(out: Float32Array, src: Uint16Array): void {
+  const table = f16ToF32Table();
+  for (let i = 0; i < src.length; i++) out[i] = table[src[i]];
+}
+
+/** out[i] = bf16 bits of src[i] (round to nearest even), for i < src.length. */
+export function narrowToBf16(out: Uint16Array, src: Float32Array): void {
+  const s = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  for (let i = 0; i < s.length; i++) out[i] = roundToBf16(s[i]);
+}
