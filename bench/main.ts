@@ -1,8 +1,9 @@
 // `npm run bench -- <suite>`: runs one benchmark suite. Each suite prints a table and ends with one JSON line
 // (name → value) so results can be compared run to run.
 import { benchKernels } from "./kernels.js";
+import { benchTrain } from "./train.js";
 
-const SUITES: Record<string, () => void> = { kernels: benchKernels };
+const SUITES: Record<string, () => void> = { kernels: benchKernels, train: benchTrain };
 
 const suite = process.argv[2] ?? "kernels";
 const run = SUITES[suite];

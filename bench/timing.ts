@@ -3,10 +3,11 @@ import { performance } from "node:perf_hooks";
 
 export interface Timing {
   medianMs: number;
+  bestMs: number;
   runs: number;
 }
 
-/** Runs fn once to warm up, then at least minRuns times and until budgetMs has elapsed; returns the median. */
+/** Runs fn once to warm up, then at least minRuns times and until budgetMs has elapsed; median and best run. */
 export function time(fn: () => void, budgetMs = 400, minRuns = 3): Timing {
   fn();
   const samples: number[] = [];
@@ -17,7 +18,7 @@ export function time(fn: () => void, budgetMs = 400, minRuns = 3): Timing {
     samples.push(performance.now() - t0);
   }
   samples.sort((a, b) => a - b);
-  return { medianMs: samples[Math.floor(samples.length / 2)], runs: samples.length };
+  return { medianMs: samples[Math.floor(samples.length / 2)], bestMs: samples[0], runs: samples.length };
 }
 
 export const round = (x: number, digits = 2): number => Number(x.toFixed(digits));

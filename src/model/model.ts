@@ -7,6 +7,7 @@ import type { AttentionShape, Backend } from "../backends/backend.js";
 import type { ModelConfig } from "./config.js";
 import { ropeInvFreq } from "./config.js";
 import { layerBackward, layerForward, type LayerActivations, type LayerInputs } from "./layer.js";
+import { Workspace } from "../tensor/workspace.js";
 import { frozenMatcher, layerConfig, layerWeights, type Params } from "./params.js";
 
 export interface SequenceInput {
@@ -27,19 +28,26 @@ export interface ForwardState {
   ids: Int32Array;
   io: LayerInputs;
   acts: LayerActivations[];
-  final: { x: Float32Array; rstd: Float32Array; h: Float32Array };
+  final: { x: Float32Array; rstd: Float32Array; h: Float32Array; hRows: Float32Array };
   rows: Int32Array; // packed row of each scored token's predictor
   targets: Int32Array;
   lse: Float32Array;
   rowOffsets: number[]; // per sequence, where its scored rows start in `rows`
+  logitsCached: boolean; // the training workspace holds every scored row's logits
+  generation: number; // which forward({forBackward}) produced it
 }
 
 /** Rows per LM-head chunk: at least 16, and logits of at most 2^23 floats (32 MB) at once. */
 const chunkRows = (V: number): number => Math.max(16, Math.floor(2 ** 23 / V));
+/** Forward keeps the logits for backward up to this many floats (256 MB); beyond, backward recomputes them. */
+const LOGITS_CACHE_FLOATS = 2 ** 26;
 
 export class Model {
   readonly invFreq: Float32Array;
   private isFrozen: (name: string) => boolean = () => false;
+  private readonly trainWs = new Workspace();
+  private readonly inferWs = new Workspace();
+  private generation = 0;
 
   constructor(readonly config: ModelConfig, readonly params: Params, readonly backend: Backend) {
     this.invFreq = ropeInvFreq(config);
@@ -88,25 +96,36 @@ export class Model {
     return { ids, io: { shape, positions, invFreq: this.invFreq }, rows: Int32Array.from(rows), targets: Int32Array.from(targets), rowOffsets };
   }
 
-  /** Forward pass. With `forBackward`, also returns the state backward() needs. */
+  /**
+   * Forward pass. With `forBackward`, also returns the state backward() needs; that state lives in the model's
+   * training workspace and is valid until the next forward({forBackward}) call (backward checks this).
+   */
   forward(seqs: readonly SequenceInput[], opts: { wantLogits?: boolean; forBackward?: boolean } = {}): { outputs: SequenceOutput[]; state?: ForwardState } {
     const be = this.backend, c = this.config, C = c.hiddenSize, V = c.vocabSize, lc = layerConfig(c);
     const { ids, io, rows, targets, rowOffsets } = this.pack(seqs);
-    const T = ids.length;
-    let x: Float32Array = new Float32Array(T * C);
+    const T = ids.length, R = rows.length;
+    const ws = opts.forBackward ? this.trainWs : this.inferWs;
+    if (opts.forBackward) this.generation++;
+    let x = ws.get("embed", T * C);
     be.embeddingForward(x, this.params.get("model.embed_tokens.weight")!, ids, T, C);
     const acts: LayerActivations[] = [];
     for (let l = 0; l < c.numLayers; l++) {
-      const r = layerForward(be, lc, layerWeights(this.params, l, c.qkvBias), x, io);
+      // Inference reuses one set of layer buffers (two for the ping-ponging output); training keeps every layer's.
+      const tag = opts.forBackward ? `L${l}` : `L${l % 2}`;
+      const r = layerForward(be, lc, layerWeights(this.params, l, c.qkvBias), x, io, ws.scope(tag, false));
       if (opts.forBackward) acts.push(r.acts);
       x = r.out;
     }
-    const final = { x, rstd: new Float32Array(T), h: new Float32Array(T * C) };
+    const final = { x, rstd: ws.get("final.rstd", T), h: ws.get("final.h", T * C), hRows: ws.get("final.hRows", R * C) };
     be.rmsnormForward(final.h, final.rstd, x, this.params.get("model.norm.weight")!, T, C, c.rmsNormEps);
+    for (let i = 0; i < R; i++) final.hRows.set(final.h.subarray(rows[i] * C, (rows[i] + 1) * C), i * C);
 
-    const R = rows.length, logp = new Float32Array(R), lse = new Float32Array(R);
+    // Keep all logits for backward when they fit in LOGITS_CACHE_FLOATS, else backward recomputes them per chunk.
+    const cacheLogits = !!opts.forBackward && R * V <= LOGITS_CACHE_FLOATS;
+    const logp = new Float32Array(R), lse = ws.get("head.lse", R);
     const logits = opts.wantLogits ? new Float32Array(R * V) : undefined;
-    this.lmHeadChunks(final.h, rows, (r0, n, _hRows, chunk) => {
+    this.headChunks(R, ws, cacheLogits, (r0, n, chunk) => {
+      be.matmul(chunk, final.hRows.subarray(r0 * C), this.lmHead, n, V, C, { transB: true });
       be.tokenLogprobsForward(logp.subarray(r0), lse.subarray(r0), chunk, targets.subarray(r0, r0 + n), n, V);
       logits?.set(chunk.subarray(0, n * V), r0 * V);
     });
@@ -114,18 +133,17 @@ export class Model {
       tokenLogps: logp.slice(rowOffsets[s], rowOffsets[s + 1]),
       logits: logits?.slice(rowOffsets[s] * V, rowOffsets[s + 1] * V),
     }));
-    return { outputs, state: opts.forBackward ? { ids, io, acts, final, rows, targets, lse, rowOffsets } : undefined };
+    if (!opts.forBackward) return { outputs };
+    return { outputs, state: { ids, io, acts, final, rows, targets, lse, rowOffsets, logitsCached: cacheLogits, generation: this.generation } };
   }
 
-  /** Gathers the hidden rows that are scored and computes their logits chunk by chunk. */
-  private lmHeadChunks(h: Float32Array, rows: Int32Array, body: (r0: number, n: number, hRows: Float32Array, logits: Float32Array) => void): void {
-    const C = this.config.hiddenSize, V = this.config.vocabSize, step = chunkRows(V);
-    const hRows = new Float32Array(Math.min(step, rows.length) * C), logits = new Float32Array(Math.min(step, rows.length) * V);
-    for (let r0 = 0; r0 < rows.length; r0 += step) {
-      const n = Math.min(step, rows.length - r0);
-      for (let i = 0; i < n; i++) hRows.set(h.subarray(rows[r0 + i] * C, (rows[r0 + i] + 1) * C), i * C);
-      this.backend.matmul(logits, hRows, this.lmHead, n, V, C, { transB: true });
-      body(r0, n, hRows, logits);
+  /** Walks the scored rows in LM-head chunks; each chunk's logits buffer is a view of the cache when caching. */
+  private headChunks(R: number, ws: Workspace, cached: boolean, body: (r0: number, n: number, logits: Float32Array) => void): void {
+    const V = this.config.vocabSize, step = chunkRows(V);
+    const buf = cached ? ws.get("head.logits", R * V) : ws.get("head.chunk", Math.min(step, R) * V);
+    for (let r0 = 0; r0 < R; r0 += step) {
+      const n = Math.min(step, R - r0);
+      body(r0, n, cached ? buf.subarray(r0 * V, (r0 + n) * V) : buf.subarray(0, n * V));
     }
   }
 
@@ -133,7 +151,8 @@ export class Model {
    * Reverse pass: adds d(loss)/d(param) into grads (from newGrads()) given d(loss)/d(tokenLogps[t]) per sequence.
    */
   backward(state: ForwardState, dLogps: readonly ArrayLike<number>[], grads: Params): void {
-    const be = this.backend, c = this.config, C = c.hiddenSize, V = c.vocabSize, lc = layerConfig(c);
+    const be = this.backend, c = this.config, C = c.hiddenSize, V = c.vocabSize, lc = layerConfig(c), ws = this.trainWs;
+    if (state.generation !== this.generation) throw new Error("backward: this forward state is stale (forward({forBackward}) ran again since)");
     const T = state.ids.length, R = state.rows.length;
     if (dLogps.length !== state.rowOffsets.length - 1) throw new Error(`backward: ${dLogps.length} gradients for ${state.rowOffsets.length - 1} sequences`);
     const dLogp = new Float32Array(R);
@@ -142,21 +161,23 @@ export class Model {
       if (d.length !== n) throw new Error(`backward: sequence ${s} has ${n} scored tokens, got ${d.length} gradients`);
       dLogp.set(Array.from(d), state.rowOffsets[s]);
     });
-    const dh = new Float32Array(T * C);
     const dHead = grads.get(c.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight") ?? null;
-    const dLogits = new Float32Array(Math.min(chunkRows(V), R) * V), dhRows = new Float32Array(Math.min(chunkRows(V), R) * C);
-    this.lmHeadChunks(state.final.h, state.rows, (r0, n, hRows, logits) => {
-      dLogits.fill(0, 0, n * V);
-      dhRows.fill(0, 0, n * C);
-      be.tokenLogprobsBackward(dLogits, dLogp.subarray(r0), logits, state.targets.subarray(r0, r0 + n), state.lse.subarray(r0), n, V);
-      be.matmulBackward(dhRows, dHead, dLogits, hRows, this.lmHead, n, V, C, { transB: true });
-      for (let i = 0; i < n; i++) dh.set(dhRows.subarray(i * C, (i + 1) * C), state.rows[r0 + i] * C); // rows are distinct
+    const dhRows = ws.zeros("grad.hRows", R * C), dLogits = ws.get("grad.logits", Math.min(chunkRows(V), R) * V);
+    const hRows = state.final.hRows;
+    this.headChunks(R, ws, state.logitsCached, (r0, n, logits) => {
+      if (!state.logitsCached) be.matmul(logits, hRows.subarray(r0 * C), this.lmHead, n, V, C, { transB: true });
+      const dl = dLogits.subarray(0, n * V);
+      dl.fill(0);
+      be.tokenLogprobsBackward(dl, dLogp.subarray(r0), logits, state.targets.subarray(r0, r0 + n), state.lse.subarray(r0), n, V);
+      be.matmulBackward(dhRows.subarray(r0 * C, (r0 + n) * C), dHead, dl, hRows.subarray(r0 * C, (r0 + n) * C), this.lmHead, n, V, C, { transB: true });
     });
-    let dx: Float32Array = new Float32Array(T * C);
+    const dh = ws.zeros("grad.h", T * C);
+    for (let i = 0; i < R; i++) dh.set(dhRows.subarray(i * C, (i + 1) * C), state.rows[i] * C); // rows are distinct
+    let dx = ws.zeros("grad.x0", T * C);
     be.rmsnormBackward(dx, grads.get("model.norm.weight") ?? null, dh, state.final.x, this.params.get("model.norm.weight")!, state.final.rstd, T, C);
     for (let l = c.numLayers - 1; l >= 0; l--) {
-      const dPrev = new Float32Array(T * C);
-      layerBackward(be, lc, layerWeights(this.params, l, c.qkvBias), state.acts[l], state.io, dx, dPrev, layerWeights(grads, l, c.qkvBias));
+      const dPrev = ws.zeros(`grad.x${(c.numLayers - l) % 2}`, T * C);
+      layerBackward(be, lc, layerWeights(this.params, l, c.qkvBias), state.acts[l], state.io, dx, dPrev, layerWeights(grads, l, c.qkvBias), ws.scope("grad.layer", true));
       dx = dPrev;
     }
     const dEmbed = grads.get("model.embed_tokens.weight");
