@@ -21,6 +21,11 @@ function sso(...args: string[]): { status: number | null; stdout: string; stderr
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+function patchConfig(dir: string, patch: Record<string, unknown>): void {
+  const path = join(dir, "config.json");
+  writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, "utf8")), ...patch }));
+}
+
 const readLines = (path: string): { logp: number; n_tokens: number; token_logps: number[] }[] =>
   readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l));
 
@@ -92,15 +97,22 @@ describe("sso score", () => {
     }
   });
 
-  it("a truncated model file fails with one line and a non-zero exit", () => {
-    const work = tmp(), dir = join(work, "m");
-    spawnSync("mkdir", [dir]);
-    for (const f of ["config.json", "model.safetensors"]) copyFileSync(join(GOLDEN, "tiny-qwen2", f), join(dir, f));
-    truncateSync(join(dir, "model.safetensors"), statSync(join(dir, "model.safetensors")).size - 7);
-    writeFileSync(join(work, "in.jsonl"), '{"prompt_ids":[1],"response_ids":[2]}\n');
-    const r = sso("score", "--model", dir, "--data", join(work, "in.jsonl"), "--out", join(work, "o.jsonl"));
-    assert.notEqual(r.status, 0);
-    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
-    assert.match(r.stderr, /model\.safetensors/);
+  it("a truncated weight file, a wrong tensor shape or an unsupported config fails with one line and exit ≠ 0", () => {
+    const breakages: [string, (dir: string) => void, RegExp][] = [
+      ["truncated", (dir) => truncateSync(join(dir, "model.safetensors"), statSync(join(dir, "model.safetensors")).size - 7), /model\.safetensors/],
+      ["wrong shape", (dir) => patchConfig(dir, { intermediate_size: 81 }), /mlp\.gate_proj\.weight has shape/],
+      ["unsupported", (dir) => patchConfig(dir, { rope_scaling: { rope_type: "yarn", factor: 2 } }), /config\.json: rope_scaling\.rope_type/],
+    ];
+    for (const [label, breakIt, pattern] of breakages) {
+      const work = tmp(), dir = join(work, "m");
+      spawnSync("mkdir", [dir]);
+      for (const f of ["config.json", "model.safetensors"]) copyFileSync(join(GOLDEN, "tiny-qwen2", f), join(dir, f));
+      breakIt(dir);
+      writeFileSync(join(work, "in.jsonl"), '{"prompt_ids":[1],"response_ids":[2]}\n');
+      const r = sso("score", "--model", dir, "--data", join(work, "in.jsonl"), "--out", join(work, "o.jsonl"));
+      assert.notEqual(r.status, 0, label);
+      assert.equal(r.stderr.trim().split("\n").length, 1, `${label}: ${r.stderr}`);
+      assert.match(r.stderr, pattern, label);
+    }
   });
 });
