@@ -123,6 +123,17 @@ static inline float dot(const float* a, const float* b, int n) {
   return s;
 }
 
+// log Σ exp(x[j]) over n ≥ 1 values, shifted by the maximum for stability.
+static inline float logsumexp(const float* x, int n) {
+  float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+  for (int j = 0; j < n; j++) mx = std::max(mx, x[j]);
+  float sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int j = 0; j < n; j++) sum += vexp(x[j] - mx);
+  return mx + std::log(sum);
+}
+
 // Attention runs as GEMM tiles: for query rows [i0, i1) of one sequence and one head, the scores against keys
 // [start, i1) are one (m × n) GEMM, the masked softmax is done in place, and P·V is a second GEMM. Rows of one
 // head are strided views of q/k/v (leading dimension NH·HS or NKV·HS), so nothing is copied.
@@ -174,14 +185,7 @@ static void causal_softmax(float* P, int m, int n, int i0, int start, const floa
     if (lse_in) {
       l = lse_in[static_cast<size_t>(r) * lse_stride];
     } else {
-      float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-      for (int j = 0; j < valid; j++) mx = std::max(mx, row[j]);
-      float sum = 0;
-#pragma omp simd reduction(+ : sum)
-      for (int j = 0; j < valid; j++) sum += vexp(row[j] - mx);
-      l = mx + std::log(sum);
-      lse_out[static_cast<size_t>(r) * lse_stride] = l;
+      l = lse_out[static_cast<size_t>(r) * lse_stride] = logsumexp(row, valid);
     }
 #pragma omp simd
     for (int j = 0; j < valid; j++) row[j] = vexp(row[j] - l);
@@ -334,13 +338,7 @@ void token_logprobs_forward(float* logp, float* lse, const float* logits, const 
 #pragma omp parallel for schedule(static) if (static_cast<long>(N) * V > kParallelWork)
   for (int n = 0; n < N; n++) {
     const float* row = logits + static_cast<size_t>(n) * V;
-    float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-    for (int v = 0; v < V; v++) mx = std::max(mx, row[v]);
-    float sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int v = 0; v < V; v++) sum += vexp(row[v] - mx);
-    lse[n] = mx + std::log(sum);
+    lse[n] = logsumexp(row, V);
     logp[n] = row[targets[n]] - lse[n];
   }
 }
