@@ -36,6 +36,12 @@ export interface LayerInputs {
   shape: AttentionShape;
   positions: Int32Array; // (T)
   invFreq: Float32Array; // (HS/2)
+  /**
+   * Replaces causal attention over `shape` (generation: attend over a KV cache, or store k/v into one). Gets the
+   * layer index, the output buffer and the post-RoPE q, k and v. Layers run with it cannot be differentiated.
+   */
+  attend?: (layer: number, att: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array) => void;
+  layer?: number; // index passed to attend
 }
 
 /** What forward saves for backward. */
@@ -57,8 +63,8 @@ export function layerParamShapes(c: LayerConfig): Record<keyof LayerWeights, num
   };
 }
 
-// y (T, out) = x (T, in) · Wᵀ (+ b)
-function linear(be: Backend, y: Float32Array, x: Float32Array, w: Float32Array, b: Float32Array | undefined, T: number, out: number, inp: number): void {
+/** y (T, out) = x (T, in) · Wᵀ (+ b), with W in torch Linear layout (out, in). */
+export function linear(be: Backend, y: Float32Array, x: Float32Array, w: Float32Array, b: Float32Array | undefined, T: number, out: number, inp: number): void {
   be.matmul(y, x, w, T, out, inp, { transB: true });
   if (b) be.biasAdd(y, y, b, T, out);
 }
@@ -84,7 +90,8 @@ export function layerForward(be: Backend, c: LayerConfig, w: LayerWeights, x: Fl
   linear(be, a.v, a.h1, w.wv, w.bv, T, kvd, c.C);
   be.ropeForward(a.q, a.q, io.positions, io.invFreq, T, c.NH, c.HS);
   be.ropeForward(a.k, a.k, io.positions, io.invFreq, T, c.NKV, c.HS);
-  be.attentionForward(a.att, a.lse, a.q, a.k, a.v, io.shape);
+  if (io.attend) io.attend(io.layer ?? 0, a.att, a.q, a.k, a.v);
+  else be.attentionForward(a.att, a.lse, a.q, a.k, a.v, io.shape);
   linear(be, a.x2, a.att, w.wo, undefined, T, c.C, qd);
   be.add(a.x2, a.x2, x, T * c.C);
   be.rmsnormForward(a.h2, a.rstd2, a.x2, w.postNorm, T, c.C, c.eps);

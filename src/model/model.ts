@@ -101,23 +101,13 @@ export class Model {
    * training workspace and is valid until the next forward({forBackward}) call (backward checks this).
    */
   forward(seqs: readonly SequenceInput[], opts: { wantLogits?: boolean; forBackward?: boolean } = {}): { outputs: SequenceOutput[]; state?: ForwardState } {
-    const be = this.backend, c = this.config, C = c.hiddenSize, V = c.vocabSize, lc = layerConfig(c);
+    const be = this.backend, C = this.config.hiddenSize, V = this.config.vocabSize;
     const { ids, io, rows, targets, rowOffsets } = this.pack(seqs);
-    const T = ids.length, R = rows.length;
+    const R = rows.length;
     const ws = opts.forBackward ? this.trainWs : this.inferWs;
     if (opts.forBackward) this.generation++;
-    let x = ws.get("embed", T * C);
-    be.embeddingForward(x, this.params.get("model.embed_tokens.weight")!, ids, T, C);
-    const acts: LayerActivations[] = [];
-    for (let l = 0; l < c.numLayers; l++) {
-      // Inference reuses one set of layer buffers (two for the ping-ponging output); training keeps every layer's.
-      const tag = opts.forBackward ? `L${l}` : `L${l % 2}`;
-      const r = layerForward(be, lc, layerWeights(this.params, l, c.qkvBias), x, io, ws.scope(tag, false));
-      if (opts.forBackward) acts.push(r.acts);
-      x = r.out;
-    }
-    const final = { x, rstd: ws.get("final.rstd", T), h: ws.get("final.h", T * C), hRows: ws.get("final.hRows", R * C) };
-    be.rmsnormForward(final.h, final.rstd, x, this.params.get("model.norm.weight")!, T, C, c.rmsNormEps);
+    const { x, h, rstd, acts } = this.hidden(ids, io, ws, !!opts.forBackward);
+    const final = { x, rstd, h, hRows: ws.get("final.hRows", R * C) };
     for (let i = 0; i < R; i++) final.hRows.set(final.h.subarray(rows[i] * C, (rows[i] + 1) * C), i * C);
 
     // Keep all logits for backward when they fit in LOGITS_CACHE_FLOATS, else backward recomputes them per chunk.
@@ -135,6 +125,39 @@ export class Model {
     }));
     if (!opts.forBackward) return { outputs };
     return { outputs, state: { ids, io, acts, final, rows, targets, lse, rowOffsets, logitsCached: cacheLogits, generation: this.generation } };
+  }
+
+  /**
+   * Embedding, every layer and the final norm over packed tokens. Training keeps each layer's activations in its
+   * own buffers; inference ping-pongs two sets.
+   */
+  private hidden(ids: Int32Array, io: LayerInputs, ws: Workspace, keepActs: boolean): { x: Float32Array; h: Float32Array; rstd: Float32Array; acts: LayerActivations[] } {
+    const be = this.backend, c = this.config, C = c.hiddenSize, T = ids.length, lc = layerConfig(c);
+    let x = ws.get("embed", T * C);
+    be.embeddingForward(x, this.params.get("model.embed_tokens.weight")!, ids, T, C);
+    const acts: LayerActivations[] = [];
+    for (let l = 0; l < c.numLayers; l++) {
+      const r = layerForward(be, lc, layerWeights(this.params, l, c.qkvBias), x, { ...io, layer: l }, ws.scope(keepActs ? `L${l}` : `L${l % 2}`, false));
+      if (keepActs) acts.push(r.acts);
+      x = r.out;
+    }
+    const h = ws.get("final.h", T * C), rstd = ws.get("final.rstd", T);
+    be.rmsnormForward(h, rstd, x, this.params.get("model.norm.weight")!, T, C, c.rmsNormEps);
+    return { x, h, rstd, acts };
+  }
+
+  /**
+   * The generation path: packed tokens through the model with io's attention (usually io.attend over a KV cache),
+   * returning the logits of the given packed rows as a fresh (rows.length, V) array.
+   */
+  logitsOfRows(ids: Int32Array, io: LayerInputs, rows: Int32Array): Float32Array {
+    const C = this.config.hiddenSize, V = this.config.vocabSize, R = rows.length;
+    const { h } = this.hidden(ids, io, this.inferWs, false);
+    const hRows = this.inferWs.get("final.hRows", R * C);
+    for (let i = 0; i < R; i++) hRows.set(h.subarray(rows[i] * C, (rows[i] + 1) * C), i * C);
+    const logits = new Float32Array(R * V);
+    this.backend.matmul(logits, hRows, this.lmHead, R, V, C, { transB: true });
+    return logits;
   }
 
   /** Walks the scored rows in LM-head chunks; each chunk's logits buffer is a view of the cache when caching. */
