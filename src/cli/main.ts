@@ -54,6 +54,41 @@ program
   .option("--batch-tokens <n>", "tokens per forward batch", int("--batch-tokens"), 4096)
   .action(async (opts) => (await import("./score.js")).runScore(opts));
 
+const num = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${v}"`);
+  return n;
+};
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+/** Sampling flags shared by generate and chat (defaults: the SSO spec's 0.7 / 0.8). */
+function samplingOptions(cmd: Command, maxNewTokens: number): Command {
+  return cmd
+    .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
+    .option("--seed <n>", "random seed", int("--seed"), 0)
+    .option("--temperature <t>", "sampling temperature; 0 = greedy", num("--temperature"), 0.7)
+    .option("--top-p <p>", "nucleus mass (1 = off)", num("--top-p"), 0.8)
+    .option("--top-k <k>", "keep the k most likely tokens (0 = off)", int("--top-k"), 0)
+    .option("--max-new-tokens <n>", "token limit per completion", int("--max-new-tokens"), maxNewTokens);
+}
+
+samplingOptions(program
+  .command("generate")
+  .description("one completion per JSONL line of chat messages (resumable: a rerun continues after the last written line)")
+  .requiredOption("--model <dir>", "Hugging Face model folder with tokenizer and chat template")
+  .requiredOption("--data <file>", 'JSONL: {"messages": [...]} per line, optionally temperature, top_p, top_k, max_new_tokens, stop, seed, id')
+  .requiredOption("--out <file>", "JSONL output: {line, text, finish_reason, n_tokens, completion_ids} in input order")
+  .option("--batch <n>", "sequences decoded together", int("--batch"), 16)
+  .option("--stop <text>", "stop string (repeatable)", collect, [] as string[]), 256)
+  .action(async (opts) => (await import("./generate.js")).runGenerate(opts));
+
+samplingOptions(program
+  .command("chat")
+  .description("talk to a model in the terminal")
+  .requiredOption("--model <dir>", "Hugging Face model folder with tokenizer and chat template")
+  .option("--system <text>", "system message"), 256)
+  .action(async (opts) => (await import("./chat.js")).runChat(opts));
+
 program.parseAsync().catch((e: unknown) => {
   console.error(`sso: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);

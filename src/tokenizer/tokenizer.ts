@@ -231,6 +231,12 @@ export class Tokenizer {
    * leading run of special tokens (`<|im_end|>` of ChatML's `<|im_end|>\n`, `<|eot_id|>` of Llama 3). When no
    * special token follows directly (nothing, or text first), it is the first of eosIds.
    */
+  /** Token ids that end a generated turn: the eos ids, plus the end-of-turn token when it is a single token. */
+  get stopIds(): number[] {
+    const eot = this.endOfTurn.ids;
+    return [...new Set([...this.eosIds, ...(eot.length === 1 ? eot : [])])];
+  }
+
   get endOfTurn(): { text: string; ids: number[] } {
     if (this.eot) return this.eot;
     const probe = [{ role: "user", content: "x" }, { role: "assistant", content: SENTINEL }];

@@ -1,0 +1,53 @@
+// `sso chat --model DIR`: a small interactive loop for trying a model — each line typed is a user turn, the
+// model's reply is generated with the folder's chat template and printed. `/reset` clears the conversation,
+// `/exit` (or end of input) quits. Not a chat product: no streaming, no history file.
+import { createInterface } from "node:readline";
+import { getBackend } from "../backends/index.js";
+import { loadModel } from "../model/checkpoint.js";
+import { generate } from "../sample/generate.js";
+import type { ChatMessage } from "../tokenizer/tokenizer.js";
+import { Tokenizer } from "../tokenizer/tokenizer.js";
+
+export interface ChatOptions {
+  model: string;
+  backend: string;
+  system?: string;
+  seed: number;
+  temperature: number;
+  topP: number;
+  topK: number;
+  maxNewTokens: number;
+}
+
+export async function runChat(opts: ChatOptions): Promise<void> {
+  const model = loadModel(opts.model, getBackend(opts.backend));
+  const tok = Tokenizer.fromDir(opts.model);
+  const eosIds = tok.stopIds;
+  const start = (): ChatMessage[] => (opts.system ? [{ role: "system", content: opts.system }] : []);
+  let messages = start(), turn = 0;
+  const rl = createInterface({ input: process.stdin, terminal: false });
+  console.log(`chatting with ${opts.model} (${model.config.modelType}); /reset clears, /exit quits`);
+  const prompt = (): boolean => process.stdout.write("> ");
+  prompt();
+  try {
+    // Iterating the lines (rather than rl.question) keeps lines that arrive while a reply is being generated.
+    for await (const raw of rl) {
+      const line = raw.trim();
+      if (line === "/exit") break;
+      if (line === "/reset" || !line) {
+        if (line) messages = start();
+        prompt();
+        continue;
+      }
+      messages.push({ role: "user", content: line });
+      const promptIds = tok.encode(tok.applyChatTemplate(messages, { addGenerationPrompt: true }));
+      const params = { temperature: opts.temperature, topP: opts.topP, topK: opts.topK, maxNewTokens: opts.maxNewTokens, stop: [] };
+      const [reply] = generate(model, [{ promptIds, params, seed: opts.seed + turn++ }], { maxBatch: 1, eosIds, decode: (ids) => tok.decode(ids, { skipSpecialTokens: true }) });
+      console.log(reply.text + (reply.finishReason === "length" ? " […]" : ""));
+      messages.push({ role: "assistant", content: reply.text });
+      prompt();
+    }
+  } finally {
+    rl.close();
+  }
+}
