@@ -76,6 +76,15 @@ void matmul(float* c, const float* a, const float* b, int M, int N, int K, bool 
       if (!acc) std::memset(c + p * sc, 0, sizeof(float) * sc);
       continue;
     }
+#ifdef SSO_HAVE_CBLAS
+    // A single row (the decode step of batch-1 generation) is a matrix-vector product: BLAS's GEMV is several
+    // times faster than its GEMM there (1×8192×384: 1.1 → 0.3 ms).
+    if (M == 1 && !ta) {
+      cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? N : K, tb ? K : N, 1.0f, b + p * sb, tb ? K : N,
+                  a + p * sa, 1, acc ? 1.0f : 0.0f, c + p * sc, 1);
+      continue;
+    }
+#endif
     gemm_ex(ta, tb, M, N, K, 1.0f, a + p * sa, ta ? M : K, b + p * sb, tb ? K : N, acc ? 1.0f : 0.0f, c + p * sc, N);
   }
 }
