@@ -14,7 +14,8 @@ import { assertClose, copy, cuSeqlens, randInts, randn } from "../helpers.js";
 const SUMS = { rtol: 1e-4, atol: 1e-4 };
 const ELEMENTWISE = { rtol: 1e-5, atol: 1e-5 };
 
-const ODD_SIZES: [number, number, number][] = [[1, 1, 1], [3, 17, 5], [17, 63, 33], [64, 65, 127], [1, 300, 17], [63, 1, 3]];
+// Includes shapes of batched decoding (a few rows against a weight).
+const ODD_SIZES: [number, number, number][] = [[1, 1, 1], [3, 17, 5], [17, 63, 33], [64, 65, 127], [1, 300, 17], [63, 1, 3], [16, 129, 515], [6, 300, 64], [2, 7, 1]];
 const ATTENTION_CASES: { lengths: number[]; NH: number; NKV: number; HS: number }[] = [
   { lengths: [1], NH: 1, NKV: 1, HS: 8 },
   { lengths: [3, 17], NH: 4, NKV: 2, HS: 16 },
