@@ -89,6 +89,20 @@ samplingOptions(program
   .option("--system <text>", "system message"), 256)
   .action(async (opts) => (await import("./chat.js")).runChat(opts));
 
+const ggufDtype = (v: string): "F32" | "F16" => {
+  const d = v.toUpperCase();
+  if (d !== "F32" && d !== "F16") throw new InvalidArgumentError(`expected f32 or f16, got "${v}"`);
+  return d;
+};
+
+program
+  .command("export")
+  .description("write a model folder as one GGUF file for llama.cpp / node-llama-cpp")
+  .requiredOption("--model <dir>", "Hugging Face model folder (with tokenizer.json)")
+  .requiredOption("--gguf <file>", "GGUF file to write (replaced atomically)")
+  .option("--dtype <f32|f16>", "matrix dtype in the file (norms and biases stay f32)", ggufDtype, "F16" as const)
+  .action(async (opts) => (await import("./export.js")).runExport(opts));
+
 program.parseAsync().catch((e: unknown) => {
   console.error(`sso: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);

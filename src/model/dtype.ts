@@ -1,7 +1,8 @@
 // Conversions between fp32 and the 16-bit float formats stored in checkpoints, on raw bit patterns:
 // bf16 → fp32 (exact, a shift), fp16 → fp32 (exact, a 65 536-entry table, subnormals/inf/NaN included) and
-// fp32 → bf16 (round to nearest even, as PyTorch does; NaN stays a quiet NaN).
-// This is not a tensor library and has no fp32 → fp16 path: checkpoints are written as F32 or BF16 only.
+// fp32 → bf16 (round to nearest even, as PyTorch does; NaN stays a quiet NaN) and fp32 → fp16 (round to nearest
+// even, overflow to ±inf, subnormals kept; used by the GGUF export — checkpoints are written as F32 or BF16 only).
+// This is not a tensor library.
 // The array functions assume a little-endian host (the safetensors reader/writer checks this once).
 
 const scratchF32 = new Float32Array(1);
@@ -67,4 +68,28 @@ export function widenF16(out: Float32Array, src: Uint16Array): void {
 export function narrowToBf16(out: Uint16Array, src: Float32Array): void {
   const s = new Uint32Array(src.buffer, src.byteOffset, src.length);
   for (let i = 0; i < s.length; i++) out[i] = roundToBf16(s[i]);
+}
+
+/** fp32 bits → fp16 bits, round to nearest even: subnormal halves kept, overflow to ±inf, NaN made quiet. */
+function roundToF16(bits: number): number {
+  const sign = (bits >>> 16) & 0x8000, abs = bits & 0x7fffffff;
+  if (abs > 0x7f800000) return sign | 0x7e00 | ((abs >>> 13) & 0x3ff); // NaN
+  if (abs >= 0x477ff000) return sign | 0x7c00; // ≥ 65520 (halfway past the largest half, 65504): ±inf
+  if (abs >= 0x38800000) return sign | ((abs - 0x38000000 + 0xfff + ((abs >>> 13) & 1)) >>> 13); // normal half: rebias 127 → 15
+  // Below 2^-14 the half is subnormal, an integer multiple of 2^-24: round |x|·2^24 (exact in float64) to even.
+  scratchU32[0] = abs;
+  const x = scratchF32[0] * 2 ** 24, f = Math.floor(x), d = x - f;
+  return sign | (d > 0.5 || (d === 0.5 && (f & 1) === 1) ? f + 1 : f);
+}
+
+/** One fp32 value → its fp16 bit pattern (0..0xffff). */
+export function f32ToF16Bits(x: number): number {
+  scratchF32[0] = x;
+  return roundToF16(scratchU32[0]);
+}
+
+/** out[i] = fp16 bits of src[i] (round to nearest even), for i < src.length. */
+export function narrowToF16(out: Uint16Array, src: Float32Array): void {
+  const s = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  for (let i = 0; i < s.length; i++) out[i] = roundToF16(s[i]);
 }

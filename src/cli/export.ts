@@ -1,0 +1,17 @@
+// `sso export --model DIR --gguf OUT.gguf [--dtype f32|f16]`: a Hugging Face model folder as one GGUF file for
+// llama.cpp / node-llama-cpp (the format work is src/export/gguf.ts). Only GGUF for now; no quantisation.
+import { statSync } from "node:fs";
+import { exportGguf } from "../export/gguf.js";
+
+export interface ExportOptions {
+  model: string;
+  gguf: string;
+  dtype: "F32" | "F16";
+}
+
+export function runExport(opts: ExportOptions): void {
+  const t0 = performance.now();
+  exportGguf(opts.model, opts.gguf, { dtype: opts.dtype });
+  const mb = statSync(opts.gguf).size / 1e6;
+  console.error(`exported ${opts.model} as GGUF (${opts.dtype}, ${mb.toFixed(1)} MB) in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${opts.gguf}`);
+}
