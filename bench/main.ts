@@ -1,9 +1,10 @@
 // `npm run bench -- <suite>`: runs one benchmark suite. Each suite prints a table and ends with one JSON line
 // (name → value) so results can be compared run to run.
+import { benchGenerate } from "./generate.js";
 import { benchKernels } from "./kernels.js";
 import { benchTrain } from "./train.js";
 
-const SUITES: Record<string, () => void> = { kernels: benchKernels, train: benchTrain };
+const SUITES: Record<string, () => void | Promise<void>> = { kernels: benchKernels, train: benchTrain, generate: benchGenerate };
 
 const suite = process.argv[2] ?? "kernels";
 const run = SUITES[suite];
@@ -11,4 +12,4 @@ if (!run) {
   console.error(`bench: unknown suite "${suite}" (expected one of: ${Object.keys(SUITES).join(", ")})`);
   process.exit(2);
 }
-run();
+await run();
