@@ -89,6 +89,21 @@ samplingOptions(program
   .option("--system <text>", "system message"), 256)
   .action(async (opts) => (await import("./chat.js")).runChat(opts));
 
+program
+  .command("synth")
+  .description("SSO data synthesis: features, contrastive prompts, y+/y-/y° and reference log-probs per prompt (resumable)")
+  .requiredOption("--model <dir>", "policy model folder (also the reference model of this iteration)")
+  .requiredOption("--prompts <file>", 'JSONL: {"prompt": "..."} or {"messages": [...]} per line, optionally "id"')
+  .requiredOption("--out <file>", "JSONL records (TRL prompt/chosen/rejected + SSO columns); also OUT.progress.json, OUT.summary.json")
+  .option("--config <file>", "synthesis config, JSON or YAML (defaults: the SSO spec's)")
+  .option("--seed <n>", "random seed (overrides the config; default 0)", int("--seed"))
+  .option("--iteration <n>", "SSO iteration (overrides the config; default 0)", int("--iteration"))
+  .option("--batch <n>", "prompts per chunk (overrides the config; default 16)", int("--batch"))
+  .option("--features <file>", "feature library file, JSON or YAML (overrides the config)")
+  .option("--max-new-tokens <n>", "token limit of y+, y-, y° (overrides the config; default 256)", int("--max-new-tokens"))
+  .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
+  .action(async (opts) => (await import("./synth.js")).runSynth(opts));
+
 const ggufDtype = (v: string): "F32" | "F16" => {
   const d = v.toUpperCase();
   if (d !== "F32" && d !== "F16") throw new InvalidArgumentError(`expected f32 or f16, got "${v}"`);

@@ -1,0 +1,42 @@
+// Reading a user's JSON or YAML file (synthesis config, feature library) against a zod schema, with the first
+// problem reported as one line "FILE: key.path: problem". YAML for names ending in .yaml/.yml, JSON otherwise.
+// Not a general config system: no includes, no environment variables.
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import type { z } from "zod";
+
+const firstLine = (e: unknown): string => String(e instanceof Error ? e.message : e).split("\n")[0];
+
+/** One zod issue as "key.path: problem"; an unknown key is named by its own path. */
+export function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === "unrecognized_keys") {
+    const at = [...issue.path, issue.keys[0]].join(".");
+    return `${at}: unknown key`;
+  }
+  return `${issue.path.length ? issue.path.join(".") : "(top level)"}: ${issue.message}`;
+}
+
+/** Validates an already-parsed value; `source` names it in the error. */
+export function validate<S extends z.ZodType>(value: unknown, schema: S, source: string): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new Error(`${source}: ${describeIssue(r.error.issues[0])}`);
+  return r.data;
+}
+
+/** Reads, parses (JSON or YAML by extension) and validates a file. */
+export function readStructuredFile<S extends z.ZodType>(path: string, schema: S): z.infer<S> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new Error(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? firstLine(e)})`);
+  }
+  let value: unknown;
+  const yaml = /\.ya?ml$/i.test(path);
+  try {
+    value = yaml ? parseYaml(text) : JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${path}: invalid ${yaml ? "YAML" : "JSON"} (${firstLine(e)})`);
+  }
+  return validate(value, schema, path);
+}

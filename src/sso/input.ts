@@ -1,0 +1,38 @@
+// The prompts file of `sso synth`: JSONL with {"prompt": "..."} or {"messages": [...]} per line (optionally "id";
+// other keys are ignored, as datasets carry extra columns). Conversations alternate user and assistant turns,
+// starting and ending with the user; system messages are refused because synthesis writes its own. The first bad
+// line is a one-line error "FILE:LINE: key: problem".
+import { z } from "zod";
+import { readJsonl } from "../util/jsonl.js";
+import type { SynthPrompt } from "./stages.js";
+
+const Message = z.object({ role: z.string(), content: z.string() });
+
+const PromptLine = z.object({
+  id: z.union([z.string(), z.number()]).optional(),
+  prompt: z.string().optional(),
+  messages: z.array(Message).optional(),
+}).transform((v, ctx) => {
+  const fail = (message: string, path: (string | number)[] = []) => {
+    ctx.addIssue({ code: "custom", message, path });
+    return z.NEVER;
+  };
+  if ((v.prompt === undefined) === (v.messages === undefined)) return fail('expected exactly one of "prompt" (a string) or "messages" (a list of chat messages)');
+  if (v.prompt !== undefined) {
+    return v.prompt.trim() === "" ? fail("must not be empty", ["prompt"]) : { id: v.id, messages: [{ role: "user", content: v.prompt }] };
+  }
+  const messages = v.messages!;
+  if (messages.length === 0) return fail("must hold at least one message", ["messages"]);
+  for (const [i, m] of messages.entries()) {
+    if (m.role === "system") return fail("system messages are not supported (synthesis writes its own)", ["messages", i, "role"]);
+    const want = i % 2 === 0 ? "user" : "assistant";
+    if (m.role !== want) return fail(`expected "${want}" (turns alternate, starting with the user), got "${m.role}"`, ["messages", i, "role"]);
+  }
+  if (messages.length % 2 === 0) return fail("the conversation must end with a user message", ["messages"]);
+  return { id: v.id, messages };
+});
+
+/** Reads and validates a prompts file; index is the 0-based position among its non-blank lines. */
+export function readPrompts(path: string): SynthPrompt[] {
+  return readJsonl(path, PromptLine).map(({ line, value }, index) => ({ index, id: String(value.id ?? line), messages: value.messages }));
+}

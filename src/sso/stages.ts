@@ -1,0 +1,178 @@
+// The model-facing stages of SSO synthesis (SSO-SPEC §2), each over a chunk of prompts with one batched model call:
+// feature selection, query-specific principles, contrastive prompts, sampling y+/y-/y°, and reference scoring of
+// every (prompt variant, response) pair. Seeds come from (seed, iteration, prompt index) only. Orchestration,
+// counting and output live in synth.ts; texts in prompts.ts; the random choices in select.ts.
+import type { Model } from "../model/model.js";
+import { scoreItems, type ScoreItem } from "../model/score.js";
+import { generate, type GenerationRequest, type GenerationResult } from "../sample/generate.js";
+import type { SamplingParams } from "../sample/sampling.js";
+import type { ChatMessage, Tokenizer } from "../tokenizer/tokenizer.js";
+import type { SynthConfig } from "./config.js";
+import type { Feature, FeatureLibrary } from "./features.js";
+import type { Answers } from "./filters.js";
+import {
+  contrastivePrompts, libraryPrinciples, parseFeatureList, parsePrinciples, principleMessages, queryText, selectionMessages,
+  systemMessage, type Principle,
+} from "./prompts.js";
+import type { RefColumn } from "./record.js";
+import { chooseFeatures, streamSeed, type FeatureChoice, type Stream } from "./select.js";
+
+/** One input prompt: its 0-based index in the prompts file, its id, and the conversation (no system message). */
+export interface SynthPrompt {
+  index: number;
+  id: string;
+  messages: ChatMessage[];
+}
+
+export type Stage = "select" | "principles" | "sample" | "score";
+
+export interface StageContext {
+  model: Model;
+  tok: Tokenizer;
+  lib: FeatureLibrary;
+  config: SynthConfig;
+  /** Called as work finishes: n units of a stage (prompts for select/principles, answers for sample, pairs for score). */
+  onProgress?: (stage: Stage, n: number) => void;
+}
+
+export const seedOf = (ctx: StageContext, p: SynthPrompt, s: Stream): number => streamSeed(ctx.config.seed, ctx.config.iteration, p.index, s);
+
+const fits = (ctx: StageContext, ids: readonly number[], maxNew: number): boolean => ids.length + maxNew <= ctx.model.config.maxPositionEmbeddings;
+
+/** Renders messages with the generation prompt and encodes them. */
+const promptIds = (tok: Tokenizer, messages: ChatMessage[]): number[] => tok.encode(tok.applyChatTemplate(messages, { addGenerationPrompt: true }));
+
+/** Runs one batched generate call for the requests that are not null; null requests get null results. */
+function generateSome(ctx: StageContext, stage: Stage, requests: (GenerationRequest | null)[]): (GenerationResult | null)[] {
+  const live = requests.filter((r): r is GenerationRequest => r !== null);
+  const results = generate(ctx.model, live, {
+    maxBatch: Math.max(1, live.length), eosIds: ctx.tok.stopIds, decode: (ids) => ctx.tok.decode(ids, { skipSpecialTokens: true }),
+    onResult: () => ctx.onProgress?.(stage, 1),
+  });
+  let next = 0;
+  return requests.map((r) => (r === null ? null : results[next++]));
+}
+
+export interface Selection extends FeatureChoice {
+  /** The policy's raw answer. */
+  answer: string;
+  tokens: number;
+}
+
+/** Feature selection for a chunk; null where the selection prompt does not fit the model's context. */
+export function selectStage(ctx: StageContext, prompts: readonly SynthPrompt[]): (Selection | null)[] {
+  const { selection: s, k, concisionProb } = ctx.config;
+  const params: SamplingParams = { temperature: s.temperature, topP: s.topP, topK: 0, maxNewTokens: s.maxNewTokens, stop: [] };
+  const requests = prompts.map((p) => {
+    const ids = promptIds(ctx.tok, selectionMessages(ctx.lib, queryText(p.messages)));
+    return fits(ctx, ids, s.maxNewTokens) ? { promptIds: ids, params, seed: seedOf(ctx, p, "selection") } : null;
+  });
+  return generateSome(ctx, "select", requests).map((r, i) => {
+    if (r === null) return null;
+    const named = parseFeatureList(r.text, ctx.lib);
+    const choice = chooseFeatures(named, ctx.lib, k, concisionProb, seedOf(ctx, prompts[i], "padding"), seedOf(ctx, prompts[i], "concision"));
+    return { ...choice, answer: r.text, tokens: r.tokens.length };
+  });
+}
+
+const featuresOf = (ctx: StageContext, names: readonly string[]): Feature[] => names.map((n) => ctx.lib.features.find((f) => f.name === n)!);
+
+/** The principles of each prompt's features: the library's, or (queryPrinciples) the policy's with fallback. */
+export function principlesStage(ctx: StageContext, prompts: readonly SynthPrompt[], features: readonly string[][]): { principles: Principle[][]; tokens: number } {
+  if (!ctx.config.queryPrinciples) {
+    ctx.onProgress?.("principles", prompts.length);
+    return { principles: features.map((names) => libraryPrinciples(featuresOf(ctx, names))), tokens: 0 };
+  }
+  const c = ctx.config.principles;
+  const params: SamplingParams = { temperature: c.temperature, topP: c.topP, topK: 0, maxNewTokens: c.maxNewTokens, stop: [] };
+  const requests = prompts.map((p, i) => {
+    const ids = promptIds(ctx.tok, principleMessages(ctx.lib, featuresOf(ctx, features[i]), queryText(p.messages)));
+    return fits(ctx, ids, c.maxNewTokens) ? { promptIds: ids, params, seed: seedOf(ctx, p, "principles") } : null;
+  });
+  const results = generateSome(ctx, "principles", requests);
+  ctx.onProgress?.("principles", results.filter((r) => r === null).length);
+  return {
+    principles: results.map((r, i) => parsePrinciples(r?.text ?? "", featuresOf(ctx, features[i]))),
+    tokens: results.reduce((n, r) => n + (r?.tokens.length ?? 0), 0),
+  };
+}
+
+/** x+, x- and x of one prompt, as messages and as prompt ids. */
+export interface Contrast {
+  systemPos: string;
+  systemNeg: string;
+  messages: Answers<ChatMessage[]>;
+  ids: Answers<number[]>;
+}
+
+/** Builds x+, x- and x; null when one of them plus the answer budget does not fit the model's context. */
+export function contrastStage(ctx: StageContext, prompt: SynthPrompt, featureNames: readonly string[], principles: readonly Principle[]): Contrast | null {
+  const features = featuresOf(ctx, featureNames);
+  const systemPos = systemMessage("pos", features, principles), systemNeg = systemMessage("neg", features, principles);
+  const { pos, neg, plain } = contrastivePrompts(prompt.messages, systemPos, systemNeg);
+  const ids = { pos: promptIds(ctx.tok, pos), neg: promptIds(ctx.tok, neg), raw: promptIds(ctx.tok, plain) };
+  const maxNew = ctx.config.sampling.maxNewTokens;
+  if (![ids.pos, ids.neg, ids.raw].every((x) => fits(ctx, x, maxNew))) return null;
+  return { systemPos, systemNeg, messages: { pos, neg, raw: plain }, ids };
+}
+
+/** The sampling settings of y+ / y- and of y° (greedy with rawGreedy). */
+export function samplingParams(config: SynthConfig): Answers<SamplingParams> {
+  const s = config.sampling;
+  const p: SamplingParams = { temperature: s.temperature, topP: s.topP, topK: s.topK, maxNewTokens: s.maxNewTokens, stop: [] };
+  return { pos: p, neg: p, raw: s.rawGreedy ? { ...p, temperature: 0 } : p };
+}
+
+const ANSWER_STREAM: Answers<Stream> = { pos: "chosen", neg: "rejected", raw: "raw" };
+const KINDS = ["pos", "neg", "raw"] as const;
+
+/** Samples y+ ~ π(·|x+), y- ~ π(·|x-), y° ~ π(·|x) for every prompt of a chunk in one generate call. */
+export function sampleStage(ctx: StageContext, prompts: readonly SynthPrompt[], contrasts: readonly Contrast[]): Answers<GenerationResult>[] {
+  const params = samplingParams(ctx.config);
+  const requests = contrasts.flatMap((c, i) => KINDS.map((kind) => ({ promptIds: c.ids[kind], params: params[kind], seed: seedOf(ctx, prompts[i], ANSWER_STREAM[kind]) })));
+  const results = generateSome(ctx, "sample", requests) as GenerationResult[];
+  return contrasts.map((_, i) => ({ pos: results[3 * i], neg: results[3 * i + 1], raw: results[3 * i + 2] }));
+}
+
+/** The (prompt variant, response) pair behind each reference column. */
+const PAIRS: Record<RefColumn, [keyof Answers<unknown>, keyof Answers<unknown>]> = {
+  ref_chosen_logps: ["raw", "pos"],
+  ref_rejected_logps: ["raw", "neg"],
+  ref_pos_chosen_logps: ["pos", "pos"],
+  ref_pos_rejected_logps: ["pos", "neg"],
+  ref_neg_chosen_logps: ["neg", "pos"],
+  ref_neg_rejected_logps: ["neg", "neg"],
+  ref_neg_raw_logps: ["neg", "raw"],
+};
+
+export type RefScores = Record<RefColumn, number> & { chosen_n_tokens: number; rejected_n_tokens: number; raw_n_tokens: number };
+
+/**
+ * Reference log-probs of a chunk in one scoring call. The ids are the chat encoding the trainer uses
+ * (encodeChat: prompt with generation prompt, response + end-of-turn), not the sampled ids. Null where a pair does
+ * not fit the model's context (a re-encoded answer can be longer than the sampled one).
+ */
+export function scoreStage(ctx: StageContext, contrasts: readonly Contrast[], answers: readonly Answers<string>[]): (RefScores | null)[] {
+  const columns = Object.keys(PAIRS) as RefColumn[];
+  const perRecord = contrasts.map((c, i) => {
+    const items = columns.map((col) => ctx.tok.encodeChat(c.messages[PAIRS[col][0]], answers[i][PAIRS[col][1]]));
+    const counts: Partial<Answers<number>> = {};
+    items.forEach((it, j) => {
+      const kind = PAIRS[columns[j]][1];
+      if (counts[kind] !== undefined && counts[kind] !== it.responseIds.length) throw new Error(`internal: answer ${kind} of prompt ${i} has ${counts[kind]} tokens after one prompt variant and ${it.responseIds.length} after another`);
+      counts[kind] = it.responseIds.length;
+    });
+    const ok = items.every((it) => it.promptIds.length + it.responseIds.length <= ctx.model.config.maxPositionEmbeddings);
+    return ok ? { items, counts: counts as Answers<number> } : null;
+  });
+  const flat: ScoreItem[] = perRecord.flatMap((r) => r?.items ?? []);
+  const scores = scoreItems(ctx.model, flat, { maxBatchTokens: ctx.config.scoreBatchTokens, onBatch: (n) => ctx.onProgress?.("score", n) });
+  ctx.onProgress?.("score", perRecord.filter((r) => r === null).length * columns.length);
+  let next = 0;
+  return perRecord.map((r) => {
+    if (r === null) return null;
+    const out = { chosen_n_tokens: r.counts.pos, rejected_n_tokens: r.counts.neg, raw_n_tokens: r.counts.raw } as RefScores;
+    for (const col of columns) out[col] = scores[next++].logp;
+    return out;
+  });
+}

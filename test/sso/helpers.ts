@@ -1,0 +1,42 @@
+// Helpers of the synthesis tests: a tiny random Qwen2-style model folder with the byte-level ChatML tokenizer (its
+// context is long enough for the few-shot selection prompt, one token per byte) and a hand-made record.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { getBackend } from "../../src/backends/index.js";
+import { initModel, saveModel } from "../../src/model/checkpoint.js";
+import { parseConfig } from "../../src/model/config.js";
+import { writeByteLevelTokenizer } from "../../src/tokenizer/byte-level.js";
+import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
+import type { SsoRecord } from "../../src/sso/record.js";
+
+export function makeTinyModel(seed = 3, shape: { hidden?: number; layers?: number; intermediate?: number } = {}): string {
+  const work = mkdtempSync(join(tmpdir(), "sso-synth-model-"));
+  const tok = join(work, "tok"), dir = join(work, "model");
+  writeByteLevelTokenizer(tok);
+  const raw = {
+    model_type: "qwen2", vocab_size: Tokenizer.fromDir(tok).vocabSize, hidden_size: shape.hidden ?? 64, intermediate_size: shape.intermediate ?? 128,
+    num_hidden_layers: shape.layers ?? 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 4096, tie_word_embeddings: true,
+  };
+  saveModel(initModel(parseConfig(raw), seed, getBackend("cpu")), dir, { dtype: "F32", carryFrom: tok });
+  return dir;
+}
+
+export function sampleRecord(): SsoRecord {
+  return {
+    id: "7", prompt_index: 6, iteration: 1,
+    prompt: [{ role: "user", content: "How tall is Everest?" }],
+    chosen: [{ role: "assistant", content: "About 8,849 m." }],
+    rejected: [{ role: "assistant", content: "Roughly 3 km, give or take." }],
+    raw: [{ role: "assistant", content: "8,849 metres." }],
+    features: ["Accuracy", "Concision"], principle_sources: ["library", "library"],
+    system_pos: "Your answer should be accurate and concise.", system_neg: "Your answer should be inaccurate and verbose.",
+    finish_reasons: { chosen: "eos", rejected: "length", raw: "eos" },
+    sampling: { temperature: 0.7, top_p: 0.8, top_k: 0, max_new_tokens: 256, raw_greedy: false },
+    seed: 0, sample_seeds: { chosen: 1, rejected: 2, raw: 3 },
+    policy_model: "models/tiny", policy_hash: "a".repeat(64),
+    ref_chosen_logps: -10.5, ref_rejected_logps: -20.25, ref_pos_chosen_logps: -9, ref_pos_rejected_logps: -22,
+    ref_neg_chosen_logps: -12, ref_neg_rejected_logps: -18, ref_neg_raw_logps: -11,
+    chosen_n_tokens: 6, rejected_n_tokens: 9, raw_n_tokens: 5,
+  };
+}
