@@ -104,6 +104,30 @@ program
   .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
   .action(async (opts) => (await import("./synth.js")).runSynth(opts));
 
+program
+  .command("train")
+  .description("SSO training on synthesised records; --resume continues from OUT/checkpoint exactly")
+  .requiredOption("--model <dir>", "the policy model folder (with tokenizer)")
+  .requiredOption("--data <file>", "records written by sso synth (JSONL)")
+  .requiredOption("--out <dir>", "writes OUT/model, OUT/metrics.jsonl, OUT/checkpoint")
+  .option("--config <file>", "sso config (JSON or YAML); its train section applies")
+  .option("--resume", "continue from OUT/checkpoint", false)
+  .option("--preset <name>", "objective preset: sso, pbaa, sso-no-w, sso-no-g, sso-backdoor, sso-dpo, sso-v2-generator, ipo, dpo")
+  .option("--lr <x>", "peak learning rate", num("--lr"))
+  .option("--epochs <n>", "epochs over the records", int("--epochs"))
+  .option("--batch-size <n>", "records per optimizer step", int("--batch-size"))
+  .option("--seed <n>", "record shuffling seed", int("--seed"))
+  .option("--backend <name>", "compute backend (ref, cpu); default from the config")
+  .action(async (opts) => (await import("./train.js")).runTrain(opts));
+
+program
+  .command("config")
+  .description("print the effective configuration: defaults merged with --config")
+  .option("--config <file>", "sso config (JSON or YAML)")
+  .option("--print", "print it (the default action)", true)
+  .option("--json", "as JSON instead of YAML", false)
+  .action(async (opts) => (await import("./config.js")).runConfig(opts));
+
 const ggufDtype = (v: string): "F32" | "F16" => {
   const d = v.toUpperCase();
   if (d !== "F32" && d !== "F16") throw new InvalidArgumentError(`expected f32 or f16, got "${v}"`);

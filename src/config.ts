@@ -1,0 +1,27 @@
+// The one `sso` config: synthesis, training and the iterate loop, each a zod section with documented defaults
+// (SSO-SPEC values), read from a JSON or YAML file; command-line flags override single keys. An unknown or
+// mistyped key anywhere is a one-line error naming it. `sso config --print` shows the effective result.
+import { z } from "zod";
+import { SynthConfig } from "./sso/config.js";
+import { readStructuredFile } from "./sso/file.js";
+import { TrainConfig } from "./sso/train-config.js";
+
+export const IterateConfig = z.strictObject({
+  /** SSO iterations (synthesise → train) to run. */
+  iterations: z.number().int().positive().default(3),
+  /** Reference model of each iteration: its starting snapshot (the spec's default) or the initial model. */
+  reference: z.enum(["iteration", "initial"]).default("iteration"),
+});
+export type IterateConfig = z.infer<typeof IterateConfig>;
+
+export const SsoConfig = z.strictObject({
+  backend: z.enum(["cpu", "ref"]).default("cpu"),
+  synth: SynthConfig.prefault({}),
+  train: TrainConfig.prefault({}),
+  iterate: IterateConfig.prefault({}),
+});
+export type SsoConfig = z.infer<typeof SsoConfig>;
+
+export function loadConfig(file: string | undefined): SsoConfig {
+  return file === undefined ? SsoConfig.parse({}) : readStructuredFile(file, SsoConfig);
+}

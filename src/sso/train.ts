@@ -1,0 +1,201 @@
+// The SSO trainer: per optimizer step, the records' (prompt variant, response) sequences that the objective needs
+// are forwarded through the policy in micro-batches, the objective turns their log-prob sums (with the records'
+// reference log-probs) into a loss and per-sequence derivatives, the model's backward accumulates gradients, and
+// AdamW (cosine schedule, warmup, clipping) updates. Metrics go to OUT/metrics.jsonl; checkpoints to
+// OUT/checkpoint (atomic), from which a rerun resumes exactly; the final model to OUT/model.
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createHash } from "node:crypto";
+import type { Model } from "../model/model.js";
+import type { Params } from "../model/params.js";
+import { saveModel } from "../model/checkpoint.js";
+import { Rng } from "../tensor/rng.js";
+import type { Tokenizer } from "../tokenizer/tokenizer.js";
+import { readCheckpointState, saveCheckpoint } from "../train/checkpoint.js";
+import { AdamW } from "../train/optimizer.js";
+import { cosineWithWarmup } from "../train/schedule.js";
+import { writeFileAtomic } from "../util/atomic.js";
+import { progress } from "../util/progress.js";
+import { pairsNeeded, ssoObjective, type Pair, type RecordLogps } from "./objective.js";
+import type { SsoRecord } from "./record.js";
+import { objectiveConfig, type TrainConfig } from "./train-config.js";
+
+/** Where each pair's prompt, response and reference columns come from in a record. */
+const PAIR_SOURCES: Record<Pair, { system?: "system_pos" | "system_neg"; response: "chosen" | "rejected" | "raw"; ref: keyof SsoRecord }> = {
+  x_chosen: { response: "chosen", ref: "ref_chosen_logps" },
+  x_rejected: { response: "rejected", ref: "ref_rejected_logps" },
+  pos_chosen: { system: "system_pos", response: "chosen", ref: "ref_pos_chosen_logps" },
+  pos_rejected: { system: "system_pos", response: "rejected", ref: "ref_pos_rejected_logps" },
+  neg_chosen: { system: "system_neg", response: "chosen", ref: "ref_neg_chosen_logps" },
+  neg_rejected: { system: "system_neg", response: "rejected", ref: "ref_neg_rejected_logps" },
+  neg_raw: { system: "system_neg", response: "raw", ref: "ref_neg_raw_logps" },
+};
+
+interface Sequence {
+  ids: number[];
+  scoreFrom: number;
+  ref: number;
+}
+
+/** A record's sequences for the given pairs, tokenised exactly as synthesis scored them. */
+function recordSequences(tok: Tokenizer, r: SsoRecord, pairs: readonly Pair[]): Sequence[] {
+  return pairs.map((p) => {
+    const s = PAIR_SOURCES[p];
+    const messages = [...(s.system ? [{ role: "system", content: r[s.system] }] : []), ...r.prompt];
+    const { promptIds, responseIds } = tok.encodeChat(messages, r[s.response][0].content);
+    if (responseIds.length !== r[`${s.response}_n_tokens`]) {
+      throw new Error(`record ${r.id}: ${p} tokenises to ${responseIds.length} response tokens, the record says ${r[`${s.response}_n_tokens`]} (different tokenizer?)`);
+    }
+    return { ids: [...promptIds, ...responseIds], scoreFrom: promptIds.length, ref: r[s.ref] as number };
+  });
+}
+
+/** The policy's log-probs (with the records' reference ones) of each record's pairs: for evaluating the objective. */
+export function policyRecordLogps(model: Model, tok: Tokenizer, records: readonly SsoRecord[], pairs: readonly Pair[]): RecordLogps[] {
+  return records.map((r) => {
+    const seqs = recordSequences(tok, r, pairs), { outputs } = model.forward(seqs);
+    return Object.fromEntries(pairs.map((p, k) => [p, { policy: outputs[k].tokenLogps.reduce((a, x) => a + x, 0), ref: seqs[k].ref, n: outputs[k].tokenLogps.length }]));
+  });
+}
+
+export interface StepMetrics {
+  step: number;
+  epoch: number;
+  loss: number;
+  "rewards/chosen"?: number;
+  "rewards/rejected"?: number;
+  "rewards/accuracies"?: number;
+  "rewards/margins"?: number;
+  "logps/chosen"?: number;
+  "logps/rejected"?: number;
+  "sso/W": number;
+  "sso/G": number;
+  "sso/L_pos": number;
+  "sso/L_neg": number;
+  grad_norm: number;
+  learning_rate: number;
+  "tokens/s": number;
+}
+
+export interface TrainOptions {
+  out: string;
+  /** Folder whose tokenizer files saved models carry. */
+  sourceDir: string;
+  /** Continue from OUT/checkpoint when it exists. */
+  resume: boolean;
+  onStep?: (m: StepMetrics) => void;
+}
+
+/** Per-epoch record order: a Fisher–Yates shuffle seeded by (seed, epoch), so any step's records can be recomputed. */
+function epochOrder(n: number, seed: number, epoch: number): number[] {
+  const rng = new Rng((Math.imul(seed, 0x9e3779b1) + epoch) >>> 0), order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
+
+function fingerprint(records: readonly SsoRecord[], cfg: TrainConfig): string {
+  const h = createHash("sha256").update(JSON.stringify(cfg));
+  for (const r of records) h.update(`${r.id}\0${r.ref_chosen_logps}\0${r.chosen[0].content}\0`);
+  return h.digest("hex").slice(0, 16);
+}
+
+/** Trains the model in place on the records; returns the metrics of every step run now. */
+export function trainSso(model: Model, tok: Tokenizer, records: readonly SsoRecord[], cfg: TrainConfig, opts: TrainOptions): StepMetrics[] {
+  if (records.length === 0) throw new Error("train: no records");
+  const obj = objectiveConfig(cfg.objective), pairs = pairsNeeded(obj);
+  model.freeze(cfg.freeze);
+  const grads = model.newGrads();
+  const opt = new AdamW(model.backend, model.params, grads.keys(), cfg);
+  const stepsPerEpoch = Math.ceil(records.length / cfg.batchSize), total = stepsPerEpoch * cfg.epochs;
+  const warmup = Math.round(cfg.warmupRatio * total), fp = fingerprint(records, cfg);
+  const ckptDir = join(opts.out, "checkpoint"), metricsPath = join(opts.out, "metrics.jsonl");
+  mkdirSync(opts.out, { recursive: true });
+  let start = 0;
+  let logged: string[] = [];
+  const saved = opts.resume ? readCheckpointState(ckptDir) : undefined;
+  if (saved) {
+    if (saved.fingerprint !== fp) throw new Error(`${ckptDir}: the checkpoint is from other data or settings; remove it or train into another --out`);
+    opt.load(join(ckptDir, "optimizer.safetensors"), saved.step);
+    start = saved.step;
+    // Metrics logged after the checkpoint belong to steps that will run again.
+    logged = existsSync(metricsPath) ? readFileSync(metricsPath, "utf8").split("\n").filter((l) => l && (JSON.parse(l) as StepMetrics).step <= start) : [];
+  }
+  const seqCache = new Map<number, Sequence[]>();
+  const sequences = (i: number): Sequence[] => seqCache.get(i) ?? seqCache.set(i, recordSequences(tok, records[i], pairs)).get(i)!;
+  const bar = progress("train", total - start, "steps");
+  const run: StepMetrics[] = [];
+  let lastSaved = start, step = start + 1;
+  try {
+    for (; step <= total; step++) {
+      const epoch = Math.floor((step - 1) / stepsPerEpoch), within = (step - 1) % stepsPerEpoch;
+      const batch = epochOrder(records.length, cfg.seed, epoch).slice(within * cfg.batchSize, (within + 1) * cfg.batchSize);
+      const m = trainStep(model, grads, batch, sequences, obj, pairs, cfg.microBatch);
+      const lr = cosineWithWarmup(cfg.lr, step, total, warmup);
+      const gradNorm = opt.update(grads, lr);
+      const metrics: StepMetrics = { step, epoch, ...m.metrics, grad_norm: gradNorm, learning_rate: lr, "tokens/s": m.tokensPerSecond };
+      logged.push(JSON.stringify(metrics));
+      run.push(metrics);
+      writeFileAtomic(metricsPath, logged.join("\n") + "\n");
+      opts.onStep?.(metrics);
+      bar.tick(1, { loss: metrics.loss.toFixed(4), W: metrics["sso/W"].toFixed(3), "tok/s": Math.round(metrics["tokens/s"]) });
+      if ((cfg.saveEvery > 0 && step % cfg.saveEvery === 0) || step === total) {
+        saveCheckpoint(ckptDir, model, opt, { step, totalSteps: total, fingerprint: fp }, opts.sourceDir);
+        lastSaved = step;
+      }
+    }
+  } catch (e) {
+    const where = lastSaved > 0 ? `the last good checkpoint (step ${lastSaved}) is intact in ${ckptDir}` : "no checkpoint was written yet";
+    throw new Error(`train: step ${step}: ${(e as Error).message}; ${where}`);
+  } finally {
+    bar.stop();
+  }
+  saveModel(model, join(opts.out, "model"), { dtype: cfg.saveDtype, carryFrom: opts.sourceDir });
+  return run;
+}
+
+type StepResult = { metrics: Omit<StepMetrics, "step" | "epoch" | "grad_norm" | "learning_rate" | "tokens/s">; tokensPerSecond: number };
+
+/** Forward/backward of one optimizer step's records, micro-batch by micro-batch, into grads (zeroed first). */
+function trainStep(
+  model: Model, grads: Params, batch: readonly number[], sequences: (i: number) => Sequence[],
+  obj: ReturnType<typeof objectiveConfig>, pairs: readonly Pair[], microBatch: number,
+): StepResult {
+  for (const g of grads.values()) g.fill(0);
+  const t0 = performance.now();
+  let tokens = 0, loss = 0;
+  const sums = { W: 0, G: 0, L_pos: 0, L_neg: 0, rc: 0, rr: 0, acc: 0, lc: 0, lr: 0 };
+  const beta = obj.beta, plain = pairs.includes("x_chosen");
+  for (let b0 = 0; b0 < batch.length; b0 += microBatch) {
+    const mb = batch.slice(b0, b0 + microBatch), seqs = mb.flatMap((i) => sequences(i));
+    const { outputs, state } = model.forward(seqs, { forBackward: true });
+    const sumsOf = outputs.map((o) => o.tokenLogps.reduce((a, x) => a + x, 0));
+    const recs: RecordLogps[] = mb.map((_, r) => Object.fromEntries(pairs.map((p, k) => {
+      const j = r * pairs.length + k;
+      return [p, { policy: sumsOf[j], ref: seqs[j].ref, n: outputs[j].tokenLogps.length }];
+    })));
+    const res = ssoObjective(recs, obj), share = mb.length / batch.length; // the step's loss is the mean over its records
+    if (!Number.isFinite(res.loss)) throw new Error(`non-finite loss (${res.loss}) in records ${mb.join(", ")}`);
+    model.backward(state!, outputs.map((o, j) => new Float32Array(o.tokenLogps.length).fill(res.grads[Math.floor(j / pairs.length)][pairs[j % pairs.length]]! * share)), grads);
+    loss += res.loss * share;
+    for (const k of ["W", "G", "L_pos", "L_neg"] as const) sums[k] += res.parts[k] * share;
+    if (plain) {
+      for (const r of recs) {
+        const rc = beta * (r.x_chosen!.policy - r.x_chosen!.ref), rr = beta * (r.x_rejected!.policy - r.x_rejected!.ref);
+        Object.assign(sums, { rc: sums.rc + rc, rr: sums.rr + rr, acc: sums.acc + (rc > rr ? 1 : 0), lc: sums.lc + r.x_chosen!.policy, lr: sums.lr + r.x_rejected!.policy });
+      }
+    }
+    tokens += seqs.reduce((s, q) => s + q.ids.length, 0);
+  }
+  const n = batch.length;
+  const rewards = plain ? {
+    "rewards/chosen": sums.rc / n, "rewards/rejected": sums.rr / n, "rewards/accuracies": sums.acc / n,
+    "rewards/margins": (sums.rc - sums.rr) / n, "logps/chosen": sums.lc / n, "logps/rejected": sums.lr / n,
+  } : {};
+  return {
+    metrics: { loss, ...rewards, "sso/W": sums.W, "sso/G": sums.G, "sso/L_pos": sums.L_pos, "sso/L_neg": sums.L_neg },
+    tokensPerSecond: tokens / ((performance.now() - t0) / 1000),
+  };
+}
