@@ -6,6 +6,7 @@ import { MultiBar, type SingleBar } from "cli-progress";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { getBackend } from "../backends/index.js";
+import { loadConfig } from "../config.js";
 import { loadModel } from "../model/checkpoint.js";
 import { Tokenizer } from "../tokenizer/tokenizer.js";
 import { resolveSynthConfig, type SynthConfig, type SynthOverrides } from "../sso/config.js";
@@ -59,7 +60,7 @@ function printSummary(s: SynthSummary, out: string, summaryPath: string): void {
 }
 
 export function runSynth(opts: SynthCliOptions): void {
-  const config = resolveSynthConfig(opts.config, opts);
+  const config = resolveSynthConfig(loadConfig(opts.config).synth, opts.config, opts);
   const lib = loadFeatureLibrary(config.features);
   checkConfig(config, lib);
   const prompts = readPrompts(opts.prompts);

@@ -1,9 +1,9 @@
-// The synthesis config: one zod schema with the spec's defaults (SSO-SPEC §2), read from a JSON or YAML file with
-// a few command-line overrides. An unknown or mistyped key is a one-line error naming it. The trainer will later
-// merge this into one global config, so it stays a single exported schema plus its defaults.
+// The synthesis config: one zod schema with the spec's defaults (SSO-SPEC §2) — the `synth` section of the global
+// config (src/config.ts) — plus the command-line overrides of `sso synth`. An unknown or mistyped key is a
+// one-line error naming it.
 import { dirname, isAbsolute, resolve } from "node:path";
 import { z } from "zod";
-import { readStructuredFile, validate } from "./file.js";
+import { validate } from "./file.js";
 
 const temperature = z.number().min(0);
 const topP = z.number().gt(0).max(1);
@@ -65,9 +65,11 @@ export interface SynthOverrides {
   maxNewTokens?: number;
 }
 
-/** The config of a file (or the defaults), with overrides applied; a feature path in the file is made absolute. */
-export function resolveSynthConfig(file: string | undefined, o: SynthOverrides = {}): SynthConfig {
-  const base = file === undefined ? SYNTH_DEFAULTS : readStructuredFile(file, SynthConfig);
+/**
+ * The synth section of a loaded config (src/config.ts), with command-line overrides applied; a feature path given
+ * in the config file is made relative to that file.
+ */
+export function resolveSynthConfig(base: SynthConfig, file: string | undefined, o: SynthOverrides = {}): SynthConfig {
   const features = o.features ?? (base.features !== undefined && file !== undefined && !isAbsolute(base.features) ? resolve(dirname(file), base.features) : base.features);
   const merged = {
     ...base,

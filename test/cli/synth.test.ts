@@ -28,7 +28,7 @@ describe("sso synth", () => {
     ? { id: `conv-${i}`, messages: [{ role: "user", content: `Hi ${i}` }, { role: "assistant", content: "Hello." }, { role: "user", content: "Tell me more." }] }
     : { prompt: `Question ${i}: why is the sky blue?`, source: "extra keys are ignored" }));
   writeFileSync(join(work, "prompts.jsonl"), prompts.join("\n") + "\n");
-  writeFileSync(join(work, "synth.yaml"), "selection:\n  maxNewTokens: 6\nsampling:\n  maxNewTokens: 24\n");
+  writeFileSync(join(work, "synth.yaml"), "synth:\n  selection:\n    maxNewTokens: 6\n  sampling:\n    maxNewTokens: 24\n");
   const args = (out: string, ...extra: string[]) => ["synth", "--model", model, "--prompts", join(work, "prompts.jsonl"), "--out", out, "--config", join(work, "synth.yaml"), "--batch", "4", "--seed", "3", ...extra];
   const full = join(work, "full.jsonl");
 
@@ -113,10 +113,10 @@ describe("sso synth", () => {
 
   it("a bad prompt line or config key is a one-line error naming it, and nothing is written", () => {
     writeFileSync(join(work, "bad.jsonl"), '{"prompt": "fine"}\n{"messages": [{"role": "system", "content": "x"}, {"role": "user", "content": "y"}]}\n');
-    writeFileSync(join(work, "bad.yaml"), "sampling:\n  temprature: 0.5\n");
+    writeFileSync(join(work, "bad.yaml"), "synth:\n  sampling:\n    temprature: 0.5\n");
     const cases: [string[], RegExp][] = [
       [["--prompts", join(work, "bad.jsonl")], /bad\.jsonl:2: messages\.0\.role: system messages are not supported/],
-      [["--config", join(work, "bad.yaml")], /bad\.yaml: sampling\.temprature: unknown key/],
+      [["--config", join(work, "bad.yaml")], /bad\.yaml: synth\.sampling\.temprature: unknown key/],
       [["--features", join(work, "missing.json")], /missing\.json: cannot read/],
     ];
     for (const [extra, re] of cases) {

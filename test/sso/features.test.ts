@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { loadConfig } from "../../src/config.js";
 import { resolveSynthConfig, SYNTH_DEFAULTS } from "../../src/sso/config.js";
 import { DEFAULT_FEATURES, DEFAULT_LIBRARY, loadFeatureLibrary } from "../../src/sso/features.js";
 import { checkConfig } from "../../src/sso/synth.js";
@@ -97,20 +98,20 @@ describe("synthesis config", () => {
   });
 
   it("a YAML file sets nested keys, the rest keep their defaults, and flags override the file", () => {
-    const path = file("c.yaml", "k: 3\nsampling:\n  rawGreedy: true\n  maxNewTokens: 100\nfeatures: lib.json\nseed: 5\n");
-    const c = resolveSynthConfig(path, { seed: 9, maxNewTokens: 64 });
+    const path = file("c.yaml", "synth:\n  k: 3\n  sampling:\n    rawGreedy: true\n    maxNewTokens: 100\n  features: lib.json\n  seed: 5\n");
+    const c = resolveSynthConfig(loadConfig(path).synth, path, { seed: 9, maxNewTokens: 64 });
     assert.equal(c.k, 3);
     assert.equal(c.seed, 9);
     assert.deepEqual(c.sampling, { ...SYNTH_DEFAULTS.sampling, rawGreedy: true, maxNewTokens: 64 });
     assert.equal(c.features, join(dir, "lib.json")); // relative to the config file
-    assert.equal(resolveSynthConfig(undefined, { features: "x.json" }).features, "x.json");
+    assert.equal(resolveSynthConfig(SYNTH_DEFAULTS, undefined, { features: "x.json" }).features, "x.json");
   });
 
   it("an unknown or mistyped key is a one-line error naming it", () => {
-    throwsOneLine(() => resolveSynthConfig(file("u.json", JSON.stringify({ sampling: { temprature: 1 } }))), /u\.json: sampling\.temprature: unknown key/);
-    throwsOneLine(() => resolveSynthConfig(file("t.yaml", "k: two\n")), /t\.yaml: k: .*number/);
-    throwsOneLine(() => resolveSynthConfig(file("r.json", JSON.stringify({ sampling: { topP: 0 } }))), /r\.json: sampling\.topP: /);
-    throwsOneLine(() => resolveSynthConfig(undefined, { batch: 0 }), /command line: batch: /);
+    throwsOneLine(() => loadConfig(file("u.json", JSON.stringify({ synth: { sampling: { temprature: 1 } } }))), /u\.json: synth\.sampling\.temprature: unknown key/);
+    throwsOneLine(() => loadConfig(file("t.yaml", "synth:\n  k: two\n")), /t\.yaml: synth\.k: .*number/);
+    throwsOneLine(() => loadConfig(file("r.json", JSON.stringify({ synth: { sampling: { topP: 0 } } }))), /r\.json: synth\.sampling\.topP: /);
+    throwsOneLine(() => resolveSynthConfig(SYNTH_DEFAULTS, undefined, { batch: 0 }), /command line: batch: /);
   });
 
   it("a config the library cannot serve is refused: k above its size, Concision wanted but missing", () => {
