@@ -95,7 +95,7 @@ program
   .requiredOption("--model <dir>", "policy model folder (also the reference model of this iteration)")
   .requiredOption("--prompts <file>", 'JSONL: {"prompt": "..."} or {"messages": [...]} per line, optionally "id"')
   .requiredOption("--out <file>", "JSONL records (TRL prompt/chosen/rejected + SSO columns); also OUT.progress.json, OUT.summary.json")
-  .option("--config <file>", "synthesis config, JSON or YAML (defaults: the SSO spec's)")
+  .option("--config <file>", "sso config (JSON or YAML); its synth section applies")
   .option("--seed <n>", "random seed (overrides the config; default 0)", int("--seed"))
   .option("--iteration <n>", "SSO iteration (overrides the config; default 0)", int("--iteration"))
   .option("--batch <n>", "prompts per chunk (overrides the config; default 16)", int("--batch"))
@@ -119,6 +119,17 @@ program
   .option("--seed <n>", "record shuffling seed", int("--seed"))
   .option("--backend <name>", "compute backend (ref, cpu); default from the config")
   .action(async (opts) => (await import("./train.js")).runTrain(opts));
+
+program
+  .command("iterate")
+  .description("the SSO loop: per iteration synthesise with the current policy, train, save RUN_DIR/iter-k/model (resumable)")
+  .requiredOption("--model <dir>", "the initial policy model folder (with tokenizer)")
+  .requiredOption("--prompts <file>", 'JSONL prompts: {"prompt": "..."} or {"messages": [...]}')
+  .requiredOption("--out <dir>", "run directory; rerunning with the same arguments resumes it")
+  .option("--iterations <n>", "iterations (default from the config: 3)", int("--iterations"))
+  .option("--config <file>", "sso config (JSON or YAML): synth, train and iterate sections")
+  .option("--backend <name>", "compute backend (ref, cpu); default from the config")
+  .action(async (opts) => (await import("./iterate.js")).runIterate(opts));
 
 program
   .command("config")

@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import type { Model } from "../model/model.js";
 import type { Params } from "../model/params.js";
 import { saveModel } from "../model/checkpoint.js";
+import { scoreItems } from "../model/score.js";
 import { Rng } from "../tensor/rng.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { readCheckpointState, saveCheckpoint } from "../train/checkpoint.js";
@@ -48,6 +49,13 @@ function recordSequences(tok: Tokenizer, r: SsoRecord, pairs: readonly Pair[]): 
     }
     return { ids: [...promptIds, ...responseIds], scoreFrom: promptIds.length, ref: r[s.ref] as number };
   });
+}
+
+/** The records with every reference column rescored by another model (e.g. the initial one), same tokenisation. */
+export function rescoreReference(ref: Model, tok: Tokenizer, records: readonly SsoRecord[]): SsoRecord[] {
+  const pairs = Object.keys(PAIR_SOURCES) as Pair[];
+  const results = scoreItems(ref, records.flatMap((r) => recordSequences(tok, r, pairs).map((s) => ({ promptIds: s.ids.slice(0, s.scoreFrom), responseIds: s.ids.slice(s.scoreFrom) }))));
+  return records.map((r, i) => ({ ...r, ...Object.fromEntries(pairs.map((p, k) => [PAIR_SOURCES[p].ref, results[i * pairs.length + k].logp])) }));
 }
 
 /** The policy's log-probs (with the records' reference ones) of each record's pairs: for evaluating the objective. */

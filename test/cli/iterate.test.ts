@@ -1,0 +1,90 @@
+// `sso iterate` end to end on a tiny random model: two iterations produce per-iteration records, metrics and
+// models; a run killed in its second iteration and rerun ends with the uninterrupted run's final weights; the
+// initial-model reference option rescored every reference column.
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { getBackend } from "../../src/backends/index.js";
+import { loadModel } from "../../src/model/checkpoint.js";
+import { writeByteLevelTokenizer } from "../../src/tokenizer/byte-level.js";
+import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
+import { packageRoot } from "../../src/util/package-root.js";
+
+const CLI = join(packageRoot(), "dist", "src", "cli", "main.js");
+const sso = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
+
+describe("sso iterate", () => {
+  const work = mkdtempSync(join(tmpdir(), "sso-iter-"));
+  writeByteLevelTokenizer(join(work, "tok"));
+  writeFileSync(join(work, "model.json"), JSON.stringify({
+    model_type: "qwen2", vocab_size: Tokenizer.fromDir(join(work, "tok")).vocabSize, hidden_size: 64, intermediate_size: 128,
+    num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 4096, tie_word_embeddings: true,
+  }));
+  const model = join(work, "m0");
+  assert.equal(sso("init-model", "--config", join(work, "model.json"), "--out", model, "--seed", "2", "--tokenizer-from", join(work, "tok")).status, 0);
+  writeFileSync(join(work, "prompts.jsonl"), Array.from({ length: 8 }, (_, i) => JSON.stringify({ prompt: `List ${i + 2} fruits.` })).join("\n"));
+  const config = (extra: object = {}) => {
+    const path = join(work, `cfg-${Object.keys(extra).length}.json`);
+    writeFileSync(path, JSON.stringify({
+      synth: { batch: 4, selection: { maxNewTokens: 6 }, sampling: { maxNewTokens: 16 } },
+      train: { lr: 2e-3, batchSize: 4, saveEvery: 1 }, iterate: { iterations: 2, ...extra },
+    }));
+    return path;
+  };
+  const args = (out: string, cfg = config()) => ["iterate", "--model", model, "--prompts", join(work, "prompts.jsonl"), "--out", out, "--config", cfg];
+  const weights = (dir: string) => loadModel(dir, getBackend("ref")).params;
+
+  it("runs every iteration: records, metrics, a model per iteration and a summary", () => {
+    const r = sso(...args(join(work, "full")));
+    assert.equal(r.status, 0, r.stderr);
+    const summary = JSON.parse(readFileSync(join(work, "full", "summary.json"), "utf8"));
+    assert.equal(summary.iterations.length, 2);
+    for (const k of [1, 2]) {
+      for (const f of ["data.jsonl", "train/metrics.jsonl", "train/model/model.safetensors", "summary.json"]) assert.ok(existsSync(join(work, "full", `iter-${k}`, f)), `iter-${k}/${f}`);
+    }
+    assert.equal(summary.final_model, join(work, "full", "iter-2", "train", "model"));
+    // Iteration 2 starts from iteration 1's model, not from the initial one.
+    assert.notDeepEqual(weights(join(work, "full", "iter-1", "train", "model")), weights(model));
+    assert.equal(summary.iterations[1].policy, join(work, "full", "iter-1", "train", "model"));
+  });
+
+  it("a run killed in its second iteration resumes there and ends with the same final weights", async () => {
+    const out = join(work, "killed");
+    const child = spawn(process.execPath, [CLI, ...args(out)], { stdio: "ignore" });
+    const exited = new Promise((res) => child.on("exit", res));
+    const marker = join(out, "iter-2", "data.jsonl.progress.json"), deadline = Date.now() + 60_000;
+    while (!existsSync(marker)) {
+      assert.ok(Date.now() < deadline, "iteration 2 never started");
+      await new Promise((res) => setTimeout(res, 5));
+    }
+    child.kill("SIGKILL");
+    await exited;
+    assert.ok(!existsSync(join(out, "summary.json")), "the run finished before it was killed");
+    const r = sso(...args(out));
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /resuming/);
+    assert.deepEqual(weights(join(out, "iter-2", "train", "model")), weights(join(work, "full", "iter-2", "train", "model")));
+  });
+
+  it("with the initial model as reference, iteration 2 trains on records rescored by it", () => {
+    const out = join(work, "initial-ref");
+    const r = sso(...args(out, config({ reference: "initial" })));
+    assert.equal(r.status, 0, r.stderr);
+    const own = readFileSync(join(out, "iter-2", "data.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const rescored = readFileSync(join(out, "iter-2", "data.initial-ref.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(rescored.length, own.length);
+    assert.ok(own.every((rec, i) => rec.chosen[0].content === rescored[i].chosen[0].content && rec.ref_chosen_logps !== rescored[i].ref_chosen_logps));
+    const scored = spawnSync(process.execPath, [CLI, "score", "--model", model, "--data", writeScore(out, rescored[0]), "--out", join(out, "s.jsonl")], { encoding: "utf8" });
+    assert.equal(scored.status, 0, scored.stderr);
+    assert.ok(Math.abs(JSON.parse(readFileSync(join(out, "s.jsonl"), "utf8")).logp - rescored[0].ref_chosen_logps) < 1e-3);
+  });
+});
+
+function writeScore(dir: string, rec: { prompt: unknown; chosen: { content: string }[] }): string {
+  const path = join(dir, "score-in.jsonl");
+  writeFileSync(path, JSON.stringify({ messages: rec.prompt, response: rec.chosen[0].content }) + "\n");
+  return path;
+}
