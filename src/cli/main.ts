@@ -132,6 +132,21 @@ program
   .action(async (opts) => (await import("./iterate.js")).runIterate(opts));
 
 program
+  .command("eval")
+  .description("evaluate a model: the principle world's checkers (--world) or exact match on prompts with answers (--data)")
+  .requiredOption("--model <dir>", "Hugging Face model folder with tokenizer and chat template")
+  .option("--world", "answer seeded world prompts; print the pass rate per feature, overall and mean length", false)
+  .option("--data <file>", 'JSONL: {"prompt" | "messages", "answer": string | [strings]} per line; prints exact-match accuracy')
+  .option("--split <name>", "--world: heldout or train (default heldout)")
+  .option("--n <n>", "--world: number of prompts (default 200)", int("--n"))
+  .option("--seed <n>", "--world: prompt sampling seed (default 0)", int("--seed"))
+  .option("--out <file>", "JSON report with every answer (written atomically)")
+  .option("--max-new-tokens <n>", "token limit per answer (greedy decoding)", int("--max-new-tokens"), 128)
+  .option("--batch <n>", "sequences decoded together", int("--batch"), 16)
+  .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
+  .action(async (opts) => (await import("./eval.js")).runEval(opts));
+
+program
   .command("config")
   .description("print the effective configuration: defaults merged with --config")
   .option("--config <file>", "sso config (JSON or YAML)")

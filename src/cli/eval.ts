@@ -1,0 +1,114 @@
+// `sso eval --model DIR (--world | --data FILE.jsonl)`: evaluates a model. --world generates answers to seeded
+// prompts of the principle world (held-out items by default) and prints the checkers' pass rate per feature, the
+// overall score and the mean answer length; --data generates an answer per JSONL line and prints exact-match
+// accuracy (normalisation in world/evaluate.ts). Every input is validated before the model loads; errors are one
+// line; --out writes the full report (summary and every answer) atomically. Answers are greedy.
+import { z } from "zod";
+import { getBackend } from "../backends/index.js";
+import { loadModel } from "../model/checkpoint.js";
+import { Tokenizer } from "../tokenizer/tokenizer.js";
+import { writeFileAtomic } from "../util/atomic.js";
+import { readJsonl } from "../util/jsonl.js";
+import { progress } from "../util/progress.js";
+import { WORLD_FEATURES } from "../world/check.js";
+import { evaluateExact, evaluateWorld, type ExactItem, type ExactSummary, type WorldSummary } from "../world/evaluate.js";
+import { samplePrompts, type Split } from "../world/world.js";
+
+export interface EvalCliOptions {
+  model: string;
+  world?: boolean;
+  data?: string;
+  split?: string;
+  n?: number;
+  seed?: number;
+  out?: string;
+  maxNewTokens: number;
+  batch: number;
+  backend: string;
+}
+
+const Message = z.object({ role: z.string().min(1), content: z.string() });
+
+/**
+ * A --data line: {"prompt": "...", "answer": ...} or {"messages": [...], "answer": ...}, where answer is a string or a
+ * list of accepted strings; or {"messages": [..., {"role": "assistant", "content": reference}]} without "answer"
+ * (an SFT line: the last assistant turn is the reference). Other keys are ignored.
+ */
+const DataLine = z.object({
+  prompt: z.string().optional(),
+  messages: z.array(Message).optional(),
+  answer: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
+}).transform((v, ctx): Omit<ExactItem, "line"> => {
+  const fail = (message: string, path: (string | number)[] = []) => {
+    ctx.addIssue({ code: "custom", message, path });
+    return z.NEVER;
+  };
+  if ((v.prompt === undefined) === (v.messages === undefined)) return fail('expected exactly one of "prompt" (a string) or "messages" (a list of chat messages)');
+  let messages = v.prompt !== undefined ? [{ role: "user", content: v.prompt }] : v.messages!;
+  let references = v.answer === undefined ? undefined : typeof v.answer === "string" ? [v.answer] : v.answer;
+  if (references === undefined && messages.length > 1 && messages[messages.length - 1].role === "assistant") {
+    references = [messages[messages.length - 1].content];
+    messages = messages.slice(0, -1);
+  }
+  if (references === undefined) return fail('missing "answer" (a string or a list of strings)', ["answer"]);
+  if (v.prompt !== undefined && v.prompt.trim() === "") return fail("must not be empty", ["prompt"]);
+  if (messages.length === 0) return fail("must hold at least one message", ["messages"]);
+  if (messages[messages.length - 1].role !== "user") return fail("the conversation must end with a user message", ["messages"]);
+  return { messages, references };
+});
+
+function checkOptions(opts: EvalCliOptions): void {
+  if (Boolean(opts.world) === (opts.data !== undefined)) throw new Error("eval: give exactly one of --world or --data FILE");
+  if (opts.data !== undefined && (opts.split !== undefined || opts.n !== undefined || opts.seed !== undefined)) {
+    throw new Error("eval: --split, --n and --seed apply to --world only");
+  }
+  if (opts.split !== undefined && opts.split !== "heldout" && opts.split !== "train") throw new Error(`eval: --split must be heldout or train, got "${opts.split}"`);
+  for (const [flag, v] of [["--n", opts.n], ["--max-new-tokens", opts.maxNewTokens], ["--batch", opts.batch]] as const) {
+    if (v !== undefined && v < 1) throw new Error(`eval: ${flag} must be at least 1, got ${v}`);
+  }
+  if (opts.seed !== undefined && opts.seed < 0) throw new Error(`eval: --seed must be ≥ 0, got ${opts.seed}`);
+}
+
+const fmt = (x: number | null, digits = 3): string => (x === null ? "n/a" : x.toFixed(digits));
+
+/** The --world table: one row per judged feature, then overall and mean length. */
+export function worldTable(s: WorldSummary): string {
+  const rows = WORLD_FEATURES.map((f) => `${f.padEnd(20)}${fmt(s.features[f].rate).padStart(8)}${String(s.features[f].n).padStart(7)}`);
+  return [`${"feature".padEnd(20)}${"pass".padStart(8)}${"n".padStart(7)}`, ...rows,
+    `${"overall".padEnd(20)}${fmt(s.overall).padStart(8)}${String(s.prompts).padStart(7)}`,
+    `mean length: ${s.mean_chars.toFixed(1)} chars, ${s.mean_tokens.toFixed(1)} tokens`].join("\n");
+}
+
+export const exactLine = (s: ExactSummary): string =>
+  `exact match: ${s.correct} / ${s.n} = ${fmt(s.accuracy)} (mean length ${s.mean_chars.toFixed(1)} chars, ${s.mean_tokens.toFixed(1)} tokens)`;
+
+export function runEval(opts: EvalCliOptions): void {
+  checkOptions(opts);
+  const items = opts.data !== undefined ? readJsonl(opts.data, DataLine).map(({ line, value }) => ({ ...value, line })) : undefined;
+  const split = (opts.split ?? "heldout") as Split, n = opts.n ?? 200, seed = opts.seed ?? 0;
+  const prompts = items ? [] : samplePrompts(split, seed, n);
+  const model = loadModel(opts.model, getBackend(opts.backend));
+  const tok = Tokenizer.fromDir(opts.model);
+  const bar = progress("eval", items ? items.length : prompts.length, "answers");
+  const answerOpts = { maxNewTokens: opts.maxNewTokens, batch: opts.batch, onAnswer: () => bar.tick(1) };
+  const settings = { model: opts.model, max_new_tokens: opts.maxNewTokens, decoding: "greedy" };
+  let report: Record<string, unknown>, text: string;
+  try {
+    if (items) {
+      const { summary, results } = evaluateExact(model, tok, items, answerOpts);
+      text = exactLine(summary);
+      report = { mode: "data", data: opts.data, ...settings, summary, results };
+    } else {
+      const { summary, results } = evaluateWorld(model, tok, prompts, answerOpts);
+      text = `world, ${split} split, ${n} prompts (seed ${seed})\n${worldTable(summary)}`;
+      report = { mode: "world", split, n, seed, ...settings, summary, results };
+    }
+  } finally {
+    bar.stop();
+  }
+  console.log(text);
+  if (opts.out !== undefined) {
+    writeFileAtomic(opts.out, JSON.stringify(report, null, 2) + "\n");
+    console.error(`report → ${opts.out}`);
+  }
+}
