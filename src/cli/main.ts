@@ -147,6 +147,21 @@ program
   .action(async (opts) => (await import("./eval.js")).runEval(opts));
 
 program
+  .command("demo")
+  .description("SSO end to end on the embedded model and principle world: base vs PBAA vs SSO (--full: every ablation)")
+  .option("--model <dir>", "model folder (default: the shipped models/sso-demo)")
+  .option("--out <dir>", "run directory (rerunning resumes it)", "sso-demo-run")
+  .option("--full", "also run w/o W, w/o G, backdoor G′ and DPO-base", false)
+  .option("--seed <n>", "seed of prompts, synthesis and training", int("--seed"), 0)
+  .option("--iterations <n>", "SSO iterations per method", int("--iterations"), 2)
+  .option("--train-prompts <n>", "world training prompts per iteration", int("--train-prompts"), 48)
+  .option("--eval-prompts <n>", "held-out world prompts evaluated", int("--eval-prompts"), 80)
+  .option("--lr <x>", "learning rate", num("--lr"), 1e-4)
+  .option("--max-new-tokens <n>", "answer length limit (synthesis and evaluation)", int("--max-new-tokens"), 64)
+  .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
+  .action(async (opts) => (await import("./demo.js")).runDemoCli(opts));
+
+program
   .command("config")
   .description("print the effective configuration: defaults merged with --config")
   .option("--config <file>", "sso config (JSON or YAML)")

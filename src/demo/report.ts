@@ -1,0 +1,67 @@
+// The demo's outputs for people: the comparison table as text and an HTML report with small inline-SVG line charts
+// (training loss, W and G per step, world adherence per iteration) and the same table. No chart library: a few
+// polylines are all the report needs, and the file must open offline.
+import type { WorldSummary } from "../world/evaluate.js";
+
+export interface MethodRun {
+  method: string;
+  /** Evaluation after each iteration (index 0 = iteration 1). */
+  evals: WorldSummary[];
+  /** Training metrics of every step, iterations concatenated. */
+  steps: { loss: number; W: number; G: number; iteration: number }[];
+}
+
+export interface DemoResult {
+  base: WorldSummary;
+  runs: MethodRun[];
+  features: string[];
+}
+
+const pct = (r: number | null): string => (r === null ? "–" : `${(100 * r).toFixed(1)}`);
+
+/** Rows: base and each method's final iteration; columns: each feature's pass rate, overall, mean length. */
+export function comparisonRows(d: DemoResult): string[][] {
+  const row = (name: string, s: WorldSummary) => [name, ...d.features.map((f) => pct(s.features[f as keyof WorldSummary["features"]].rate)), pct(s.overall), s.mean_chars.toFixed(0)];
+  return [
+    ["model", ...d.features, "overall", "mean chars"],
+    row("base", d.base),
+    ...d.runs.map((r) => row(r.method, r.evals[r.evals.length - 1])),
+  ];
+}
+
+export function textTable(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ")).join("\n");
+}
+
+const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
+const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
+
+/** One line chart: a polyline per series, min/max labels on the y axis, a legend. */
+function chart(title: string, series: { name: string; ys: number[] }[], xLabel: string): string {
+  const W = 420, H = 220, pad = 36;
+  const all = series.flatMap((s) => s.ys).filter(Number.isFinite);
+  if (all.length === 0) return "";
+  const lo = Math.min(...all), hi = Math.max(...all), span = hi - lo || 1, n = Math.max(...series.map((s) => s.ys.length));
+  const x = (i: number) => pad + ((W - 2 * pad) * i) / Math.max(1, n - 1), y = (v: number) => H - pad - ((H - 2 * pad) * (v - lo)) / span;
+  const lines = series.map((s, k) => `<polyline fill="none" stroke="${COLORS[k % COLORS.length]}" stroke-width="2" points="${s.ys.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ")}"/>`);
+  const legend = series.map((s, k) => `<text x="${pad + 90 * k}" y="14" fill="${COLORS[k % COLORS.length]}" font-size="12">${esc(s.name)}</text>`);
+  return `<figure><figcaption>${esc(title)}</figcaption><svg width="${W}" height="${H}" xmlns="http://www.w3.org/2000/svg">
+<rect x="${pad}" y="${pad}" width="${W - 2 * pad}" height="${H - 2 * pad}" fill="none" stroke="#ccc"/>
+<text x="2" y="${pad + 4}" font-size="11">${hi.toPrecision(3)}</text><text x="2" y="${H - pad}" font-size="11">${lo.toPrecision(3)}</text>
+<text x="${W / 2 - 20}" y="${H - 6}" font-size="11">${esc(xLabel)}</text>${legend.join("")}${lines.join("")}</svg></figure>`;
+}
+
+export function htmlReport(d: DemoResult, title: string, notes: string): string {
+  const rows = comparisonRows(d);
+  const table = `<table><tr>${rows[0].map((h) => `<th>${esc(h)}</th>`).join("")}</tr>${rows.slice(1).map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join("")}</tr>`).join("")}</table>`;
+  const per = (pick: (s: MethodRun["steps"][number]) => number) => d.runs.map((r) => ({ name: r.method, ys: r.steps.map(pick) }));
+  const adherence = d.runs.map((r) => ({ name: r.method, ys: [d.base.overall ?? 0, ...r.evals.map((e) => e.overall ?? 0)] }));
+  return `<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title>
+<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:980px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}figure{display:inline-block;margin:8px}figcaption{font-weight:600}</style>
+</head><body><h1>${esc(title)}</h1><p>${esc(notes)}</p><h2>Held-out world evaluation (pass rate %, final iteration)</h2>${table}
+<h2>Training</h2>${chart("loss per step", per((s) => s.loss), "step")}${chart("W (mean) per step", per((s) => s.W), "step")}${chart("G per step", per((s) => s.G), "step")}
+<h2>Adherence</h2>${chart("overall held-out pass rate per iteration (0 = base)", adherence, "iteration")}
+</body></html>
+`;
+}

@@ -1,0 +1,99 @@
+// `sso demo` / `npm run demo`: SSO end to end on the embedded model and principle world. Evaluates the base model
+// on held-out world prompts, runs the SSO loop (and the comparison methods) on training prompts, evaluates each
+// iteration, prints the comparison table and writes OUT/report.html, OUT/demo.json and OUT/aligned-model.
+// Every stage is a resumable `sso iterate` run under OUT/<method>, so rerunning the command continues.
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { getBackend } from "../backends/index.js";
+import { runIterate } from "../cli/iterate.js";
+import { loadModel } from "../model/checkpoint.js";
+import { Tokenizer } from "../tokenizer/tokenizer.js";
+import { writeFileAtomic } from "../util/atomic.js";
+import { packageRoot } from "../util/package-root.js";
+import { progress } from "../util/progress.js";
+import { WORLD_FEATURES } from "../world/check.js";
+import { evaluateWorld, type WorldSummary } from "../world/evaluate.js";
+import { heldOutPrompts, promptLines, trainPrompts, type WorldPrompt } from "../world/world.js";
+import { comparisonRows, htmlReport, textTable, type DemoResult, type MethodRun } from "./report.js";
+
+export const DEFAULT_METHODS = ["sso", "pbaa"];
+export const FULL_METHODS = ["sso", "pbaa", "sso-no-w", "sso-no-g", "sso-backdoor", "sso-dpo"];
+
+export interface DemoOptions {
+  model?: string;
+  out: string;
+  full: boolean;
+  seed: number;
+  iterations: number;
+  trainPrompts: number;
+  evalPrompts: number;
+  backend: string;
+  lr: number;
+  maxNewTokens: number;
+}
+
+export const defaultDemoModel = (): string => join(packageRoot(), "models", "sso-demo");
+
+function evaluate(dir: string, label: string, prompts: readonly WorldPrompt[], o: DemoOptions): WorldSummary {
+  const model = loadModel(dir, getBackend(o.backend)), tok = Tokenizer.fromDir(dir);
+  const bar = progress(`eval ${label}`, prompts.length, "prompts");
+  try {
+    return evaluateWorld(model, tok, prompts, { maxNewTokens: o.maxNewTokens, onAnswer: () => bar.tick(1) }).summary;
+  } finally {
+    bar.stop();
+  }
+}
+
+/** The config file of one method's iterate run: the demo's small-model settings plus the method's preset. */
+function methodConfig(o: DemoOptions, method: string): object {
+  return {
+    backend: o.backend,
+    synth: { seed: o.seed, batch: 16, sampling: { maxNewTokens: o.maxNewTokens }, selection: { maxNewTokens: 16 } },
+    train: { objective: { preset: method }, lr: o.lr, batchSize: 8, microBatch: 4, epochs: 1, seed: o.seed, saveEvery: 0 },
+    iterate: { iterations: o.iterations },
+  };
+}
+
+function trainSteps(dir: string, iterations: number): MethodRun["steps"] {
+  const steps: MethodRun["steps"] = [];
+  for (let k = 1; k <= iterations; k++) {
+    for (const line of readFileSync(join(dir, `iter-${k}`, "train", "metrics.jsonl"), "utf8").trim().split("\n")) {
+      const m = JSON.parse(line) as Record<string, number>;
+      steps.push({ loss: m.loss, W: m["sso/W"], G: m["sso/G"], iteration: k });
+    }
+  }
+  return steps;
+}
+
+export function runDemo(o: DemoOptions): DemoResult {
+  const modelDir = o.model ?? defaultDemoModel();
+  if (!existsSync(join(modelDir, "config.json"))) throw new Error(`${modelDir}: no demo model here (run \`npm run make-demo-model\` to build it)`);
+  mkdirSync(o.out, { recursive: true });
+  const train = trainPrompts(o.seed, o.trainPrompts), heldout = heldOutPrompts(o.seed, o.evalPrompts);
+  const promptsFile = join(o.out, "prompts.jsonl");
+  writeFileAtomic(promptsFile, promptLines(train));
+  const t0 = performance.now();
+  console.error(`sso demo: ${modelDir}, ${train.length} training prompts, ${heldout.length} held-out prompts, ${o.iterations} iterations, methods: ${(o.full ? FULL_METHODS : DEFAULT_METHODS).join(", ")}`);
+  const base = evaluate(modelDir, "base", heldout, o);
+  const runs: MethodRun[] = [];
+  for (const method of o.full ? FULL_METHODS : DEFAULT_METHODS) {
+    const dir = join(o.out, method), cfg = join(o.out, `${method}.config.json`);
+    writeFileAtomic(cfg, JSON.stringify(methodConfig(o, method), null, 2) + "\n");
+    console.error(`— ${method}`);
+    runIterate({ model: modelDir, prompts: promptsFile, out: dir, config: cfg });
+    const evals = Array.from({ length: o.iterations }, (_, i) => evaluate(join(dir, `iter-${i + 1}`, "train", "model"), `${method} it${i + 1}`, heldout, o));
+    runs.push({ method, evals, steps: trainSteps(dir, o.iterations) });
+  }
+  const result: DemoResult = { base, runs, features: [...WORLD_FEATURES] };
+  const minutes = ((performance.now() - t0) / 60000).toFixed(1);
+  const notes = `Seed ${o.seed}; ${train.length} training prompts; ${heldout.length} held-out prompts (never in training); ${o.iterations} iterations; ${minutes} min on ${o.backend}.`;
+  writeFileAtomic(join(o.out, "report.html"), htmlReport(result, "sso demo: Self-Steering Optimization in the principle world", notes));
+  writeFileAtomic(join(o.out, "demo.json"), JSON.stringify({ options: o, ...result }, null, 2) + "\n");
+  const aligned = join(o.out, "aligned-model");
+  rmSync(aligned, { recursive: true, force: true });
+  cpSync(join(o.out, "sso", `iter-${o.iterations}`, "train", "model"), aligned, { recursive: true });
+  console.log(`\nHeld-out world evaluation, pass rate % after ${o.iterations} iterations (${notes})\n`);
+  console.log(textTable(comparisonRows(result)));
+  console.log(`\nreport: ${join(o.out, "report.html")} · aligned model: ${aligned}`);
+  return result;
+}
