@@ -2,9 +2,10 @@
 // (name → value) so results can be compared run to run.
 import { benchGenerate } from "./generate.js";
 import { benchKernels } from "./kernels.js";
+import { benchServe } from "./serve.js";
 import { benchTrain } from "./train.js";
 
-const SUITES: Record<string, () => void | Promise<void>> = { kernels: benchKernels, train: benchTrain, generate: benchGenerate };
+const SUITES: Record<string, () => void | Promise<void>> = { kernels: benchKernels, train: benchTrain, generate: benchGenerate, serve: benchServe };
 
 const suite = process.argv[2] ?? "kernels";
 const run = SUITES[suite];

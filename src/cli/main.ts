@@ -102,7 +102,27 @@ program
   .option("--features <file>", "feature library file, JSON or YAML (overrides the config)")
   .option("--max-new-tokens <n>", "token limit of y+, y-, y° (overrides the config; default 256)", int("--max-new-tokens"))
   .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
+  .option("--engine <name>", "what samples and scores: local (this process) or openai (an OpenAI-compatible server)", "local")
+  .option("--base-url <url>", "--engine openai: the server's URL, e.g. http://127.0.0.1:8000/v1")
+  .option("--api-model <name>", "--engine openai: the model name on the server")
+  .option("--api-key <key>", "--engine openai: bearer token (default: $OPENAI_API_KEY)")
+  .option("--concurrency <n>", "--engine openai: requests in flight", int("--concurrency"), 16)
+  .option("--timeout <s>", "--engine openai: seconds per request", num("--timeout"), 600)
   .action(async (opts) => (await import("./synth.js")).runSynth(opts));
+
+program
+  .command("serve")
+  .description("serve a model over an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions)")
+  .requiredOption("--model <dir>", "Hugging Face model folder with tokenizer and chat template")
+  .option("--host <addr>", "address to bind", "127.0.0.1")
+  .option("--port <n>", "port (0 = any free port)", int("--port"), 8000)
+  .option("--api-key <key>", "require Authorization: Bearer KEY (default: $SSO_API_KEY if set)")
+  .option("--max-queue <n>", "requests waiting for a slot before answering 429", int("--max-queue"), 64)
+  .option("--max-batch <n>", "sequences decoded together", int("--max-batch"), 8)
+  .option("--served-model-name <name>", "model id clients use (default: the folder's name)")
+  .option("--grace <s>", "seconds running requests get to finish on SIGTERM", num("--grace"), 30)
+  .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
+  .action(async (opts) => (await import("./serve.js")).runServe(opts));
 
 program
   .command("train")

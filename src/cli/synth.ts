@@ -1,13 +1,16 @@
 // `sso synth --model DIR --prompts PROMPTS.jsonl --out DATA.jsonl [--config FILE]`: SSO data synthesis (SSO-SPEC §2)
 // with one progress bar per stage, records appended chunk by chunk, and a summary printed and written to
 // OUT.summary.json. Resumable: a rerun continues where a crashed one stopped (see src/sso/output.ts). Everything
-// is validated (config, features, prompts, chat template) before the model loads or OUT is touched.
+// is validated (config, features, prompts, chat template) before the model loads or OUT is touched. With
+// `--engine openai` sampling and scoring run on an OpenAI-compatible server (src/remote/openai.ts); the model
+// folder still gives the tokenizer, the chat template, the context length and the policy hash.
 import { MultiBar, type SingleBar } from "cli-progress";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { getBackend } from "../backends/index.js";
 import { loadConfig } from "../config.js";
-import { loadModel } from "../model/checkpoint.js";
+import { loadModel, readConfig } from "../model/checkpoint.js";
+import { OpenAiEngine } from "../remote/openai.js";
 import { Tokenizer } from "../tokenizer/tokenizer.js";
 import { resolveSynthConfig, type SynthConfig, type SynthOverrides } from "../sso/config.js";
 import { libraryHash, loadFeatureLibrary } from "../sso/features.js";
@@ -15,7 +18,7 @@ import { readPrompts } from "../sso/input.js";
 import { SynthOutput } from "../sso/output.js";
 import { policyHash } from "../sso/record.js";
 import type { Stage } from "../sso/stages.js";
-import { checkConfig, emptyCounts, summarize, synthesizeChunks, TIMED, type SynthSummary } from "../sso/synth.js";
+import { checkConfig, emptyCounts, summarize, synthesizeChunks, synthesizeChunksOn, TIMED, type SynthOptions, type SynthSummary } from "../sso/synth.js";
 
 export interface SynthCliOptions extends SynthOverrides {
   model: string;
@@ -23,6 +26,31 @@ export interface SynthCliOptions extends SynthOverrides {
   out: string;
   config?: string;
   backend: string;
+  /** local (default) or openai. */
+  engine?: string;
+  baseUrl?: string;
+  apiModel?: string;
+  apiKey?: string;
+  concurrency?: number;
+  /** Seconds per request. */
+  timeout?: number;
+}
+
+/** The remote engine of --engine openai, or null for the in-process one; flags are checked before anything runs. */
+function remoteEngine(opts: SynthCliOptions, tok: Tokenizer): OpenAiEngine | null {
+  const engine = opts.engine ?? "local";
+  if (engine === "local") {
+    const stray = (["baseUrl", "apiModel", "apiKey"] as const).find((k) => opts[k] !== undefined);
+    if (stray) throw new Error(`--${stray.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())} needs --engine openai`);
+    return null;
+  }
+  if (engine !== "openai") throw new Error(`--engine must be local or openai, got "${engine}"`);
+  if (!opts.baseUrl || !opts.apiModel) throw new Error("--engine openai needs --base-url and --api-model");
+  if (!/^https?:\/\//.test(opts.baseUrl)) throw new Error(`--base-url must be an http(s) URL, got "${opts.baseUrl}"`);
+  return new OpenAiEngine({
+    baseUrl: opts.baseUrl, model: opts.apiModel, apiKey: opts.apiKey ?? process.env.OPENAI_API_KEY, maxPositions: readConfig(opts.model).maxPositionEmbeddings,
+    eosIds: tok.stopIds, concurrency: opts.concurrency ?? 16, timeoutMs: (opts.timeout ?? 600) * 1000,
+  });
 }
 
 /** One bar per stage on a terminal (redrawn from the ticks, since synthesis keeps the event loop busy); silent otherwise. */
@@ -59,7 +87,7 @@ function printSummary(s: SynthSummary, out: string, summaryPath: string): void {
   console.error(`  → ${out}, ${summaryPath}`);
 }
 
-export function runSynth(opts: SynthCliOptions): void {
+export function runSynth(opts: SynthCliOptions): void | Promise<void> {
   const config = resolveSynthConfig(loadConfig(opts.config).synth, opts.config, opts);
   const lib = loadFeatureLibrary(config.features);
   checkConfig(config, lib);
@@ -72,26 +100,34 @@ export function runSynth(opts: SynthCliOptions): void {
       throw new Error(`${opts.prompts}: prompt ${p.id}: ${(e as Error).message}`);
     }
   }
-  const model = loadModel(opts.model, getBackend(opts.backend));
+  const remote = remoteEngine(opts, tok);
+  const model = remote ? null : loadModel(opts.model, getBackend(opts.backend));
   const policy = { model: opts.model, hash: policyHash(opts.model) };
   const fingerprint = {
     config, backend: opts.backend, policy_model: policy.model, policy_hash: policy.hash,
     prompts_sha256: createHash("sha256").update(readFileSync(opts.prompts)).digest("hex"), features_sha256: libraryHash(lib),
+    ...(remote ? { engine: remote.settings } : {}),
   };
   const output = SynthOutput.open(opts.out, fingerprint, emptyCounts(lib));
-  if (!output.done && output.next < prompts.length) {
-    if (output.next > 0) console.error(`resuming: ${output.next} of ${prompts.length} prompts already done`);
-    const bars = stageBars(config, prompts.length - output.next);
-    try {
-      synthesizeChunks(model, tok, prompts, config, {
-        library: lib, policy, start: output.next, counts: output.counts, seconds: output.seconds,
-        onChunk: (c) => output.appendChunk(c.records, c.next, c.counts, c.seconds),
-        onProgress: bars.tick,
-      });
-    } finally {
-      bars.stop();
-    }
+  const finish = () => finishSynth(opts, config, output);
+  if (output.done || output.next >= prompts.length) return finish();
+  if (output.next > 0) console.error(`resuming: ${output.next} of ${prompts.length} prompts already done`);
+  const bars = stageBars(config, prompts.length - output.next);
+  const run: SynthOptions = {
+    library: lib, policy, start: output.next, counts: output.counts, seconds: output.seconds,
+    onChunk: (c) => output.appendChunk(c.records, c.next, c.counts, c.seconds),
+    onProgress: bars.tick,
+  };
+  if (remote) return synthesizeChunksOn(remote, tok, prompts, config, run).finally(() => bars.stop()).then(finish);
+  try {
+    synthesizeChunks(model!, tok, prompts, config, run);
+  } finally {
+    bars.stop();
   }
+  finish();
+}
+
+function finishSynth(opts: SynthCliOptions, config: SynthConfig, output: SynthOutput): void {
   const done = output.finish(config.filters.logpOrder);
   if (done.filtered) console.error(`log-prob ordering filter applied to the whole set (${opts.out} rewritten)`);
   const summary = summarize(done.counts, done.records, done.seconds);

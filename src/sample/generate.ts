@@ -36,8 +36,102 @@ export interface GenerateOptions {
 
 interface Active {
   index: number;
+  request: GenerationRequest;
   rng: Rng;
   tokens: number[];
+}
+
+export interface DecoderOptions {
+  eosIds: readonly number[];
+  decode: (ids: number[]) => string;
+  /** Called as each sequence finishes (in finishing order). */
+  onResult: (index: number, result: GenerationResult) => void;
+  /** Called with every sampled token (an end-of-sequence one too) and the logits row it was sampled from. */
+  onToken?: (index: number, token: number, logits: Float32Array) => void;
+}
+
+/**
+ * The step-wise sampler behind `generate`: a fixed set of cache slots, into which callers admit requests (one
+ * prefill for all of them, which also samples their first token) and which `step` advances by one token each.
+ * Callers choose when to admit; `generate` fills free slots before decoding, and so does the server's scheduler.
+ */
+export class Decoder {
+  private readonly cache: KvCache;
+  private readonly eos: Set<number>;
+  private readonly active: Active[] = [];
+
+  constructor(private readonly model: Model, readonly slots: number, readonly capacity: number, private readonly opts: DecoderOptions) {
+    this.cache = new KvCache(model.config, slots, capacity);
+    this.eos = new Set(opts.eosIds);
+  }
+
+  /** Sequences decoding now. */
+  get size(): number {
+    return this.active.length;
+  }
+
+  /** Prefills requests into free slots and samples their first tokens; returns the number of tokens produced. */
+  admit(requests: readonly { index: number; request: GenerationRequest }[]): number {
+    if (requests.length > this.slots - this.active.length) throw new Error(`Decoder: ${requests.length} requests for ${this.slots - this.active.length} free slots`);
+    for (const { request: r } of requests) {
+      if (r.promptIds.length + r.params.maxNewTokens > this.capacity) throw new Error(`Decoder: prompt + max new tokens (${r.promptIds.length + r.params.maxNewTokens}) exceeds capacity ${this.capacity}`);
+    }
+    const first = this.active.length;
+    requests.forEach(({ index, request }) => this.active.push({ index, request, rng: new Rng(request.seed), tokens: [] }));
+    // Rows of logits follow admission order; `advance` reads them by slot − first before any slot moves.
+    return this.advance(prefill(this.model, this.cache, requests.map((r) => r.request.promptIds), first), first);
+  }
+
+  /** Decodes one token for every active sequence; returns the number of tokens produced. */
+  step(): number {
+    return this.advance(decodeStep(this.model, this.cache, this.active.map((a) => a.tokens[a.tokens.length - 1])), 0);
+  }
+
+  /** Drops a sequence without a result (its caller went away); false when it is not decoding. */
+  cancel(index: number): boolean {
+    const slot = this.active.findIndex((a) => a.index === index);
+    if (slot >= 0) this.remove(slot);
+    return slot >= 0;
+  }
+
+  private finish(slot: number, reason: FinishReason, text: string): void {
+    const a = this.active[slot];
+    this.opts.onResult(a.index, { tokens: a.tokens, text, finishReason: reason });
+    this.remove(slot);
+  }
+
+  private remove(slot: number): void {
+    const last = this.active.length - 1;
+    this.cache.move(last, slot);
+    this.active[slot] = this.active[last];
+    this.active.pop();
+  }
+
+  // Appends each slot's sampled token and retires the sequences that are done (highest slot first, so moves
+  // only ever fill slots that are already checked).
+  private advance(logits: Float32Array, first: number): number {
+    const V = this.model.config.vocabSize, active = this.active, produced = active.length - first, decode = this.opts.decode;
+    for (let slot = active.length - 1; slot >= first; slot--) {
+      const a = active[slot], p = a.request.params, row = logits.subarray((slot - first) * V, (slot - first + 1) * V);
+      const t = sampleToken(row, p, a.rng);
+      this.opts.onToken?.(a.index, t, row);
+      if (this.eos.has(t)) {
+        this.finish(slot, "eos", decode(a.tokens));
+        continue;
+      }
+      a.tokens.push(t);
+      if (p.stop.length > 0) {
+        const text = decode(a.tokens);
+        const cut = Math.min(...p.stop.map((s) => (s ? text.indexOf(s) : -1)).filter((i) => i >= 0));
+        if (Number.isFinite(cut)) {
+          this.finish(slot, "stop", text.slice(0, cut));
+          continue;
+        }
+      }
+      if (a.tokens.length >= p.maxNewTokens) this.finish(slot, "length", decode(a.tokens));
+    }
+    return produced;
+  }
 }
 
 /** Generates for every request; results are in request order. */
@@ -49,57 +143,24 @@ export function generate(model: Model, requests: readonly GenerationRequest[], o
   requests.forEach((r, i) => {
     if (r.promptIds.length === 0) throw new Error(`generate: request ${i} has an empty prompt`);
   });
-  const cache = new KvCache(model.config, Math.min(opts.maxBatch, requests.length), capacity);
-  const eos = new Set(opts.eosIds);
-  const active: Active[] = [];
+  const decoder = new Decoder(model, Math.min(opts.maxBatch, requests.length), capacity, {
+    eosIds: opts.eosIds, decode: opts.decode,
+    onResult: (i, r) => {
+      results[i] = r;
+      opts.onResult?.(i, r);
+    },
+  });
   let next = 0;
-
-  const finish = (slot: number, reason: FinishReason, text: string): void => {
-    const a = active[slot];
-    results[a.index] = { tokens: a.tokens, text, finishReason: reason };
-    opts.onResult?.(a.index, results[a.index]);
-    const last = active.length - 1;
-    cache.move(last, slot);
-    active[slot] = active[last];
-    active.pop();
-  };
-
-  // Appends each slot's sampled token and retires the sequences that are done (highest slot first, so moves
-  // only ever fill slots that are already checked).
-  const advance = (logits: Float32Array, first: number): void => {
-    const V = model.config.vocabSize, produced = active.length - first;
-    for (let slot = active.length - 1; slot >= first; slot--) {
-      const a = active[slot], p = requests[a.index].params;
-      const t = sampleToken(logits.subarray((slot - first) * V, (slot - first + 1) * V), p, a.rng);
-      if (eos.has(t)) {
-        finish(slot, "eos", opts.decode(a.tokens));
-        continue;
-      }
-      a.tokens.push(t);
-      if (p.stop.length > 0) {
-        const text = opts.decode(a.tokens);
-        const cut = Math.min(...p.stop.map((s) => (s ? text.indexOf(s) : -1)).filter((i) => i >= 0));
-        if (Number.isFinite(cut)) {
-          finish(slot, "stop", text.slice(0, cut));
-          continue;
-        }
-      }
-      if (a.tokens.length >= p.maxNewTokens) finish(slot, "length", opts.decode(a.tokens));
-    }
-    opts.onTokens?.(produced);
-  };
-
-  while (next < requests.length || active.length > 0) {
-    const free = cache.slots - active.length;
+  while (next < requests.length || decoder.size > 0) {
+    const free = decoder.slots - decoder.size;
     if (free > 0 && next < requests.length) {
-      const first = active.length, admitted = requests.slice(next, next + free);
-      admitted.forEach((r, i) => active.push({ index: next + i, rng: new Rng(r.seed), tokens: [] }));
-      const logits = prefill(model, cache, admitted.map((r) => r.promptIds), first);
+      const admitted = requests.slice(next, next + free).map((request, i) => ({ index: next + i, request }));
       next += admitted.length;
-      // Rows of logits follow admission order; `advance` reads them by slot − first before any slot moves.
-      advance(logits, first);
+      const n = decoder.admit(admitted);
+      opts.onTokens?.(n);
     } else {
-      advance(decodeStep(model, cache, active.map((a) => a.tokens[a.tokens.length - 1])), 0);
+      const n = decoder.step();
+      opts.onTokens?.(n);
     }
   }
   return results;

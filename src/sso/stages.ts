@@ -1,10 +1,11 @@
 // The model-facing stages of SSO synthesis (SSO-SPEC §2), each over a chunk of prompts with one batched model call:
 // feature selection, query-specific principles, contrastive prompts, sampling y+/y-/y°, and reference scoring of
 // every (prompt variant, response) pair. Seeds come from (seed, iteration, prompt index) only. Orchestration,
-// counting and output live in synth.ts; texts in prompts.ts; the random choices in select.ts.
-import type { Model } from "../model/model.js";
-import { scoreItems, type ScoreItem } from "../model/score.js";
-import { generate, type GenerationRequest, type GenerationResult } from "../sample/generate.js";
+// counting and output live in synth.ts; texts in prompts.ts; the random choices in select.ts. The stages yield
+// their model calls (src/engine/engine.ts), so the same code runs in-process or against a remote engine.
+import { generateCall, scoreCall, type EngineRequest, type Steps } from "../engine/engine.js";
+import type { ScoreItem } from "../model/score.js";
+import type { GenerationResult } from "../sample/generate.js";
 import type { SamplingParams } from "../sample/sampling.js";
 import type { ChatMessage, Tokenizer } from "../tokenizer/tokenizer.js";
 import type { SynthConfig } from "./config.js";
@@ -27,7 +28,8 @@ export interface SynthPrompt {
 export type Stage = "select" | "principles" | "sample" | "score";
 
 export interface StageContext {
-  model: Model;
+  /** The model's context length: prompt + answer budget must fit it. */
+  maxPositions: number;
   tok: Tokenizer;
   lib: FeatureLibrary;
   config: SynthConfig;
@@ -37,18 +39,18 @@ export interface StageContext {
 
 export const seedOf = (ctx: StageContext, p: SynthPrompt, s: Stream): number => streamSeed(ctx.config.seed, ctx.config.iteration, p.index, s);
 
-const fits = (ctx: StageContext, ids: readonly number[], maxNew: number): boolean => ids.length + maxNew <= ctx.model.config.maxPositionEmbeddings;
+const fits = (ctx: StageContext, ids: readonly number[], maxNew: number): boolean => ids.length + maxNew <= ctx.maxPositions;
 
 /** Renders messages with the generation prompt and encodes them. */
 const promptIds = (tok: Tokenizer, messages: ChatMessage[]): number[] => tok.encode(tok.applyChatTemplate(messages, { addGenerationPrompt: true }));
 
+/** Encodes messages as a generation request (the messages travel along for engines that only take chat). */
+const request = (tok: Tokenizer, messages: ChatMessage[], params: SamplingParams, seed: number): EngineRequest => ({ promptIds: promptIds(tok, messages), params, seed, messages });
+
 /** Runs one batched generate call for the requests that are not null; null requests get null results. */
-function generateSome(ctx: StageContext, stage: Stage, requests: (GenerationRequest | null)[]): (GenerationResult | null)[] {
-  const live = requests.filter((r): r is GenerationRequest => r !== null);
-  const results = generate(ctx.model, live, {
-    maxBatch: Math.max(1, live.length), eosIds: ctx.tok.stopIds, decode: (ids) => ctx.tok.decode(ids, { skipSpecialTokens: true }),
-    onResult: () => ctx.onProgress?.(stage, 1),
-  });
+function* generateSome(ctx: StageContext, stage: Stage, requests: (EngineRequest | null)[]): Steps<(GenerationResult | null)[]> {
+  const live = requests.filter((r): r is EngineRequest => r !== null);
+  const results = yield* generateCall(live, { onResult: () => ctx.onProgress?.(stage, 1) });
   let next = 0;
   return requests.map((r) => (r === null ? null : results[next++]));
 }
@@ -60,14 +62,14 @@ export interface Selection extends FeatureChoice {
 }
 
 /** Feature selection for a chunk; null where the selection prompt does not fit the model's context. */
-export function selectStage(ctx: StageContext, prompts: readonly SynthPrompt[]): (Selection | null)[] {
+export function* selectStage(ctx: StageContext, prompts: readonly SynthPrompt[]): Steps<(Selection | null)[]> {
   const { selection: s, k, concisionProb } = ctx.config;
   const params: SamplingParams = { temperature: s.temperature, topP: s.topP, topK: 0, maxNewTokens: s.maxNewTokens, stop: [] };
   const requests = prompts.map((p) => {
-    const ids = promptIds(ctx.tok, selectionMessages(ctx.lib, queryText(p.messages)));
-    return fits(ctx, ids, s.maxNewTokens) ? { promptIds: ids, params, seed: seedOf(ctx, p, "selection") } : null;
+    const r = request(ctx.tok, selectionMessages(ctx.lib, queryText(p.messages)), params, seedOf(ctx, p, "selection"));
+    return fits(ctx, r.promptIds, s.maxNewTokens) ? r : null;
   });
-  return generateSome(ctx, "select", requests).map((r, i) => {
+  return (yield* generateSome(ctx, "select", requests)).map((r, i) => {
     if (r === null) return null;
     const named = parseFeatureList(r.text, ctx.lib);
     const choice = chooseFeatures(named, ctx.lib, k, concisionProb, seedOf(ctx, prompts[i], "padding"), seedOf(ctx, prompts[i], "concision"));
@@ -78,7 +80,7 @@ export function selectStage(ctx: StageContext, prompts: readonly SynthPrompt[]):
 const featuresOf = (ctx: StageContext, names: readonly string[]): Feature[] => names.map((n) => ctx.lib.features.find((f) => f.name === n)!);
 
 /** The principles of each prompt's features: the library's, or (queryPrinciples) the policy's with fallback. */
-export function principlesStage(ctx: StageContext, prompts: readonly SynthPrompt[], features: readonly string[][]): { principles: Principle[][]; tokens: number } {
+export function* principlesStage(ctx: StageContext, prompts: readonly SynthPrompt[], features: readonly string[][]): Steps<{ principles: Principle[][]; tokens: number }> {
   if (!ctx.config.queryPrinciples) {
     ctx.onProgress?.("principles", prompts.length);
     return { principles: features.map((names) => libraryPrinciples(featuresOf(ctx, names))), tokens: 0 };
@@ -86,10 +88,10 @@ export function principlesStage(ctx: StageContext, prompts: readonly SynthPrompt
   const c = ctx.config.principles;
   const params: SamplingParams = { temperature: c.temperature, topP: c.topP, topK: 0, maxNewTokens: c.maxNewTokens, stop: [] };
   const requests = prompts.map((p, i) => {
-    const ids = promptIds(ctx.tok, principleMessages(ctx.lib, featuresOf(ctx, features[i]), queryText(p.messages)));
-    return fits(ctx, ids, c.maxNewTokens) ? { promptIds: ids, params, seed: seedOf(ctx, p, "principles") } : null;
+    const r = request(ctx.tok, principleMessages(ctx.lib, featuresOf(ctx, features[i]), queryText(p.messages)), params, seedOf(ctx, p, "principles"));
+    return fits(ctx, r.promptIds, c.maxNewTokens) ? r : null;
   });
-  const results = generateSome(ctx, "principles", requests);
+  const results = yield* generateSome(ctx, "principles", requests);
   ctx.onProgress?.("principles", results.filter((r) => r === null).length);
   return {
     principles: results.map((r, i) => parsePrinciples(r?.text ?? "", featuresOf(ctx, features[i]))),
@@ -127,10 +129,10 @@ const ANSWER_STREAM: Answers<Stream> = { pos: "chosen", neg: "rejected", raw: "r
 const KINDS = ["pos", "neg", "raw"] as const;
 
 /** Samples y+ ~ π(·|x+), y- ~ π(·|x-), y° ~ π(·|x) for every prompt of a chunk in one generate call. */
-export function sampleStage(ctx: StageContext, prompts: readonly SynthPrompt[], contrasts: readonly Contrast[]): Answers<GenerationResult>[] {
+export function* sampleStage(ctx: StageContext, prompts: readonly SynthPrompt[], contrasts: readonly Contrast[]): Steps<Answers<GenerationResult>[]> {
   const params = samplingParams(ctx.config);
-  const requests = contrasts.flatMap((c, i) => KINDS.map((kind) => ({ promptIds: c.ids[kind], params: params[kind], seed: seedOf(ctx, prompts[i], ANSWER_STREAM[kind]) })));
-  const results = generateSome(ctx, "sample", requests) as GenerationResult[];
+  const requests = contrasts.flatMap((c, i) => KINDS.map((kind) => ({ promptIds: c.ids[kind], params: params[kind], seed: seedOf(ctx, prompts[i], ANSWER_STREAM[kind]), messages: c.messages[kind] })));
+  const results = (yield* generateSome(ctx, "sample", requests)) as GenerationResult[];
   return contrasts.map((_, i) => ({ pos: results[3 * i], neg: results[3 * i + 1], raw: results[3 * i + 2] }));
 }
 
@@ -152,7 +154,7 @@ export type RefScores = Record<RefColumn, number> & { chosen_n_tokens: number; r
  * (encodeChat: prompt with generation prompt, response + end-of-turn), not the sampled ids. Null where a pair does
  * not fit the model's context (a re-encoded answer can be longer than the sampled one).
  */
-export function scoreStage(ctx: StageContext, contrasts: readonly Contrast[], answers: readonly Answers<string>[]): (RefScores | null)[] {
+export function* scoreStage(ctx: StageContext, contrasts: readonly Contrast[], answers: readonly Answers<string>[]): Steps<(RefScores | null)[]> {
   const columns = Object.keys(PAIRS) as RefColumn[];
   const perRecord = contrasts.map((c, i) => {
     const items = columns.map((col) => ctx.tok.encodeChat(c.messages[PAIRS[col][0]], answers[i][PAIRS[col][1]]));
@@ -162,11 +164,11 @@ export function scoreStage(ctx: StageContext, contrasts: readonly Contrast[], an
       if (counts[kind] !== undefined && counts[kind] !== it.responseIds.length) throw new Error(`internal: answer ${kind} of prompt ${i} has ${counts[kind]} tokens after one prompt variant and ${it.responseIds.length} after another`);
       counts[kind] = it.responseIds.length;
     });
-    const ok = items.every((it) => it.promptIds.length + it.responseIds.length <= ctx.model.config.maxPositionEmbeddings);
+    const ok = items.every((it) => it.promptIds.length + it.responseIds.length <= ctx.maxPositions);
     return ok ? { items, counts: counts as Answers<number> } : null;
   });
   const flat: ScoreItem[] = perRecord.flatMap((r) => r?.items ?? []);
-  const scores = scoreItems(ctx.model, flat, { maxBatchTokens: ctx.config.scoreBatchTokens, onBatch: (n) => ctx.onProgress?.("score", n) });
+  const scores = yield* scoreCall(flat, { maxBatchTokens: ctx.config.scoreBatchTokens, onBatch: (n) => ctx.onProgress?.("score", n) });
   ctx.onProgress?.("score", perRecord.filter((r) => r === null).length * columns.length);
   let next = 0;
   return perRecord.map((r) => {

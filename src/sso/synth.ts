@@ -4,6 +4,8 @@
 // the feature histogram, response lengths and seconds per stage make up the summary. The log-prob ordering filter
 // needs the whole set, so `synthesize` (all in memory) applies it at the end; streaming callers apply
 // `applyLogpOrder` to their finished set (see output.ts). File handling lives in output.ts and the CLI.
+// `synthesizeChunks` runs in-process and synchronously; `synthesizeChunksOn` runs the same steps on any engine.
+import { LocalEngine, runLocal, runOn, type Engine, type Steps } from "../engine/engine.js";
 import type { Model } from "../model/model.js";
 import type { GenerationResult } from "../sample/generate.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
@@ -80,18 +82,40 @@ const timed = <T>(seconds: StageSeconds, stage: keyof StageSeconds, fn: () => T)
   }
 };
 
+/** `timed` for steps: the stage's seconds include the time its engine calls take. */
+function* timedSteps<T>(seconds: StageSeconds, stage: keyof StageSeconds, steps: Steps<T>): Steps<T> {
+  const t0 = performance.now();
+  try {
+    return yield* steps;
+  } finally {
+    seconds[stage] += (performance.now() - t0) / 1000;
+  }
+}
+
+type ChunksResult = { records: SsoRecord[]; counts: SynthCounts; seconds: StageSeconds };
+
 /** Runs prompts[start..] chunk by chunk; returns this call's kept records and the running counts and seconds. */
-export function synthesizeChunks(model: Model, tok: Tokenizer, prompts: readonly SynthPrompt[], config: SynthConfig, opts: SynthOptions): { records: SsoRecord[]; counts: SynthCounts; seconds: StageSeconds } {
+export function synthesizeChunks(model: Model, tok: Tokenizer, prompts: readonly SynthPrompt[], config: SynthConfig, opts: SynthOptions): ChunksResult {
+  const engine = new LocalEngine(model, tok.stopIds, (ids) => tok.decode(ids, { skipSpecialTokens: true }));
+  return runLocal(chunkSteps(engine.maxPositions, tok, prompts, config, opts), engine);
+}
+
+/** `synthesizeChunks` on any engine (a remote one: src/remote/); the records equal the in-process ones. */
+export function synthesizeChunksOn(engine: Engine, tok: Tokenizer, prompts: readonly SynthPrompt[], config: SynthConfig, opts: SynthOptions): Promise<ChunksResult> {
+  return runOn(chunkSteps(engine.maxPositions, tok, prompts, config, opts), engine);
+}
+
+function* chunkSteps(maxPositions: number, tok: Tokenizer, prompts: readonly SynthPrompt[], config: SynthConfig, opts: SynthOptions): Steps<ChunksResult> {
   const lib = opts.library ?? loadFeatureLibrary(config.features);
   checkConfig(config, lib);
   const start = opts.start ?? 0;
   if (start % config.batch !== 0 && start !== prompts.length) throw new Error(`synthesize: start ${start} is not a multiple of batch ${config.batch}`);
-  const ctx: StageContext = { model, tok, lib, config, onProgress: opts.onProgress };
+  const ctx: StageContext = { maxPositions, tok, lib, config, onProgress: opts.onProgress };
   const counts = structuredClone(opts.counts ?? emptyCounts(lib)), seconds = { ...(opts.seconds ?? zeroSeconds()) };
   const all: SsoRecord[] = [];
   for (let a = start; a < prompts.length; a += config.batch) {
     const next = Math.min(a + config.batch, prompts.length);
-    const records = processChunk(ctx, prompts.slice(a, next), counts, seconds, opts.policy);
+    const records = yield* processChunk(ctx, prompts.slice(a, next), counts, seconds, opts.policy);
     all.push(...records);
     if (opts.onChunk) timed(seconds, "write", () => opts.onChunk!({ records, next, counts: structuredClone(counts), seconds: { ...seconds } }));
   }
@@ -99,10 +123,10 @@ export function synthesizeChunks(model: Model, tok: Tokenizer, prompts: readonly
 }
 
 /** One chunk through every stage; updates counts and seconds, returns the kept records in prompt order. */
-function processChunk(ctx: StageContext, chunk: readonly SynthPrompt[], counts: SynthCounts, seconds: StageSeconds, policy: SynthOptions["policy"]): SsoRecord[] {
+function* processChunk(ctx: StageContext, chunk: readonly SynthPrompt[], counts: SynthCounts, seconds: StageSeconds, policy: SynthOptions["policy"]): Steps<SsoRecord[]> {
   counts.prompts += chunk.length;
   const drop = (reason: DropReason) => counts.dropped[reason]++;
-  const selections = timed(seconds, "select", () => selectStage(ctx, chunk));
+  const selections = yield* timedSteps(seconds, "select", selectStage(ctx, chunk));
   const live = chunk.map((p, i) => ({ p, sel: selections[i] })).filter((x): x is { p: SynthPrompt; sel: Selection } => x.sel !== null);
   for (const s of selections) {
     if (s === null) drop("too_long");
@@ -114,7 +138,7 @@ function processChunk(ctx: StageContext, chunk: readonly SynthPrompt[], counts: 
       counts.selection.concision_added += s.concisionAdded ? 1 : 0;
     }
   }
-  const { principles, tokens } = timed(seconds, "principles", () => principlesStage(ctx, live.map((x) => x.p), live.map((x) => x.sel.features)));
+  const { principles, tokens } = yield* timedSteps(seconds, "principles", principlesStage(ctx, live.map((x) => x.p), live.map((x) => x.sel.features)));
   counts.generated_tokens += tokens;
   principles.flat().forEach((pr) => counts.principles[pr.source]++);
 
@@ -122,7 +146,7 @@ function processChunk(ctx: StageContext, chunk: readonly SynthPrompt[], counts: 
   withContrast.filter((x) => x.contrast === null).forEach(() => drop("too_long"));
   ctx.onProgress?.("sample", 3 * (chunk.length - withContrast.filter((x) => x.contrast !== null).length));
   const sampled = withContrast.filter((x): x is typeof x & { contrast: Contrast } => x.contrast !== null);
-  const answers = timed(seconds, "sample", () => sampleStage(ctx, sampled.map((x) => x.p), sampled.map((x) => x.contrast)));
+  const answers = yield* timedSteps(seconds, "sample", sampleStage(ctx, sampled.map((x) => x.p), sampled.map((x) => x.contrast)));
   answers.forEach((a) => (counts.generated_tokens += a.pos.tokens.length + a.neg.tokens.length + a.raw.tokens.length));
 
   const text = (a: Answers<GenerationResult>): Answers<string> => ({ pos: a.pos.text, neg: a.neg.text, raw: a.raw.text });
@@ -132,7 +156,7 @@ function processChunk(ctx: StageContext, chunk: readonly SynthPrompt[], counts: 
     return reason === null;
   });
   ctx.onProgress?.("score", 7 * (chunk.length - kept.length));
-  const refs = timed(seconds, "score", () => scoreStage(ctx, kept.map((x) => x.contrast), kept.map((x) => text(x.answers))));
+  const refs = yield* timedSteps(seconds, "score", scoreStage(ctx, kept.map((x) => x.contrast), kept.map((x) => text(x.answers))));
   const records: SsoRecord[] = [];
   kept.forEach((x, i) => {
     const ref = refs[i];

@@ -1,0 +1,39 @@
+// `sso serve --model DIR [--port 8000] [--host 127.0.0.1] [--api-key KEY] [--max-queue N] [--max-batch N]`: our
+// model behind an OpenAI-compatible HTTP API (src/serve/). Loopback by default. SIGTERM or SIGINT stops taking
+// requests, fails queued ones with 503, lets running ones finish (at most --grace seconds), and exits 0.
+import { basename, resolve } from "node:path";
+import { getBackend } from "../backends/index.js";
+import { loadModel } from "../model/checkpoint.js";
+import { serve } from "../serve/server.js";
+import { Tokenizer } from "../tokenizer/tokenizer.js";
+
+export interface ServeCliOptions {
+  model: string;
+  host: string;
+  port: number;
+  apiKey?: string;
+  maxQueue: number;
+  maxBatch: number;
+  servedModelName?: string;
+  backend: string;
+  grace: number;
+}
+
+export async function runServe(opts: ServeCliOptions): Promise<void> {
+  if (opts.port < 0 || opts.port > 65535) throw new Error(`--port must be in 0..65535, got ${opts.port}`);
+  if (opts.maxQueue < 1 || opts.maxBatch < 1) throw new Error("--max-queue and --max-batch must be at least 1");
+  const tok = Tokenizer.fromDir(opts.model);
+  const model = loadModel(opts.model, getBackend(opts.backend));
+  const apiKey = opts.apiKey ?? process.env.SSO_API_KEY;
+  const modelName = opts.servedModelName ?? basename(resolve(opts.model));
+  const s = await serve({ model, tok, modelName, host: opts.host, port: opts.port, apiKey, maxQueue: opts.maxQueue, maxBatch: opts.maxBatch });
+  // One line on stdout with the address, so scripts (and tests) can wait for it.
+  console.log(`sso serve: ${modelName} on ${s.url}/v1`);
+  const stop = (signal: string) => {
+    console.error(`sso serve: ${signal}, finishing running requests`);
+    setTimeout(() => process.exit(0), opts.grace * 1000).unref();
+    s.close().then(() => process.exit(0), () => process.exit(0));
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+}

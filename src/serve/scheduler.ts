@@ -1,0 +1,229 @@
+// The server's model loop: one Decoder whose slots are shared by every in-flight request. Requests wait in a
+// bounded queue; between steps the loop first scores waiting prompt-log-prob jobs (one packed forward), then
+// admits waiting generations into free slots (one prefill), else decodes one token for all active sequences,
+// yielding to the event loop after each so that HTTP stays responsive. Each request samples from its own seeded
+// RNG, so its tokens do not depend on what else is in the batch. Not here: HTTP, JSON shapes (server.ts).
+import type { Model } from "../model/model.js";
+import { Decoder, type GenerationRequest, type GenerationResult } from "../sample/generate.js";
+
+/** Log-prob of a token and, when asked for, the most likely tokens at its position. */
+export interface TokenLogprob {
+  token: number;
+  logprob: number;
+  /** 1 = the most likely token. */
+  rank: number;
+  top: { token: number; logprob: number }[];
+}
+
+export interface GenerationJob {
+  request: GenerationRequest;
+  /** Top alternatives reported per generated token; null = no log-probs. */
+  logprobs: number | null;
+  /** Streaming: every sampled token (an end-of-sequence one included). */
+  onToken?: (t: TokenLogprob | { token: number }) => void;
+}
+
+export interface JobOutput {
+  result: GenerationResult;
+  /** Per sampled token (the end-of-sequence one included), when logprobs was asked for. */
+  logprobs: TokenLogprob[] | null;
+}
+
+export class QueueFullError extends Error {}
+export class ShuttingDownError extends Error {}
+
+interface Waiting<J, R> {
+  job: J;
+  resolve: (v: R) => void;
+  reject: (e: Error) => void;
+}
+
+interface ScoreJob {
+  ids: readonly number[];
+  /** Top alternatives per position (0 = only the token itself). */
+  top: number;
+}
+
+/** Log-softmax facts about one token of a logits row. */
+export function tokenLogprob(row: Float32Array, token: number, top: number): TokenLogprob {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) if (row[i] > max) max = row[i];
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i] - max);
+  const lse = max + Math.log(sum);
+  let rank = 1;
+  for (let i = 0; i < row.length; i++) if (row[i] > row[token] || (row[i] === row[token] && i < token)) rank++;
+  const best: number[] = [];
+  if (top > 0) {
+    for (let i = 0; i < row.length; i++) {
+      if (best.length < top || row[i] > row[best[best.length - 1]]) {
+        best.push(i);
+        best.sort((a, b) => row[b] - row[a] || a - b);
+        if (best.length > top) best.pop();
+      }
+    }
+  }
+  return { token, logprob: row[token] - lse, rank, top: best.map((t) => ({ token: t, logprob: row[t] - lse })) };
+}
+
+export interface SchedulerOptions {
+  maxBatch: number;
+  /** Requests waiting for a slot (generation) or a forward (scoring) before 429s. */
+  maxQueue: number;
+  eosIds: readonly number[];
+  decode: (ids: number[]) => string;
+  /** Tokens per packed scoring forward. */
+  scoreBatchTokens?: number;
+}
+
+interface Running {
+  job: GenerationJob;
+  logprobs: TokenLogprob[] | null;
+  resolve: (v: JobOutput) => void;
+  reject: (e: Error) => void;
+}
+
+export class Scheduler {
+  private readonly decoder: Decoder;
+  private readonly waiting: Waiting<GenerationJob, JobOutput>[] = [];
+  private readonly scoring: Waiting<ScoreJob, TokenLogprob[]>[] = [];
+  private readonly running = new Map<number, Running>();
+  private nextId = 0;
+  private wake: (() => void) | null = null;
+  private closed = false;
+  private loopDone: Promise<void>;
+
+  constructor(private readonly model: Model, private readonly opts: SchedulerOptions) {
+    this.decoder = new Decoder(model, opts.maxBatch, model.config.maxPositionEmbeddings, {
+      eosIds: opts.eosIds, decode: opts.decode,
+      onToken: (id, token, row) => {
+        const r = this.running.get(id);
+        if (!r) return;
+        const lp = r.job.logprobs !== null ? tokenLogprob(row, token, r.job.logprobs) : null;
+        if (lp) r.logprobs!.push(lp);
+        r.job.onToken?.(lp ?? { token });
+      },
+      onResult: (id, result) => {
+        const r = this.running.get(id)!;
+        this.running.delete(id);
+        r.resolve({ result, logprobs: r.logprobs });
+      },
+    });
+    this.loopDone = this.loop();
+  }
+
+  /** The longest prompt + completion a request may have. */
+  get maxPositions(): number {
+    return this.model.config.maxPositionEmbeddings;
+  }
+
+  get queued(): number {
+    return this.waiting.length + this.scoring.length;
+  }
+
+  /** Generates for one request; rejects with QueueFullError when the queue is full. `signal` aborts it. */
+  generate(job: GenerationJob, signal?: AbortSignal): Promise<JobOutput> {
+    this.admissible();
+    return new Promise<JobOutput>((resolve, reject) => {
+      const w: Waiting<GenerationJob, JobOutput> = { job, resolve, reject };
+      this.waiting.push(w);
+      signal?.addEventListener("abort", () => this.abort(w), { once: true });
+      this.wake?.();
+    });
+  }
+
+  /**
+   * Prompt log-probs: for positions 1..n−1, log p(ids[t] | ids[<t]) with its rank and `top` alternatives
+   * (position 0 has none). The numbers are what `scoreItems` computes for the same tokens.
+   */
+  promptLogprobs(ids: readonly number[], top: number): Promise<TokenLogprob[]> {
+    this.admissible();
+    return new Promise<TokenLogprob[]>((resolve, reject) => {
+      this.scoring.push({ job: { ids, top }, resolve, reject });
+      this.wake?.();
+    });
+  }
+
+  /** Stops taking requests, fails the waiting ones, and resolves when the running ones have finished. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of [...this.waiting.splice(0), ...this.scoring.splice(0)]) w.reject(new ShuttingDownError("the server is shutting down"));
+    this.wake?.();
+    await this.loopDone;
+  }
+
+  private admissible(): void {
+    if (this.closed) throw new ShuttingDownError("the server is shutting down");
+    if (this.queued >= this.opts.maxQueue) throw new QueueFullError(`the request queue is full (${this.opts.maxQueue} waiting); retry later`);
+  }
+
+  private abort(w: Waiting<GenerationJob, JobOutput>): void {
+    const i = this.waiting.indexOf(w);
+    if (i >= 0) {
+      this.waiting.splice(i, 1);
+      w.reject(new Error("aborted"));
+      return;
+    }
+    for (const [id, r] of this.running) {
+      if (r.job !== w.job) continue;
+      this.decoder.cancel(id);
+      this.running.delete(id);
+      r.reject(new Error("aborted"));
+    }
+  }
+
+  private async loop(): Promise<void> {
+    for (;;) {
+      if (this.scoring.length > 0) this.scoreWaiting();
+      else if (this.waiting.length > 0 && this.decoder.size < this.decoder.slots) this.admitWaiting();
+      else if (this.decoder.size > 0) this.guard([...this.running.values()], () => this.decoder.step());
+      else if (this.closed) return;
+      else await new Promise<void>((r) => (this.wake = r));
+      this.wake = null;
+      await new Promise<void>((r) => setImmediate(r));
+    }
+  }
+
+  /** Runs model work; if it throws, fails the requests it was for instead of the loop. */
+  private guard(owners: { reject: (e: Error) => void }[], fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      owners.forEach((o) => o.reject(e as Error));
+      for (const [id, r] of this.running) if (owners.includes(r)) this.running.delete(id) && this.decoder.cancel(id);
+    }
+  }
+
+  private admitWaiting(): void {
+    const batch = this.waiting.splice(0, this.decoder.slots - this.decoder.size);
+    const admitted = batch.map((w) => {
+      const id = this.nextId++;
+      const r: Running = { job: w.job, logprobs: w.job.logprobs !== null ? [] : null, resolve: w.resolve, reject: w.reject };
+      this.running.set(id, r);
+      return { index: id, request: w.job.request, r };
+    });
+    this.guard(admitted.map((a) => a.r), () => this.decoder.admit(admitted));
+  }
+
+  /** Packs waiting scoring jobs into forwards of at most scoreBatchTokens tokens. */
+  private scoreWaiting(): void {
+    const budget = this.opts.scoreBatchTokens ?? 4096;
+    let tokens = 0, n = 0;
+    while (n < this.scoring.length && (n === 0 || tokens + this.scoring[n].job.ids.length <= budget)) tokens += this.scoring[n++].job.ids.length;
+    const batch = this.scoring.splice(0, n);
+    this.guard(batch, () => {
+      const wantLogits = batch.some((w) => w.job.top > 0);
+      const { outputs } = this.model.forward(batch.map((w) => ({ ids: w.job.ids, scoreFrom: 1 })), { wantLogits: true });
+      const V = this.model.config.vocabSize;
+      batch.forEach((w, s) => {
+        const o = outputs[s];
+        w.resolve(Array.from(o.tokenLogps, (logprob, t) => {
+          const token = w.job.ids[t + 1];
+          // The log-prob is the forward's own (as scoreItems returns it); rank and alternatives come from the logits.
+          const facts = tokenLogprob(o.logits!.subarray(t * V, (t + 1) * V), token, wantLogits ? w.job.top : 0);
+          return { ...facts, logprob };
+        }));
+      });
+    });
+  }
+}
