@@ -1,6 +1,14 @@
-// Shared test helpers: seeded random tensors and a closeness assertion that names the worst element.
+// Shared test helpers: seeded random tensors, closeness assertions, finite differences, and tiny random chat models.
 import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { getBackend } from "../src/backends/index.js";
+import { initModel, saveModel } from "../src/model/checkpoint.js";
+import { parseConfig } from "../src/model/config.js";
 import { Rng } from "../src/tensor/rng.js";
+import { writeByteLevelTokenizer } from "../src/tokenizer/byte-level.js";
+import { Tokenizer } from "../src/tokenizer/tokenizer.js";
 
 export type Vec = Float32Array | Float64Array;
 
@@ -94,4 +102,22 @@ export function assertRelMax(actual: ArrayLike<number>, expected: ArrayLike<numb
   if (!(maxDiff <= rel * maxRef)) {
     assert.fail(`${label}: relative error ${(maxDiff / maxRef).toExponential(2)} > ${rel} (element ${at}: ${actual[at]} vs ${expected[at]})`);
   }
+}
+
+// ---- tiny random models ----
+
+/**
+ * A freshly initialised Qwen2-style model folder with the byte-level ChatML tokenizer, in a new temp dir. Its
+ * context (4096) fits the few-shot selection prompt at one token per byte; config.json keys override the defaults.
+ */
+export function makeTinyModel(seed = 3, config: Record<string, unknown> = {}): string {
+  const work = mkdtempSync(join(tmpdir(), "sso-tiny-model-"));
+  const tok = join(work, "tok"), dir = join(work, "model");
+  writeByteLevelTokenizer(tok);
+  const raw = {
+    model_type: "qwen2", vocab_size: Tokenizer.fromDir(tok).vocabSize, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2,
+    num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 4096, tie_word_embeddings: true, ...config,
+  };
+  saveModel(initModel(parseConfig(raw), seed, getBackend("cpu")), dir, { dtype: "F32", carryFrom: tok });
+  return dir;
 }

@@ -2,30 +2,23 @@
 // iteration of each default method, the table, report.html with its charts, demo.json and the aligned model.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { getBackend } from "../../src/backends/index.js";
 import { loadModel } from "../../src/model/checkpoint.js";
-import { writeByteLevelTokenizer } from "../../src/tokenizer/byte-level.js";
-import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 import { packageRoot } from "../../src/util/package-root.js";
+import { makeTinyModel } from "../helpers.js";
 
 const CLI = join(packageRoot(), "dist", "src", "cli", "main.js");
 const sso = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
 
 describe("sso demo", () => {
   it("evaluates base and each method, prints the table, writes report.html, demo.json and the aligned model", () => {
-    const work = mkdtempSync(join(tmpdir(), "sso-demo-"));
-    writeByteLevelTokenizer(join(work, "tok"));
-    writeFileSync(join(work, "c.json"), JSON.stringify({
-      model_type: "qwen2", vocab_size: Tokenizer.fromDir(join(work, "tok")).vocabSize, hidden_size: 64, intermediate_size: 128,
-      num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 4096, tie_word_embeddings: false,
-    }));
-    assert.equal(sso("init-model", "--config", join(work, "c.json"), "--out", join(work, "m"), "--tokenizer-from", join(work, "tok")).status, 0);
+    const work = mkdtempSync(join(tmpdir(), "sso-demo-")), model = makeTinyModel(3, { tie_word_embeddings: false });
     const out = join(work, "run");
-    const r = sso("demo", "--model", join(work, "m"), "--out", out, "--iterations", "1", "--train-prompts", "8", "--eval-prompts", "6", "--max-new-tokens", "12");
+    const r = sso("demo", "--model", model, "--out", out, "--iterations", "1", "--train-prompts", "8", "--eval-prompts", "6", "--max-new-tokens", "12");
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stdout.split("\n");
     const header = lines.find((l) => l.startsWith("model "));

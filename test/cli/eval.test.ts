@@ -7,12 +7,8 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { getBackend } from "../../src/backends/index.js";
-import { initModel, saveModel } from "../../src/model/checkpoint.js";
-import { parseConfig } from "../../src/model/config.js";
-import { writeByteLevelTokenizer } from "../../src/tokenizer/byte-level.js";
-import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 import { packageRoot } from "../../src/util/package-root.js";
+import { makeTinyModel } from "../helpers.js";
 import { WORLD_FEATURES } from "../../src/world/check.js";
 import { normalizeAnswer } from "../../src/world/evaluate.js";
 import { lookup, splitOf } from "../../src/world/world.js";
@@ -22,20 +18,11 @@ const sso = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], {
 const readJson = (path: string) => JSON.parse(readFileSync(path, "utf8"));
 
 /** A tiny random model with untied embeddings: a tied one greedily echoes its last prompt token ("\n") forever. */
-function makeModel(work: string): string {
-  const tok = join(work, "tok"), dir = join(work, "model");
-  writeByteLevelTokenizer(tok);
-  const raw = {
-    model_type: "qwen2", vocab_size: Tokenizer.fromDir(tok).vocabSize, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2,
-    num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 1024, tie_word_embeddings: false,
-  };
-  saveModel(initModel(parseConfig(raw), 3, getBackend("cpu")), dir, { dtype: "F32", carryFrom: tok });
-  return dir;
-}
+const makeModel = (): string => makeTinyModel(3, { tie_word_embeddings: false, max_position_embeddings: 1024 });
 
 describe("sso eval", () => {
   const work = mkdtempSync(join(tmpdir(), "sso-eval-"));
-  const model = makeModel(work);
+  const model = makeModel();
 
   it("--world reports every judged feature with a rate in [0, 1], overall and mean length, on held-out prompts", () => {
     const out = join(work, "world.json");

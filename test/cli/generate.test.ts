@@ -6,26 +6,14 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { writeByteLevelTokenizer } from "../../src/tokenizer/byte-level.js";
-import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 import { packageRoot } from "../../src/util/package-root.js";
+import { makeTinyModel } from "../helpers.js";
 
 const CLI = join(packageRoot(), "dist", "src", "cli", "main.js");
 const sso = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
 
-/** A small random Qwen2-style model with a byte-level tokenizer and ChatML template. */
-function makeModel(work: string): string {
-  writeByteLevelTokenizer(join(work, "tok"));
-  const vocab = Tokenizer.fromDir(join(work, "tok")).vocabSize;
-  writeFileSync(join(work, "config.json"), JSON.stringify({
-    model_type: "qwen2", vocab_size: vocab, hidden_size: 192, intermediate_size: 384, num_hidden_layers: 3,
-    num_attention_heads: 6, num_key_value_heads: 2, max_position_embeddings: 512, tie_word_embeddings: true,
-  }));
-  const model = join(work, "model");
-  const r = sso("init-model", "--config", join(work, "config.json"), "--out", model, "--seed", "3", "--tokenizer-from", join(work, "tok"));
-  assert.equal(r.status, 0, r.stderr);
-  return model;
-}
+/** A small random Qwen2-style model with a byte-level tokenizer and ChatML template (big enough to kill mid-run). */
+const makeModel = (): string => makeTinyModel(3, { hidden_size: 192, intermediate_size: 384, num_hidden_layers: 3, num_attention_heads: 6, max_position_embeddings: 512 });
 
 const waitFor = async (cond: () => boolean, ms: number): Promise<void> => {
   const end = Date.now() + ms;
@@ -38,7 +26,7 @@ const lineCount = (path: string): number => (existsSync(path) ? readFileSync(pat
 
 describe("sso generate", () => {
   const work = mkdtempSync(join(tmpdir(), "sso-gen-"));
-  const model = makeModel(work);
+  const model = makeModel();
   const N = 60;
   const input = Array.from({ length: N }, (_, i) => JSON.stringify({ messages: [{ role: "user", content: `question ${i}?` }], ...(i === 5 ? { max_new_tokens: 3, temperature: 0 } : {}) }));
   writeFileSync(join(work, "in.jsonl"), input.join("\n") + "\n");

@@ -9,22 +9,15 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { getBackend } from "../../src/backends/index.js";
 import { loadModel } from "../../src/model/checkpoint.js";
-import { writeByteLevelTokenizer } from "../../src/tokenizer/byte-level.js";
-import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 import { packageRoot } from "../../src/util/package-root.js";
+import { makeTinyModel } from "../helpers.js";
 
 const CLI = join(packageRoot(), "dist", "src", "cli", "main.js");
 const sso = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
 
 describe("sso iterate", () => {
   const work = mkdtempSync(join(tmpdir(), "sso-iter-"));
-  writeByteLevelTokenizer(join(work, "tok"));
-  writeFileSync(join(work, "model.json"), JSON.stringify({
-    model_type: "qwen2", vocab_size: Tokenizer.fromDir(join(work, "tok")).vocabSize, hidden_size: 64, intermediate_size: 128,
-    num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 4096, tie_word_embeddings: true,
-  }));
-  const model = join(work, "m0");
-  assert.equal(sso("init-model", "--config", join(work, "model.json"), "--out", model, "--seed", "2", "--tokenizer-from", join(work, "tok")).status, 0);
+  const model = makeTinyModel(2);
   writeFileSync(join(work, "prompts.jsonl"), Array.from({ length: 8 }, (_, i) => JSON.stringify({ prompt: `List ${i + 2} fruits.` })).join("\n"));
   const config = (extra: object = {}) => {
     const path = join(work, `cfg-${Object.keys(extra).length}.json`);

@@ -1,25 +1,14 @@
 // Helpers of the synthesis tests: a tiny random Qwen2-style model folder with the byte-level ChatML tokenizer (its
 // context is long enough for the few-shot selection prompt, one token per byte) and a hand-made record.
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { getBackend } from "../../src/backends/index.js";
-import { initModel, saveModel } from "../../src/model/checkpoint.js";
-import { parseConfig } from "../../src/model/config.js";
-import { writeByteLevelTokenizer } from "../../src/tokenizer/byte-level.js";
-import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 import type { SsoRecord } from "../../src/sso/record.js";
+import { makeTinyModel as makeTiny } from "../helpers.js";
 
 export function makeTinyModel(seed = 3, shape: { hidden?: number; layers?: number; intermediate?: number } = {}): string {
-  const work = mkdtempSync(join(tmpdir(), "sso-synth-model-"));
-  const tok = join(work, "tok"), dir = join(work, "model");
-  writeByteLevelTokenizer(tok);
-  const raw = {
-    model_type: "qwen2", vocab_size: Tokenizer.fromDir(tok).vocabSize, hidden_size: shape.hidden ?? 64, intermediate_size: shape.intermediate ?? 128,
-    num_hidden_layers: shape.layers ?? 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 4096, tie_word_embeddings: true,
-  };
-  saveModel(initModel(parseConfig(raw), seed, getBackend("cpu")), dir, { dtype: "F32", carryFrom: tok });
-  return dir;
+  return makeTiny(seed, {
+    ...(shape.hidden !== undefined && { hidden_size: shape.hidden }),
+    ...(shape.layers !== undefined && { num_hidden_layers: shape.layers }),
+    ...(shape.intermediate !== undefined && { intermediate_size: shape.intermediate }),
+  });
 }
 
 export function sampleRecord(): SsoRecord {

@@ -13,23 +13,16 @@ import { loadModel } from "../../src/model/checkpoint.js";
 import { pairsNeeded, PRESETS, ssoObjective } from "../../src/sso/objective.js";
 import { SsoRecord } from "../../src/sso/record.js";
 import { policyRecordLogps } from "../../src/sso/train.js";
-import { writeByteLevelTokenizer } from "../../src/tokenizer/byte-level.js";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 import { readJsonl } from "../../src/util/jsonl.js";
 import { packageRoot } from "../../src/util/package-root.js";
+import { makeTinyModel } from "../helpers.js";
 
 const CLI = join(packageRoot(), "dist", "src", "cli", "main.js");
 const sso = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
 
 function setup(): { work: string; model: string; data: string } {
-  const work = mkdtempSync(join(tmpdir(), "sso-train-"));
-  writeByteLevelTokenizer(join(work, "tok"));
-  writeFileSync(join(work, "config.json"), JSON.stringify({
-    model_type: "qwen2", vocab_size: Tokenizer.fromDir(join(work, "tok")).vocabSize, hidden_size: 64, intermediate_size: 128,
-    num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 4096, tie_word_embeddings: true,
-  }));
-  const model = join(work, "model");
-  assert.equal(sso("init-model", "--config", join(work, "config.json"), "--out", model, "--seed", "1", "--tokenizer-from", join(work, "tok")).status, 0);
+  const work = mkdtempSync(join(tmpdir(), "sso-train-")), model = makeTinyModel(1);
   writeFileSync(join(work, "prompts.jsonl"), Array.from({ length: 12 }, (_, i) => JSON.stringify({ prompt: `Name ${i + 2} colours.` })).join("\n"));
   const data = join(work, "data.jsonl");
   const r = sso("synth", "--model", model, "--prompts", join(work, "prompts.jsonl"), "--out", data, "--max-new-tokens", "16", "--seed", "4");
