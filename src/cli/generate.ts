@@ -9,6 +9,7 @@ import { getBackend } from "../backends/index.js";
 import { loadModel } from "../model/checkpoint.js";
 import { generate, type GenerationRequest, type GenerationResult } from "../sample/generate.js";
 import type { SamplingParams } from "../sample/sampling.js";
+import { mixSeed } from "../tensor/rng.js";
 import { Tokenizer } from "../tokenizer/tokenizer.js";
 import { readJsonl } from "../util/jsonl.js";
 import { progress } from "../util/progress.js";
@@ -37,9 +38,6 @@ export interface GenerateCliOptions {
   maxNewTokens: number;
   stop: string[];
 }
-
-/** The seed of input line i (0-based) when the line sets none. */
-export const lineSeed = (runSeed: number, i: number): number => (Math.imul(runSeed, 0x9e3779b1) + i) >>> 0;
 
 /** Keeps the complete lines of an earlier run's output (cutting a torn last line off the file); returns their count. */
 function resumeOutput(path: string): number {
@@ -74,7 +72,7 @@ export function runGenerate(opts: GenerateCliOptions): void {
       maxNewTokens: value.max_new_tokens ?? opts.maxNewTokens, stop: value.stop ?? opts.stop,
     };
     try {
-      return { promptIds: tok.encode(tok.applyChatTemplate(value.messages, { addGenerationPrompt: true })), params, seed: value.seed ?? lineSeed(opts.seed, done + i) };
+      return { promptIds: tok.encode(tok.applyChatTemplate(value.messages, { addGenerationPrompt: true })), params, seed: value.seed ?? mixSeed(opts.seed, done + i) };
     } catch (e) {
       throw new Error(`${opts.data}:${line}: ${(e as Error).message}`);
     }

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { getBackend } from "../backends/index.js";
 import { loadConfig } from "../config.js";
-import { loadModel } from "../model/checkpoint.js";
+import { loadModel, readJson as readJsonFile } from "../model/checkpoint.js";
 import { SsoRecord } from "../sso/record.js";
 import { rescoreReference } from "../sso/train.js";
 import { Tokenizer } from "../tokenizer/tokenizer.js";
@@ -30,7 +30,7 @@ export interface IterateOptions {
   backend?: string;
 }
 
-const readJson = (path: string): Record<string, unknown> => JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+const readJson = (path: string): Record<string, unknown> => readJsonFile(path) as Record<string, unknown>;
 
 export function runIterate(opts: IterateOptions): void {
   const config = loadConfig(opts.config);

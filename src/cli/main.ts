@@ -28,11 +28,13 @@ const int = (name: string) => (v: string): number => {
   if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be an integer, got "${v}"`);
   return n;
 };
-const dtype = (v: string): "F32" | "BF16" => {
-  const d = v.toUpperCase();
-  if (d !== "F32" && d !== "BF16") throw new InvalidArgumentError(`expected f32 or bf16, got "${v}"`);
+/** A case-insensitive choice among upper-case names, e.g. --dtype f32|bf16. */
+const oneOf = <T extends string>(...names: T[]) => (v: string): T => {
+  const d = v.toUpperCase() as T;
+  if (!names.includes(d)) throw new InvalidArgumentError(`expected ${names.map((n) => n.toLowerCase()).join(" or ")}, got "${v}"`);
   return d;
 };
+const dtype = oneOf("F32", "BF16");
 
 program
   .command("init-model")
@@ -189,11 +191,7 @@ program
   .option("--json", "as JSON instead of YAML", false)
   .action(async (opts) => (await import("./config.js")).runConfig(opts));
 
-const ggufDtype = (v: string): "F32" | "F16" => {
-  const d = v.toUpperCase();
-  if (d !== "F32" && d !== "F16") throw new InvalidArgumentError(`expected f32 or f16, got "${v}"`);
-  return d;
-};
+const ggufDtype = oneOf("F32", "F16");
 
 program
   .command("export")

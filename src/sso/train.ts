@@ -10,7 +10,7 @@ import type { Model } from "../model/model.js";
 import type { Params } from "../model/params.js";
 import { saveModel } from "../model/checkpoint.js";
 import { scoreItems } from "../model/score.js";
-import { Rng } from "../tensor/rng.js";
+import { mixSeed, Rng } from "../tensor/rng.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { readCheckpointState, saveCheckpoint } from "../train/checkpoint.js";
 import { AdamW } from "../train/optimizer.js";
@@ -96,7 +96,7 @@ export interface TrainOptions {
 
 /** Per-epoch record order: a Fisher–Yates shuffle seeded by (seed, epoch), so any step's records can be recomputed. */
 function epochOrder(n: number, seed: number, epoch: number): number[] {
-  const rng = new Rng((Math.imul(seed, 0x9e3779b1) + epoch) >>> 0), order = Array.from({ length: n }, (_, i) => i);
+  const rng = new Rng(mixSeed(seed, epoch)), order = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = rng.int(i + 1);
     [order[i], order[j]] = [order[j], order[i]];

@@ -64,6 +64,11 @@ export class Rng {
   }
 }
 
+/** The seed of item i of a run seeded with `seed` (line, epoch, prompt…), independent of batching. */
+export function mixSeed(seed: number, i: number): number {
+  return (Math.imul(seed, 0x9e3779b1) + i) >>> 0;
+}
+
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }

@@ -4,6 +4,7 @@
 // are pure functions of the answers (`summarizeWorld`, `exactMatch`) so they can be tested without a model. Files
 // and printing live in the CLI (cli/eval.ts).
 import type { Model } from "../model/model.js";
+import { mixSeed } from "../tensor/rng.js";
 import { generate, type FinishReason, type GenerationResult } from "../sample/generate.js";
 import type { ChatMessage, Tokenizer } from "../tokenizer/tokenizer.js";
 import { checkResponse, meanPass, WORLD_FEATURES, type Checks, type WorldFeature } from "./check.js";
@@ -26,7 +27,7 @@ export function answerAll(model: Model, tok: Tokenizer, conversations: readonly 
   const temperature = opts.temperature ?? 0;
   const params = { temperature, topP: temperature === 0 ? 1 : 0.8, topK: 0, maxNewTokens: opts.maxNewTokens ?? 128, stop: [] };
   const requests = conversations.map((messages, i) => ({
-    promptIds: tok.encode(tok.applyChatTemplate(messages, { addGenerationPrompt: true })), params, seed: ((opts.seed ?? 0) * 0x9e3779b1 + i) >>> 0,
+    promptIds: tok.encode(tok.applyChatTemplate(messages, { addGenerationPrompt: true })), params, seed: mixSeed(opts.seed ?? 0, i),
   }));
   return generate(model, requests, {
     maxBatch: opts.batch ?? 16, eosIds: tok.stopIds, decode: (ids) => tok.decode(ids, { skipSpecialTokens: true }),
