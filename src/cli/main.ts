@@ -179,6 +179,8 @@ program
   .option("--train-prompts <n>", "world training prompts per iteration", int("--train-prompts"), 48)
   .option("--eval-prompts <n>", "held-out world prompts evaluated", int("--eval-prompts"), 80)
   .option("--lr <x>", "learning rate", num("--lr"), 1e-4)
+  .option("--beta <x>", "IPO/DPO β of every method (default: each preset's)", num("--beta"))
+  .option("--methods <list>", "comma-separated methods to run instead (presets: sso, pbaa, sso-no-w, …)", (v: string) => v.split(",").map((m) => m.trim()).filter(Boolean))
   .option("--max-new-tokens <n>", "answer length limit (synthesis and evaluation)", int("--max-new-tokens"), 64)
   .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
   .action(async (opts) => (await import("./demo.js")).runDemoCli(opts));

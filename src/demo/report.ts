@@ -29,6 +29,15 @@ export function comparisonRows(d: DemoResult): string[][] {
   ];
 }
 
+/** Overall pass rate per method and iteration (iteration 0 = the base model). */
+export function iterationRows(d: DemoResult): string[][] {
+  const n = Math.max(0, ...d.runs.map((r) => r.evals.length));
+  return [
+    ["method", ...Array.from({ length: n + 1 }, (_, k) => `iteration ${k}`)],
+    ...d.runs.map((r) => [r.method, pct(d.base.overall), ...Array.from({ length: n }, (_, k) => (k < r.evals.length ? pct(r.evals[k].overall) : "–"))]),
+  ];
+}
+
 export function textTable(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ")).join("\n");
@@ -37,31 +46,32 @@ export function textTable(rows: string[][]): string {
 const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
 const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
 
-/** One line chart: a polyline per series, min/max labels on the y axis, a legend. */
-function chart(title: string, series: { name: string; ys: number[] }[], xLabel: string): string {
+/** One line chart: a polyline per series, min/max labels on the y axis, first/last x, a legend with swatches. */
+function chart(title: string, series: { name: string; ys: number[] }[], xLabel: string, x0 = 1): string {
   const W = 420, H = 220, pad = 36;
   const all = series.flatMap((s) => s.ys).filter(Number.isFinite);
   if (all.length === 0) return "";
   const lo = Math.min(...all), hi = Math.max(...all), span = hi - lo || 1, n = Math.max(...series.map((s) => s.ys.length));
   const x = (i: number) => pad + ((W - 2 * pad) * i) / Math.max(1, n - 1), y = (v: number) => H - pad - ((H - 2 * pad) * (v - lo)) / span;
   const lines = series.map((s, k) => `<polyline fill="none" stroke="${COLORS[k % COLORS.length]}" stroke-width="2" points="${s.ys.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ")}"/>`);
-  const legend = series.map((s, k) => `<text x="${pad + 90 * k}" y="14" fill="${COLORS[k % COLORS.length]}" font-size="12">${esc(s.name)}</text>`);
+  const legend = series.map((s, k) => `<rect x="${pad + 105 * k}" y="5" width="10" height="10" fill="${COLORS[k % COLORS.length]}"/><text x="${pad + 105 * k + 14}" y="14" font-size="12">${esc(s.name)}</text>`);
   return `<figure><figcaption>${esc(title)}</figcaption><svg width="${W}" height="${H}" xmlns="http://www.w3.org/2000/svg">
 <rect x="${pad}" y="${pad}" width="${W - 2 * pad}" height="${H - 2 * pad}" fill="none" stroke="#ccc"/>
 <text x="2" y="${pad + 4}" font-size="11">${hi.toPrecision(3)}</text><text x="2" y="${H - pad}" font-size="11">${lo.toPrecision(3)}</text>
+<text x="${pad}" y="${H - pad + 14}" font-size="11">${x0}</text><text x="${W - pad}" y="${H - pad + 14}" font-size="11" text-anchor="end">${x0 + n - 1}</text>
 <text x="${W / 2 - 20}" y="${H - 6}" font-size="11">${esc(xLabel)}</text>${legend.join("")}${lines.join("")}</svg></figure>`;
 }
 
 export function htmlReport(d: DemoResult, title: string, notes: string): string {
-  const rows = comparisonRows(d);
-  const table = `<table><tr>${rows[0].map((h) => `<th>${esc(h)}</th>`).join("")}</tr>${rows.slice(1).map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join("")}</tr>`).join("")}</table>`;
+  const table = (rows: string[][]) => `<table><tr>${rows[0].map((h) => `<th>${esc(h)}</th>`).join("")}</tr>${rows.slice(1).map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join("")}</tr>`).join("")}</table>`;
   const per = (pick: (s: MethodRun["steps"][number]) => number) => d.runs.map((r) => ({ name: r.method, ys: r.steps.map(pick) }));
   const adherence = d.runs.map((r) => ({ name: r.method, ys: [d.base.overall ?? 0, ...r.evals.map((e) => e.overall ?? 0)] }));
   return `<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em;max-width:980px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}figure{display:inline-block;margin:8px}figcaption{font-weight:600}</style>
-</head><body><h1>${esc(title)}</h1><p>${esc(notes)}</p><h2>Held-out world evaluation (pass rate %, final iteration)</h2>${table}
+</head><body><h1>${esc(title)}</h1><p>${esc(notes)}</p><h2>Held-out world evaluation (pass rate %, final iteration)</h2>${table(comparisonRows(d))}
 <h2>Training</h2>${chart("loss per step", per((s) => s.loss), "step")}${chart("W (mean) per step", per((s) => s.W), "step")}${chart("G per step", per((s) => s.G), "step")}
-<h2>Adherence</h2>${chart("overall held-out pass rate per iteration (0 = base)", adherence, "iteration")}
+<h2>Adherence</h2>${chart("overall held-out pass rate per iteration (0 = base)", adherence, "iteration", 0)}
+${table(iterationRows(d))}
 </body></html>
 `;
 }

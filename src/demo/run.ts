@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { getBackend } from "../backends/index.js";
 import { runIterate } from "../cli/iterate.js";
 import { loadModel } from "../model/checkpoint.js";
+import { PRESETS } from "../sso/objective.js";
 import { Tokenizer } from "../tokenizer/tokenizer.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { packageRoot } from "../util/package-root.js";
@@ -29,6 +30,10 @@ export interface DemoOptions {
   evalPrompts: number;
   backend: string;
   lr: number;
+  /** IPO/DPO β of every method (default: the presets' 0.1). */
+  beta?: number;
+  /** Methods to run instead of the default or --full list. */
+  methods?: string[];
   maxNewTokens: number;
 }
 
@@ -49,7 +54,7 @@ function methodConfig(o: DemoOptions, method: string): object {
   return {
     backend: o.backend,
     synth: { seed: o.seed, batch: 16, sampling: { maxNewTokens: o.maxNewTokens }, selection: { maxNewTokens: 16 } },
-    train: { objective: { preset: method }, lr: o.lr, batchSize: 8, microBatch: 4, epochs: 1, seed: o.seed, saveEvery: 0 },
+    train: { objective: { preset: method, ...(o.beta === undefined ? {} : { beta: o.beta }) }, lr: o.lr, batchSize: 8, microBatch: 4, epochs: 1, seed: o.seed, saveEvery: 0 },
     iterate: { iterations: o.iterations },
   };
 }
@@ -72,11 +77,13 @@ export function runDemo(o: DemoOptions): DemoResult {
   const train = trainPrompts(o.seed, o.trainPrompts), heldout = heldOutPrompts(o.seed, o.evalPrompts);
   const promptsFile = join(o.out, "prompts.jsonl");
   writeFileAtomic(promptsFile, promptLines(train));
-  const t0 = performance.now();
-  console.error(`sso demo: ${modelDir}, ${train.length} training prompts, ${heldout.length} held-out prompts, ${o.iterations} iterations, methods: ${(o.full ? FULL_METHODS : DEFAULT_METHODS).join(", ")}`);
+  const unknown = (o.methods ?? []).filter((m) => !(m in PRESETS));
+  if (unknown.length > 0) throw new Error(`--methods: unknown method ${unknown[0]} (one of ${Object.keys(PRESETS).join(", ")})`);
+  const t0 = performance.now(), methods = o.methods ?? (o.full ? FULL_METHODS : DEFAULT_METHODS);
+  console.error(`sso demo: ${modelDir}, ${train.length} training prompts, ${heldout.length} held-out prompts, ${o.iterations} iterations, methods: ${methods.join(", ")}`);
   const base = evaluate(modelDir, "base", heldout, o);
   const runs: MethodRun[] = [];
-  for (const method of o.full ? FULL_METHODS : DEFAULT_METHODS) {
+  for (const method of methods) {
     const dir = join(o.out, method), cfg = join(o.out, `${method}.config.json`);
     writeFileAtomic(cfg, JSON.stringify(methodConfig(o, method), null, 2) + "\n");
     console.error(`— ${method}`);
@@ -89,9 +96,9 @@ export function runDemo(o: DemoOptions): DemoResult {
   const notes = `Seed ${o.seed}; ${train.length} training prompts; ${heldout.length} held-out prompts (never in training); ${o.iterations} iterations; ${minutes} min on ${o.backend}.`;
   writeFileAtomic(join(o.out, "report.html"), htmlReport(result, "sso demo: Self-Steering Optimization in the principle world", notes));
   writeFileAtomic(join(o.out, "demo.json"), JSON.stringify({ options: o, ...result }, null, 2) + "\n");
-  const aligned = join(o.out, "aligned-model");
+  const aligned = join(o.out, "aligned-model"), alignedFrom = methods.includes("sso") ? "sso" : methods[0];
   rmSync(aligned, { recursive: true, force: true });
-  cpSync(join(o.out, "sso", `iter-${o.iterations}`, "train", "model"), aligned, { recursive: true });
+  cpSync(join(o.out, alignedFrom, `iter-${o.iterations}`, "train", "model"), aligned, { recursive: true });
   console.log(`\nHeld-out world evaluation, pass rate % after ${o.iterations} iterations (${notes})\n`);
   console.log(textTable(comparisonRows(result)));
   console.log(`\nreport: ${join(o.out, "report.html")} · aligned model: ${aligned}`);

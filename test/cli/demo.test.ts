@@ -7,8 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { getBackend } from "../../src/backends/index.js";
+import { iterationRows, type DemoResult } from "../../src/demo/report.js";
 import { loadModel } from "../../src/model/checkpoint.js";
 import { packageRoot } from "../../src/util/package-root.js";
+import type { WorldSummary } from "../../src/world/evaluate.js";
 import { makeTinyModel } from "../helpers.js";
 
 const CLI = join(packageRoot(), "dist", "src", "cli", "main.js");
@@ -31,6 +33,33 @@ describe("sso demo", () => {
     assert.equal(demo.runs[0].evals.length, 1);
     assert.ok(existsSync(join(out, "aligned-model", "model.safetensors")));
     loadModel(join(out, "aligned-model"), getBackend("ref"));
+  });
+
+  it("--methods runs only the named methods with --beta in every config; an unknown method is a one-line error", () => {
+    const work = mkdtempSync(join(tmpdir(), "sso-demo-")), model = makeTinyModel(4, { tie_word_embeddings: false });
+    const out = join(work, "run");
+    const r = sso("demo", "--model", model, "--out", out, "--iterations", "1", "--train-prompts", "6", "--eval-prompts", "4", "--max-new-tokens", "8", "--methods", "sso-no-g", "--beta", "0.7");
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(readFileSync(join(out, "demo.json"), "utf8")).runs.map((x: { method: string }) => x.method), ["sso-no-g"]);
+    assert.deepEqual(JSON.parse(readFileSync(join(out, "sso-no-g.config.json"), "utf8")).train.objective, { preset: "sso-no-g", beta: 0.7 });
+    assert.ok(existsSync(join(out, "aligned-model", "model.safetensors")), "aligned model from the only method run");
+    const bad = sso("demo", "--model", model, "--out", join(work, "bad"), "--methods", "sso,ssoo");
+    assert.notEqual(bad.status, 0);
+    assert.equal(bad.stderr.trim().split("\n").length, 1, bad.stderr);
+    assert.match(bad.stderr, /--methods: unknown method ssoo/);
+  });
+
+  it("iterationRows: the base then each iteration's overall pass rate per method", () => {
+    const summary = (overall: number) => ({ overall } as unknown as WorldSummary);
+    const d: DemoResult = { base: summary(0.5), features: [], runs: [
+      { method: "sso", evals: [summary(0.6), summary(0.75)], steps: [] },
+      { method: "pbaa", evals: [summary(0.55)], steps: [] },
+    ] };
+    assert.deepEqual(iterationRows(d), [
+      ["method", "iteration 0", "iteration 1", "iteration 2"],
+      ["sso", "50.0", "60.0", "75.0"],
+      ["pbaa", "50.0", "55.0", "–"],
+    ]);
   });
 
   it("a missing demo model is a one-line error saying how to build it", () => {
