@@ -1,6 +1,7 @@
 // `sso demo`: see src/demo/run.ts. Thin: flags in, library call, table out.
-import { runDemo, type DemoOptions } from "../demo/run.js";
+import { runDemo, runDemoSeeds, type DemoOptions } from "../demo/run.js";
 
 export function runDemoCli(opts: DemoOptions): void {
-  runDemo(opts);
+  if (opts.seeds !== undefined) runDemoSeeds({ ...opts, seeds: opts.seeds });
+  else runDemo(opts);
 }

@@ -175,6 +175,10 @@ program
   .option("--out <dir>", "run directory (rerunning resumes it)", "sso-demo-run")
   .option("--full", "also run w/o W, w/o G, backdoor G′ and DPO-base", false)
   .option("--seed <n>", "seed of prompts, synthesis and training", int("--seed"), 0)
+  .option("--seeds <list>", "run once per seed (OUT/seed-S) and print mean ± std, e.g. 0,1,2", (v: string) => v.split(",").map((x) => {
+    if (!/^\d+$/.test(x.trim())) throw new InvalidArgumentError(`--seeds must be comma-separated integers, got "${v}"`);
+    return Number(x);
+  }))
   .option("--iterations <n>", "SSO iterations per method", int("--iterations"), 2)
   .option("--train-prompts <n>", "world training prompts per iteration", int("--train-prompts"), 48)
   .option("--eval-prompts <n>", "held-out world prompts evaluated", int("--eval-prompts"), 80)

@@ -19,14 +19,44 @@ export interface DemoResult {
 
 const pct = (r: number | null): string => (r === null ? "–" : `${(100 * r).toFixed(1)}`);
 
+/** Column names of the comparison: each feature's pass rate, overall, mean length. */
+const comparisonHeader = (d: DemoResult): string[] => ["model", ...d.features, "overall", "mean chars"];
+
+/** Numbers of the comparison: base and each method's final iteration; pass rates in %, null where none applies. */
+export function comparisonValues(d: DemoResult): { name: string; values: (number | null)[] }[] {
+  const row = (name: string, s: WorldSummary) => ({
+    name,
+    values: [...d.features.map((f) => s.features[f as keyof WorldSummary["features"]].rate), s.overall].map((r) => (r === null ? null : 100 * r)).concat(s.mean_chars),
+  });
+  return [row("base", d.base), ...d.runs.map((r) => row(r.method, r.evals[r.evals.length - 1]))];
+}
+
+const fmt = (v: number | null, digits: number): string => (v === null ? "–" : v.toFixed(digits));
+const digitsOf = (column: number, columns: number): number => (column === columns - 1 ? 0 : 1); // mean chars: whole
+
 /** Rows: base and each method's final iteration; columns: each feature's pass rate, overall, mean length. */
 export function comparisonRows(d: DemoResult): string[][] {
-  const row = (name: string, s: WorldSummary) => [name, ...d.features.map((f) => pct(s.features[f as keyof WorldSummary["features"]].rate)), pct(s.overall), s.mean_chars.toFixed(0)];
-  return [
-    ["model", ...d.features, "overall", "mean chars"],
-    row("base", d.base),
-    ...d.runs.map((r) => row(r.method, r.evals[r.evals.length - 1])),
-  ];
+  return [comparisonHeader(d), ...comparisonValues(d).map((r) => [r.name, ...r.values.map((v, c) => fmt(v, digitsOf(c, r.values.length)))])];
+}
+
+/** comparisonRows over several seeds' results: each cell is "mean ± std" (sample std over the seeds). */
+export function meanStdRows(results: readonly DemoResult[]): string[][] {
+  const tables = results.map(comparisonValues), first = tables[0];
+  for (const t of tables) {
+    if (t.length !== first.length || t.some((r, i) => r.name !== first[i].name)) throw new Error("meanStdRows: the runs compare different methods");
+  }
+  return [comparisonHeader(results[0]), ...first.map((row, i) => [row.name, ...row.values.map((_, c) => {
+    const xs = tables.map((t) => t[i].values[c]).filter((v): v is number => v !== null);
+    if (xs.length === 0) return "–";
+    const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+    const sd = xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
+    const digits = digitsOf(c, row.values.length);
+    return `${m.toFixed(digits)} ± ${sd.toFixed(digits)}`;
+  })])];
+}
+
+export function markdownTable(rows: string[][]): string {
+  return [rows[0], rows[0].map(() => "---"), ...rows.slice(1)].map((r) => `| ${r.join(" | ")} |`).join("\n");
 }
 
 /** Overall pass rate per method and iteration (iteration 0 = the base model). */

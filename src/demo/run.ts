@@ -15,7 +15,7 @@ import { progress } from "../util/progress.js";
 import { WORLD_FEATURES } from "../world/check.js";
 import { evaluateWorld, type WorldSummary } from "../world/evaluate.js";
 import { heldOutPrompts, promptLines, trainPrompts, type WorldPrompt } from "../world/world.js";
-import { comparisonRows, htmlReport, textTable, type DemoResult, type MethodRun } from "./report.js";
+import { comparisonRows, htmlReport, iterationRows, markdownTable, meanStdRows, textTable, type DemoResult, type MethodRun } from "./report.js";
 
 export const DEFAULT_METHODS = ["sso", "pbaa"];
 export const FULL_METHODS = ["sso", "pbaa", "sso-no-w", "sso-no-g", "sso-backdoor", "sso-dpo"];
@@ -35,6 +35,8 @@ export interface DemoOptions {
   /** Methods to run instead of the default or --full list. */
   methods?: string[];
   maxNewTokens: number;
+  /** Run the whole demo once per seed (OUT/seed-S) and summarise mean ± std; overrides `seed`. */
+  seeds?: number[];
 }
 
 export const defaultDemoModel = (): string => join(packageRoot(), "models", "sso-demo");
@@ -103,4 +105,21 @@ export function runDemo(o: DemoOptions): DemoResult {
   console.log(textTable(comparisonRows(result)));
   console.log(`\nreport: ${join(o.out, "report.html")} · aligned model: ${aligned}`);
   return result;
+}
+
+/** The demo once per seed under OUT/seed-S, then the table as mean ± std over the seeds (printed, and written as
+ * OUT/summary.md next to OUT/summary.json). */
+export function runDemoSeeds(o: DemoOptions & { seeds: number[] }): DemoResult[] {
+  if (o.seeds.length === 0) throw new Error("--seeds: give at least one seed");
+  const results = o.seeds.map((seed) => runDemo({ ...o, seed, seeds: undefined, out: join(o.out, `seed-${seed}`) }));
+  const table = meanStdRows(results);
+  const perSeed = results.map((r, i) => `seed ${o.seeds[i]}:\n\n${markdownTable(iterationRows(r))}`).join("\n\n");
+  const md = `Held-out world pass rate %, mean ± std over seeds ${o.seeds.join(", ")} (final iteration)\n\n${markdownTable(table)}\n\n` +
+    `Overall pass rate per iteration (0 = base):\n\n${perSeed}\n`;
+  writeFileAtomic(join(o.out, "summary.md"), md);
+  writeFileAtomic(join(o.out, "summary.json"), JSON.stringify({ options: o, results }, null, 2) + "\n");
+  console.log(`\nHeld-out world evaluation, mean ± std over seeds ${o.seeds.join(", ")}\n`);
+  console.log(textTable(table));
+  console.log(`\nsummary: ${join(o.out, "summary.md")}`);
+  return results;
 }

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { getBackend } from "../../src/backends/index.js";
-import { iterationRows, type DemoResult } from "../../src/demo/report.js";
+import { iterationRows, markdownTable, meanStdRows, type DemoResult } from "../../src/demo/report.js";
 import { loadModel } from "../../src/model/checkpoint.js";
 import { packageRoot } from "../../src/util/package-root.js";
 import type { WorldSummary } from "../../src/world/evaluate.js";
@@ -49,6 +49,20 @@ describe("sso demo", () => {
     assert.match(bad.stderr, /--methods: unknown method ssoo/);
   });
 
+  it("--seeds runs the demo once per seed and writes the mean ± std summary", () => {
+    const work = mkdtempSync(join(tmpdir(), "sso-demo-")), model = makeTinyModel(5, { tie_word_embeddings: false });
+    const out = join(work, "run");
+    const r = sso("demo", "--model", model, "--out", out, "--iterations", "1", "--train-prompts", "6", "--eval-prompts", "4", "--max-new-tokens", "8", "--methods", "pbaa", "--seeds", "1,2");
+    assert.equal(r.status, 0, r.stderr);
+    for (const seed of [1, 2]) assert.equal(JSON.parse(readFileSync(join(out, `seed-${seed}`, "demo.json"), "utf8")).options.seed, seed);
+    const md = readFileSync(join(out, "summary.md"), "utf8");
+    assert.match(md, /^\| pbaa \| \d+\.\d ± \d+\.\d \|/m);
+    assert.match(r.stdout, /mean ± std over seeds 1, 2/);
+    const bad = sso("demo", "--model", model, "--out", join(work, "bad"), "--seeds", "1,x");
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /--seeds must be comma-separated integers/);
+  });
+
   it("iterationRows: the base then each iteration's overall pass rate per method", () => {
     const summary = (overall: number) => ({ overall } as unknown as WorldSummary);
     const d: DemoResult = { base: summary(0.5), features: [], runs: [
@@ -60,6 +74,23 @@ describe("sso demo", () => {
       ["sso", "50.0", "60.0", "75.0"],
       ["pbaa", "50.0", "55.0", "–"],
     ]);
+  });
+
+  it("meanStdRows: mean ± sample std per cell over seeds; markdownTable; different methods are refused", () => {
+    const summary = (acc: number | null, overall: number, chars: number) => ({
+      overall, mean_chars: chars, features: { Accuracy: { rate: acc }, Safety: { rate: null } },
+    } as unknown as WorldSummary);
+    const result = (a: number, b: number, method = "sso"): DemoResult => ({
+      base: summary(0.5, 0.5, 30), features: ["Accuracy", "Safety"], runs: [{ method, evals: [summary(a, b, 20 + 10 * a)], steps: [] }],
+    });
+    const rows = meanStdRows([result(0.6, 0.7), result(0.8, 0.9), result(1, 0.8)]);
+    assert.deepEqual(rows, [
+      ["model", "Accuracy", "Safety", "overall", "mean chars"],
+      ["base", "50.0 ± 0.0", "–", "50.0 ± 0.0", "30 ± 0"],
+      ["sso", "80.0 ± 20.0", "–", "80.0 ± 10.0", "28 ± 2"],
+    ]);
+    assert.equal(markdownTable([["a", "b"], ["1", "2"]]), "| a | b |\n| --- | --- |\n| 1 | 2 |");
+    assert.throws(() => meanStdRows([result(0.6, 0.7), result(0.6, 0.7, "pbaa")]), /different methods/);
   });
 
   it("a missing demo model is a one-line error saying how to build it", () => {
