@@ -1,7 +1,7 @@
 // The demo's outputs for people: the comparison table as text and an HTML report with small inline-SVG line charts
 // (training loss, W and G per step, world adherence per iteration) and the same table. No chart library: a few
 // polylines are all the report needs, and the file must open offline.
-import type { WorldSummary } from "../world/evaluate.js";
+import type { PairJudgement, WorldSummary } from "../world/evaluate.js";
 
 export interface MethodRun {
   method: string;
@@ -9,6 +9,8 @@ export interface MethodRun {
   evals: WorldSummary[];
   /** Training metrics of every step, iterations concatenated. */
   steps: { loss: number; W: number; G: number; iteration: number }[];
+  /** Each iteration's synthesised pairs judged by the world's checkers (absent in results from before this field). */
+  pairs?: PairJudgement[];
 }
 
 export interface DemoResult {
@@ -68,6 +70,17 @@ export function iterationRows(d: DemoResult): string[][] {
   ];
 }
 
+/** Per method and iteration: records kept and the checkers' mean pass rate of y+, y- and y° (%). */
+export function pairRows(d: DemoResult): string[][] {
+  return [
+    ["method", "iteration", "records", "y+ pass", "y- pass", "y° pass", "y+ > y-", "y+ > y°", "y+ < y°"],
+    ...d.runs.flatMap((r) => (r.pairs ?? []).map((p, k) => [
+      r.method, String(k + 1), String(p.records), pct(p.chosen), pct(p.rejected), pct(p.raw),
+      String(p.chosen_above_rejected), String(p.chosen_above_raw), String(p.chosen_below_raw),
+    ])),
+  ];
+}
+
 export function textTable(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ")).join("\n");
@@ -102,6 +115,7 @@ export function htmlReport(d: DemoResult, title: string, notes: string): string 
 <h2>Training</h2>${chart("loss per step", per((s) => s.loss), "step")}${chart("W (mean) per step", per((s) => s.W), "step")}${chart("G per step", per((s) => s.G), "step")}
 <h2>Adherence</h2>${chart("overall held-out pass rate per iteration (0 = base)", adherence, "iteration", 0)}
 ${table(iterationRows(d))}
+<h2>Self-steered pairs, judged by the world's checkers</h2><p>The policy labels its own pairs; the checkers were never used in training. y+ / y- / y°: the answers under the good principles, the bad ones and none.</p>${table(pairRows(d))}
 </body></html>
 `;
 }

@@ -8,12 +8,14 @@ import { getBackend } from "../backends/index.js";
 import { runIterate } from "../cli/iterate.js";
 import { loadModel } from "../model/checkpoint.js";
 import { PRESETS } from "../sso/objective.js";
+import { SsoRecord } from "../sso/record.js";
 import { Tokenizer } from "../tokenizer/tokenizer.js";
 import { writeFileAtomic } from "../util/atomic.js";
+import { readJsonl } from "../util/jsonl.js";
 import { packageRoot } from "../util/package-root.js";
 import { progress } from "../util/progress.js";
 import { WORLD_FEATURES } from "../world/check.js";
-import { evaluateWorld, type WorldSummary } from "../world/evaluate.js";
+import { evaluateWorld, judgePairs, type PairJudgement, type WorldSummary } from "../world/evaluate.js";
 import { heldOutPrompts, promptLines, trainPrompts, type WorldPrompt } from "../world/world.js";
 import { comparisonRows, htmlReport, iterationRows, markdownTable, meanStdRows, textTable, type DemoResult, type MethodRun } from "./report.js";
 
@@ -61,6 +63,13 @@ function methodConfig(o: DemoOptions, method: string): object {
   };
 }
 
+/** Each iteration's synthesised records judged by the world's checkers (does y+ beat y- and y° there?). */
+function judgedPairs(dir: string, iterations: number): PairJudgement[] {
+  return Array.from({ length: iterations }, (_, i) => judgePairs(readJsonl(join(dir, `iter-${i + 1}`, "data.jsonl"), SsoRecord).map(({ value: r }) => ({
+    prompt: r.prompt[r.prompt.length - 1].content, chosen: r.chosen[0].content, rejected: r.rejected[0].content, raw: r.raw[0].content,
+  }))));
+}
+
 function trainSteps(dir: string, iterations: number): MethodRun["steps"] {
   const steps: MethodRun["steps"] = [];
   for (let k = 1; k <= iterations; k++) {
@@ -91,7 +100,7 @@ export function runDemo(o: DemoOptions): DemoResult {
     console.error(`— ${method}`);
     runIterate({ model: modelDir, prompts: promptsFile, out: dir, config: cfg });
     const evals = Array.from({ length: o.iterations }, (_, i) => evaluate(join(dir, `iter-${i + 1}`, "train", "model"), `${method} it${i + 1}`, heldout, o));
-    runs.push({ method, evals, steps: trainSteps(dir, o.iterations) });
+    runs.push({ method, evals, steps: trainSteps(dir, o.iterations), pairs: judgedPairs(dir, o.iterations) });
   }
   const result: DemoResult = { base, runs, features: [...WORLD_FEATURES] };
   const minutes = ((performance.now() - t0) / 60000).toFixed(1);

@@ -7,7 +7,7 @@ import type { Model } from "../model/model.js";
 import { mixSeed } from "../tensor/rng.js";
 import { generate, type FinishReason, type GenerationResult } from "../sample/generate.js";
 import type { ChatMessage, Tokenizer } from "../tokenizer/tokenizer.js";
-import { checkResponse, meanPass, WORLD_FEATURES, type Checks, type WorldFeature } from "./check.js";
+import { checkResponse, checkText, meanPass, WORLD_FEATURES, type Checks, type WorldFeature } from "./check.js";
 import { FAMILIES, type Family, type WorldPrompt } from "./world.js";
 
 export interface AnswerOptions {
@@ -150,4 +150,33 @@ export function evaluateExact(model: Model, tok: Tokenizer, items: readonly Exac
     correct: exactMatch(answers[i].text, it.references), n_tokens: answers[i].tokens.length,
   }));
   return { summary: summarizeExact(results), results };
+}
+
+// ---- synthesised pairs ----
+
+/** How well self-steered pairs agree with the world's checkers: mean pass rate (0–1) of y+, y- and y° over the
+ * records, and how often y+ scores above / below y° (the plain answer the pair is meant to improve on). */
+export interface PairJudgement {
+  records: number;
+  chosen: number | null;
+  rejected: number | null;
+  raw: number | null;
+  chosen_above_rejected: number;
+  chosen_above_raw: number;
+  chosen_below_raw: number;
+}
+
+/** Judges (user prompt, y+, y-, y°) triples with the world's checkers; throws on a prompt that is not a world prompt. */
+export function judgePairs(pairs: readonly { prompt: string; chosen: string; rejected: string; raw: string }[]): PairJudgement {
+  const scores = pairs.map((p) => {
+    const s = (y: string) => meanPass(checkText(p.prompt, y));
+    return { chosen: s(p.chosen), rejected: s(p.rejected), raw: s(p.raw) };
+  });
+  const avg = (k: "chosen" | "rejected" | "raw") => mean(scores.map((s) => s[k]).filter((v): v is number => v !== null));
+  const count = (f: (s: (typeof scores)[number]) => boolean) => scores.filter((s) => s.chosen !== null && f(s)).length;
+  return {
+    records: pairs.length, chosen: avg("chosen"), rejected: avg("rejected"), raw: avg("raw"),
+    chosen_above_rejected: count((s) => s.chosen! > s.rejected!),
+    chosen_above_raw: count((s) => s.chosen! > s.raw!), chosen_below_raw: count((s) => s.chosen! < s.raw!),
+  };
 }

@@ -28,9 +28,12 @@ describe("sso demo", () => {
     for (const name of ["base", "sso", "pbaa"]) assert.ok(lines.some((l) => l.startsWith(`${name} `)), `row ${name}`);
     const html = readFileSync(join(out, "report.html"), "utf8");
     assert.ok(html.includes("<table>") && (html.match(/<svg/g) ?? []).length === 4, "table and four charts");
+    assert.ok(html.includes("Self-steered pairs"), "the judged pairs");
     const demo = JSON.parse(readFileSync(join(out, "demo.json"), "utf8"));
     assert.deepEqual(demo.runs.map((x: { method: string }) => x.method), ["sso", "pbaa"]);
     assert.equal(demo.runs[0].evals.length, 1);
+    assert.equal(demo.runs[0].pairs.length, 1);
+    assert.ok(demo.runs[0].pairs[0].records >= 0 && demo.runs[0].pairs[0].records <= 8);
     assert.ok(existsSync(join(out, "aligned-model", "model.safetensors")));
     loadModel(join(out, "aligned-model"), getBackend("ref"));
   });

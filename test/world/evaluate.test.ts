@@ -3,7 +3,7 @@
 // normalisation (trim, inner whitespace, case, NFKC; punctuation kept).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { checkAll, exactMatch, normalizeAnswer, summarizeExact, summarizeWorld } from "../../src/world/evaluate.js";
+import { checkAll, exactMatch, judgePairs, normalizeAnswer, summarizeExact, summarizeWorld } from "../../src/world/evaluate.js";
 import { lookup } from "../../src/world/world.js";
 
 const answers = (texts: string[]) => texts.map((text) => ({ text, finishReason: "eos" as const, tokens: Array.from({ length: text.length }, () => 0) }));
@@ -61,5 +61,24 @@ describe("exact match", () => {
     const s = summarizeExact([true, false, true, true].map((correct) => ({ response: "x", references: ["x"], correct, n_tokens: 2 })));
     assert.deepEqual([s.n, s.correct, s.accuracy, s.mean_tokens], [4, 3, 0.75, 2]);
     assert.equal(summarizeExact([]).accuracy, null);
+  });
+});
+
+describe("judgePairs", () => {
+  it("scores y+, y- and y° with the checkers and counts which of them y+ beats", () => {
+    const j = judgePairs([
+      { prompt: "What is the capital of France?", chosen: "Paris.", rejected: "Berlin.", raw: "Paris." }, // 1 · 2/3 · 1
+      { prompt: "What is 3 + 4?", chosen: "3 + 4 = 7. The answer is 7.", rejected: "The answer is 8.", raw: "7" }, // 1 · 1/2 · 3/4
+    ]);
+    assert.equal(j.records, 2);
+    assert.equal(j.chosen, 1);
+    assert.ok(Math.abs(j.rejected! - 7 / 12) < 1e-12);
+    assert.ok(Math.abs(j.raw! - 7 / 8) < 1e-12);
+    assert.deepEqual([j.chosen_above_rejected, j.chosen_above_raw, j.chosen_below_raw], [2, 1, 0]);
+    assert.equal(judgePairs([]).chosen, null);
+  });
+
+  it("refuses a prompt that is not a world prompt", () => {
+    assert.throws(() => judgePairs([{ prompt: "Write a poem.", chosen: "a", rejected: "b", raw: "c" }]), /not a world prompt: "Write a poem."/);
   });
 });
