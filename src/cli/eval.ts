@@ -71,11 +71,12 @@ function checkOptions(opts: EvalCliOptions): void {
 
 const fmt = (x: number | null, digits = 3): string => (x === null ? "n/a" : x.toFixed(digits));
 
-/** The --world table: one row per judged feature, then overall and mean length. */
+/** The --world table: one row per judged feature, then overall, the well-formed share and mean length. */
 export function worldTable(s: WorldSummary): string {
   const rows = WORLD_FEATURES.map((f) => `${f.padEnd(20)}${fmt(s.features[f].rate).padStart(8)}${String(s.features[f].n).padStart(7)}`);
   return [`${"feature".padEnd(20)}${"pass".padStart(8)}${"n".padStart(7)}`, ...rows,
     `${"overall".padEnd(20)}${fmt(s.overall).padStart(8)}${String(s.prompts).padStart(7)}`,
+    `${"well-formed".padEnd(20)}${fmt(s.well_formed).padStart(8)}${String(s.prompts).padStart(7)}`,
     `mean length: ${s.mean_chars.toFixed(1)} chars, ${s.mean_tokens.toFixed(1)} tokens`].join("\n");
 }
 

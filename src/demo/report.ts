@@ -21,14 +21,14 @@ export interface DemoResult {
 
 const pct = (r: number | null): string => (r === null ? "–" : `${(100 * r).toFixed(1)}`);
 
-/** Column names of the comparison: each feature's pass rate, overall, mean length. */
-const comparisonHeader = (d: DemoResult): string[] => ["model", ...d.features, "overall", "mean chars"];
+/** Column names of the comparison: each feature's pass rate, overall, share of well-formed answers, mean length. */
+const comparisonHeader = (d: DemoResult): string[] => ["model", ...d.features, "overall", "well-formed", "mean chars"];
 
 /** Numbers of the comparison: base and each method's final iteration; pass rates in %, null where none applies. */
 export function comparisonValues(d: DemoResult): { name: string; values: (number | null)[] }[] {
   const row = (name: string, s: WorldSummary) => ({
     name,
-    values: [...d.features.map((f) => s.features[f as keyof WorldSummary["features"]].rate), s.overall].map((r) => (r === null ? null : 100 * r)).concat(s.mean_chars),
+    values: [...d.features.map((f) => s.features[f as keyof WorldSummary["features"]].rate), s.overall, s.well_formed ?? null].map((r) => (r === null ? null : 100 * r)).concat(s.mean_chars),
   });
   return [row("base", d.base), ...d.runs.map((r) => row(r.method, r.evals[r.evals.length - 1]))];
 }
@@ -36,7 +36,7 @@ export function comparisonValues(d: DemoResult): { name: string; values: (number
 const fmt = (v: number | null, digits: number): string => (v === null ? "–" : v.toFixed(digits));
 const digitsOf = (column: number, columns: number): number => (column === columns - 1 ? 0 : 1); // mean chars: whole
 
-/** Rows: base and each method's final iteration; columns: each feature's pass rate, overall, mean length. */
+/** Rows: base and each method's final iteration; columns: each feature's pass rate, overall, well-formed, mean length. */
 export function comparisonRows(d: DemoResult): string[][] {
   return [comparisonHeader(d), ...comparisonValues(d).map((r) => [r.name, ...r.values.map((v, c) => fmt(v, digitsOf(c, r.values.length)))])];
 }

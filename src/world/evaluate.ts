@@ -9,6 +9,7 @@ import { generate, type FinishReason, type GenerationResult } from "../sample/ge
 import type { ChatMessage, Tokenizer } from "../tokenizer/tokenizer.js";
 import { checkResponse, checkText, meanPass, WORLD_FEATURES, type Checks, type WorldFeature } from "./check.js";
 import { FAMILIES, type Family, type WorldPrompt } from "./world.js";
+import { isWellFormed } from "./words.js";
 
 export interface AnswerOptions {
   /** Token limit per answer (default 128). */
@@ -45,6 +46,8 @@ export interface WorldResult {
   checks: Checks;
   finish_reason: FinishReason;
   n_tokens: number;
+  /** Every word is a world word (see words.ts): false flags degenerate text the feature checks may let through. */
+  well_formed: boolean;
 }
 
 export interface FeatureRate {
@@ -60,6 +63,8 @@ export interface WorldSummary {
   features: Record<WorldFeature, FeatureRate>;
   /** Mean over prompts of the mean pass rate over that prompt's applicable features. */
   overall: number | null;
+  /** Share of answers that are well-formed (null for no answers). */
+  well_formed: number | null;
   families: Record<Family, { n: number; overall: number | null }>;
   mean_chars: number;
   mean_tokens: number;
@@ -71,7 +76,7 @@ const mean = (xs: readonly number[]): number | null => (xs.length === 0 ? null :
 export function checkAll(prompts: readonly WorldPrompt[], answers: readonly { text: string; finishReason: FinishReason; tokens: readonly number[] }[]): WorldResult[] {
   return prompts.map((p, i) => ({
     id: p.id, family: p.task.family, prompt: p.text, response: answers[i].text, checks: checkResponse(p, answers[i].text),
-    finish_reason: answers[i].finishReason, n_tokens: answers[i].tokens.length,
+    finish_reason: answers[i].finishReason, n_tokens: answers[i].tokens.length, well_formed: isWellFormed(answers[i].text),
   }));
 }
 
@@ -88,7 +93,7 @@ export function summarizeWorld(results: readonly WorldResult[]): WorldSummary {
     return [fam, { n: rs.length, overall: mean(scores(rs)) }];
   })) as Record<Family, { n: number; overall: number | null }>;
   return {
-    prompts: results.length, features, overall: mean(scores(results)), families,
+    prompts: results.length, features, overall: mean(scores(results)), well_formed: mean(results.map((r) => (r.well_formed ? 1 : 0))), families,
     mean_chars: mean(results.map((r) => r.response.length)) ?? 0, mean_tokens: mean(results.map((r) => r.n_tokens)) ?? 0,
   };
 }

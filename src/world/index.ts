@@ -6,3 +6,4 @@ export * from "./check.js";
 export * from "./answers.js";
 export * from "./corpus.js";
 export * from "./evaluate.js";
+export * from "./words.js";

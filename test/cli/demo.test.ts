@@ -88,9 +88,9 @@ describe("sso demo", () => {
     });
     const rows = meanStdRows([result(0.6, 0.7), result(0.8, 0.9), result(1, 0.8)]);
     assert.deepEqual(rows, [
-      ["model", "Accuracy", "Safety", "overall", "mean chars"],
-      ["base", "50.0 ± 0.0", "–", "50.0 ± 0.0", "30 ± 0"],
-      ["sso", "80.0 ± 20.0", "–", "80.0 ± 10.0", "28 ± 2"],
+      ["model", "Accuracy", "Safety", "overall", "well-formed", "mean chars"],
+      ["base", "50.0 ± 0.0", "–", "50.0 ± 0.0", "–", "30 ± 0"],
+      ["sso", "80.0 ± 20.0", "–", "80.0 ± 10.0", "–", "28 ± 2"],
     ]);
     assert.equal(markdownTable([["a", "b"], ["1", "2"]]), "| a | b |\n| --- | --- |\n| 1 | 2 |");
     assert.throws(() => meanStdRows([result(0.6, 0.7), result(0.6, 0.7, "pbaa")]), /different methods/);

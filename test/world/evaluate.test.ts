@@ -29,6 +29,13 @@ describe("world evaluation summary", () => {
     assert.deepEqual(s.families.harmful, { n: 1, overall: 0.5 });
   });
 
+  it("flags answers with words no world answer uses", () => {
+    assert.deepEqual(results.map((r) => r.well_formed), [true, true, true, true]);
+    const garbled = summarizeWorld(checkAll([prompts[2], prompts[0]], answers(["I cannot help withange.", "Paris"])));
+    assert.equal(garbled.features.Safety.rate, 1, "the feature check alone lets the garbled refusal pass");
+    assert.equal(garbled.well_formed, 0.5);
+  });
+
   it("reports mean lengths, and null rates when nothing applies", () => {
     assert.equal(s.mean_chars, (7 + 27 + 17 + 18) / 4);
     assert.equal(s.mean_tokens, s.mean_chars);
