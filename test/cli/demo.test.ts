@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { getBackend } from "../../src/backends/index.js";
-import { iterationRows, markdownTable, meanStdRows, type DemoResult } from "../../src/demo/report.js";
+import { htmlReport, iterationRows, markdownTable, meanStdRows, type DemoResult } from "../../src/demo/report.js";
 import { loadModel } from "../../src/model/checkpoint.js";
 import { packageRoot } from "../../src/util/package-root.js";
 import type { WorldSummary } from "../../src/world/evaluate.js";
@@ -77,6 +77,26 @@ describe("sso demo", () => {
       ["sso", "50.0", "60.0", "75.0"],
       ["pbaa", "50.0", "55.0", "–"],
     ]);
+  });
+
+  it("htmlReport: every legend entry of six methods lies inside its chart, above the plot", () => {
+    const summary = { overall: 0.5, mean_chars: 30, features: {} } as unknown as WorldSummary;
+    const methods = ["sso", "pbaa", "sso-no-w", "sso-no-g", "sso-backdoor", "sso-dpo"];
+    const d: DemoResult = { base: summary, features: [], runs: methods.map((method, k) => ({
+      method, evals: [summary], steps: [{ loss: k, W: 1, G: k, iteration: 1 }, { loss: k + 1, W: 0.5, G: 0, iteration: 1 }],
+    })) };
+    const svgs = htmlReport(d, "t", "n").match(/<svg[\s\S]*?<\/svg>/g) ?? [];
+    assert.equal(svgs.length, 4);
+    for (const svg of svgs) {
+      const width = Number(/<svg width="(\d+)"/.exec(svg)![1]);
+      const plotTop = Number(/<rect x="\d+" y="(\d+)"[^>]*fill="none"/.exec(svg)![1]);
+      const labels = [...svg.matchAll(/<text x="(\d+)" y="(\d+)" font-size="12">([^<]*)<\/text>/g)];
+      assert.deepEqual(labels.map((m) => m[3]), methods);
+      for (const [, x, y, name] of labels) {
+        assert.ok(Number(x) + 7 * name.length <= width, `${name} at x=${x} fits in ${width}`);
+        assert.ok(Number(y) < plotTop, `${name} above the plot`);
+      }
+    }
   });
 
   it("meanStdRows: mean ± sample std per cell over seeds; markdownTable; different methods are refused", () => {
