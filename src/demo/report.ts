@@ -91,20 +91,20 @@ const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", 
 
 /** One line chart: a polyline per series, min/max labels on the y axis, first/last x, a legend with swatches. */
 function chart(title: string, series: { name: string; ys: number[] }[], xLabel: string, x0 = 1): string {
-  // The legend wraps after `perRow` entries; the plot starts below its last row.
-  const W = 420, pad = 36, perRow = 3, cell = (W - pad) / perRow, rows = Math.ceil(series.length / perRow);
-  const top = Math.max(pad, 12 + 14 * rows), H = 184 + top;
+  // The legend wraps after `perRow` entries; the plot (always plotH tall) starts below its last row.
+  const W = 420, pad = 36, plotH = 148, perRow = 3, cell = (W - pad) / perRow, rows = Math.ceil(series.length / perRow);
+  const top = Math.max(pad, 12 + 14 * rows), H = top + plotH + pad;
   const all = series.flatMap((s) => s.ys).filter(Number.isFinite);
   if (all.length === 0) return "";
   const lo = Math.min(...all), hi = Math.max(...all), span = hi - lo || 1, n = Math.max(...series.map((s) => s.ys.length));
-  const x = (i: number) => pad + ((W - 2 * pad) * i) / Math.max(1, n - 1), y = (v: number) => H - pad - ((H - pad - top) * (v - lo)) / span;
+  const x = (i: number) => pad + ((W - 2 * pad) * i) / Math.max(1, n - 1), y = (v: number) => H - pad - (plotH * (v - lo)) / span;
   const lines = series.map((s, k) => `<polyline fill="none" stroke="${COLORS[k % COLORS.length]}" stroke-width="2" points="${s.ys.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ")}"/>`);
   const legend = series.map((s, k) => {
     const lx = pad + cell * (k % perRow), ly = 5 + 14 * Math.floor(k / perRow);
     return `<rect x="${lx.toFixed(0)}" y="${ly}" width="10" height="10" fill="${COLORS[k % COLORS.length]}"/><text x="${(lx + 14).toFixed(0)}" y="${ly + 9}" font-size="12">${esc(s.name)}</text>`;
   });
   return `<figure><figcaption>${esc(title)}</figcaption><svg width="${W}" height="${H}" xmlns="http://www.w3.org/2000/svg">
-<rect x="${pad}" y="${top}" width="${W - 2 * pad}" height="${H - pad - top}" fill="none" stroke="#ccc"/>
+<rect x="${pad}" y="${top}" width="${W - 2 * pad}" height="${plotH}" fill="none" stroke="#ccc"/>
 <text x="2" y="${top + 4}" font-size="11">${hi.toPrecision(3)}</text><text x="2" y="${H - pad}" font-size="11">${lo.toPrecision(3)}</text>
 <text x="${pad}" y="${H - pad + 14}" font-size="11">${x0}</text><text x="${W - pad}" y="${H - pad + 14}" font-size="11" text-anchor="end">${x0 + n - 1}</text>
 <text x="${W / 2 - 20}" y="${H - 6}" font-size="11">${esc(xLabel)}</text>${legend.join("")}${lines.join("")}</svg></figure>`;
