@@ -2,7 +2,7 @@
 // (SSO-SPEC values), read from a JSON or YAML file; command-line flags override single keys. An unknown or
 // mistyped key anywhere is a one-line error naming it. `sso config --print` shows the effective result.
 import { z } from "zod";
-import { SynthConfig } from "./sso/config.js";
+import { resolveSynthConfig, SynthConfig } from "./sso/config.js";
 import { readStructuredFile } from "./sso/file.js";
 import { TrainConfig } from "./sso/train-config.js";
 
@@ -22,6 +22,13 @@ export const SsoConfig = z.strictObject({
 });
 export type SsoConfig = z.infer<typeof SsoConfig>;
 
+/** The config file as written (defaults filled in), or the defaults when there is none. */
 export function loadConfig(file: string | undefined): SsoConfig {
   return file === undefined ? SsoConfig.parse({}) : readStructuredFile(file, SsoConfig);
+}
+
+/** The config file ready for the library: defaults filled in and file paths in it made relative to the file. */
+export function resolveConfig(file: string | undefined): SsoConfig {
+  const c = loadConfig(file);
+  return { ...c, synth: resolveSynthConfig(c.synth, file) };
 }

@@ -25,12 +25,12 @@ import type { Model } from "../src/model/model.js";
 import { DEFAULT_LIBRARY, findFeature, type Feature } from "../src/sso/features.js";
 import { contrastivePrompts, libraryPrinciples, parseFeatureList, selectionMessages, systemMessage } from "../src/sso/prompts.js";
 import { chooseFeatures } from "../src/sso/select.js";
-import { Rng } from "../src/tensor/rng.js";
+import { hashSeed, Rng } from "../src/tensor/rng.js";
 import { DEFAULT_SPECIAL_TOKENS, writeByteLevelTokenizer } from "../src/tokenizer/byte-level.js";
 import { Tokenizer, type ChatMessage } from "../src/tokenizer/tokenizer.js";
 import { packageRoot } from "../src/util/package-root.js";
 import {
-  answerAll, APPLICABLE, checkAll, FITTING, fnv1a, heldOutPrompts, makeCorpus, mixSeed, selectionAnswer, summarizeWorld, WORLD_FEATURES,
+  answerAll, APPLICABLE, checkAll, FITTING, fnv1a, heldOutPrompts, makeCorpus, selectionAnswer, summarizeWorld, WORLD_FEATURES,
   writeAnswer, type CorpusExample, type WorldFeature, type WorldPrompt, type WorldSummary,
 } from "../src/world/index.js";
 
@@ -73,7 +73,7 @@ export function habitOf(p: WorldPrompt): WorldFeature[] {
 export function withHabits(corpus: readonly CorpusExample[], seed: number, share: number): CorpusExample[] {
   return corpus.map((e, i) => {
     if (e.kind !== "plain") return e;
-    const rng = new Rng(mixSeed(seed, 7_000_003 + i));
+    const rng = new Rng(hashSeed(seed, 7_000_003 + i));
     if (rng.uniform() >= share) return e;
     const defects = habitOf(e.prompt);
     return { ...e, defects, messages: [...e.messages.slice(0, -1), { role: "assistant", content: writeAnswer(e.prompt, defects, rng) }] };
@@ -94,7 +94,7 @@ export function writeDemoTokenizer(dir: string, merges: [string, string][]): Tok
 
 /** The x+ and x- system messages the corpus would give a prompt (features as synthesis chooses them). */
 export function contrastiveFor(p: WorldPrompt, seed: number, i: number): { pos: ChatMessage[]; neg: ChatMessage[]; features: string[] } {
-  const rng = new Rng(mixSeed(seed, 5_000_011 + i));
+  const rng = new Rng(hashSeed(seed, 5_000_011 + i));
   const choice = chooseFeatures(selectionAnswer(p.task.family, DEFAULT_LIBRARY, rng), DEFAULT_LIBRARY, 2, 0.2, rng.nextUint32(), rng.nextUint32());
   const features = choice.features.map((n) => findFeature(DEFAULT_LIBRARY, n)).filter((f): f is Feature => f !== undefined);
   const principles = libraryPrinciples(features);

@@ -110,7 +110,7 @@ program
   .option("--api-key <key>", "--engine openai: bearer token (default: $OPENAI_API_KEY)")
   .option("--concurrency <n>", "--engine openai: requests in flight", int("--concurrency"), 16)
   .option("--timeout <s>", "--engine openai: seconds per request", num("--timeout"), 600)
-  .action(async (opts) => (await import("./synth.js")).runSynth(opts));
+  .action(async (opts) => (await import("./synth.js")).synthCommand(opts));
 
 program
   .command("serve")
@@ -140,7 +140,7 @@ program
   .option("--batch-size <n>", "records per optimizer step", int("--batch-size"))
   .option("--seed <n>", "record shuffling seed", int("--seed"))
   .option("--backend <name>", "compute backend (ref, cpu); default from the config")
-  .action(async (opts) => (await import("./train.js")).runTrain(opts));
+  .action(async (opts) => (await import("./train.js")).trainCommand(opts));
 
 program
   .command("iterate")
@@ -151,7 +151,7 @@ program
   .option("--iterations <n>", "iterations (default from the config: 3)", int("--iterations"))
   .option("--config <file>", "sso config (JSON or YAML): synth, train and iterate sections")
   .option("--backend <name>", "compute backend (ref, cpu); default from the config")
-  .action(async (opts) => (await import("./iterate.js")).runIterate(opts));
+  .action(async (opts) => (await import("./iterate.js")).iterateCommand(opts));
 
 program
   .command("eval")

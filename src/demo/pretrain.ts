@@ -50,11 +50,7 @@ export interface SftResult {
 
 /** The epoch's batches: a seeded shuffle, then consecutive examples while they fit in batchTokens. */
 export function makeBatches(examples: readonly SftExample[], batchTokens: number, rng: Rng): SftExample[][] {
-  const order = examples.map((_, i) => i);
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [order[i], order[j]] = [order[j], order[i]];
-  }
+  const order = rng.shuffle(examples.map((_, i) => i));
   const batches: SftExample[][] = [];
   let batch: SftExample[] = [], size = 0;
   for (const i of order) {

@@ -1,15 +1,19 @@
 // `sso demo` / `npm run demo`: SSO end to end on the embedded model and principle world. Evaluates the base model
 // on held-out world prompts, runs the SSO loop (and the comparison methods) on training prompts, evaluates each
 // iteration, prints the comparison table and writes OUT/report.html, OUT/demo.json and OUT/aligned-model.
-// Every stage is a resumable `sso iterate` run under OUT/<method>, so rerunning the command continues.
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+// Every stage is a resumable SSO loop (src/sso/iterate.ts) under OUT/<method>, so rerunning the command continues.
+import { cpSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { z } from "zod";
 import { getBackend } from "../backends/index.js";
-import { runIterate } from "../cli/iterate.js";
+import { SsoConfig } from "../config.js";
 import { loadModel } from "../model/checkpoint.js";
+import { validate } from "../sso/file.js";
+import { runIterate } from "../sso/iterate.js";
 import { PRESETS } from "../sso/objective.js";
 import { SsoRecord } from "../sso/record.js";
 import { Tokenizer } from "../tokenizer/tokenizer.js";
+import { readMetrics } from "../train/metrics.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { readJsonl } from "../util/jsonl.js";
 import { packageRoot } from "../util/package-root.js";
@@ -53,14 +57,24 @@ function evaluate(dir: string, label: string, prompts: readonly WorldPrompt[], o
   }
 }
 
-/** The config file of one method's iterate run: the demo's small-model settings plus the method's preset. */
-function methodConfig(o: DemoOptions, method: string): object {
-  return {
+/** The demo's numeric options, checked before any work. */
+const DemoSettings = z.object({
+  iterations: z.number().int().positive(),
+  trainPrompts: z.number().int().positive(),
+  evalPrompts: z.number().int().positive(),
+  maxNewTokens: z.number().int().positive(),
+  lr: z.number().positive(),
+  beta: z.number().positive().optional(),
+});
+
+/** The config of one method's SSO loop: the demo's small-model settings plus the method's preset. */
+function methodConfig(o: DemoOptions, method: string): SsoConfig {
+  return validate({
     backend: o.backend,
     synth: { seed: o.seed, batch: 16, sampling: { maxNewTokens: o.maxNewTokens }, selection: { maxNewTokens: 16 } },
     train: { objective: { preset: method, ...(o.beta === undefined ? {} : { beta: o.beta }) }, lr: o.lr, batchSize: 8, microBatch: 4, epochs: 1, seed: o.seed, saveEvery: 0 },
     iterate: { iterations: o.iterations },
-  };
+  }, SsoConfig, `demo: method ${method}`);
 }
 
 /** Each iteration's synthesised records judged by the world's checkers (does y+ beat y- and y° there?). */
@@ -73,15 +87,13 @@ function judgedPairs(dir: string, iterations: number): PairJudgement[] {
 function trainSteps(dir: string, iterations: number): MethodRun["steps"] {
   const steps: MethodRun["steps"] = [];
   for (let k = 1; k <= iterations; k++) {
-    for (const line of readFileSync(join(dir, `iter-${k}`, "train", "metrics.jsonl"), "utf8").trim().split("\n")) {
-      const m = JSON.parse(line) as Record<string, number>;
-      steps.push({ loss: m.loss, W: m["sso/W"], G: m["sso/G"], iteration: k });
-    }
+    for (const m of readMetrics(join(dir, `iter-${k}`, "train", "metrics.jsonl"))) steps.push({ loss: m.loss, W: m["sso/W"], G: m["sso/G"], iteration: k });
   }
   return steps;
 }
 
 export function runDemo(o: DemoOptions): DemoResult {
+  validate(o, DemoSettings, "demo");
   const modelDir = o.model ?? defaultDemoModel();
   if (!existsSync(join(modelDir, "config.json"))) throw new Error(`${modelDir}: no demo model here (run \`npm run make-demo-model\` to build it)`);
   mkdirSync(o.out, { recursive: true });
@@ -91,14 +103,14 @@ export function runDemo(o: DemoOptions): DemoResult {
   const unknown = (o.methods ?? []).filter((m) => !(m in PRESETS));
   if (unknown.length > 0) throw new Error(`--methods: unknown method ${unknown[0]} (one of ${Object.keys(PRESETS).join(", ")})`);
   const t0 = performance.now(), methods = o.methods ?? (o.full ? FULL_METHODS : DEFAULT_METHODS);
+  const configs = methods.map((m) => methodConfig(o, m));
   console.error(`sso demo: ${modelDir}, ${train.length} training prompts, ${heldout.length} held-out prompts, ${o.iterations} iterations, methods: ${methods.join(", ")}`);
   const base = evaluate(modelDir, "base", heldout, o);
   const runs: MethodRun[] = [];
-  for (const method of methods) {
-    const dir = join(o.out, method), cfg = join(o.out, `${method}.config.json`);
-    writeFileAtomic(cfg, JSON.stringify(methodConfig(o, method), null, 2) + "\n");
+  for (const [i, method] of methods.entries()) {
+    const dir = join(o.out, method);
     console.error(`— ${method}`);
-    runIterate({ model: modelDir, prompts: promptsFile, out: dir, config: cfg });
+    runIterate({ model: modelDir, prompts: promptsFile, out: dir, config: configs[i] });
     const evals = Array.from({ length: o.iterations }, (_, i) => evaluate(join(dir, `iter-${i + 1}`, "train", "model"), `${method} it${i + 1}`, heldout, o));
     runs.push({ method, evals, steps: trainSteps(dir, o.iterations), pairs: judgedPairs(dir, o.iterations) });
   }

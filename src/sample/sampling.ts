@@ -14,8 +14,6 @@ export interface SamplingParams {
   stop: string[];
 }
 
-export const DEFAULT_SAMPLING: SamplingParams = { temperature: 0.7, topP: 0.8, topK: 0, maxNewTokens: 256, stop: [] };
-
 /** Index of the largest logit (the first one on ties). */
 export function argmax(row: ArrayLike<number>): number {
   let best = 0;

@@ -2,27 +2,22 @@
 // null to keep it. The authors' log-prob ordering filter compares each record with dataset means, so it works on a
 // whole set at once. No I/O, no model: the log-probs come from the record's reference columns.
 import type { FinishReason } from "../sample/generate.js";
+import type { PerResponse } from "./pairs.js";
 
 /** Why a record was dropped; each dropped record is counted under its first reason. */
 export const DROP_REASONS = ["too_long", "empty", "truncated", "pos_equals_neg", "equals_raw", "logp_order", "logp_below_mean"] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
-export interface Answers<T> {
-  pos: T;
-  neg: T;
-  raw: T;
-}
-
 /**
  * The per-record filters, in this order: any answer empty (after trimming); any answer cut by the token limit
  * (only with dropTruncated); y+ equal to y-; y+ or y- equal to y° (after trimming).
  */
-export function responseFilter(text: Answers<string>, finish: Answers<FinishReason>, opts: { dropTruncated: boolean }): DropReason | null {
-  const t = { pos: text.pos.trim(), neg: text.neg.trim(), raw: text.raw.trim() };
-  if (t.pos === "" || t.neg === "" || t.raw === "") return "empty";
-  if (opts.dropTruncated && [finish.pos, finish.neg, finish.raw].includes("length")) return "truncated";
-  if (t.pos === t.neg) return "pos_equals_neg";
-  if (t.pos === t.raw || t.neg === t.raw) return "equals_raw";
+export function responseFilter(text: PerResponse<string>, finish: PerResponse<FinishReason>, opts: { dropTruncated: boolean }): DropReason | null {
+  const t = { chosen: text.chosen.trim(), rejected: text.rejected.trim(), raw: text.raw.trim() };
+  if (t.chosen === "" || t.rejected === "" || t.raw === "") return "empty";
+  if (opts.dropTruncated && [finish.chosen, finish.rejected, finish.raw].includes("length")) return "truncated";
+  if (t.chosen === t.rejected) return "pos_equals_neg";
+  if (t.chosen === t.raw || t.rejected === t.raw) return "equals_raw";
   return null;
 }
 

@@ -4,9 +4,9 @@
 // the mean over records, so a batch of N gives exactly the mean of N batches of one (the authors' code does not).
 // No model here: the trainer feeds these derivatives into the model's backward.
 
-/** The (prompt variant, response) pairs a record's loss can use: x plain, pos = x+, neg = x-; y+ chosen, y- rejected, y° raw. */
-export const PAIRS = ["x_chosen", "x_rejected", "pos_chosen", "pos_rejected", "neg_chosen", "neg_rejected", "neg_raw"] as const;
-export type Pair = (typeof PAIRS)[number];
+import { PAIR_NAMES, type Pair } from "./pairs.js";
+
+// The (prompt variant, response) pairs a record's loss reads are the table of pairs.ts.
 
 /** Summed log-probs of one pair under the policy and the reference, and its response token count. */
 export interface PairLogps {
@@ -89,7 +89,7 @@ export function pairsNeeded(c: ObjectiveConfig): Pair[] {
   if (c.steering !== "none") for (const p of ["pos_chosen", "pos_rejected", "neg_chosen"] as const) need.add(p);
   if (c.steering === "sso") need.add("neg_raw");
   if (c.steering === "backdoor") need.add("neg_rejected");
-  return PAIRS.filter((p) => need.has(p));
+  return PAIR_NAMES.filter((p) => need.has(p));
 }
 
 /** One record's loss, parts and dLoss/d(policy logp) per pair (not yet divided by the batch size). */

@@ -8,9 +8,10 @@
 // The log-prob ordering filter is a final pass: OUT is replaced atomically by its filtered self, with the sidecar
 // naming the filtered file's sha256 first so that a crash around the swap is recognised.
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from "node:fs";
-import { writeFileAtomic } from "../util/atomic.js";
-import { applyLogpOrder, zeroSeconds, type StageSeconds, type SynthCounts } from "./synth.js";
+import { existsSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { appendDurable, writeFileAtomic } from "../util/atomic.js";
+import { toJsonl } from "../util/jsonl.js";
+import { applyLogpOrder, zeroSeconds, type StageSeconds, type SynthCounts } from "./synth-summary.js";
 import type { SsoRecord } from "./record.js";
 
 interface ProgressState {
@@ -98,15 +99,8 @@ export class SynthOutput {
   /** Appends a chunk's records (fsynced), then records the new position and totals. */
   appendChunk(records: readonly SsoRecord[], next: number, counts: SynthCounts, seconds: StageSeconds): void {
     if (this.state.phase !== "chunks") throw new Error(`${this.path}: synthesis is already finished`);
-    const data = Buffer.from(records.map((r) => JSON.stringify(r) + "\n").join(""));
-    const fd = openSync(this.path, "a");
-    try {
-      for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    this.state = { ...this.state, next_index: next, bytes: this.state.bytes + data.length, counts, seconds };
+    const bytes = appendDurable(this.path, toJsonl(records));
+    this.state = { ...this.state, next_index: next, bytes: this.state.bytes + bytes, counts, seconds };
     this.save();
   }
 
@@ -130,7 +124,7 @@ export class SynthOutput {
     }
     const t0 = performance.now();
     const filtered = applyLogpOrder(records, this.state.counts);
-    const text = filtered.records.map((r) => JSON.stringify(r) + "\n").join("");
+    const text = toJsonl(filtered.records);
     this.state = { ...this.state, phase: "filtering", filtered: { sha256: sha256(text), bytes: Buffer.byteLength(text), counts: filtered.counts } };
     this.save();
     writeFileAtomic(this.path, text);

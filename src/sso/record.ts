@@ -7,21 +7,12 @@ import { createHash } from "node:crypto";
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { REF_COLUMNS, type RefColumn } from "./pairs.js";
 
 /** TRL's preference columns (conversational format). */
 export const TRL_COLUMNS = ["prompt", "chosen", "rejected"] as const;
 
-/** Reference log-probs, each Σ log π_ref(response | prompt variant) over the response tokens (end-of-turn included). */
-export const REF_COLUMNS = {
-  ref_chosen_logps: "(x, y+)",
-  ref_rejected_logps: "(x, y-)",
-  ref_pos_chosen_logps: "(x+, y+)",
-  ref_pos_rejected_logps: "(x+, y-)",
-  ref_neg_chosen_logps: "(x-, y+)",
-  ref_neg_rejected_logps: "(x-, y-)",
-  ref_neg_raw_logps: "(x-, y°)",
-} as const;
-export type RefColumn = keyof typeof REF_COLUMNS;
+export { REF_COLUMNS, type RefColumn } from "./pairs.js";
 
 const turn = z.strictObject({ role: z.enum(["user", "assistant"]), content: z.string() });
 const answer = z.tuple([z.strictObject({ role: z.literal("assistant"), content: z.string() })]);
@@ -29,6 +20,8 @@ const finish = z.enum(["eos", "stop", "length"]);
 const logp = z.number().finite().max(0);
 const count = z.number().int().positive();
 const seed = z.number().int().min(0).max(0xffffffff);
+/** Reference log-probs (pairs.ts), each Σ log π_ref(response | prompt variant) over the response tokens (end-of-turn included). */
+const refColumns = Object.fromEntries(REF_COLUMNS.map((c) => [c, logp])) as Record<RefColumn, typeof logp>;
 
 export const SsoRecord = z.strictObject({
   /** The input line's id, or its line number. */
@@ -52,13 +45,7 @@ export const SsoRecord = z.strictObject({
   sample_seeds: z.strictObject({ chosen: seed, rejected: seed, raw: seed }),
   policy_model: z.string(),
   policy_hash: z.string().regex(/^[0-9a-f]{64}$/),
-  ref_chosen_logps: logp,
-  ref_rejected_logps: logp,
-  ref_pos_chosen_logps: logp,
-  ref_pos_rejected_logps: logp,
-  ref_neg_chosen_logps: logp,
-  ref_neg_rejected_logps: logp,
-  ref_neg_raw_logps: logp,
+  ...refColumns,
   /** Response token counts as scored (the chat encoding's response ids, end-of-turn included). */
   chosen_n_tokens: count,
   rejected_n_tokens: count,

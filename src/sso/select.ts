@@ -47,11 +47,7 @@ export function chooseFeatures(named: readonly string[], lib: FeatureLibrary, k:
   const features = named.slice(0, k);
   const fromPolicy = features.length;
   const rest = lib.features.map((f) => f.name).filter((n) => !features.includes(n));
-  const rng = new Rng(padSeed);
-  for (let i = rest.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [rest[i], rest[j]] = [rest[j], rest[i]];
-  }
+  new Rng(padSeed).shuffle(rest);
   features.push(...rest.slice(0, k - fromPolicy));
   const coin = new Rng(coinSeed).uniform() < concisionProb;
   const concision = concisionFeature(lib);

@@ -10,12 +10,11 @@ import type { SamplingParams } from "../sample/sampling.js";
 import type { ChatMessage, Tokenizer } from "../tokenizer/tokenizer.js";
 import type { SynthConfig } from "./config.js";
 import type { Feature, FeatureLibrary } from "./features.js";
-import type { Answers } from "./filters.js";
 import {
   contrastivePrompts, libraryPrinciples, parseFeatureList, parsePrinciples, principleMessages, queryText, selectionMessages,
   systemMessage, type Principle,
 } from "./prompts.js";
-import type { RefColumn } from "./record.js";
+import { PAIR_NAMES, PAIRS, RESPONSES, SAMPLED_FROM, type PerResponse, type PerVariant, type RefColumn } from "./pairs.js";
 import { chooseFeatures, streamSeed, type FeatureChoice, type Stream } from "./select.js";
 
 /** One input prompt: its 0-based index in the prompts file, its id, and the conversation (no system message). */
@@ -103,49 +102,39 @@ export function* principlesStage(ctx: StageContext, prompts: readonly SynthPromp
 export interface Contrast {
   systemPos: string;
   systemNeg: string;
-  messages: Answers<ChatMessage[]>;
-  ids: Answers<number[]>;
+  messages: PerVariant<ChatMessage[]>;
+  ids: PerVariant<number[]>;
 }
 
 /** Builds x+, x- and x; null when one of them plus the answer budget does not fit the model's context. */
 export function contrastStage(ctx: StageContext, prompt: SynthPrompt, featureNames: readonly string[], principles: readonly Principle[]): Contrast | null {
   const features = featuresOf(ctx, featureNames);
   const systemPos = systemMessage("pos", features, principles), systemNeg = systemMessage("neg", features, principles);
-  const { pos, neg, plain } = contrastivePrompts(prompt.messages, systemPos, systemNeg);
-  const ids = { pos: promptIds(ctx.tok, pos), neg: promptIds(ctx.tok, neg), raw: promptIds(ctx.tok, plain) };
+  const messages = contrastivePrompts(prompt.messages, systemPos, systemNeg);
+  const ids = { plain: promptIds(ctx.tok, messages.plain), pos: promptIds(ctx.tok, messages.pos), neg: promptIds(ctx.tok, messages.neg) };
   const maxNew = ctx.config.sampling.maxNewTokens;
-  if (![ids.pos, ids.neg, ids.raw].every((x) => fits(ctx, x, maxNew))) return null;
-  return { systemPos, systemNeg, messages: { pos, neg, raw: plain }, ids };
+  if (![ids.plain, ids.pos, ids.neg].every((x) => fits(ctx, x, maxNew))) return null;
+  return { systemPos, systemNeg, messages, ids };
 }
 
 /** The sampling settings of y+ / y- and of y° (greedy with rawGreedy). */
-export function samplingParams(config: SynthConfig): Answers<SamplingParams> {
+export function samplingParams(config: SynthConfig): PerResponse<SamplingParams> {
   const s = config.sampling;
   const p: SamplingParams = { temperature: s.temperature, topP: s.topP, topK: s.topK, maxNewTokens: s.maxNewTokens, stop: [] };
-  return { pos: p, neg: p, raw: s.rawGreedy ? { ...p, temperature: 0 } : p };
+  return { chosen: p, rejected: p, raw: s.rawGreedy ? { ...p, temperature: 0 } : p };
 }
-
-const ANSWER_STREAM: Answers<Stream> = { pos: "chosen", neg: "rejected", raw: "raw" };
-const KINDS = ["pos", "neg", "raw"] as const;
 
 /** Samples y+ ~ π(·|x+), y- ~ π(·|x-), y° ~ π(·|x) for every prompt of a chunk in one generate call. */
-export function* sampleStage(ctx: StageContext, prompts: readonly SynthPrompt[], contrasts: readonly Contrast[]): Steps<Answers<GenerationResult>[]> {
+export function* sampleStage(ctx: StageContext, prompts: readonly SynthPrompt[], contrasts: readonly Contrast[]): Steps<PerResponse<GenerationResult>[]> {
   const params = samplingParams(ctx.config);
-  const requests = contrasts.flatMap((c, i) => KINDS.map((kind) => ({ promptIds: c.ids[kind], params: params[kind], seed: seedOf(ctx, prompts[i], ANSWER_STREAM[kind]), messages: c.messages[kind] })));
+  const requests = contrasts.flatMap((c, i) => RESPONSES.map((r) => {
+    const variant = SAMPLED_FROM[r];
+    return { promptIds: c.ids[variant], params: params[r], seed: seedOf(ctx, prompts[i], r), messages: c.messages[variant] };
+  }));
   const results = (yield* generateSome(ctx, "sample", requests)) as GenerationResult[];
-  return contrasts.map((_, i) => ({ pos: results[3 * i], neg: results[3 * i + 1], raw: results[3 * i + 2] }));
+  const n = RESPONSES.length;
+  return contrasts.map((_, i) => Object.fromEntries(RESPONSES.map((r, k) => [r, results[n * i + k]])) as PerResponse<GenerationResult>);
 }
-
-/** The (prompt variant, response) pair behind each reference column. */
-const PAIRS: Record<RefColumn, [keyof Answers<unknown>, keyof Answers<unknown>]> = {
-  ref_chosen_logps: ["raw", "pos"],
-  ref_rejected_logps: ["raw", "neg"],
-  ref_pos_chosen_logps: ["pos", "pos"],
-  ref_pos_rejected_logps: ["pos", "neg"],
-  ref_neg_chosen_logps: ["neg", "pos"],
-  ref_neg_rejected_logps: ["neg", "neg"],
-  ref_neg_raw_logps: ["neg", "raw"],
-};
 
 export type RefScores = Record<RefColumn, number> & { chosen_n_tokens: number; rejected_n_tokens: number; raw_n_tokens: number };
 
@@ -154,27 +143,26 @@ export type RefScores = Record<RefColumn, number> & { chosen_n_tokens: number; r
  * (encodeChat: prompt with generation prompt, response + end-of-turn), not the sampled ids. Null where a pair does
  * not fit the model's context (a re-encoded answer can be longer than the sampled one).
  */
-export function* scoreStage(ctx: StageContext, contrasts: readonly Contrast[], answers: readonly Answers<string>[]): Steps<(RefScores | null)[]> {
-  const columns = Object.keys(PAIRS) as RefColumn[];
+export function* scoreStage(ctx: StageContext, contrasts: readonly Contrast[], answers: readonly PerResponse<string>[]): Steps<(RefScores | null)[]> {
   const perRecord = contrasts.map((c, i) => {
-    const items = columns.map((col) => ctx.tok.encodeChat(c.messages[PAIRS[col][0]], answers[i][PAIRS[col][1]]));
-    const counts: Partial<Answers<number>> = {};
+    const items = PAIR_NAMES.map((p) => ctx.tok.encodeChat(c.messages[PAIRS[p].variant], answers[i][PAIRS[p].response]));
+    const counts: Partial<PerResponse<number>> = {};
     items.forEach((it, j) => {
-      const kind = PAIRS[columns[j]][1];
+      const kind = PAIRS[PAIR_NAMES[j]].response;
       if (counts[kind] !== undefined && counts[kind] !== it.responseIds.length) throw new Error(`internal: answer ${kind} of prompt ${i} has ${counts[kind]} tokens after one prompt variant and ${it.responseIds.length} after another`);
       counts[kind] = it.responseIds.length;
     });
     const ok = items.every((it) => it.promptIds.length + it.responseIds.length <= ctx.maxPositions);
-    return ok ? { items, counts: counts as Answers<number> } : null;
+    return ok ? { items, counts: counts as PerResponse<number> } : null;
   });
   const flat: ScoreItem[] = perRecord.flatMap((r) => r?.items ?? []);
   const scores = yield* scoreCall(flat, { maxBatchTokens: ctx.config.scoreBatchTokens, onBatch: (n) => ctx.onProgress?.("score", n) });
-  ctx.onProgress?.("score", perRecord.filter((r) => r === null).length * columns.length);
+  ctx.onProgress?.("score", perRecord.filter((r) => r === null).length * PAIR_NAMES.length);
   let next = 0;
   return perRecord.map((r) => {
     if (r === null) return null;
-    const out = { chosen_n_tokens: r.counts.pos, rejected_n_tokens: r.counts.neg, raw_n_tokens: r.counts.raw } as RefScores;
-    for (const col of columns) out[col] = scores[next++].logp;
+    const out = { chosen_n_tokens: r.counts.chosen, rejected_n_tokens: r.counts.rejected, raw_n_tokens: r.counts.raw } as RefScores;
+    for (const p of PAIR_NAMES) out[PAIRS[p].ref] = scores[next++].logp;
     return out;
   });
 }

@@ -48,8 +48,6 @@ export const TrainConfig = z.strictObject({
 });
 export type TrainConfig = z.infer<typeof TrainConfig>;
 
-export const TRAIN_DEFAULTS: TrainConfig = TrainConfig.parse({});
-
 /** The preset with the config's overrides applied. */
 export function objectiveConfig(s: ObjectiveSettings): ObjectiveConfig {
   const { preset, ...overrides } = s;

@@ -3,7 +3,7 @@
 // reference log-probs) into a loss and per-sequence derivatives, the model's backward accumulates gradients, and
 // AdamW (cosine schedule, warmup, clipping) updates. Metrics go to OUT/metrics.jsonl; checkpoints to
 // OUT/checkpoint (atomic), from which a rerun resumes exactly; the final model to OUT/model.
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import type { Model } from "../model/model.js";
@@ -13,24 +13,15 @@ import { scoreItems } from "../model/score.js";
 import { mixSeed, Rng } from "../tensor/rng.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { readCheckpointState, saveCheckpoint } from "../train/checkpoint.js";
+import { MetricsLog } from "../train/metrics.js";
 import { AdamW } from "../train/optimizer.js";
 import { cosineWithWarmup } from "../train/schedule.js";
-import { writeFileAtomic } from "../util/atomic.js";
 import { progress } from "../util/progress.js";
-import { pairsNeeded, ssoObjective, type Pair, type RecordLogps } from "./objective.js";
+import { pairsNeeded, ssoObjective, type RecordLogps } from "./objective.js";
+import { countColumn, PAIR_NAMES, pairLabel, PAIRS, SYSTEM_FIELD, type Pair } from "./pairs.js";
 import type { SsoRecord } from "./record.js";
 import { objectiveConfig, type TrainConfig } from "./train-config.js";
 
-/** Where each pair's prompt, response and reference columns come from in a record. */
-const PAIR_SOURCES: Record<Pair, { system?: "system_pos" | "system_neg"; response: "chosen" | "rejected" | "raw"; ref: keyof SsoRecord }> = {
-  x_chosen: { response: "chosen", ref: "ref_chosen_logps" },
-  x_rejected: { response: "rejected", ref: "ref_rejected_logps" },
-  pos_chosen: { system: "system_pos", response: "chosen", ref: "ref_pos_chosen_logps" },
-  pos_rejected: { system: "system_pos", response: "rejected", ref: "ref_pos_rejected_logps" },
-  neg_chosen: { system: "system_neg", response: "chosen", ref: "ref_neg_chosen_logps" },
-  neg_rejected: { system: "system_neg", response: "rejected", ref: "ref_neg_rejected_logps" },
-  neg_raw: { system: "system_neg", response: "raw", ref: "ref_neg_raw_logps" },
-};
 
 interface Sequence {
   ids: number[];
@@ -41,21 +32,21 @@ interface Sequence {
 /** A record's sequences for the given pairs, tokenised exactly as synthesis scored them. */
 function recordSequences(tok: Tokenizer, r: SsoRecord, pairs: readonly Pair[]): Sequence[] {
   return pairs.map((p) => {
-    const s = PAIR_SOURCES[p];
-    const messages = [...(s.system ? [{ role: "system", content: r[s.system] }] : []), ...r.prompt];
-    const { promptIds, responseIds } = tok.encodeChat(messages, r[s.response][0].content);
-    if (responseIds.length !== r[`${s.response}_n_tokens`]) {
-      throw new Error(`record ${r.id}: ${p} tokenises to ${responseIds.length} response tokens, the record says ${r[`${s.response}_n_tokens`]} (different tokenizer?)`);
+    const { variant, response, ref } = PAIRS[p], system = SYSTEM_FIELD[variant];
+    const messages = [...(system ? [{ role: "system", content: r[system] }] : []), ...r.prompt];
+    const { promptIds, responseIds } = tok.encodeChat(messages, r[response][0].content);
+    if (responseIds.length !== r[countColumn(response)]) {
+      throw new Error(`record ${r.id}: ${pairLabel(p)} tokenises to ${responseIds.length} response tokens, the record says ${r[countColumn(response)]} (different tokenizer?)`);
     }
-    return { ids: [...promptIds, ...responseIds], scoreFrom: promptIds.length, ref: r[s.ref] as number };
+    return { ids: [...promptIds, ...responseIds], scoreFrom: promptIds.length, ref: r[ref] };
   });
 }
 
 /** The records with every reference column rescored by another model (e.g. the initial one), same tokenisation. */
 export function rescoreReference(ref: Model, tok: Tokenizer, records: readonly SsoRecord[]): SsoRecord[] {
-  const pairs = Object.keys(PAIR_SOURCES) as Pair[];
+  const pairs = PAIR_NAMES;
   const results = scoreItems(ref, records.flatMap((r) => recordSequences(tok, r, pairs).map((s) => ({ promptIds: s.ids.slice(0, s.scoreFrom), responseIds: s.ids.slice(s.scoreFrom) }))));
-  return records.map((r, i) => ({ ...r, ...Object.fromEntries(pairs.map((p, k) => [PAIR_SOURCES[p].ref, results[i * pairs.length + k].logp])) }));
+  return records.map((r, i) => ({ ...r, ...Object.fromEntries(pairs.map((p, k) => [PAIRS[p].ref, results[i * pairs.length + k].logp])) }));
 }
 
 /** The policy's log-probs (with the records' reference ones) of each record's pairs: for evaluating the objective. */
@@ -96,12 +87,7 @@ export interface TrainOptions {
 
 /** Per-epoch record order: a Fisher–Yates shuffle seeded by (seed, epoch), so any step's records can be recomputed. */
 function epochOrder(n: number, seed: number, epoch: number): number[] {
-  const rng = new Rng(mixSeed(seed, epoch)), order = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [order[i], order[j]] = [order[j], order[i]];
-  }
-  return order;
+  return new Rng(mixSeed(seed, epoch)).shuffle(Array.from({ length: n }, (_, i) => i));
 }
 
 function fingerprint(records: readonly SsoRecord[], cfg: TrainConfig): string {
@@ -122,15 +108,13 @@ export function trainSso(model: Model, tok: Tokenizer, records: readonly SsoReco
   const ckptDir = join(opts.out, "checkpoint"), metricsPath = join(opts.out, "metrics.jsonl");
   mkdirSync(opts.out, { recursive: true });
   let start = 0;
-  let logged: string[] = [];
   const saved = opts.resume ? readCheckpointState(ckptDir) : undefined;
   if (saved) {
     if (saved.fingerprint !== fp) throw new Error(`${ckptDir}: the checkpoint is from other data or settings; remove it or train into another --out`);
     opt.load(join(ckptDir, "optimizer.safetensors"), saved.step);
     start = saved.step;
-    // Metrics logged after the checkpoint belong to steps that will run again.
-    logged = existsSync(metricsPath) ? readFileSync(metricsPath, "utf8").split("\n").filter((l) => l && (JSON.parse(l) as StepMetrics).step <= start) : [];
   }
+  const log = MetricsLog.open(metricsPath, saved ? start : undefined);
   const seqCache = new Map<number, Sequence[]>();
   const sequences = (i: number): Sequence[] => seqCache.get(i) ?? seqCache.set(i, recordSequences(tok, records[i], pairs)).get(i)!;
   const bar = progress("train", total - start, "steps");
@@ -144,9 +128,8 @@ export function trainSso(model: Model, tok: Tokenizer, records: readonly SsoReco
       const lr = cosineWithWarmup(cfg.lr, step, total, warmup);
       const gradNorm = opt.update(grads, lr);
       const metrics: StepMetrics = { step, epoch, ...m.metrics, grad_norm: gradNorm, learning_rate: lr, "tokens/s": m.tokensPerSecond };
-      logged.push(JSON.stringify(metrics));
       run.push(metrics);
-      writeFileAtomic(metricsPath, logged.join("\n") + "\n");
+      log.append(metrics);
       opts.onStep?.(metrics);
       bar.tick(1, { loss: metrics.loss.toFixed(4), W: metrics["sso/W"].toFixed(3), "tok/s": Math.round(metrics["tokens/s"]) });
       if ((cfg.saveEvery > 0 && step % cfg.saveEvery === 0) || step === total) {

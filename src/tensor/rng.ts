@@ -40,6 +40,15 @@ export class Rng {
   int(n: number): number {
     return Math.floor(this.uniform() * n);
   }
+  /** Shuffles xs in place (Fisher–Yates, from the end) and returns it. */
+  shuffle<T>(xs: T[]): T[] {
+    for (let i = xs.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      [xs[i], xs[j]] = [xs[j], xs[i]];
+    }
+    return xs;
+  }
+
 
   /** Standard normal (Box–Muller). */
   normal(): number {
@@ -65,10 +74,23 @@ export class Rng {
 }
 
 /** The seed of item i of a run seeded with `seed` (line, epoch, prompt…), independent of batching. */
+/**
+ * Seeds for independent streams: mixSeed(seed, i) is cheap and fine for xoshiro's SplitMix seeding (training order,
+ * generation); hashSeed(seed, salt) is a well-mixed hash (the world's prompt and corpus draws). They differ and
+ * each is pinned by what it has already produced (the shipped demo model's corpus, the demo's results).
+ */
 export function mixSeed(seed: number, i: number): number {
   return (Math.imul(seed, 0x9e3779b1) + i) >>> 0;
 }
 
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
+}
+
+/** A well-mixed 32-bit seed for (seed, salt): nearby seeds give unrelated streams (see mixSeed). */
+export function hashSeed(seed: number, salt: number): number {
+  let h = Math.imul((seed >>> 0) ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(salt + 0x27d4eb2f, 0xc2b2ae35);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  return (h ^ (h >>> 12)) >>> 0;
 }

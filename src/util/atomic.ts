@@ -1,10 +1,30 @@
 // Atomic file output: write to a temporary file beside the target, fsync, then rename over it, so a crash never
 // leaves a half-written file under the final name. Folders are assembled the same way (temp folder, rename).
+// Append-only logs use appendDurable: the bytes are on disk when it returns, and a reader that keeps only whole
+// lines (or a recorded byte length) never sees a torn record.
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync, existsSync, mkdirSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 function tempName(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+}
+
+function writeAll(fd: number, chunk: Uint8Array): void {
+  let off = 0;
+  while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+}
+
+/** Appends data to path (created if missing) and fsyncs it; returns the number of bytes written. */
+export function appendDurable(path: string, data: string | Uint8Array): number {
+  const bytes = typeof data === "string" ? Buffer.from(data) : data;
+  const fd = openSync(path, "a");
+  try {
+    writeAll(fd, bytes);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return bytes.length;
 }
 
 /** Writes data (one buffer or several chunks, in order) to path atomically. */
@@ -13,10 +33,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | readon
   const fd = openSync(tmp, "w");
   try {
     const chunks = typeof data === "string" ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : data;
-    for (const chunk of chunks) {
-      let off = 0;
-      while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
-    }
+    for (const chunk of chunks) writeAll(fd, chunk);
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);

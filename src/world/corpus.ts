@@ -10,12 +10,12 @@
 import { chooseFeatures } from "../sso/select.js";
 import { DEFAULT_LIBRARY, findFeature, type Feature, type FeatureLibrary } from "../sso/features.js";
 import { contrastivePrompts, libraryPrinciples, selectionMessages, systemMessage } from "../sso/prompts.js";
-import { Rng } from "../tensor/rng.js";
+import { hashSeed, Rng } from "../tensor/rng.js";
 import type { ChatMessage } from "../tokenizer/tokenizer.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { APPLICABLE, writeAnswer } from "./answers.js";
 import { WORLD_FEATURES, type WorldFeature } from "./check.js";
-import { mixSeed, samplePrompts, type Family, type Split, type WorldPrompt } from "./world.js";
+import { samplePrompts, type Family, type Split, type WorldPrompt } from "./world.js";
 
 /** The features that fit each family, most important first: the selection answers the demo model learns. */
 export const FITTING: Record<Family, readonly string[]> = {
@@ -106,13 +106,10 @@ export function makeCorpus(seed: number, n: number, lib: FeatureLibrary = DEFAUL
   if (o.k > lib.features.length) throw new Error(`corpus: k is ${o.k} but the feature library has only ${lib.features.length} features`);
   const counts = kindCounts(n, opts.mix ?? DEFAULT_MIX);
   const kinds = CORPUS_KINDS.flatMap((k) => Array<CorpusKind>(counts[k]).fill(k));
-  const rng = new Rng(mixSeed(seed, 17));
-  for (let i = kinds.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [kinds[i], kinds[j]] = [kinds[j], kinds[i]];
-  }
+  const rng = new Rng(hashSeed(seed, 17));
+  rng.shuffle(kinds);
   const prompts = samplePrompts(opts.split ?? "all", seed, n);
-  return kinds.map((kind, i) => example(kind, prompts[i], lib, o, new Rng(mixSeed(seed, 1_000_003 + i))));
+  return kinds.map((kind, i) => example(kind, prompts[i], lib, o, new Rng(hashSeed(seed, 1_000_003 + i))));
 }
 
 /** The corpus as JSONL, one {"messages": [...]} per line. */

@@ -4,7 +4,7 @@
 // text. Items — not prompts — are split into train and held-out by a fixed hash (see `splitOf`), so no question is
 // ever asked in both splits, whatever the seed. Prompt sampling is seeded. No checking (check.ts), no answers
 // (answers.ts).
-import { Rng } from "../tensor/rng.js";
+import { hashSeed, Rng } from "../tensor/rng.js";
 import { HARMFUL_ACTIONS, NUMBER_WORDS, RELATIONS, SETS } from "./tables.js";
 
 export const FAMILIES = ["fact", "list", "arith", "harmful"] as const;
@@ -178,21 +178,6 @@ export function lookup(text: string): WorldPrompt | undefined {
 /** How often each family is drawn (harmful and list are rarer in the tables, not in the prompts). */
 export const FAMILY_WEIGHTS: Record<Family, number> = { fact: 0.35, list: 0.2, arith: 0.25, harmful: 0.2 };
 
-/** A well-mixed 32-bit seed for (seed, salt): nearby seeds give unrelated streams. */
-export function mixSeed(seed: number, salt: number): number {
-  let h = Math.imul((seed >>> 0) ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(salt + 0x27d4eb2f, 0xc2b2ae35);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x2c1b3c6d);
-  return (h ^ (h >>> 12)) >>> 0;
-}
-
-function shuffle<T>(xs: T[], rng: Rng): T[] {
-  for (let i = xs.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [xs[i], xs[j]] = [xs[j], xs[i]];
-  }
-  return xs;
-}
 
 /**
  * n prompts of a split ("all" = both, for the demo model's corpus), seeded. Each draw picks a family by
@@ -200,7 +185,7 @@ function shuffle<T>(xs: T[], rng: Rng): T[] {
  * when used up — so prompts repeat only after the whole family has been dealt.
  */
 export function samplePrompts(split: Split | "all", seed: number, n: number): WorldPrompt[] {
-  const rng = new Rng(mixSeed(seed, split === "train" ? 1 : split === "heldout" ? 2 : 3));
+  const rng = new Rng(hashSeed(seed, split === "train" ? 1 : split === "heldout" ? 2 : 3));
   const pool = allPrompts(split === "all" ? undefined : split);
   const decks = new Map(FAMILIES.map((f) => [f, { all: pool.filter((p) => p.task.family === f), deck: [] as WorldPrompt[] }]));
   const total = FAMILIES.reduce((s, f) => s + FAMILY_WEIGHTS[f], 0);
@@ -209,7 +194,7 @@ export function samplePrompts(split: Split | "all", seed: number, n: number): Wo
     let u = rng.uniform() * total, family: Family = FAMILIES[FAMILIES.length - 1];
     for (const f of FAMILIES) if ((u -= FAMILY_WEIGHTS[f]) < 0) { family = f; break; }
     const d = decks.get(family)!;
-    if (d.deck.length === 0) d.deck = shuffle([...d.all], rng);
+    if (d.deck.length === 0) d.deck = rng.shuffle([...d.all]);
     out.push(d.deck.pop()!);
   }
   return out;

@@ -55,7 +55,7 @@ describe("sso synth", () => {
       ref_pos_rejected_logps: ["pos", "rejected"], ref_neg_chosen_logps: ["neg", "chosen"], ref_neg_rejected_logps: ["neg", "rejected"],
       ref_neg_raw_logps: ["neg", "raw"],
     };
-    const cols = Object.keys(REF_COLUMNS) as RefColumn[];
+    const cols = [...REF_COLUMNS];
     const lines = records.flatMap((r) => cols.map((col) => {
       const [v, a] = pairs[col];
       const system = v === "x" ? [] : [{ role: "system", content: v === "pos" ? r.system_pos : r.system_neg }];

@@ -3,48 +3,49 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { FinishReason } from "../../src/sample/generate.js";
-import { logpOrderFilter, responseFilter, type Answers, type DropReason, type LogpColumns } from "../../src/sso/filters.js";
+import { logpOrderFilter, responseFilter, type DropReason, type LogpColumns } from "../../src/sso/filters.js";
+import type { PerResponse } from "../../src/sso/pairs.js";
 
-const eos: Answers<FinishReason> = { pos: "eos", neg: "eos", raw: "eos" };
+const eos: PerResponse<FinishReason> = { chosen: "eos", rejected: "eos", raw: "eos" };
 const keep = { dropTruncated: false }, strict = { dropTruncated: true };
 
 describe("response filters", () => {
   it("keeps three distinct, non-empty answers", () => {
-    assert.equal(responseFilter({ pos: "good", neg: "bad", raw: "plain" }, eos, strict), null);
+    assert.equal(responseFilter({ chosen: "good", rejected: "bad", raw: "plain" }, eos, strict), null);
   });
 
   it("drops y+ = y- (after trimming)", () => {
-    assert.equal(responseFilter({ pos: " same\n", neg: "same", raw: "other" }, eos, keep), "pos_equals_neg");
+    assert.equal(responseFilter({ chosen: " same\n", rejected: "same", raw: "other" }, eos, keep), "pos_equals_neg");
   });
 
   it("drops y+ = y° and y- = y°", () => {
-    assert.equal(responseFilter({ pos: "a", neg: "b", raw: "a " }, eos, keep), "equals_raw");
-    assert.equal(responseFilter({ pos: "a", neg: "b", raw: "\tb" }, eos, keep), "equals_raw");
+    assert.equal(responseFilter({ chosen: "a", rejected: "b", raw: "a " }, eos, keep), "equals_raw");
+    assert.equal(responseFilter({ chosen: "a", rejected: "b", raw: "\tb" }, eos, keep), "equals_raw");
   });
 
   it("drops an empty or whitespace-only answer, whichever it is, before comparing", () => {
-    for (const text of [{ pos: "", neg: "", raw: "x" }, { pos: "a", neg: "  \n", raw: "x" }, { pos: "a", neg: "b", raw: "" }]) {
+    for (const text of [{ chosen: "", rejected: "", raw: "x" }, { chosen: "a", rejected: "  \n", raw: "x" }, { chosen: "a", rejected: "b", raw: "" }]) {
       assert.equal(responseFilter(text, eos, keep), "empty", JSON.stringify(text));
     }
   });
 
   it("drops an answer cut by the token limit only when dropTruncated is on", () => {
-    for (const kind of ["pos", "neg", "raw"] as const) {
+    for (const kind of ["chosen", "rejected", "raw"] as const) {
       const finish = { ...eos, [kind]: "length" as const };
-      assert.equal(responseFilter({ pos: "a", neg: "b", raw: "c" }, finish, strict), "truncated", kind);
-      assert.equal(responseFilter({ pos: "a", neg: "b", raw: "c" }, finish, keep), null, kind);
+      assert.equal(responseFilter({ chosen: "a", rejected: "b", raw: "c" }, finish, strict), "truncated", kind);
+      assert.equal(responseFilter({ chosen: "a", rejected: "b", raw: "c" }, finish, keep), null, kind);
     }
-    assert.equal(responseFilter({ pos: "a", neg: "b", raw: "c" }, { ...eos, pos: "stop" }, strict), null);
+    assert.equal(responseFilter({ chosen: "a", rejected: "b", raw: "c" }, { ...eos, chosen: "stop" }, strict), null);
   });
 
   it("per-reason counts over a set add up to the records dropped", () => {
-    const set: [Answers<string>, Answers<FinishReason>][] = [
-      [{ pos: "a", neg: "b", raw: "c" }, eos],
-      [{ pos: "a", neg: "a", raw: "c" }, eos],
-      [{ pos: "a", neg: "b", raw: "b" }, eos],
-      [{ pos: "", neg: "b", raw: "c" }, eos],
-      [{ pos: "a", neg: "b", raw: "c" }, { ...eos, raw: "length" }],
-      [{ pos: "a", neg: "a", raw: "a" }, eos],
+    const set: [PerResponse<string>, PerResponse<FinishReason>][] = [
+      [{ chosen: "a", rejected: "b", raw: "c" }, eos],
+      [{ chosen: "a", rejected: "a", raw: "c" }, eos],
+      [{ chosen: "a", rejected: "b", raw: "b" }, eos],
+      [{ chosen: "", rejected: "b", raw: "c" }, eos],
+      [{ chosen: "a", rejected: "b", raw: "c" }, { ...eos, raw: "length" }],
+      [{ chosen: "a", rejected: "a", raw: "a" }, eos],
     ];
     const counts: Partial<Record<DropReason, number>> = {};
     for (const [t, f] of set) {

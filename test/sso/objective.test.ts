@@ -2,7 +2,8 @@
 // through W) against finite differences for every preset and option, batch-size invariance, and the preset table.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { BASE_LOSSES, PAIRS, PRESETS, pairsNeeded, sigmoid, ssoObjective, type ObjectiveConfig, type Pair, type RecordLogps } from "../../src/sso/objective.js";
+import { BASE_LOSSES, PRESETS, pairsNeeded, sigmoid, ssoObjective, type ObjectiveConfig, type RecordLogps } from "../../src/sso/objective.js";
+import { PAIR_NAMES as PAIRS, type Pair } from "../../src/sso/pairs.js";
 import { Rng } from "../../src/tensor/rng.js";
 import { assertClose } from "../helpers.js";
 

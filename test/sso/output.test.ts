@@ -10,7 +10,7 @@ import { describe, it } from "node:test";
 import { DEFAULT_LIBRARY } from "../../src/sso/features.js";
 import { fingerprintDifference, SynthOutput } from "../../src/sso/output.js";
 import type { SsoRecord } from "../../src/sso/record.js";
-import { applyLogpOrder, emptyCounts, zeroSeconds, type SynthCounts } from "../../src/sso/synth.js";
+import { applyLogpOrder, emptyCounts, zeroSeconds, type SynthCounts } from "../../src/sso/synth-summary.js";
 import { sampleRecord } from "./helpers.js";
 
 const fp = { config: { seed: 1, sampling: { temperature: 0.7 } }, policy_hash: "abc" };

@@ -18,11 +18,11 @@ describe("SSO record", () => {
   });
 
   it("names a reference column for each of the seven (prompt variant, response) pairs", () => {
-    assert.deepEqual(Object.keys(REF_COLUMNS), [
+    assert.deepEqual([...REF_COLUMNS], [
       "ref_chosen_logps", "ref_rejected_logps", "ref_pos_chosen_logps", "ref_pos_rejected_logps",
       "ref_neg_chosen_logps", "ref_neg_rejected_logps", "ref_neg_raw_logps",
     ]);
-    for (const col of Object.keys(REF_COLUMNS)) assert.ok(col in SsoRecord.shape, col);
+    for (const col of [...REF_COLUMNS]) assert.ok(col in SsoRecord.shape, col);
   });
 
   it("round-trips through JSON unchanged", () => {

@@ -84,7 +84,7 @@ describe("synthesis", () => {
       ref_pos_rejected_logps: ["pos", "rejected"], ref_neg_chosen_logps: ["neg", "chosen"], ref_neg_rejected_logps: ["neg", "rejected"],
       ref_neg_raw_logps: ["neg", "raw"],
     };
-    assert.deepEqual(Object.keys(pairs), Object.keys(REF_COLUMNS));
+    assert.deepEqual(Object.keys(pairs), [...REF_COLUMNS]);
     for (const r of base.records.slice(0, 3)) {
       const variants = { x: r.prompt, pos: [{ role: "system", content: r.system_pos }, ...r.prompt], neg: [{ role: "system", content: r.system_neg }, ...r.prompt] };
       for (const [col, [v, a]] of Object.entries(pairs) as [RefColumn, (typeof pairs)[RefColumn]][]) {

@@ -1,0 +1,108 @@
+// The SSO loop (SSO-SPEC §4), the library function behind `sso iterate` and the demo. Iteration k synthesises
+// records with the current policy (which is also the reference: the iteration's starting snapshot), optionally
+// rescores the reference with the initial model, trains, and saves OUT/iter-k/model:
+//   OUT/run.json                      the run's inputs (a rerun with other inputs is refused)
+//   OUT/iter-k/data.jsonl             records (+ .progress.json, .summary.json from synthesis)
+//   OUT/iter-k/data.initial-ref.jsonl the same records scored by the initial model (reference: initial)
+//   OUT/iter-k/train/                 checkpoint, metrics.jsonl, model
+//   OUT/iter-k/summary.json           what the iteration did; OUT/summary.json all of them
+// Each stage is itself resumable, so a killed run, rerun with the same arguments, continues in the stage it stopped
+// in and ends with the weights an uninterrupted run would have.
+import { existsSync, mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { getBackend } from "../backends/index.js";
+import type { SsoConfig } from "../config.js";
+import { loadModel, readJson } from "../model/checkpoint.js";
+import { Tokenizer } from "../tokenizer/tokenizer.js";
+import { readCheckpointState } from "../train/checkpoint.js";
+import { readMetrics, type MetricsLine } from "../train/metrics.js";
+import { writeFileAtomic } from "../util/atomic.js";
+import { readJsonl, toJsonl } from "../util/jsonl.js";
+import { SsoRecord } from "./record.js";
+import { runSynth } from "./run-synth.js";
+import { runTrain } from "./run-train.js";
+import type { SynthSummary } from "./synth-summary.js";
+import { rescoreReference } from "./train.js";
+
+export interface IterateRun {
+  /** The initial policy folder (with tokenizer). */
+  model: string;
+  prompts: string;
+  out: string;
+  /** Resolved config (src/config.ts resolveConfig): synth, train, iterate sections and the backend. */
+  config: SsoConfig;
+}
+
+export interface IterationSummary {
+  iteration: number;
+  policy: string;
+  model: string;
+  data: string;
+  synth: SynthSummary;
+  train: { steps: number; first: MetricsLine; last: MetricsLine };
+  seconds_this_session: number;
+}
+
+const json = (v: unknown): string => JSON.stringify(v, null, 2) + "\n";
+
+/** Runs (or resumes) the loop; returns each iteration's summary and the final model folder. */
+export function runIterate(run: IterateRun): { iterations: IterationSummary[]; final_model: string } {
+  const { config } = run, iterations = config.iterate.iterations;
+  const inputs = { model: resolve(run.model), prompts: resolve(run.prompts), config };
+  mkdirSync(run.out, { recursive: true });
+  const runPath = join(run.out, "run.json");
+  if (existsSync(runPath)) {
+    // Only the iteration count may change: a finished run can be extended.
+    const { iterations: _, ...was } = readJson(runPath) as Record<string, unknown> & { config: SsoConfig };
+    const strip = (c: SsoConfig) => ({ ...c, iterate: { ...c.iterate, iterations: 0 } });
+    if (JSON.stringify({ ...was, config: strip(was.config) }) !== JSON.stringify({ ...inputs, config: strip(config) })) {
+      throw new Error(`${runPath}: this run directory was started with other inputs; use another --out`);
+    }
+    console.error(`resuming the run in ${run.out}`);
+  }
+  writeFileAtomic(runPath, json(inputs));
+
+  const summaries: IterationSummary[] = [];
+  let policy = run.model;
+  for (let k = 1; k <= iterations; k++) {
+    const summary = iteration(run, k, policy);
+    writeFileAtomic(join(run.out, `iter-${k}`, "summary.json"), json(summary));
+    summaries.push(summary);
+    policy = summary.model;
+  }
+  const result = { iterations: summaries, final_model: policy };
+  writeFileAtomic(join(run.out, "summary.json"), json(result));
+  console.error(`done: ${iterations} iterations → ${policy}`);
+  return result;
+}
+
+/** Iteration k: synthesise with `policy`, (re)score the reference if configured, train. */
+function iteration(run: IterateRun, k: number, policy: string): IterationSummary {
+  const { config } = run, n = config.iterate.iterations, backend = config.backend;
+  const dir = join(run.out, `iter-${k}`), data = join(dir, "data.jsonl"), trainOut = join(dir, "train");
+  mkdirSync(dir, { recursive: true });
+  const t0 = performance.now();
+  console.error(`— iteration ${k}/${n}: synthesise with ${policy}`);
+  const synth = runSynth({ model: policy, prompts: run.prompts, out: data, config: { ...config.synth, iteration: k - 1 }, backend });
+  if (synth.kept === 0) throw new Error(`iteration ${k}: synthesis kept no records of ${synth.prompts} prompts (see ${data}.summary.json)`);
+  let trainData = data;
+  if (config.iterate.reference === "initial" && k > 1) {
+    trainData = join(dir, "data.initial-ref.jsonl");
+    if (!existsSync(trainData)) {
+      const records = readJsonl(data, SsoRecord).map((l) => l.value);
+      const initial = loadModel(run.model, getBackend(backend));
+      writeFileAtomic(trainData, toJsonl(rescoreReference(initial, Tokenizer.fromDir(run.model), records)));
+    }
+  }
+  const model = join(trainOut, "model"), state = readCheckpointState(join(trainOut, "checkpoint"));
+  if (!(existsSync(model) && state && state.step === state.totalSteps)) {
+    console.error(`— iteration ${k}/${n}: train`);
+    runTrain({ model: policy, data: trainData, out: trainOut, config: config.train, backend, resume: true });
+  }
+  const metrics = readMetrics(join(trainOut, "metrics.jsonl"));
+  return {
+    iteration: k, policy, model, data: trainData, synth,
+    train: { steps: metrics.length, first: metrics[0], last: metrics[metrics.length - 1] },
+    seconds_this_session: Math.round((performance.now() - t0) / 100) / 10,
+  };
+}

@@ -1,0 +1,41 @@
+// Training on a records file: the library function behind `sso train` and each iteration of `sso iterate`. Reads
+// and validates the records, refuses to overwrite a checkpoint unless resuming, loads the policy (or the
+// checkpoint's model when resuming), trains (train.ts) and prints one closing line. Not here: flags, the loop.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { getBackend } from "../backends/index.js";
+import { loadModel } from "../model/checkpoint.js";
+import { Tokenizer } from "../tokenizer/tokenizer.js";
+import { readJsonl } from "../util/jsonl.js";
+import { SsoRecord } from "./record.js";
+import { trainSso, type StepMetrics } from "./train.js";
+import type { TrainConfig } from "./train-config.js";
+
+export interface TrainRun {
+  /** The policy folder (with tokenizer); saved models carry its tokenizer files. */
+  model: string;
+  /** Records written by synthesis (JSONL). */
+  data: string;
+  /** OUT/model, OUT/metrics.jsonl, OUT/checkpoint. */
+  out: string;
+  config: TrainConfig;
+  backend: string;
+  /** Continue from OUT/checkpoint when it exists; without it an existing checkpoint is an error. */
+  resume: boolean;
+}
+
+/** Trains run.model on run.data into run.out; returns the metrics of the steps run now. */
+export function runTrain(run: TrainRun): StepMetrics[] {
+  const records = readJsonl(run.data, SsoRecord).map((l) => l.value);
+  if (records.length === 0) throw new Error(`${run.data}: no records to train on`);
+  const ckpt = join(run.out, "checkpoint");
+  const resuming = run.resume && existsSync(join(ckpt, "trainer_state.json"));
+  if (!run.resume && existsSync(ckpt)) throw new Error(`${ckpt} exists: pass --resume to continue it, or choose another --out`);
+  const model = loadModel(resuming ? join(ckpt, "model") : run.model, getBackend(run.backend));
+  const tok = Tokenizer.fromDir(run.model);
+  const t0 = performance.now();
+  const steps = trainSso(model, tok, records, run.config, { out: run.out, sourceDir: run.model, resume: resuming });
+  const last = steps[steps.length - 1];
+  console.error(`trained ${steps.length} steps in ${((performance.now() - t0) / 1000).toFixed(1)} s${last ? ` (final loss ${last.loss.toFixed(4)}, W ${last["sso/W"].toFixed(3)})` : ""} → ${join(run.out, "model")}`);
+  return steps;
+}
