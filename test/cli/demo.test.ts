@@ -44,7 +44,7 @@ describe("sso demo", () => {
     const r = sso("demo", "--model", model, "--out", out, "--iterations", "1", "--train-prompts", "6", "--eval-prompts", "4", "--max-new-tokens", "8", "--methods", "sso-no-g", "--beta", "0.7");
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(JSON.parse(readFileSync(join(out, "demo.json"), "utf8")).runs.map((x: { method: string }) => x.method), ["sso-no-g"]);
-    assert.deepEqual(JSON.parse(readFileSync(join(out, "sso-no-g.config.json"), "utf8")).train.objective, { preset: "sso-no-g", beta: 0.7 });
+    assert.deepEqual(JSON.parse(readFileSync(join(out, "sso-no-g", "run.json"), "utf8")).config.train.objective, { preset: "sso-no-g", beta: 0.7 });
     assert.ok(existsSync(join(out, "aligned-model", "model.safetensors")), "aligned model from the only method run");
     const bad = sso("demo", "--model", model, "--out", join(work, "bad"), "--methods", "sso,ssoo");
     assert.notEqual(bad.status, 0);
@@ -121,5 +121,14 @@ describe("sso demo", () => {
     assert.notEqual(r.status, 0);
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
     assert.match(r.stderr, /make-demo-model/);
+  });
+
+  it("--iterations 0 is a one-line error naming it, before any work", () => {
+    const out = join(mkdtempSync(join(tmpdir(), "sso-demo-")), "run");
+    const r = sso("demo", "--model", makeTinyModel(4), "--out", out, "--iterations", "0");
+    assert.notEqual(r.status, 0);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.match(r.stderr, /iterations/);
+    assert.ok(!existsSync(out), "nothing written");
   });
 });

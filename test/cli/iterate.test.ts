@@ -74,6 +74,15 @@ describe("sso iterate", () => {
     assert.equal(scored.status, 0, scored.stderr);
     assert.ok(Math.abs(JSON.parse(readFileSync(join(out, "s.jsonl"), "utf8")).logp - rescored[0].ref_chosen_logps) < 1e-3);
   });
+
+  it("an empty prompts file is a one-line error before anything is synthesised", () => {
+    writeFileSync(join(work, "empty.jsonl"), "\n");
+    const out = join(work, "empty-run");
+    const r = sso("iterate", "--model", model, "--prompts", join(work, "empty.jsonl"), "--out", out, "--config", config());
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr.trim(), /^sso: .*empty\.jsonl: no prompts$/);
+    assert.ok(!existsSync(join(out, "iter-1", "data.jsonl")), "no records file");
+  });
 });
 
 function writeScore(dir: string, rec: { prompt: unknown; chosen: { content: string }[] }): string {
