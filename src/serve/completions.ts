@@ -1,11 +1,15 @@
 // POST /v1/completions: text or token-id prompts (one or many), echo, OpenAI's logprobs, vLLM's prompt_logprobs
-// and return_token_ids, streaming for a single prompt. Deliberately not here: HTTP plumbing (http.ts), the SSE mechanics (sse.ts), suffix/n/penalties (protocol.ts
+// and return_token_ids, streaming for a single prompt. A request's jobs (a generation per prompt, plus a prompt
+// scoring per prompt when prompt log-probs are asked for) are submitted to the scheduler in one go: admitted
+// whole or refused whole — 400 when they are more than the queue can ever hold, 429 when they do not fit now.
+// Deliberately not here: HTTP plumbing (http.ts), the SSE mechanics (sse.ts), suffix/n/penalties (protocol.ts
 // rejects them).
 import type { ServerResponse } from "node:http";
 import { checkLength, checkModel, idPrompt, newId, now, textPrompt, type Prompt, type ServeContext } from "./context.js";
 import { finishOf, generation } from "./generation.js";
 import { bad, sendJson } from "./http.js";
 import { completionLogprobs, samplingOf, seedOf, vllmPromptLogprobs, type CompletionRequest } from "./protocol.js";
+import type { ScoreJob, TokenLogprob } from "./scheduler.js";
 import { stream } from "./sse.js";
 
 export async function completions(ctx: ServeContext, r: CompletionRequest, res: ServerResponse, signal: AbortSignal): Promise<void> {
@@ -24,15 +28,23 @@ export async function completions(ctx: ServeContext, r: CompletionRequest, res: 
     ...head, choices: [{ index: 0, text: delta, logprobs: lp ? completionLogprobs([lp], [lp.token], ctx.piece, 0) : null, finish_reason: finish?.finish_reason ?? null, stop_reason: finish?.stop_reason ?? null }],
   }));
 
+  // The request's jobs: a generation per prompt (unless max_tokens is 0), a scoring per prompt of 2+ tokens when
+  // prompt log-probs are wanted (a 1-token prompt has none to score).
   const wantPromptLps = promptLogprobs !== null || (!!r.echo && logprobs !== null);
+  const gens = maxTokens > 0 ? prompts.map((p) => generation(ctx, p.ids, seedOf(r.seed), params, logprobs)) : null;
   const scoreTop = Math.max(promptLogprobs ?? 0, logprobs ?? 0);
+  const scores: ScoreJob[] = [], scoreOf: number[] = [];
+  if (wantPromptLps) prompts.forEach((p, i) => p.ids.length >= 2 && (scoreOf[i] = scores.push({ ids: p.ids, top: scoreTop }) - 1));
+  checkFits(ctx, prompts.length, (gens?.length ?? 0) + scores.length, (gens ? 1 : 0) + (wantPromptLps ? 1 : 0));
+  const { generated, scored } = ctx.scheduler.submit({ generate: gens?.map((g) => g.job), score: scores }, signal);
+
   const choices = await Promise.all(prompts.map(async (p, index) => {
-    const gen = maxTokens > 0 ? generation(ctx, p.ids, seedOf(r.seed), params, logprobs) : null;
+    const noScore: Promise<TokenLogprob[]> = Promise.resolve([]);
     const [out, promptLps] = await Promise.all([
-      gen ? ctx.scheduler.generate(gen.job, signal) : null,
-      wantPromptLps ? (p.ids.length < 2 ? [] : ctx.scheduler.promptLogprobs(p.ids, scoreTop)) : null,
+      gens ? generated[index] : null,
+      wantPromptLps ? (scoreOf[index] !== undefined ? scored[scoreOf[index]] : noScore) : null,
     ]);
-    const genIds = gen?.ids ?? [];
+    const genIds = gens?.[index].ids ?? [];
     const result = out?.result ?? { tokens: [], text: "", finishReason: "length" as const };
     let lps = null;
     if (logprobs !== null) {
@@ -51,3 +63,10 @@ export async function completions(ctx: ServeContext, r: CompletionRequest, res: 
   sendJson(res, 200, { ...head, choices: choices.map(({ completion_tokens: _, ...c }) => c), usage: { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens } });
 }
 
+/** 400 when the request's jobs are more than the queue can ever hold: it could never be admitted, so retrying is useless. */
+function checkFits(ctx: ServeContext, nPrompts: number, jobs: number, perPrompt: number): void {
+  const cap = ctx.scheduler.capacity;
+  if (jobs <= cap) return;
+  const each = perPrompt === 2 ? " (a prompt takes two places when prompt log-probs are asked for)" : "";
+  throw bad(`${nPrompts} prompts need ${jobs} places in the request queue, which holds at most ${cap} (--max-queue)${each}: send at most ${Math.floor(cap / perPrompt)} prompts per request`);
+}

@@ -16,6 +16,7 @@ export interface ServeOptions {
   /** 0 picks a free port. */
   port?: number;
   apiKey?: string;
+  /** Jobs that may wait at once (a prompt is one job, two with prompt log-probs); requests are admitted whole. */
   maxQueue?: number;
   maxBatch?: number;
   /** Largest request body accepted. */

@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { z } from "zod";
 import { describeIssue } from "./protocol.js";
-import { QueueFullError, ShuttingDownError } from "./scheduler.js";
+import { QueueFullError, RequestTooLargeError, ShuttingDownError } from "./scheduler.js";
 
 export class HttpError extends Error {
   constructor(readonly status: number, message: string, readonly type = "invalid_request_error") {
@@ -25,9 +25,10 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text);
 }
 
-/** Answers any failure: 400/401/404/413 as thrown, 429 queue full, 503 shutting down, else 500. */
+/** Answers any failure: 400/401/404/413 as thrown, 400 for a request the queue can never hold, 429 queue full, 503 shutting down, else 500. */
 export function sendError(res: ServerResponse, e: unknown): void {
   const err = e instanceof HttpError ? e
+    : e instanceof RequestTooLargeError ? bad(e.message)
     : e instanceof QueueFullError ? new HttpError(429, e.message, "rate_limit_error")
     : e instanceof ShuttingDownError ? new HttpError(503, e.message, "server_error")
     : new HttpError(500, `internal error: ${(e as Error)?.message ?? String(e)}`, "server_error");

@@ -1,6 +1,7 @@
 // Which request goes where: 503 while shutting down, GET /health (no key needed), the API-key check, GET
-// /v1/models, and the two POST endpoints, each given the parsed body and one AbortSignal for the whole request,
-// aborted when the client goes away before the answer is complete. Everything else is 404. Deliberately not here: what the endpoints do
+// /v1/models, and the two POST endpoints, each given the parsed body and one AbortSignal for the whole request —
+// aborted when the client goes away before the answer is complete, or when the handler fails, so that no part of
+// a failed request keeps running. Everything else is 404. Deliberately not here: what the endpoints do
 // (completions.ts, chat.ts), starting and stopping the server (server.ts).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { chat } from "./chat.js";
@@ -28,7 +29,12 @@ export class Router {
       const body = await readBody(req, opts.maxBodyBytes ?? 4 << 20);
       const abort = new AbortController();
       res.on("close", () => res.writableFinished || abort.abort());
-      return route === "POST /v1/completions" ? completions(this.ctx, parseBody(CompletionRequest, body), res, abort.signal) : chat(this.ctx, parseBody(ChatRequest, body), res, abort.signal);
+      try {
+        return await (route === "POST /v1/completions" ? completions(this.ctx, parseBody(CompletionRequest, body), res, abort.signal) : chat(this.ctx, parseBody(ChatRequest, body), res, abort.signal));
+      } catch (e) {
+        abort.abort();
+        throw e;
+      }
     }
     throw new HttpError(404, `no route ${route} (this server has GET /v1/models, POST /v1/completions, POST /v1/chat/completions)`, "not_found_error");
   }

@@ -17,6 +17,8 @@ export interface RunningServer {
   url: string;
   port: number;
   server: Server;
+  /** The model loop behind the API (its queued/active counts show what runs). */
+  scheduler: Scheduler;
   /** Stops accepting requests, fails queued ones with 503, lets running ones finish, then closes. */
   close(): Promise<void>;
 }
@@ -38,7 +40,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const port = (server.address() as AddressInfo).port;
   let closing: Promise<void> | null = null;
   return {
-    url: `http://${opts.host ?? "127.0.0.1"}:${port}`, port, server,
+    url: `http://${opts.host ?? "127.0.0.1"}:${port}`, port, server, scheduler,
     close: () => (closing ??= (async () => {
       router.closing = true;
       const closed = new Promise<void>((r) => server.close(() => r()));
