@@ -2,7 +2,9 @@
 // bounded queue; between steps the loop first scores waiting prompt-log-prob jobs (one packed forward), then
 // admits waiting generations into free slots (one prefill), else decodes one token for all active sequences,
 // yielding to the event loop after each so that HTTP stays responsive. Each request samples from its own seeded
-// RNG, so its tokens do not depend on what else is in the batch. Not here: HTTP, JSON shapes (server.ts).
+// RNG, so its tokens do not depend on what else is in the batch. A request's jobs enter the queue together or
+// not at all (submit), so a refused request leaves nothing behind. Not here: HTTP, JSON shapes (server.ts and
+// the endpoint files beside it).
 import type { Model } from "../model/model.js";
 import { Decoder, type GenerationRequest, type GenerationResult } from "../sample/generate.js";
 
@@ -29,7 +31,10 @@ export interface JobOutput {
   logprobs: TokenLogprob[] | null;
 }
 
+/** The request does not fit beside what waits now; it may fit later (HTTP 429). */
 export class QueueFullError extends Error {}
+/** The request has more jobs than the queue can ever hold; it can never succeed as sent (HTTP 400). */
+export class RequestTooLargeError extends Error {}
 export class ShuttingDownError extends Error {}
 
 interface Waiting<J, R> {
@@ -38,7 +43,13 @@ interface Waiting<J, R> {
   reject: (e: Error) => void;
 }
 
-interface ScoreJob {
+function waiting<J, R>(job: J): Waiting<J, R> & { promise: Promise<R> } {
+  let resolve!: (v: R) => void, reject!: (e: Error) => void;
+  const promise = new Promise<R>((res, rej) => ([resolve, reject] = [res, rej]));
+  return { job, resolve, reject, promise };
+}
+
+export interface ScoreJob {
   ids: readonly number[];
   /** Top alternatives per position (0 = only the token itself). */
   top: number;
@@ -66,9 +77,15 @@ export function tokenLogprob(row: Float32Array, token: number, top: number): Tok
   return { token, logprob: row[token] - lse, rank, top: best.map((t) => ({ token: t, logprob: row[t] - lse })) };
 }
 
+/** The outcomes of one submit, in the order of its jobs. */
+export interface Submitted {
+  generated: Promise<JobOutput>[];
+  scored: Promise<TokenLogprob[]>[];
+}
+
 export interface SchedulerOptions {
   maxBatch: number;
-  /** Requests waiting for a slot (generation) or a forward (scoring) before 429s. */
+  /** Jobs waiting for a slot (generation) or a forward (scoring); a request whose jobs do not fit gets 429. */
   maxQueue: number;
   eosIds: readonly number[];
   decode: (ids: number[]) => string;
@@ -117,31 +134,67 @@ export class Scheduler {
     return this.model.config.maxPositionEmbeddings;
   }
 
+  /** Jobs waiting (generations for a slot, scorings for a forward). */
   get queued(): number {
     return this.waiting.length + this.scoring.length;
   }
 
-  /** Generates for one request; rejects with QueueFullError when the queue is full. `signal` aborts it. */
+  /** Generations holding a decoder slot now. */
+  get active(): number {
+    return this.running.size;
+  }
+
+  /** The most jobs that may wait at once (maxQueue): no request with more jobs can ever be admitted. */
+  get capacity(): number {
+    return this.opts.maxQueue;
+  }
+
+  /**
+   * Queues one request's jobs all together or none of them. Throws before queueing anything: ShuttingDownError
+   * when closed, RequestTooLargeError when they are more than the queue can ever hold, QueueFullError when they
+   * do not fit beside the jobs waiting now. `signal` aborts every one of them, through a single listener (removed
+   * once all have settled) however many jobs the request has.
+   */
+  submit(work: { generate?: readonly GenerationJob[]; score?: readonly ScoreJob[] }, signal?: AbortSignal): Submitted {
+    const gen = work.generate ?? [], score = work.score ?? [];
+    const need = gen.length + score.length, cap = this.opts.maxQueue;
+    if (this.closed) throw new ShuttingDownError("the server is shutting down");
+    if (need > cap) throw new RequestTooLargeError(`the request needs ${need} places in the request queue, which holds at most ${cap} (--max-queue); split it into smaller requests`);
+    if (this.queued + need > cap) throw new QueueFullError(`the request queue is full (${this.queued} of ${cap} places taken, this request needs ${need}); retry later`);
+    const gw = gen.map((job) => waiting<GenerationJob, JobOutput>(job));
+    const sw = score.map((job) => waiting<ScoreJob, TokenLogprob[]>(job));
+    this.waiting.push(...gw);
+    this.scoring.push(...sw);
+    const submitted = { generated: gw.map((w) => w.promise), scored: sw.map((w) => w.promise) };
+    if (signal && need > 0) {
+      const onAbort = () => {
+        gw.forEach((w) => this.abort(w));
+        for (const w of sw) {
+          const i = this.scoring.indexOf(w);
+          if (i >= 0) this.scoring.splice(i, 1) && w.reject(new Error("aborted"));
+        }
+      };
+      if (signal.aborted) onAbort();
+      else {
+        signal.addEventListener("abort", onAbort, { once: true });
+        void Promise.allSettled([...submitted.generated, ...submitted.scored]).then(() => signal.removeEventListener("abort", onAbort));
+      }
+    }
+    this.wake?.();
+    return submitted;
+  }
+
+  /** One generation job: submit with one job. */
   generate(job: GenerationJob, signal?: AbortSignal): Promise<JobOutput> {
-    this.admissible();
-    return new Promise<JobOutput>((resolve, reject) => {
-      const w: Waiting<GenerationJob, JobOutput> = { job, resolve, reject };
-      this.waiting.push(w);
-      signal?.addEventListener("abort", () => this.abort(w), { once: true });
-      this.wake?.();
-    });
+    return this.submit({ generate: [job] }, signal).generated[0];
   }
 
   /**
    * Prompt log-probs: for positions 1..n−1, log p(ids[t] | ids[<t]) with its rank and `top` alternatives
-   * (position 0 has none). The numbers are what `scoreItems` computes for the same tokens.
+   * (position 0 has none). The numbers are what `scoreItems` computes for the same tokens. One scoring job.
    */
   promptLogprobs(ids: readonly number[], top: number): Promise<TokenLogprob[]> {
-    this.admissible();
-    return new Promise<TokenLogprob[]>((resolve, reject) => {
-      this.scoring.push({ job: { ids, top }, resolve, reject });
-      this.wake?.();
-    });
+    return this.submit({ score: [{ ids, top }] }).scored[0];
   }
 
   /** Stops taking requests, fails the waiting ones, and resolves when the running ones have finished. */
@@ -150,11 +203,6 @@ export class Scheduler {
     for (const w of [...this.waiting.splice(0), ...this.scoring.splice(0)]) w.reject(new ShuttingDownError("the server is shutting down"));
     this.wake?.();
     await this.loopDone;
-  }
-
-  private admissible(): void {
-    if (this.closed) throw new ShuttingDownError("the server is shutting down");
-    if (this.queued >= this.opts.maxQueue) throw new QueueFullError(`the request queue is full (${this.opts.maxQueue} waiting); retry later`);
   }
 
   private abort(w: Waiting<GenerationJob, JobOutput>): void {

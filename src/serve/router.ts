@@ -1,0 +1,41 @@
+// Which request goes where: 503 while shutting down, GET /health (no key needed), the API-key check, GET
+// /v1/models, and the two POST endpoints, each given the parsed body and one AbortSignal for the whole request —
+// aborted when the client goes away before the answer is complete, or when the handler fails, so that no part of
+// a failed request keeps running. Everything else is 404. Deliberately not here: what the endpoints do
+// (completions.ts, chat.ts), starting and stopping the server (server.ts).
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { chat } from "./chat.js";
+import { completions } from "./completions.js";
+import { now, type ServeContext } from "./context.js";
+import { HttpError, parseBody, readBody, requireApiKey, sendJson } from "./http.js";
+import { ChatRequest, CompletionRequest } from "./protocol.js";
+
+export class Router {
+  /** Set by close(): every new request gets 503. */
+  closing = false;
+
+  constructor(private readonly ctx: ServeContext) {}
+
+  /** Handles one request; throws what http.ts's sendError turns into the answer. */
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { opts, scheduler } = this.ctx;
+    const path = (req.url ?? "/").split("?")[0];
+    if (this.closing) throw new HttpError(503, "the server is shutting down", "server_error");
+    if (path === "/health") return sendJson(res, 200, { status: "ok" });
+    requireApiKey(req, opts.apiKey);
+    const route = `${req.method} ${path}`;
+    if (route === "GET /v1/models") return sendJson(res, 200, { object: "list", data: [{ id: opts.modelName, object: "model", created: now(), owned_by: "sso", max_model_len: scheduler.maxPositions }] });
+    if (route === "POST /v1/completions" || route === "POST /v1/chat/completions") {
+      const body = await readBody(req, opts.maxBodyBytes ?? 4 << 20);
+      const abort = new AbortController();
+      res.on("close", () => res.writableFinished || abort.abort());
+      try {
+        return await (route === "POST /v1/completions" ? completions(this.ctx, parseBody(CompletionRequest, body), res, abort.signal) : chat(this.ctx, parseBody(ChatRequest, body), res, abort.signal));
+      } catch (e) {
+        abort.abort();
+        throw e;
+      }
+    }
+    throw new HttpError(404, `no route ${route} (this server has GET /v1/models, POST /v1/completions, POST /v1/chat/completions)`, "not_found_error");
+  }
+}
