@@ -384,7 +384,7 @@ describe("corrupt files and folders give one-line errors naming the file and ten
 
   it("reports a tensor a shard holds but the index does not list", () => {
     let where = "";
-    const dir = damagedFolder((d, index) => {
+    const dir = damagedFolder((_d, index) => {
       where = index.weight_map["model.norm.weight"]; // shares its shard with down_proj
       delete index.weight_map["model.norm.weight"];
     });

@@ -19,7 +19,7 @@ function randomRecord(rng: Rng): RecordLogps {
 /** Central differences of the batch loss with respect to each policy log-prob sum. */
 function numericGrads(records: RecordLogps[], c: ObjectiveConfig, f = (rs: RecordLogps[]) => ssoObjective(rs, c).loss): Partial<Record<Pair, number>>[] {
   const eps = 1e-5;
-  return records.map((r, i) => {
+  return records.map((_r, i) => {
     const out: Partial<Record<Pair, number>> = {};
     for (const p of pairsNeeded(c)) {
       const at = (d: number) => f(records.map((q, j) => (j === i ? { ...q, [p]: { ...q[p]!, policy: q[p]!.policy + d } } : q)));

@@ -137,7 +137,7 @@ describe("Qwen3 tokenizer", () => {
 });
 
 describe("tokenizer_config.json and generation_config.json parsing", () => {
-  const { tokenizerJson, tokenizerConfig } = makeByteLevelTokenizer();
+  const { tokenizerJson } = makeByteLevelTokenizer();
   const tj = JSON.stringify(tokenizerJson);
 
   it("takes the 'default' template from the list form and token strings from {content} objects", () => {
