@@ -6,7 +6,7 @@
 // pre-tokenizer is recognised from its JSON (the converter hashes a tokenization instead).
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { readJson } from "../model/checkpoint.js";
+import { readJson } from "../util/files.js";
 import { bool, str, u32, type GgufKv } from "./gguf-file.js";
 
 type Json = Record<string, unknown>;

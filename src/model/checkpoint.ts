@@ -1,7 +1,8 @@
 // Hugging Face model folders in and out: config.json + safetensors weights (+ tokenizer and generation files,
 // carried along unchanged). Loading checks every tensor against the config; saving writes a whole new folder
 // atomically, in F32 or BF16, that transformers and vLLM load as they would their own.
-import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync } from "node:fs";
+import { readJson } from "../util/files.js";
 import { join } from "node:path";
 import type { Backend } from "../backends/backend.js";
 import { writeFileAtomic, writeDirAtomic } from "../util/atomic.js";
@@ -19,20 +20,6 @@ const CARRIED_FILES = [
 /** Hugging Face's default shard size for save_pretrained. */
 const MAX_SHARD_BYTES = 5 * 1024 ** 3;
 
-/** Reads and parses a JSON file; errors name the file. */
-export function readJson(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new Error(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${path}: invalid JSON (${(e as Error).message.split("\n")[0]})`);
-  }
-}
 
 export function readConfig(dir: string): ModelConfig {
   const path = join(dir, "config.json");

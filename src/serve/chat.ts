@@ -18,7 +18,7 @@ export async function chat(ctx: ServeContext, r: ChatRequest, res: ServerRespons
   }));
   let promptIds: number[];
   try {
-    promptIds = tok.encode(tok.applyChatTemplate(messages, { addGenerationPrompt: true }));
+    promptIds = tok.encodePrompt(messages);
   } catch (e) {
     throw bad(`messages: the chat template failed: ${(e as Error).message}`);
   }

@@ -1,11 +1,9 @@
 // Reading a user's JSON or YAML file (synthesis config, feature library) against a zod schema, with the first
 // problem reported as one line "FILE: key.path: problem". YAML for names ending in .yaml/.yml, JSON otherwise.
 // Not a general config system: no includes, no environment variables.
-import { readFileSync } from "node:fs";
+import { firstLine, readText } from "../util/files.js";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
-
-const firstLine = (e: unknown): string => String(e instanceof Error ? e.message : e).split("\n")[0];
 
 /** One zod issue as "key.path: problem"; an unknown key is named by its own path. */
 export function describeIssue(issue: z.core.$ZodIssue): string {
@@ -25,12 +23,7 @@ export function validate<S extends z.ZodType>(value: unknown, schema: S, source:
 
 /** Reads, parses (JSON or YAML by extension) and validates a file. */
 export function readStructuredFile<S extends z.ZodType>(path: string, schema: S): z.infer<S> {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new Error(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? firstLine(e)})`);
-  }
+  const text = readText(path);
   let value: unknown;
   const yaml = /\.ya?ml$/i.test(path);
   try {

@@ -40,11 +40,8 @@ export const seedOf = (ctx: StageContext, p: SynthPrompt, s: Stream): number => 
 
 const fits = (ctx: StageContext, ids: readonly number[], maxNew: number): boolean => ids.length + maxNew <= ctx.maxPositions;
 
-/** Renders messages with the generation prompt and encodes them. */
-const promptIds = (tok: Tokenizer, messages: ChatMessage[]): number[] => tok.encode(tok.applyChatTemplate(messages, { addGenerationPrompt: true }));
-
 /** Encodes messages as a generation request (the messages travel along for engines that only take chat). */
-const request = (tok: Tokenizer, messages: ChatMessage[], params: SamplingParams, seed: number): EngineRequest => ({ promptIds: promptIds(tok, messages), params, seed, messages });
+const request = (tok: Tokenizer, messages: ChatMessage[], params: SamplingParams, seed: number): EngineRequest => ({ promptIds: tok.encodePrompt(messages), params, seed, messages });
 
 /** Runs one batched generate call for the requests that are not null; null requests get null results. */
 function* generateSome(ctx: StageContext, stage: Stage, requests: (EngineRequest | null)[]): Steps<(GenerationResult | null)[]> {
@@ -111,7 +108,7 @@ export function contrastStage(ctx: StageContext, prompt: SynthPrompt, featureNam
   const features = featuresOf(ctx, featureNames);
   const systemPos = systemMessage("pos", features, principles), systemNeg = systemMessage("neg", features, principles);
   const messages = contrastivePrompts(prompt.messages, systemPos, systemNeg);
-  const ids = { plain: promptIds(ctx.tok, messages.plain), pos: promptIds(ctx.tok, messages.pos), neg: promptIds(ctx.tok, messages.neg) };
+  const ids = { plain: ctx.tok.encodePrompt(messages.plain), pos: ctx.tok.encodePrompt(messages.pos), neg: ctx.tok.encodePrompt(messages.neg) };
   const maxNew = ctx.config.sampling.maxNewTokens;
   if (![ids.plain, ids.pos, ids.neg].every((x) => fits(ctx, x, maxNew))) return null;
   return { systemPos, systemNeg, messages, ids };

@@ -3,10 +3,11 @@
 // and the chat encoding that scoring and training use (prompt ids, then response ids ending in the end-of-turn).
 // It deliberately is not a batching/padding/truncation layer, does not add tools or documents to templates, and never
 // downloads anything: the folder must already hold the files.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { Template } from "@huggingface/jinja";
+import { firstLine, readJson as readJsonFile, readText } from "../util/files.js";
 
 export interface ChatMessage {
   role: string;
@@ -28,24 +29,13 @@ type Json = Record<string, unknown>;
 /** Marks the assistant content when endOfTurn renders a probe conversation; unlikely in any template. */
 const SENTINEL = "SSO_END_OF_TURN_SENTINEL_7c1f";
 
-const oneLine = (e: unknown) => String(e instanceof Error ? e.message : e).split("\n")[0];
 
 function readJson(path: string, required: boolean): unknown {
   if (!existsSync(path)) {
     if (required) throw new Error(`${path}: file not found`);
     return undefined;
   }
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new Error(`${path}: cannot read (${oneLine(e)})`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${path}: invalid JSON (${oneLine(e)})`);
-  }
+  return readJsonFile(path);
 }
 
 function asObject(value: unknown, file: string): Json {
@@ -90,7 +80,7 @@ function buildHf(tj: Json, file: string, config: Json): HfTokenizer {
   try {
     return new HfTokenizer({ ...defaults, ...tj }, { ...config, clean_up_tokenization_spaces: config.clean_up_tokenization_spaces ?? false });
   } catch (e) {
-    throw new Error(`${file}: cannot build the tokenizer (${oneLine(e)})`);
+    throw new Error(`${file}: cannot build the tokenizer (${firstLine(e)})`);
   }
 }
 
@@ -158,12 +148,7 @@ export class Tokenizer {
   /** Loads a folder: tokenizer.json (required), tokenizer_config.json, generation_config.json, chat_template.jinja. */
   static fromDir(dir: string): Tokenizer {
     const jinjaPath = join(dir, "chat_template.jinja");
-    let chatTemplateFile: string | undefined;
-    try {
-      chatTemplateFile = existsSync(jinjaPath) ? readFileSync(jinjaPath, "utf8") : undefined;
-    } catch (e) {
-      throw new Error(`${jinjaPath}: cannot read (${oneLine(e)})`);
-    }
+    const chatTemplateFile = existsSync(jinjaPath) ? readText(jinjaPath) : undefined;
     return new Tokenizer({
       tokenizerJson: readJson(join(dir, "tokenizer.json"), true),
       tokenizerConfig: readJson(join(dir, "tokenizer_config.json"), false),
@@ -221,7 +206,7 @@ export class Tokenizer {
         bos_token: this.bosToken, eos_token: this.eosToken, pad_token: this.padToken,
       });
     } catch (e) {
-      throw new Error(`${this.templateSource}: ${oneLine(e)}`);
+      throw new Error(`${this.templateSource}: ${firstLine(e)}`);
     }
   }
 
@@ -262,8 +247,12 @@ export class Tokenizer {
    * the response starts with whitespace that would merge with the prompt's last token. `vars` go to the template.
    */
   encodeChat(messages: ChatMessage[], response?: string, opts: { vars?: Record<string, unknown> } = {}): { promptIds: number[]; responseIds: number[] } {
-    const promptIds = this.encode(this.applyChatTemplate(messages, { addGenerationPrompt: true, vars: opts.vars }));
     const responseIds = response === undefined ? [] : [...this.encode(response), ...this.endOfTurn.ids];
-    return { promptIds, responseIds };
+    return { promptIds: this.encodePrompt(messages, opts), responseIds };
+  }
+
+  /** The ids of a generation request: the conversation rendered with the generation prompt. */
+  encodePrompt(messages: ChatMessage[], opts: { vars?: Record<string, unknown> } = {}): number[] {
+    return this.encode(this.applyChatTemplate(messages, { addGenerationPrompt: true, vars: opts.vars }));
   }
 }

@@ -1,6 +1,6 @@
 // JSON Lines input with validation: every line is parsed and checked against a zod schema before any work starts,
 // and the first bad line is reported as one line "FILE:LINE: key: problem". Blank lines are skipped.
-import { readFileSync } from "node:fs";
+import { readText } from "./files.js";
 import type { z } from "zod";
 
 export interface Line<T> {
@@ -15,12 +15,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 
 /** Reads and validates every non-blank line of a JSONL file. */
 export function readJsonl<S extends z.ZodType>(path: string, schema: S): Line<z.infer<S>>[] {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new Error(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  const text = readText(path);
   const out: Line<z.infer<S>>[] = [];
   text.split("\n").forEach((raw, i) => {
     if (raw.trim() === "") return;

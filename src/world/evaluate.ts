@@ -28,7 +28,7 @@ export function answerAll(model: Model, tok: Tokenizer, conversations: readonly 
   const temperature = opts.temperature ?? 0;
   const params = { temperature, topP: temperature === 0 ? 1 : 0.8, topK: 0, maxNewTokens: opts.maxNewTokens ?? 128, stop: [] };
   const requests = conversations.map((messages, i) => ({
-    promptIds: tok.encode(tok.applyChatTemplate(messages, { addGenerationPrompt: true })), params, seed: mixSeed(opts.seed ?? 0, i),
+    promptIds: tok.encodePrompt(messages), params, seed: mixSeed(opts.seed ?? 0, i),
   }));
   return generate(model, requests, {
     maxBatch: opts.batch ?? 16, eosIds: tok.stopIds, decode: (ids) => tok.decode(ids, { skipSpecialTokens: true }),
