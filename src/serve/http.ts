@@ -4,7 +4,7 @@
 // Deliberately not here: which routes exist (router.ts) and what any endpoint means.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { z } from "zod";
-import { describeIssue } from "./protocol.js";
+import { describeIssue } from "../util/files.js";
 import { QueueFullError, RequestTooLargeError, ShuttingDownError } from "./scheduler.js";
 
 export class HttpError extends Error {
@@ -70,7 +70,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<unknown> 
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   if (typeof body !== "object" || body === null || Array.isArray(body)) throw bad("the body must be a JSON object");
   const r = schema.safeParse(body);
-  if (!r.success) throw bad(describeIssue(r.error));
+  if (!r.success) throw bad(describeIssue(r.error.issues[0]));
   return r.data;
 }
 

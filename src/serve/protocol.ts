@@ -53,12 +53,6 @@ export const ChatRequest = z.object({
 });
 export type ChatRequest = z.infer<typeof ChatRequest>;
 
-/** One line naming the first problem of a request body. */
-export function describeIssue(e: z.ZodError): string {
-  const i = e.issues[0];
-  return `${i.path.length > 0 ? i.path.join(".") : "body"}: ${i.message}`;
-}
-
 /** Sampling parameters of a request; a missing seed draws one (so two unseeded requests differ). */
 export function samplingOf(r: { temperature?: number | null; top_p?: number | null; top_k?: number | null; stop?: string | string[] | null }, maxNewTokens: number): SamplingParams {
   return {

@@ -1,18 +1,9 @@
 // Reading a user's JSON or YAML file (synthesis config, feature library) against a zod schema, with the first
 // problem reported as one line "FILE: key.path: problem". YAML for names ending in .yaml/.yml, JSON otherwise.
 // Not a general config system: no includes, no environment variables.
-import { firstLine, readText } from "../util/files.js";
+import { describeIssue, firstLine, readText } from "../util/files.js";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
-
-/** One zod issue as "key.path: problem"; an unknown key is named by its own path. */
-export function describeIssue(issue: z.core.$ZodIssue): string {
-  if (issue.code === "unrecognized_keys") {
-    const at = [...issue.path, issue.keys[0]].join(".");
-    return `${at}: unknown key`;
-  }
-  return `${issue.path.length ? issue.path.join(".") : "(top level)"}: ${issue.message}`;
-}
 
 /** Validates an already-parsed value; `source` names it in the error. */
 export function validate<S extends z.ZodType>(value: unknown, schema: S, source: string): z.infer<S> {

@@ -1,16 +1,11 @@
 // JSON Lines input with validation: every line is parsed and checked against a zod schema before any work starts,
 // and the first bad line is reported as one line "FILE:LINE: key: problem". Blank lines are skipped.
-import { readText } from "./files.js";
+import { describeIssue, readText } from "./files.js";
 import type { z } from "zod";
 
 export interface Line<T> {
   line: number; // 1-based line number in the file
   value: T;
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const path = issue.path.length ? `${issue.path.join(".")}: ` : "";
-  return `${path}${issue.message}`;
 }
 
 /** Reads and validates every non-blank line of a JSONL file. */
