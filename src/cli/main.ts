@@ -108,7 +108,10 @@ program
   .option("--api-key <key>", "--engine openai: bearer token (default: $OPENAI_API_KEY)")
   .option("--concurrency <n>", "--engine openai: requests in flight", flag("--concurrency", Count), 16)
   .option("--timeout <s>", "--engine openai: seconds per request", flag("--timeout", Seconds), 600)
-  .action(async (opts) => (await import("./synth.js")).runSynth(opts));
+  .action(async (opts) => {
+    (await import("../util/output-path.js")).checkOutputFile("--out", opts.out);
+    return (await import("./synth.js")).runSynth(opts);
+  });
 
 program
   .command("serve")
