@@ -41,9 +41,15 @@ export function runScore(opts: ScoreOptions): void {
   const lines = readJsonl(opts.data, ScoreLine);
   checkOutputFile("--out", opts.out);
   // The tokenizer is needed (and checked against the model) only when some line gives chat messages.
+  // A missing tokenizer is reported at the first line that needs it.
   let tokenizer: Tokenizer | undefined;
-  if (lines.some(({ value }) => !("prompt_ids" in value))) {
-    tokenizer = Tokenizer.fromDir(opts.model);
+  const firstChat = lines.find(({ value }) => !("prompt_ids" in value));
+  if (firstChat) {
+    try {
+      tokenizer = Tokenizer.fromDir(opts.model);
+    } catch (e) {
+      throw new Error(`${opts.data}:${firstChat.line}: ${(e as Error).message}`);
+    }
     checkTokenizerFitsModel(tokenizer, readConfig(opts.model).vocabSize);
   }
   const model = loadModel(opts.model, getBackend(opts.backend));
