@@ -1,6 +1,8 @@
-// Shared test helpers: seeded random tensors, closeness assertions, finite differences, and tiny random chat models.
+// Shared test helpers: seeded random tensors, closeness assertions, finite differences, tiny random chat models,
+// self-removing temp folders, and running the built CLI.
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getBackend } from "../src/backends/index.js";
@@ -9,6 +11,62 @@ import { parseConfig } from "../src/model/config.js";
 import { Rng } from "../src/tensor/rng.js";
 import { writeByteLevelTokenizer } from "../src/tokenizer/byte-level.js";
 import { Tokenizer } from "../src/tokenizer/tokenizer.js";
+import { packageRoot } from "../src/util/package-root.js";
+
+// ---- temp folders ----
+
+const tempDirs: string[] = [];
+let cleanupRegistered = false;
+
+/** A fresh folder under the system temp dir, removed (with its contents) when the test process exits. */
+export function tempDir(prefix = "sso-test-"): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  if (!cleanupRegistered) {
+    cleanupRegistered = true;
+    process.on("exit", () => {
+      for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+    });
+  }
+  return dir;
+}
+
+// ---- the command line ----
+
+/** The built CLI entry point. */
+export const CLI = join(packageRoot(), "dist", "src", "cli", "main.js");
+
+export interface CliResult {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `sso ARGS…` to completion and captures its output (killed after 10 minutes, so a hang fails the test). */
+export function runCli(...args: string[]): CliResult {
+  return runCliWith({}, ...args);
+}
+
+/** runCli with text on stdin and/or a shorter time limit in ms (a run past it is killed: status null). */
+export function runCliWith(opts: { input?: string; timeout?: number }, ...args: string[]): CliResult {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", input: opts.input, timeout: opts.timeout ?? 600_000 });
+  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Starts `sso ARGS…` in the background (for runs a test kills, or servers). */
+export function spawnCli(args: string[], options: SpawnOptions = { stdio: "ignore" }): ChildProcess {
+  return spawn(process.execPath, [CLI, ...args], options);
+}
+
+/** Asserts a CLI run failed with a non-zero exit and exactly one line on stderr that matches pattern. */
+export function assertOneLineError(r: CliResult, pattern: RegExp | string, label = ""): void {
+  const at = label ? `${label}: ` : "";
+  assert.ok(r.status !== 0 && r.status !== null, `${at}expected a non-zero exit, got ${r.status ?? r.signal} (stderr: ${r.stderr})`);
+  assert.equal(r.stderr.trim().split("\n").length, 1, `${at}expected one line, got: ${r.stderr}`);
+  if (typeof pattern === "string") assert.ok(r.stderr.includes(pattern), `${at}stderr "${r.stderr.trim()}" lacks "${pattern}"`);
+  else assert.match(r.stderr, pattern, at);
+}
 
 export type Vec = Float32Array | Float64Array;
 
@@ -106,17 +164,28 @@ export function assertRelMax(actual: ArrayLike<number>, expected: ArrayLike<numb
 
 // ---- tiny random models ----
 
+/** The shape shorthand of the synthesis tests: hidden_size, num_hidden_layers, intermediate_size. */
+export interface TinyShape {
+  hidden?: number;
+  layers?: number;
+  intermediate?: number;
+}
+
 /**
- * A freshly initialised Qwen2-style model folder with the byte-level ChatML tokenizer, in a new temp dir. Its
- * context (4096) fits the few-shot selection prompt at one token per byte; config.json keys override the defaults.
+ * A freshly initialised Qwen2-style model folder with the byte-level ChatML tokenizer, in a new temp dir (removed
+ * at exit). Its context (4096) fits the few-shot selection prompt at one token per byte. The second argument holds
+ * config.json keys that override the defaults, and/or the TinyShape shorthand.
  */
-export function makeTinyModel(seed = 3, config: Record<string, unknown> = {}): string {
-  const work = mkdtempSync(join(tmpdir(), "sso-tiny-model-"));
+export function makeTinyModel(seed = 3, config: Record<string, unknown> & TinyShape = {}): string {
+  const work = tempDir("sso-tiny-model-");
   const tok = join(work, "tok"), dir = join(work, "model");
   writeByteLevelTokenizer(tok);
+  const { hidden, layers, intermediate, ...keys } = config;
   const raw = {
     model_type: "qwen2", vocab_size: Tokenizer.fromDir(tok).vocabSize, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2,
-    num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 4096, tie_word_embeddings: true, ...config,
+    num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 4096, tie_word_embeddings: true,
+    ...(hidden !== undefined && { hidden_size: hidden }), ...(layers !== undefined && { num_hidden_layers: layers }),
+    ...(intermediate !== undefined && { intermediate_size: intermediate }), ...keys,
   };
   saveModel(initModel(parseConfig(raw), seed, getBackend("cpu")), dir, { dtype: "F32", carryFrom: tok });
   return dir;

@@ -2,11 +2,11 @@
 // what the README promises, and the README's library example runs as written against the shipped demo model.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { packageRoot } from "../src/util/package-root.js";
+import { tempDir } from "./helpers.js";
 import { promptLines, trainPrompts } from "../src/world/world.js";
 
 const ROOT = packageRoot();
@@ -20,8 +20,7 @@ function readmeExample(): string {
 }
 
 describe("public API", () => {
-  const work = mkdtempSync(join(tmpdir(), "sso-api-"));
-  after(() => rmSync(work, { recursive: true, force: true }));
+  const work = tempDir("sso-api-");
 
   it("the package entry exports the library: models, tokenizer, score, generate, synth, train, iterate, objective, eval", async () => {
     const api = (await import(String("sso"))) as Record<string, unknown>;

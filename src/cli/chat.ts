@@ -3,10 +3,10 @@
 // `/exit` (or end of input) quits. Not a chat product: no streaming, no history file.
 import { createInterface } from "node:readline";
 import { getBackend } from "../backends/index.js";
-import { loadModel } from "../model/checkpoint.js";
+import { loadModel, readConfig } from "../model/checkpoint.js";
 import { generate } from "../sample/generate.js";
 import type { ChatMessage } from "../tokenizer/tokenizer.js";
-import { Tokenizer } from "../tokenizer/tokenizer.js";
+import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 
 export interface ChatOptions {
   model: string;
@@ -20,8 +20,9 @@ export interface ChatOptions {
 }
 
 export async function runChat(opts: ChatOptions): Promise<void> {
-  const model = loadModel(opts.model, getBackend(opts.backend));
   const tok = Tokenizer.fromDir(opts.model);
+  checkTokenizerFitsModel(tok, readConfig(opts.model).vocabSize);
+  const model = loadModel(opts.model, getBackend(opts.backend));
   const eosIds = tok.stopIds;
   const start = (): ChatMessage[] => (opts.system ? [{ role: "system", content: opts.system }] : []);
   let messages = start(), turn = 0;

@@ -5,10 +5,11 @@
 // line; --out writes the full report (summary and every answer) atomically. Answers are greedy.
 import { z } from "zod";
 import { getBackend } from "../backends/index.js";
-import { loadModel } from "../model/checkpoint.js";
-import { Tokenizer } from "../tokenizer/tokenizer.js";
+import { loadModel, readConfig } from "../model/checkpoint.js";
+import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { readJsonl } from "../util/jsonl.js";
+import { checkOutputFile } from "../util/output-path.js";
 import { progress } from "../util/progress.js";
 import { WORLD_FEATURES } from "../world/check.js";
 import { evaluateExact, evaluateWorld, type ExactItem, type ExactSummary, type WorldSummary } from "../world/evaluate.js";
@@ -88,8 +89,10 @@ export function runEval(opts: EvalCliOptions): void {
   const items = opts.data !== undefined ? readJsonl(opts.data, DataLine).map(({ line, value }) => ({ ...value, line })) : undefined;
   const split = (opts.split ?? "heldout") as Split, n = opts.n ?? 200, seed = opts.seed ?? 0;
   const prompts = items ? [] : samplePrompts(split, seed, n);
-  const model = loadModel(opts.model, getBackend(opts.backend));
+  if (opts.out !== undefined) checkOutputFile("--out", opts.out);
   const tok = Tokenizer.fromDir(opts.model);
+  checkTokenizerFitsModel(tok, readConfig(opts.model).vocabSize);
+  const model = loadModel(opts.model, getBackend(opts.backend));
   const bar = progress("eval", items ? items.length : prompts.length, "answers");
   const answerOpts = { maxNewTokens: opts.maxNewTokens, batch: opts.batch, onAnswer: () => bar.tick(1) };
   const settings = { model: opts.model, max_new_tokens: opts.maxNewTokens, decoding: "greedy" };

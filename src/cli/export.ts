@@ -2,6 +2,9 @@
 // llama.cpp / node-llama-cpp (the format work is src/export/gguf.ts). Only GGUF for now; no quantisation.
 import { statSync } from "node:fs";
 import { exportGguf } from "../export/gguf.js";
+import { readConfig } from "../model/checkpoint.js";
+import { checkTokenizerFitsModel } from "../tokenizer/tokenizer.js";
+import { checkOutputFile } from "../util/output-path.js";
 
 export interface ExportOptions {
   model: string;
@@ -11,6 +14,8 @@ export interface ExportOptions {
 
 export function runExport(opts: ExportOptions): void {
   const t0 = performance.now();
+  checkOutputFile("--gguf", opts.gguf);
+  checkTokenizerFitsModel(opts.model, readConfig(opts.model).vocabSize);
   exportGguf(opts.model, opts.gguf, { dtype: opts.dtype });
   const mb = statSync(opts.gguf).size / 1e6;
   console.error(`exported ${opts.model} as GGUF (${opts.dtype}, ${mb.toFixed(1)} MB) in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${opts.gguf}`);

@@ -2,27 +2,34 @@
 // with optional per-line sampling overrides. Lines are written in input order, each flushed to disk as soon as
 // it and every line before it are done, so a rerun after a crash keeps the complete lines, drops a torn last
 // line, and generates only the rest. Each line samples from its own seed (the run's seed mixed with the line's
-// index unless the line sets one), so a resumed run writes exactly what an uninterrupted one would.
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, truncateSync, writeSync } from "node:fs";
+// index unless the line sets one), so a resumed run writes exactly what an uninterrupted one would — provided it
+// runs with the same arguments: OUT.args.json (written atomically before the first line) records everything the
+// lines depend on, and a rerun with another model, input, seed or sampling setting is refused rather than mixed in.
+import { createHash } from "node:crypto";
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, statSync, truncateSync, writeSync } from "node:fs";
 import { z } from "zod";
 import { getBackend } from "../backends/index.js";
-import { loadModel } from "../model/checkpoint.js";
+import { loadModel, readConfig } from "../model/checkpoint.js";
 import { generate, type GenerationRequest, type GenerationResult } from "../sample/generate.js";
-import type { SamplingParams } from "../sample/sampling.js";
+import { MaxNewTokens, Seed, Temperature, TopK, TopP, type SamplingParams } from "../sample/sampling.js";
+import { fingerprintDifference } from "../sso/output.js";
+import { policyHash } from "../sso/record.js";
 import { mixSeed } from "../tensor/rng.js";
-import { Tokenizer } from "../tokenizer/tokenizer.js";
+import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
+import { writeFileAtomic } from "../util/atomic.js";
 import { readJsonl } from "../util/jsonl.js";
+import { checkOutputFile } from "../util/output-path.js";
 import { progress } from "../util/progress.js";
 
 const GenerateLine = z.object({
   id: z.union([z.string(), z.number()]).optional(),
   messages: z.array(z.object({ role: z.string(), content: z.string() })).min(1),
-  temperature: z.number().min(0).optional(),
-  top_p: z.number().gt(0).max(1).optional(),
-  top_k: z.number().int().min(0).optional(),
-  max_new_tokens: z.number().int().positive().optional(),
+  temperature: Temperature.optional(),
+  top_p: TopP.optional(),
+  top_k: TopK.optional(),
+  max_new_tokens: MaxNewTokens.optional(),
   stop: z.array(z.string()).optional(),
-  seed: z.number().int().optional(),
+  seed: Seed.optional(),
 });
 
 export interface GenerateCliOptions {
@@ -37,6 +44,38 @@ export interface GenerateCliOptions {
   topK: number;
   maxNewTokens: number;
   stop: string[];
+}
+
+/** Everything the output lines depend on (not --batch or progress, which change how fast, not what). */
+function argsFingerprint(opts: GenerateCliOptions): Record<string, unknown> {
+  return {
+    version: 1,
+    model_hash: policyHash(opts.model), // config.json and the weight files
+    data_sha256: createHash("sha256").update(readFileSync(opts.data)).digest("hex"),
+    backend: opts.backend, seed: opts.seed, temperature: opts.temperature, top_p: opts.topP, top_k: opts.topK,
+    max_new_tokens: opts.maxNewTokens, stop: opts.stop,
+  };
+}
+
+const argsPath = (out: string): string => `${out}.args.json`;
+
+/**
+ * Refuses to continue an OUT that holds lines written with other arguments than these (as recorded in OUT.args.json),
+ * or lines whose arguments cannot be known (no sidecar). An empty or absent OUT can be (re)started with any.
+ */
+function checkOutputArgs(out: string, fingerprint: Record<string, unknown>): void {
+  if (!existsSync(out) || statSync(out).size === 0) return;
+  const sidecar = argsPath(out);
+  const away = `use another --out, or move ${out} and ${sidecar} away to start over`;
+  if (!existsSync(sidecar)) throw new Error(`${out}: exists but ${sidecar} does not, so the arguments it was written with are unknown; ${away}`);
+  let was: Record<string, unknown>;
+  try {
+    was = JSON.parse(readFileSync(sidecar, "utf8")) as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(`${sidecar}: unreadable (${(e as Error).message.split("\n")[0]}); ${away}`);
+  }
+  const diff = fingerprintDifference(was, fingerprint);
+  if (diff) throw new Error(`${out}: was written with other arguments (${diff}); ${away}`);
 }
 
 /** Keeps the complete lines of an earlier run's output (cutting a torn last line off the file); returns their count. */
@@ -60,10 +99,14 @@ function resumeOutput(path: string): number {
 
 export function runGenerate(opts: GenerateCliOptions): void {
   const lines = readJsonl(opts.data, GenerateLine);
+  checkOutputFile("--out", opts.out, { append: true });
+  const tok = Tokenizer.fromDir(opts.model);
+  checkTokenizerFitsModel(tok, readConfig(opts.model).vocabSize);
+  const fingerprint = argsFingerprint(opts);
+  checkOutputArgs(opts.out, fingerprint);
   const done = resumeOutput(opts.out);
   if (done > lines.length) throw new Error(`${opts.out}: has ${done} lines but ${opts.data} only ${lines.length}`);
   const model = loadModel(opts.model, getBackend(opts.backend));
-  const tok = Tokenizer.fromDir(opts.model);
   const eosIds = tok.stopIds;
   const todo = lines.slice(done);
   const requests: GenerationRequest[] = todo.map(({ line, value }, i) => {
@@ -79,6 +122,8 @@ export function runGenerate(opts: GenerateCliOptions): void {
   });
   if (done > 0) console.error(`resuming: ${done} of ${lines.length} lines already in ${opts.out}`);
 
+  // Recorded before the first line (every input is valid by now), so any line in OUT has its arguments on disk.
+  if (done === 0) writeFileAtomic(argsPath(opts.out), JSON.stringify(fingerprint, null, 2) + "\n");
   const fd = openSync(opts.out, "a");
   const pending = new Map<number, GenerationResult>();
   let written = 0, tokens = 0;

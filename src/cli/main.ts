@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { packageRoot } from "../util/package-root.js";
+import { Count, flag, flagList, GraceSeconds, Index, MaxNewTokens, Port, Positive, Seconds, Seed, Temperature, TopK, TopP } from "./flags.js";
 
 const { version } = JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version: string };
 
@@ -12,7 +13,14 @@ const program = new Command()
   .name("sso")
   .description("Self-Steering Optimization for Llama/Qwen2-family language models")
   .version(version)
-  .showHelpAfterError();
+  // Every error is one line on stderr ("sso: …") with a non-zero exit, commander's own (a bad flag value, an
+  // unknown option) included; `sso COMMAND --help` shows the usage.
+  .configureOutput({ outputError: (str, write) => write(`sso: ${oneLineError(str)}\n`) });
+
+/** Commander's error text as one line, without the "option … argument … is invalid." preamble our parsers repeat. */
+function oneLineError(text: string): string {
+  return text.replace(/^error: /, "").replace(/^option '[^']*' argument '[^]*?' is invalid\. (?=--)/, "").replace(/\s*\n\s*/g, " ").trim();
+}
 
 program
   .command("info")
@@ -23,11 +31,6 @@ program
     runInfo(opts);
   });
 
-const int = (name: string) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be an integer, got "${v}"`);
-  return n;
-};
 /** A case-insensitive choice among upper-case names, e.g. --dtype f32|bf16. */
 const oneOf = <T extends string>(...names: T[]) => (v: string): T => {
   const d = v.toUpperCase() as T;
@@ -41,7 +44,7 @@ program
   .description("write a freshly initialised model folder for a Hugging Face config.json")
   .requiredOption("--config <file>", "config.json of a llama, mistral or qwen2 model")
   .requiredOption("--out <dir>", "model folder to write (replaced atomically)")
-  .option("--seed <n>", "random seed", int("--seed"), 0)
+  .option("--seed <n>", "random seed", flag("--seed", Seed), 0)
   .option("--dtype <f32|bf16>", "weight dtype on disk", dtype, "F32" as const)
   .option("--tokenizer-from <dir>", "copy tokenizer and generation files from this folder")
   .action(async (opts) => (await import("./init-model.js")).runInitModel(opts));
@@ -53,25 +56,20 @@ program
   .requiredOption("--data <file>", 'JSONL: {"messages", "response"} or {"prompt_ids", "response_ids"} per line')
   .requiredOption("--out <file>", "JSONL output: {logp, n_tokens, token_logps} per input line, in order")
   .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
-  .option("--batch-tokens <n>", "tokens per forward batch", int("--batch-tokens"), 4096)
+  .option("--batch-tokens <n>", "tokens per forward batch", flag("--batch-tokens", Count), 4096)
   .action(async (opts) => (await import("./score.js")).runScore(opts));
 
-const num = (name: string) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${v}"`);
-  return n;
-};
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 /** Sampling flags shared by generate and chat (defaults: the SSO spec's 0.7 / 0.8). */
 function samplingOptions(cmd: Command, maxNewTokens: number): Command {
   return cmd
     .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
-    .option("--seed <n>", "random seed", int("--seed"), 0)
-    .option("--temperature <t>", "sampling temperature; 0 = greedy", num("--temperature"), 0.7)
-    .option("--top-p <p>", "nucleus mass (1 = off)", num("--top-p"), 0.8)
-    .option("--top-k <k>", "keep the k most likely tokens (0 = off)", int("--top-k"), 0)
-    .option("--max-new-tokens <n>", "token limit per completion", int("--max-new-tokens"), maxNewTokens);
+    .option("--seed <n>", "random seed", flag("--seed", Seed), 0)
+    .option("--temperature <t>", "sampling temperature; 0 = greedy", flag("--temperature", Temperature), 0.7)
+    .option("--top-p <p>", "nucleus mass (1 = off)", flag("--top-p", TopP), 0.8)
+    .option("--top-k <k>", "keep the k most likely tokens (0 = off)", flag("--top-k", TopK), 0)
+    .option("--max-new-tokens <n>", "token limit per completion", flag("--max-new-tokens", MaxNewTokens), maxNewTokens);
 }
 
 samplingOptions(program
@@ -80,7 +78,7 @@ samplingOptions(program
   .requiredOption("--model <dir>", "Hugging Face model folder with tokenizer and chat template")
   .requiredOption("--data <file>", 'JSONL: {"messages": [...]} per line, optionally temperature, top_p, top_k, max_new_tokens, stop, seed, id')
   .requiredOption("--out <file>", "JSONL output: {line, text, finish_reason, n_tokens, completion_ids} in input order")
-  .option("--batch <n>", "sequences decoded together", int("--batch"), 16)
+  .option("--batch <n>", "sequences decoded together", flag("--batch", Count), 16)
   .option("--stop <text>", "stop string (repeatable)", collect, [] as string[]), 256)
   .action(async (opts) => (await import("./generate.js")).runGenerate(opts));
 
@@ -98,18 +96,18 @@ program
   .requiredOption("--prompts <file>", 'JSONL: {"prompt": "..."} or {"messages": [...]} per line, optionally "id"')
   .requiredOption("--out <file>", "JSONL records (TRL prompt/chosen/rejected + SSO columns); also OUT.progress.json, OUT.summary.json")
   .option("--config <file>", "sso config (JSON or YAML); its synth section applies")
-  .option("--seed <n>", "random seed (overrides the config; default 0)", int("--seed"))
-  .option("--iteration <n>", "SSO iteration (overrides the config; default 0)", int("--iteration"))
-  .option("--batch <n>", "prompts per chunk (overrides the config; default 16)", int("--batch"))
+  .option("--seed <n>", "random seed (overrides the config; default 0)", flag("--seed", Seed))
+  .option("--iteration <n>", "SSO iteration (overrides the config; default 0)", flag("--iteration", Index))
+  .option("--batch <n>", "prompts per chunk (overrides the config; default 16)", flag("--batch", Count))
   .option("--features <file>", "feature library file, JSON or YAML (overrides the config)")
-  .option("--max-new-tokens <n>", "token limit of y+, y-, y° (overrides the config; default 256)", int("--max-new-tokens"))
+  .option("--max-new-tokens <n>", "token limit of y+, y-, y° (overrides the config; default 256)", flag("--max-new-tokens", MaxNewTokens))
   .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
   .option("--engine <name>", "what samples and scores: local (this process) or openai (an OpenAI-compatible server)", "local")
   .option("--base-url <url>", "--engine openai: the server's URL, e.g. http://127.0.0.1:8000/v1")
   .option("--api-model <name>", "--engine openai: the model name on the server")
   .option("--api-key <key>", "--engine openai: bearer token (default: $OPENAI_API_KEY)")
-  .option("--concurrency <n>", "--engine openai: requests in flight", int("--concurrency"), 16)
-  .option("--timeout <s>", "--engine openai: seconds per request", num("--timeout"), 600)
+  .option("--concurrency <n>", "--engine openai: requests in flight", flag("--concurrency", Count), 16)
+  .option("--timeout <s>", "--engine openai: seconds per request", flag("--timeout", Seconds), 600)
   .action(async (opts) => (await import("./synth.js")).synthCommand(opts));
 
 program
@@ -117,12 +115,12 @@ program
   .description("serve a model over an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions)")
   .requiredOption("--model <dir>", "Hugging Face model folder with tokenizer and chat template")
   .option("--host <addr>", "address to bind", "127.0.0.1")
-  .option("--port <n>", "port (0 = any free port)", int("--port"), 8000)
+  .option("--port <n>", "port (0 = any free port)", flag("--port", Port), 8000)
   .option("--api-key <key>", "require Authorization: Bearer KEY (default: $SSO_API_KEY if set)")
-  .option("--max-queue <n>", "requests waiting for a slot before answering 429", int("--max-queue"), 64)
-  .option("--max-batch <n>", "sequences decoded together", int("--max-batch"), 8)
+  .option("--max-queue <n>", "requests waiting for a slot before answering 429", flag("--max-queue", Count), 64)
+  .option("--max-batch <n>", "sequences decoded together", flag("--max-batch", Count), 8)
   .option("--served-model-name <name>", "model id clients use (default: the folder's name)")
-  .option("--grace <s>", "seconds running requests get to finish on SIGTERM", num("--grace"), 30)
+  .option("--grace <s>", "seconds running requests get to finish on SIGTERM", flag("--grace", GraceSeconds), 30)
   .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
   .action(async (opts) => (await import("./serve.js")).runServe(opts));
 
@@ -135,10 +133,10 @@ program
   .option("--config <file>", "sso config (JSON or YAML); its train section applies")
   .option("--resume", "continue from OUT/checkpoint", false)
   .option("--preset <name>", "objective preset: sso, pbaa, sso-no-w, sso-no-g, sso-backdoor, sso-dpo, sso-v2-generator, ipo, dpo")
-  .option("--lr <x>", "peak learning rate", num("--lr"))
-  .option("--epochs <n>", "epochs over the records", int("--epochs"))
-  .option("--batch-size <n>", "records per optimizer step", int("--batch-size"))
-  .option("--seed <n>", "record shuffling seed", int("--seed"))
+  .option("--lr <x>", "peak learning rate", flag("--lr", Positive))
+  .option("--epochs <n>", "epochs over the records", flag("--epochs", Count))
+  .option("--batch-size <n>", "records per optimizer step", flag("--batch-size", Count))
+  .option("--seed <n>", "record shuffling seed", flag("--seed", Seed))
   .option("--backend <name>", "compute backend (ref, cpu); default from the config")
   .action(async (opts) => (await import("./train.js")).trainCommand(opts));
 
@@ -148,7 +146,7 @@ program
   .requiredOption("--model <dir>", "the initial policy model folder (with tokenizer)")
   .requiredOption("--prompts <file>", 'JSONL prompts: {"prompt": "..."} or {"messages": [...]}')
   .requiredOption("--out <dir>", "run directory; rerunning with the same arguments resumes it")
-  .option("--iterations <n>", "iterations (default from the config: 3)", int("--iterations"))
+  .option("--iterations <n>", "iterations (default from the config: 3)", flag("--iterations", Count))
   .option("--config <file>", "sso config (JSON or YAML): synth, train and iterate sections")
   .option("--backend <name>", "compute backend (ref, cpu); default from the config")
   .action(async (opts) => (await import("./iterate.js")).iterateCommand(opts));
@@ -160,11 +158,11 @@ program
   .option("--world", "answer seeded world prompts; print the pass rate per feature, overall and mean length", false)
   .option("--data <file>", 'JSONL: {"prompt" | "messages", "answer": string | [strings]} per line; prints exact-match accuracy')
   .option("--split <name>", "--world: heldout or train (default heldout)")
-  .option("--n <n>", "--world: number of prompts (default 200)", int("--n"))
-  .option("--seed <n>", "--world: prompt sampling seed (default 0)", int("--seed"))
+  .option("--n <n>", "--world: number of prompts (default 200)", flag("--n", Count))
+  .option("--seed <n>", "--world: prompt sampling seed (default 0)", flag("--seed", Seed))
   .option("--out <file>", "JSON report with every answer (written atomically)")
-  .option("--max-new-tokens <n>", "token limit per answer (greedy decoding)", int("--max-new-tokens"), 128)
-  .option("--batch <n>", "sequences decoded together", int("--batch"), 16)
+  .option("--max-new-tokens <n>", "token limit per answer (greedy decoding)", flag("--max-new-tokens", MaxNewTokens), 128)
+  .option("--batch <n>", "sequences decoded together", flag("--batch", Count), 16)
   .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
   .action(async (opts) => (await import("./eval.js")).runEval(opts));
 
@@ -174,18 +172,15 @@ program
   .option("--model <dir>", "model folder (default: the shipped models/sso-demo)")
   .option("--out <dir>", "run directory (rerunning resumes it)", "sso-demo-run")
   .option("--full", "also run w/o W, w/o G, backdoor G′ and DPO-base", false)
-  .option("--seed <n>", "seed of prompts, synthesis and training", int("--seed"), 0)
-  .option("--seeds <list>", "run once per seed (OUT/seed-S) and print mean ± std, e.g. 0,1,2", (v: string) => v.split(",").map((x) => {
-    if (!/^\d+$/.test(x.trim())) throw new InvalidArgumentError(`--seeds must be comma-separated integers, got "${v}"`);
-    return Number(x);
-  }))
-  .option("--iterations <n>", "SSO iterations per method", int("--iterations"), 3)
-  .option("--train-prompts <n>", "world training prompts per iteration", int("--train-prompts"), 200)
-  .option("--eval-prompts <n>", "held-out world prompts evaluated", int("--eval-prompts"), 200)
-  .option("--lr <x>", "learning rate", num("--lr"), 1e-4)
-  .option("--beta <x>", "IPO/DPO β of every method (default: the presets' 0.1)", num("--beta"))
+  .option("--seed <n>", "seed of prompts, synthesis and training", flag("--seed", Seed), 0)
+  .option("--seeds <list>", "run once per seed (OUT/seed-S) and print mean ± std, e.g. 0,1,2", flagList("--seeds", Seed))
+  .option("--iterations <n>", "SSO iterations per method", flag("--iterations", Count), 3)
+  .option("--train-prompts <n>", "world training prompts per iteration", flag("--train-prompts", Count), 200)
+  .option("--eval-prompts <n>", "held-out world prompts evaluated", flag("--eval-prompts", Count), 200)
+  .option("--lr <x>", "learning rate", flag("--lr", Positive), 1e-4)
+  .option("--beta <x>", "IPO/DPO β of every method (default: the presets' 0.1)", flag("--beta", Positive))
   .option("--methods <list>", "comma-separated methods to run instead (presets: sso, pbaa, sso-no-w, …)", (v: string) => v.split(",").map((m) => m.trim()).filter(Boolean))
-  .option("--max-new-tokens <n>", "answer length limit (synthesis and evaluation)", int("--max-new-tokens"), 64)
+  .option("--max-new-tokens <n>", "answer length limit (synthesis and evaluation)", flag("--max-new-tokens", MaxNewTokens), 64)
   .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
   .action(async (opts) => (await import("./demo.js")).runDemoCli(opts));
 

@@ -4,11 +4,12 @@
 // is written atomically, in input order, only when every line has been scored.
 import { z } from "zod";
 import { getBackend } from "../backends/index.js";
-import { loadModel } from "../model/checkpoint.js";
+import { loadModel, readConfig } from "../model/checkpoint.js";
 import { scoreItems, type ScoreItem } from "../model/score.js";
-import { Tokenizer } from "../tokenizer/tokenizer.js";
+import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { readJsonl, toJsonl } from "../util/jsonl.js";
+import { checkOutputFile } from "../util/output-path.js";
 import { progress } from "../util/progress.js";
 
 const tokenId = z.number().int().nonnegative();
@@ -38,13 +39,24 @@ export interface ScoreOptions {
 
 export function runScore(opts: ScoreOptions): void {
   const lines = readJsonl(opts.data, ScoreLine);
-  const model = loadModel(opts.model, getBackend(opts.backend));
+  checkOutputFile("--out", opts.out);
+  // The tokenizer is needed (and checked against the model) only when some line gives chat messages.
+  // A missing tokenizer is reported at the first line that needs it.
   let tokenizer: Tokenizer | undefined;
+  const firstChat = lines.find(({ value }) => !("prompt_ids" in value));
+  if (firstChat) {
+    try {
+      tokenizer = Tokenizer.fromDir(opts.model);
+    } catch (e) {
+      throw new Error(`${opts.data}:${firstChat.line}: ${(e as Error).message}`);
+    }
+    checkTokenizerFitsModel(tokenizer, readConfig(opts.model).vocabSize);
+  }
+  const model = loadModel(opts.model, getBackend(opts.backend));
   const items: ScoreItem[] = lines.map(({ line, value }) => {
     try {
       if ("prompt_ids" in value) return { promptIds: value.prompt_ids, responseIds: value.response_ids };
-      tokenizer ??= Tokenizer.fromDir(opts.model);
-      return tokenizer.encodeChat(value.messages, value.response);
+      return tokenizer!.encodeChat(value.messages, value.response);
     } catch (e) {
       throw new Error(`${opts.data}:${line}: ${(e as Error).message}`);
     }

@@ -3,9 +3,9 @@
 // requests, fails queued ones with 503, lets running ones finish (at most --grace seconds), and exits 0.
 import { basename, resolve } from "node:path";
 import { getBackend } from "../backends/index.js";
-import { loadModel } from "../model/checkpoint.js";
+import { loadModel, readConfig } from "../model/checkpoint.js";
 import { serve } from "../serve/server.js";
-import { Tokenizer } from "../tokenizer/tokenizer.js";
+import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 
 export interface ServeCliOptions {
   model: string;
@@ -23,6 +23,7 @@ export async function runServe(opts: ServeCliOptions): Promise<void> {
   if (opts.port < 0 || opts.port > 65535) throw new Error(`--port must be in 0..65535, got ${opts.port}`);
   if (opts.maxQueue < 1 || opts.maxBatch < 1) throw new Error("--max-queue and --max-batch must be at least 1");
   const tok = Tokenizer.fromDir(opts.model);
+  checkTokenizerFitsModel(tok, readConfig(opts.model).vocabSize);
   const model = loadModel(opts.model, getBackend(opts.backend));
   const apiKey = opts.apiKey ?? process.env.SSO_API_KEY;
   const modelName = opts.servedModelName ?? basename(resolve(opts.model));

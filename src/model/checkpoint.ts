@@ -5,7 +5,7 @@ import { copyFileSync, existsSync } from "node:fs";
 import { readJson } from "../util/files.js";
 import { join } from "node:path";
 import type { Backend } from "../backends/backend.js";
-import { writeFileAtomic, writeDirAtomic } from "../util/atomic.js";
+import { cleanAtomicLeftovers, writeFileAtomic, writeDirAtomic } from "../util/atomic.js";
 import { parseConfig, type ModelConfig } from "./config.js";
 import { Model } from "./model.js";
 import { checkTensors, initParams, paramSpecs } from "./params.js";
@@ -44,8 +44,9 @@ export interface SaveOptions {
   carryFrom?: string;
 }
 
-/** Saves the model as a Hugging Face folder, replacing dir atomically. */
+/** Saves the model as a Hugging Face folder, replacing dir atomically (and removing what a killed earlier save left). */
 export function saveModel(model: Model, dir: string, opts: SaveOptions): void {
+  cleanAtomicLeftovers(dir);
   const config = { ...model.config.raw, torch_dtype: opts.dtype === "BF16" ? "bfloat16" : "float32" };
   const tensors = paramSpecs(model.config).map((s) => ({ name: s.name, shape: s.shape, data: model.params.get(s.name)! }));
   writeDirAtomic(dir, (tmp) => {

@@ -1,6 +1,16 @@
 // Choosing the next token from a row of logits: greedy, or temperature → top-k → top-p (nucleus) in Hugging Face's
 // order, with one uniform draw from the sequence's own RNG per token. Pure functions, no model.
+import { z } from "zod";
 import type { Rng } from "../tensor/rng.js";
+
+// The rules of each sampling setting, defined once: JSONL fields (sso generate) and command-line flags
+// (src/cli/flags.ts) validate with these same schemas. The description completes "must be …" in flag errors.
+export const Temperature = z.number().min(0).describe("a number ≥ 0 (0 = greedy)");
+export const TopP = z.number().gt(0).max(1).describe("a number in (0, 1]");
+export const TopK = z.number().int().min(0).describe("an integer ≥ 0 (0 = off)");
+export const MaxNewTokens = z.number().int().positive().describe("an integer ≥ 1");
+/** A 32-bit unsigned seed, as the sso config's seeds. */
+export const Seed = z.number().int().min(0).max(0xffffffff).describe("an integer in 0..4294967295");
 
 export interface SamplingParams {
   /** 0 means greedy. */

@@ -9,7 +9,8 @@ import { readFileSync } from "node:fs";
 import { getBackend } from "../backends/index.js";
 import { loadModel, readConfig } from "../model/checkpoint.js";
 import { OpenAiEngine } from "../remote/openai.js";
-import { Tokenizer } from "../tokenizer/tokenizer.js";
+import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
+import { checkOutputFile } from "../util/output-path.js";
 import type { SynthConfig } from "./config.js";
 import { libraryHash, loadFeatureLibrary } from "./features.js";
 import { readPrompts } from "./input.js";
@@ -47,11 +48,13 @@ export function runSynth(run: SynthRun & { remote?: undefined }): SynthSummary;
 export function runSynth(run: SynthRun): SynthSummary | Promise<SynthSummary>;
 export function runSynth(run: SynthRun): SynthSummary | Promise<SynthSummary> {
   const { config } = run;
+  checkOutputFile("--out", run.out);
   const lib = loadFeatureLibrary(config.features);
   checkConfig(config, lib);
   const prompts = readPrompts(run.prompts);
   if (prompts.length === 0) throw new Error(`${run.prompts}: no prompts`);
   const tok = Tokenizer.fromDir(run.model);
+  checkTokenizerFitsModel(tok, readConfig(run.model).vocabSize);
   for (const p of prompts) {
     try {
       tok.applyChatTemplate(p.messages, { addGenerationPrompt: true });

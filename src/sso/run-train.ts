@@ -4,8 +4,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { getBackend } from "../backends/index.js";
-import { loadModel } from "../model/checkpoint.js";
-import { Tokenizer } from "../tokenizer/tokenizer.js";
+import { loadModel, readConfig } from "../model/checkpoint.js";
+import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 import { readJsonl } from "../util/jsonl.js";
 import { SsoRecord } from "./record.js";
 import { trainSso, type StepMetrics } from "./train.js";
@@ -31,8 +31,9 @@ export function runTrain(run: TrainRun): StepMetrics[] {
   const ckpt = join(run.out, "checkpoint");
   const resuming = run.resume && existsSync(join(ckpt, "trainer_state.json"));
   if (!run.resume && existsSync(ckpt)) throw new Error(`${ckpt} exists: pass --resume to continue it, or choose another --out`);
-  const model = loadModel(resuming ? join(ckpt, "model") : run.model, getBackend(run.backend));
   const tok = Tokenizer.fromDir(run.model);
+  checkTokenizerFitsModel(tok, readConfig(run.model).vocabSize);
+  const model = loadModel(resuming ? join(ckpt, "model") : run.model, getBackend(run.backend));
   const t0 = performance.now();
   const steps = trainSso(model, tok, records, run.config, { out: run.out, sourceDir: run.model, resume: resuming });
   const last = steps[steps.length - 1];

@@ -91,6 +91,8 @@ function maxId(vocab: Map<string, number>): number {
 }
 
 export class Tokenizer {
+  /** The model folder the files came from ("<memory>" for fromFiles without a source); names files in errors. */
+  readonly source: string;
   /** One more than the largest id, added tokens included (equals their count when ids are contiguous). */
   readonly vocabSize: number;
   readonly bosToken?: string;
@@ -112,6 +114,7 @@ export class Tokenizer {
 
   private constructor(f: TokenizerFiles) {
     const dir = f.source ?? "<memory>";
+    this.source = dir;
     const [tokFile, cfgFile, genFile] = ["tokenizer.json", "tokenizer_config.json", "generation_config.json"].map((n) => join(dir, n));
     const cfg = f.tokenizerConfig === undefined ? {} : asObject(f.tokenizerConfig, cfgFile);
     const gen = f.generationConfig === undefined ? {} : asObject(f.generationConfig, genFile);
@@ -255,4 +258,32 @@ export class Tokenizer {
   encodePrompt(messages: ChatMessage[], opts: { vars?: Record<string, unknown> } = {}): number[] {
     return this.encode(this.applyChatTemplate(messages, { addGenerationPrompt: true, vars: opts.vars }));
   }
+}
+
+/**
+ * The largest token id of a parsed tokenizer.json: over model.vocab (an object token → id, or Unigram's list of
+ * [piece, score] whose index is the id) and added_tokens (special ones included); -1 when it has none.
+ */
+export function maxTokenId(tokenizerJson: unknown): number {
+  const tj = (tokenizerJson ?? {}) as Json;
+  const vocab = (tj.model as Json | undefined)?.vocab;
+  let max = Array.isArray(vocab) ? vocab.length - 1 : -1;
+  if (vocab && typeof vocab === "object" && !Array.isArray(vocab)) for (const id of Object.values(vocab)) if (typeof id === "number" && id > max) max = id;
+  if (Array.isArray(tj.added_tokens)) for (const t of tj.added_tokens) if (typeof (t as Json)?.id === "number" && ((t as Json).id as number) > max) max = (t as Json).id as number;
+  return max;
+}
+
+/**
+ * Refuses a tokenizer that can produce ids the model has no embedding row for: the largest id of tokenizer.json,
+ * added and special tokens included, must be below the model's vocab_size (config.json). A model may have more rows
+ * than the tokenizer has tokens (padding), never fewer. Give a loaded Tokenizer, or a model folder to read its
+ * tokenizer.json without building a tokenizer. Call at load time, before any output is opened.
+ */
+export function checkTokenizerFitsModel(tok: Tokenizer | string, vocabSize: number): void {
+  const dir = typeof tok === "string" ? tok : tok.source;
+  const file = join(dir, "tokenizer.json");
+  const maxId = typeof tok === "string" ? maxTokenId(readJson(file, true)) : tok.vocabSize - 1;
+  if (maxId < vocabSize) return;
+  const token = typeof tok === "string" ? undefined : tok.idToToken(maxId);
+  throw new Error(`${file}: token id ${maxId}${token === undefined ? "" : ` (${JSON.stringify(token)})`} does not fit the model: ${join(dir, "config.json")} has vocab_size ${vocabSize}, so ids must be < ${vocabSize}`);
 }

@@ -1,11 +1,14 @@
 // Training checkpoints: one folder holding the model (a Hugging Face folder), the optimizer moments and a small
 // state file (step, config, data fingerprint), replaced atomically as a whole so that a crash at any moment leaves
 // either the previous checkpoint or the new one, never a mixture. Resuming from it continues the run exactly.
+// A kill inside the swap leaves the temporary folders beside it (`.checkpoint.PID.T.tmp[.old]`, as big as the
+// model and its optimizer moments); they are removed whenever a checkpoint is next saved or read (a resume), and
+// the old one put back when the kill fell between the swap's two renames.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { saveModel } from "../model/checkpoint.js";
 import type { Model } from "../model/model.js";
-import { writeDirAtomic, writeFileAtomic } from "../util/atomic.js";
+import { cleanAtomicLeftovers, writeDirAtomic, writeFileAtomic } from "../util/atomic.js";
 import type { AdamW } from "./optimizer.js";
 
 export interface TrainerState {
@@ -17,6 +20,7 @@ export interface TrainerState {
 }
 
 export function saveCheckpoint(dir: string, model: Model, opt: AdamW, state: TrainerState, carryFrom: string | undefined): void {
+  cleanCheckpointLeftovers(dir);
   writeDirAtomic(dir, (tmp) => {
     saveModel(model, join(tmp, "model"), { dtype: "F32", carryFrom });
     opt.save(join(tmp, "optimizer.safetensors"));
@@ -24,8 +28,17 @@ export function saveCheckpoint(dir: string, model: Model, opt: AdamW, state: Tra
   });
 }
 
+/**
+ * Removes the temporary folders a killed checkpoint swap left beside dir (restoring the previous checkpoint if the
+ * kill fell between the renames). saveCheckpoint and readCheckpointState call it; call it when a run finishes too.
+ */
+export function cleanCheckpointLeftovers(dir: string): void {
+  cleanAtomicLeftovers(dir);
+}
+
 /** The state of the checkpoint in dir, or undefined when there is none. */
 export function readCheckpointState(dir: string): TrainerState | undefined {
+  cleanCheckpointLeftovers(dir);
   const path = join(dir, "trainer_state.json");
   if (!existsSync(path)) return undefined;
   try {

@@ -2,7 +2,7 @@
 // leaves a half-written file under the final name. Folders are assembled the same way (temp folder, rename).
 // Append-only logs use appendDurable: the bytes are on disk when it returns, and a reader that keeps only whole
 // lines (or a recorded byte length) never sees a torn record.
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync, existsSync, mkdirSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync, existsSync, mkdirSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 function tempName(path: string): string {
@@ -67,4 +67,52 @@ export function writeDirAtomic(dir: string, fill: (tmpDir: string) => void): voi
   } else {
     renameSync(tmp, dir);
   }
+}
+
+/** Whether a process with this id runs (another writer of the same target may be mid-write). */
+function alive(pid: number): boolean {
+  if (pid === process.pid) return false; // our own writes are synchronous: none is in flight while we look
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Removes what a process killed inside writeFileAtomic / writeDirAtomic left beside path: `.NAME.PID.T.tmp` (a
+ * partial new version) and `.NAME.PID.T.tmp.old` (the previous version, moved aside for the swap). Leftovers of
+ * processes still running are kept. When path itself is missing because the kill fell between the two renames
+ * of a swap, the newest `.old` is the last complete version and is moved back to path instead of being removed.
+ * Returns the names removed or restored.
+ */
+export function cleanAtomicLeftovers(path: string): string[] {
+  const dir = dirname(path), name = basename(path);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const prefix = `.${name}.`;
+  const leftovers = names.flatMap((n) => {
+    if (!n.startsWith(prefix)) return [];
+    const m = /^(\d+)\.[0-9a-z]+\.tmp(\.old)?$/.exec(n.slice(prefix.length));
+    return m && !alive(Number(m[1])) ? [{ name: n, old: m[2] !== undefined }] : [];
+  });
+  const done: string[] = [];
+  if (!existsSync(path)) {
+    const olds = leftovers.filter((l) => l.old).sort((a, b) => statSync(join(dir, b.name)).mtimeMs - statSync(join(dir, a.name)).mtimeMs);
+    if (olds.length > 0) {
+      renameSync(join(dir, olds[0].name), path);
+      done.push(olds[0].name);
+      leftovers.splice(leftovers.indexOf(olds[0]), 1);
+    }
+  }
+  for (const l of leftovers) {
+    rmSync(join(dir, l.name), { recursive: true, force: true });
+    done.push(l.name);
+  }
+  return done;
 }

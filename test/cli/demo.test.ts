@@ -1,24 +1,21 @@
 // `sso demo` pipeline on a tiny random model (the shipped demo model is tested elsewhere): base evaluation, one
 // iteration of each default method, the table, report.html with its charts, demo.json and the aligned model.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { getBackend } from "../../src/backends/index.js";
 import { htmlReport, iterationRows, markdownTable, meanStdRows, type DemoResult } from "../../src/demo/report.js";
 import { loadModel } from "../../src/model/checkpoint.js";
-import { packageRoot } from "../../src/util/package-root.js";
 import type { WorldSummary } from "../../src/world/evaluate.js";
-import { makeTinyModel } from "../helpers.js";
+import { assertOneLineError, makeTinyModel, runCli, tempDir } from "../helpers.js";
 
-const CLI = join(packageRoot(), "dist", "src", "cli", "main.js");
-const sso = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
+const sso = runCli;
 
 describe("sso demo", () => {
   it("evaluates base and each method, prints the table, writes report.html, demo.json and the aligned model", () => {
-    const work = mkdtempSync(join(tmpdir(), "sso-demo-")), model = makeTinyModel(3, { tie_word_embeddings: false });
+    const work = tempDir("sso-demo-"), model = makeTinyModel(3, { tie_word_embeddings: false });
     const out = join(work, "run");
     const r = sso("demo", "--model", model, "--out", out, "--iterations", "1", "--train-prompts", "8", "--eval-prompts", "6", "--max-new-tokens", "12");
     assert.equal(r.status, 0, r.stderr);
@@ -39,7 +36,7 @@ describe("sso demo", () => {
   });
 
   it("--methods runs only the named methods with --beta in every config; an unknown method is a one-line error", () => {
-    const work = mkdtempSync(join(tmpdir(), "sso-demo-")), model = makeTinyModel(4, { tie_word_embeddings: false });
+    const work = tempDir("sso-demo-"), model = makeTinyModel(4, { tie_word_embeddings: false });
     const out = join(work, "run");
     const r = sso("demo", "--model", model, "--out", out, "--iterations", "1", "--train-prompts", "6", "--eval-prompts", "4", "--max-new-tokens", "8", "--methods", "sso-no-g", "--beta", "0.7");
     assert.equal(r.status, 0, r.stderr);
@@ -47,13 +44,11 @@ describe("sso demo", () => {
     assert.deepEqual(JSON.parse(readFileSync(join(out, "sso-no-g", "run.json"), "utf8")).config.train.objective, { preset: "sso-no-g", beta: 0.7 });
     assert.ok(existsSync(join(out, "aligned-model", "model.safetensors")), "aligned model from the only method run");
     const bad = sso("demo", "--model", model, "--out", join(work, "bad"), "--methods", "sso,ssoo");
-    assert.notEqual(bad.status, 0);
-    assert.equal(bad.stderr.trim().split("\n").length, 1, bad.stderr);
-    assert.match(bad.stderr, /--methods: unknown method ssoo/);
+    assertOneLineError(bad, /--methods: unknown method ssoo/);
   });
 
   it("--seeds runs the demo once per seed and writes the mean ± std summary", () => {
-    const work = mkdtempSync(join(tmpdir(), "sso-demo-")), model = makeTinyModel(5, { tie_word_embeddings: false });
+    const work = tempDir("sso-demo-"), model = makeTinyModel(5, { tie_word_embeddings: false });
     const out = join(work, "run");
     const r = sso("demo", "--model", model, "--out", out, "--iterations", "1", "--train-prompts", "6", "--eval-prompts", "4", "--max-new-tokens", "8", "--methods", "pbaa", "--seeds", "1,2");
     assert.equal(r.status, 0, r.stderr);
@@ -118,17 +113,13 @@ describe("sso demo", () => {
 
   it("a missing demo model is a one-line error saying how to build it", () => {
     const r = sso("demo", "--model", join(tmpdir(), "no-such-model"), "--out", join(tmpdir(), "x"));
-    assert.notEqual(r.status, 0);
-    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
-    assert.match(r.stderr, /make-demo-model/);
+    assertOneLineError(r, /make-demo-model/);
   });
 
   it("--iterations 0 is a one-line error naming it, before any work", () => {
-    const out = join(mkdtempSync(join(tmpdir(), "sso-demo-")), "run");
+    const out = join(tempDir("sso-demo-"), "run");
     const r = sso("demo", "--model", makeTinyModel(4), "--out", out, "--iterations", "0");
-    assert.notEqual(r.status, 0);
-    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
-    assert.match(r.stderr, /iterations/);
+    assertOneLineError(r, /iterations/);
     assert.ok(!existsSync(out), "nothing written");
   });
 });

@@ -2,26 +2,22 @@
 // reports every judged feature with a rate in [0, 1]; --data counts exact matches right (references built from the
 // model's own greedy answers, so which lines match is known); bad input is a one-line error naming its line.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { packageRoot } from "../../src/util/package-root.js";
-import { makeTinyModel } from "../helpers.js";
+import { assertOneLineError, makeTinyModel, runCli, tempDir } from "../helpers.js";
 import { WORLD_FEATURES } from "../../src/world/check.js";
 import { normalizeAnswer } from "../../src/world/evaluate.js";
 import { lookup, splitOf } from "../../src/world/world.js";
 
-const CLI = join(packageRoot(), "dist", "src", "cli", "main.js");
-const sso = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
+const sso = runCli;
 const readJson = (path: string) => JSON.parse(readFileSync(path, "utf8"));
 
 /** A tiny random model with untied embeddings: a tied one greedily echoes its last prompt token ("\n") forever. */
 const makeModel = (): string => makeTinyModel(3, { tie_word_embeddings: false, max_position_embeddings: 1024 });
 
 describe("sso eval", () => {
-  const work = mkdtempSync(join(tmpdir(), "sso-eval-"));
+  const work = tempDir("sso-eval-");
   const model = makeModel();
 
   it("--world reports every judged feature with a rate in [0, 1], overall and mean length, on held-out prompts", () => {
@@ -75,9 +71,7 @@ describe("sso eval", () => {
     writeFileSync(join(work, "bad.jsonl"), '{"prompt": "hi", "answer": "x"}\n{"prompt": "no answer here"}\n');
     const out = join(work, "bad.json");
     const r = sso("eval", "--model", model, "--data", join(work, "bad.jsonl"), "--out", out);
-    assert.notEqual(r.status, 0);
-    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
-    assert.match(r.stderr, /bad\.jsonl:2: answer: missing "answer"/);
+    assertOneLineError(r, /bad\.jsonl:2: answer: missing "answer"/);
     assert.ok(!existsSync(out));
   });
 
@@ -89,9 +83,7 @@ describe("sso eval", () => {
       [["--data", "x.jsonl", "--n", "3"], /apply to --world only/],
     ] as const) {
       const r = sso("eval", "--model", model, ...args);
-      assert.notEqual(r.status, 0);
-      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
-      assert.match(r.stderr, message);
+      assertOneLineError(r, message);
     }
   });
 });

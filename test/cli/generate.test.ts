@@ -1,16 +1,11 @@
 // `sso generate` through the real CLI: a run killed mid-way (plus a torn last line) and rerun produces exactly the
-// file an uninterrupted run produces — complete, in order, no duplicates — and per-line overrides apply.
+// file an uninterrupted run produces — complete, in order, no duplicates — and per-line overrides apply; a rerun
+// with other arguments is refused rather than mixed into the same file.
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { packageRoot } from "../../src/util/package-root.js";
-import { makeTinyModel } from "../helpers.js";
-
-const CLI = join(packageRoot(), "dist", "src", "cli", "main.js");
-const sso = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
+import { assertOneLineError, makeTinyModel, runCli as sso, runCliWith, spawnCli, tempDir } from "../helpers.js";
 
 /** A small random Qwen2-style model with a byte-level tokenizer and ChatML template (big enough to kill mid-run). */
 const makeModel = (): string => makeTinyModel(3, { hidden_size: 192, intermediate_size: 384, num_hidden_layers: 3, num_attention_heads: 6, max_position_embeddings: 512 });
@@ -25,7 +20,7 @@ const waitFor = async (cond: () => boolean, ms: number): Promise<void> => {
 const lineCount = (path: string): number => (existsSync(path) ? readFileSync(path, "utf8").split("\n").length - 1 : 0);
 
 describe("sso generate", () => {
-  const work = mkdtempSync(join(tmpdir(), "sso-gen-"));
+  const work = tempDir("sso-gen-");
   const model = makeModel();
   const N = 60;
   const input = Array.from({ length: N }, (_, i) => JSON.stringify({ messages: [{ role: "user", content: `question ${i}?` }], ...(i === 5 ? { max_new_tokens: 3, temperature: 0 } : {}) }));
@@ -39,7 +34,7 @@ describe("sso generate", () => {
     const fullText = readFileSync(full, "utf8");
     assert.equal(lineCount(full), N);
 
-    const child = spawn(process.execPath, [CLI, ...args(part)], { stdio: "ignore" });
+    const child = spawnCli(args(part));
     const exited = new Promise((resolve) => child.on("exit", resolve));
     await waitFor(() => lineCount(part) >= 4, 60_000);
     child.kill("SIGKILL");
@@ -64,18 +59,46 @@ describe("sso generate", () => {
   it("a bad input line is a one-line error naming it, before anything is written", () => {
     writeFileSync(join(work, "bad.jsonl"), '{"messages":[{"role":"user","content":"hi"}]}\n{"messages":[],"top_p":2}\n');
     const r = sso("generate", "--model", model, "--data", join(work, "bad.jsonl"), "--out", join(work, "bad-out.jsonl"));
-    assert.notEqual(r.status, 0);
-    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
-    assert.match(r.stderr, /bad\.jsonl:2: /);
+    assertOneLineError(r, /bad\.jsonl:2: /);
     assert.ok(!existsSync(join(work, "bad-out.jsonl")));
   });
 
   it("sso chat answers each typed line, honours /reset, and quits on /exit", () => {
-    const r = spawnSync(process.execPath, [CLI, "chat", "--model", model, "--max-new-tokens", "4", "--temperature", "0"], {
-      input: "hello\n/reset\nhi again\n/exit\nnever read\n", encoding: "utf8",
-    });
+    const r = runCliWith({ input: "hello\n/reset\nhi again\n/exit\nnever read\n" }, "chat", "--model", model, "--max-new-tokens", "4", "--temperature", "0");
     assert.equal(r.status, 0, r.stderr);
     const replies = r.stdout.split("> ").slice(1, -1).filter((s) => s.trim() !== "");
     assert.equal(replies.length, 2, r.stdout); // one per question; /reset prints nothing; nothing after /exit
+  });
+
+  it("refuses to continue or keep an output written with other arguments, naming what differs (OUT.args.json)", () => {
+    const small = makeTinyModel(4), other = makeTinyModel(5);
+    const data = join(work, "three.jsonl"), data2 = join(work, "three-b.jsonl"), out = join(work, "args.jsonl");
+    const lines = ["a", "b", "c"].map((q) => JSON.stringify({ messages: [{ role: "user", content: q }] }));
+    writeFileSync(data, lines.join("\n") + "\n");
+    writeFileSync(data2, [...lines.slice(0, 2), JSON.stringify({ messages: [{ role: "user", content: "d" }] })].join("\n") + "\n");
+    const base = (o: string, ...extra: string[]) => ["generate", "--model", small, "--data", data, "--out", o, "--max-new-tokens", "4", "--seed", "1", ...extra];
+    const first = sso(...base(out));
+    assert.equal(first.status, 0, first.stderr);
+    const text = readFileSync(out, "utf8");
+    assert.ok(existsSync(`${out}.args.json`));
+    const again = sso(...base(out));
+    assert.equal(again.status, 0, again.stderr); // same arguments: a finished file is kept as it is
+    assert.equal(readFileSync(out, "utf8"), text);
+    for (const [extra, what] of [
+      [["--seed", "2"], /seed was 1, now 2/], [["--temperature", "0"], /temperature was 0\.7, now 0/],
+      [["--max-new-tokens", "5"], /max_new_tokens was 4, now 5/], [["--top-p", "1"], /top_p/], [["--top-k", "3"], /top_k/],
+      [["--stop", "x"], /stop/], [["--model", other], /model_hash/], [["--data", data2], /data_sha256/],
+    ] as const) {
+      const r = sso(...base(out, ...extra));
+      assertOneLineError(r, what, extra.join(" "));
+      assert.match(r.stderr, /args\.jsonl: was written with other arguments .*use another --out/);
+      assert.equal(readFileSync(out, "utf8"), text, "a refused run changed the output");
+    }
+    // A partial output with other arguments is refused too (it would be continued with the new ones).
+    writeFileSync(out, text.split("\n")[0] + "\n");
+    assertOneLineError(sso(...base(out, "--seed", "9")), /seed was 1, now 9/);
+    // An output without its sidecar cannot be vouched for.
+    rmSync(`${out}.args.json`);
+    assertOneLineError(sso(...base(out)), /args\.jsonl\.args\.json does not.*use another --out/);
   });
 });

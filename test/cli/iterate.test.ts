@@ -2,21 +2,17 @@
 // models; a run killed in its second iteration and rerun ends with the uninterrupted run's final weights; the
 // initial-model reference option rescored every reference column.
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { getBackend } from "../../src/backends/index.js";
 import { loadModel } from "../../src/model/checkpoint.js";
-import { packageRoot } from "../../src/util/package-root.js";
-import { makeTinyModel } from "../helpers.js";
+import { makeTinyModel, runCli, spawnCli, tempDir } from "../helpers.js";
 
-const CLI = join(packageRoot(), "dist", "src", "cli", "main.js");
-const sso = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
+const sso = runCli;
 
 describe("sso iterate", () => {
-  const work = mkdtempSync(join(tmpdir(), "sso-iter-"));
+  const work = tempDir("sso-iter-");
   const model = makeTinyModel(2);
   writeFileSync(join(work, "prompts.jsonl"), Array.from({ length: 8 }, (_, i) => JSON.stringify({ prompt: `List ${i + 2} fruits.` })).join("\n"));
   const config = (extra: object = {}) => {
@@ -46,7 +42,7 @@ describe("sso iterate", () => {
 
   it("a run killed in its second iteration resumes there and ends with the same final weights", async () => {
     const out = join(work, "killed");
-    const child = spawn(process.execPath, [CLI, ...args(out)], { stdio: "ignore" });
+    const child = spawnCli([...args(out)], { stdio: "ignore" });
     const exited = new Promise((res) => child.on("exit", res));
     const marker = join(out, "iter-2", "data.jsonl.progress.json"), deadline = Date.now() + 60_000;
     while (!existsSync(marker)) {
@@ -70,7 +66,7 @@ describe("sso iterate", () => {
     const rescored = readFileSync(join(out, "iter-2", "data.initial-ref.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
     assert.equal(rescored.length, own.length);
     assert.ok(own.every((rec, i) => rec.chosen[0].content === rescored[i].chosen[0].content && rec.ref_chosen_logps !== rescored[i].ref_chosen_logps));
-    const scored = spawnSync(process.execPath, [CLI, "score", "--model", model, "--data", writeScore(out, rescored[0]), "--out", join(out, "s.jsonl")], { encoding: "utf8" });
+    const scored = runCli("score", "--model", model, "--data", writeScore(out, rescored[0]), "--out", join(out, "s.jsonl"));
     assert.equal(scored.status, 0, scored.stderr);
     assert.ok(Math.abs(JSON.parse(readFileSync(join(out, "s.jsonl"), "utf8")).logp - rescored[0].ref_chosen_logps) < 1e-3);
   });

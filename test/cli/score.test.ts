@@ -1,25 +1,20 @@
 // `sso score` end to end through the real CLI process: agreement with the golden PyTorch log-probs, the chat
 // form through a real tokenizer and ChatML template, and one-line errors with nothing written on bad input.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { readSafetensors } from "../../src/model/safetensors.js";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 import { writeByteLevelTokenizer } from "../../src/tokenizer/byte-level.js";
 import { packageRoot } from "../../src/util/package-root.js";
-import { assertClose } from "../helpers.js";
+import { assertClose, assertOneLineError, runCli, tempDir } from "../helpers.js";
 
 const ROOT = packageRoot();
 const GOLDEN = join(ROOT, "test", "fixtures", "golden");
-const tmp = (): string => mkdtempSync(join(tmpdir(), "sso-score-"));
+const tmp = (): string => tempDir("sso-score-");
 
-function sso(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, "dist", "src", "cli", "main.js"), ...args], { encoding: "utf8" });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const sso = runCli;
 
 function patchConfig(dir: string, patch: Record<string, unknown>): void {
   const path = join(dir, "config.json");
@@ -90,9 +85,7 @@ describe("sso score", () => {
     for (const [text, needle] of cases) {
       writeFileSync(join(work, "in.jsonl"), text);
       const r = sso("score", "--model", dir, "--data", join(work, "in.jsonl"), "--out", out);
-      assert.notEqual(r.status, 0);
-      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
-      assert.ok(r.stderr.includes(`in.jsonl${needle}`), `stderr "${r.stderr.trim()}" lacks "${needle}"`);
+      assertOneLineError(r, `in.jsonl${needle}`);
       assert.ok(!existsSync(out), "an output file was written");
     }
   });
@@ -105,14 +98,12 @@ describe("sso score", () => {
     ];
     for (const [label, breakIt, pattern] of breakages) {
       const work = tmp(), dir = join(work, "m");
-      spawnSync("mkdir", [dir]);
+      mkdirSync(dir);
       for (const f of ["config.json", "model.safetensors"]) copyFileSync(join(GOLDEN, "tiny-qwen2", f), join(dir, f));
       breakIt(dir);
       writeFileSync(join(work, "in.jsonl"), '{"prompt_ids":[1],"response_ids":[2]}\n');
       const r = sso("score", "--model", dir, "--data", join(work, "in.jsonl"), "--out", join(work, "o.jsonl"));
-      assert.notEqual(r.status, 0, label);
-      assert.equal(r.stderr.trim().split("\n").length, 1, `${label}: ${r.stderr}`);
-      assert.match(r.stderr, pattern, label);
+      assertOneLineError(r, pattern, label);
     }
   });
 });

@@ -2,18 +2,15 @@
 // independent `sso score` of the same pairs; a run killed mid-way and rerun equals an uninterrupted one byte for
 // byte (summary counts included); bad inputs are one-line errors that write nothing.
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { REF_COLUMNS, SsoRecord, TRL_COLUMNS, type RefColumn } from "../../src/sso/record.js";
 import { DROP_REASONS } from "../../src/sso/filters.js";
-import { packageRoot } from "../../src/util/package-root.js";
 import { makeTinyModel } from "../sso/helpers.js";
+import { assertOneLineError, runCli, spawnCli, tempDir } from "../helpers.js";
 
-const CLI = join(packageRoot(), "dist", "src", "cli", "main.js");
-const sso = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
+const sso = runCli;
 const readLines = (path: string): unknown[] => readFileSync(path, "utf8").split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
 const withoutTiming = (path: string) => {
   const { timing: _, ...rest } = JSON.parse(readFileSync(path, "utf8"));
@@ -21,7 +18,7 @@ const withoutTiming = (path: string) => {
 };
 
 describe("sso synth", () => {
-  const work = mkdtempSync(join(tmpdir(), "sso-synth-cli-"));
+  const work = tempDir("sso-synth-cli-");
   const model = makeTinyModel(7, { hidden: 96, layers: 2, intermediate: 192 });
   const N = 40;
   const prompts = Array.from({ length: N }, (_, i) => JSON.stringify(i % 5 === 3
@@ -74,7 +71,7 @@ describe("sso synth", () => {
 
   it("a run killed mid-way and rerun equals the uninterrupted run byte for byte, summary counts included", async () => {
     const part = join(work, "part.jsonl");
-    const child = spawn(process.execPath, [CLI, ...args(part)], { stdio: "ignore" });
+    const child = spawnCli([...args(part)], { stdio: "ignore" });
     const exited = new Promise((resolve) => child.on("exit", resolve));
     const next = () => {
       try {
@@ -123,9 +120,7 @@ describe("sso synth", () => {
       const out = join(work, "never.jsonl");
       const base = ["synth", "--model", model, "--prompts", join(work, "prompts.jsonl"), "--out", out, "--config", join(work, "synth.yaml")];
       const r = sso(...base, ...extra);
-      assert.notEqual(r.status, 0);
-      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
-      assert.match(r.stderr, re);
+      assertOneLineError(r, re);
       assert.ok(!existsSync(out) && !existsSync(`${out}.progress.json`));
     }
   });

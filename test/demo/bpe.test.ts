@@ -3,15 +3,15 @@
 // it, be deterministic, respect the pre-tokenizer's boundaries and never split a UTF-8 character.
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { preTokenize, trainBpe } from "../../src/demo/bpe.js";
 import { writeByteLevelTokenizer } from "../../src/tokenizer/byte-level.js";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 import { makeCorpus } from "../../src/world/index.js";
+import { tempDir } from "../helpers.js";
 
-const root = mkdtempSync(join(tmpdir(), "sso-bpe-"));
+const root = tempDir("sso-bpe-");
 after(() => rmSync(root, { recursive: true, force: true }));
 
 const texts = makeCorpus(3, 300).map((e) => e.messages.map((m) => `<|im_start|>${m.role}\n${m.content}<|im_end|>\n`).join(""));

@@ -5,9 +5,7 @@
 // fp32 → fp16 rounding; and refusals as one-line errors that leave no file behind.
 // If node-llama-cpp cannot load on this machine the round-trip tests fail; they never skip.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { getLlama, LlamaLogLevel, type Llama, type Token } from "node-llama-cpp";
@@ -21,16 +19,10 @@ import { writeByteLevelTokenizer } from "../../src/tokenizer/byte-level.js";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 import { packageRoot } from "../../src/util/package-root.js";
 import { readGgufFile, tensorData, type GgufRead } from "./gguf-reader.js";
+import { runCli, tempDir } from "../helpers.js";
 
 const ROOT = packageRoot();
-const tempDirs: string[] = [];
-const tmp = (): string => {
-  tempDirs.push(mkdtempSync(join(tmpdir(), "sso-gguf-")));
-  return tempDirs[tempDirs.length - 1];
-};
-after(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
+const tmp = (): string => tempDir("sso-gguf-");
 const MERGES: [string, string][] = [[" ", "t"], ["h", "e"], [" t", "he"], [" ", "c"], ["a", "t"], [" ", "s"]];
 const TEXT = "the cat sat on the mat, then the hat sat at the cat.";
 
@@ -352,7 +344,7 @@ describe("GGUF export: refusals", () => {
 });
 
 describe("sso export (CLI)", () => {
-  const sso = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, "dist", "src", "cli", "main.js"), ...args], { encoding: "utf8" });
+  const sso = runCli;
 
   it("writes a GGUF file (f16 by default) and reports it; a bad --dtype or tokenizer exits non-zero with one line", () => {
     const { dir } = makeModelDir("qwen2");

@@ -1,8 +1,7 @@
 // Model folders: save → load is bit-exact (F32) and BF16-exact (BF16); tokenizer files travel with a save; every
 // malformed folder or unsupported config fails with one line that names the file and the key or tensor.
 import assert from "node:assert/strict";
-import { copyFileSync, mkdtempSync, readFileSync, statSync, truncateSync, writeFileSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, readFileSync, statSync, truncateSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { refBackend } from "../../src/backends/ref/index.js";
@@ -11,9 +10,10 @@ import { parseConfig } from "../../src/model/config.js";
 import { narrowToBf16, widenBf16 } from "../../src/model/dtype.js";
 import { readSafetensors, writeSafetensors } from "../../src/model/safetensors.js";
 import { packageRoot } from "../../src/util/package-root.js";
+import { tempDir } from "../helpers.js";
 
 const GOLDEN = join(packageRoot(), "test", "fixtures", "golden");
-const tmp = (): string => mkdtempSync(join(tmpdir(), "sso-ckpt-"));
+const tmp = (): string => tempDir("sso-ckpt-");
 
 /** Copies a fixture folder's config and weights into a fresh temp folder. */
 function copyFixture(name: string): string {

@@ -4,8 +4,7 @@
 // Not here: loading real Hugging Face checkpoints (that belongs to the model loader's tests).
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { after, describe, it } from "node:test";
 import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, narrowToBf16 } from "../../src/model/dtype.js";
@@ -18,8 +17,9 @@ import {
   type NamedTensor,
 } from "../../src/model/safetensors.js";
 import { Rng } from "../../src/tensor/rng.js";
+import { tempDir } from "../helpers.js";
 
-const root = mkdtempSync(join(tmpdir(), "sso-safetensors-"));
+const root = tempDir("sso-safetensors-");
 after(() => rmSync(root, { recursive: true, force: true }));
 let fileCounter = 0;
 /** A fresh path (or folder) under the test's temp dir. */

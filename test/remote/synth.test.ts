@@ -3,31 +3,29 @@
 // The remote engine against fake servers: retries 429/5xx with backoff, names URL and status on other errors,
 // and says what a server lacks when it cannot score.
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
 import { createServer, type Server } from "node:http";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { OpenAiEngine } from "../../src/remote/openai.js";
-import { packageRoot } from "../../src/util/package-root.js";
 import { makeTinyModel } from "../sso/helpers.js";
+import { runCli, spawnCli, tempDir } from "../helpers.js";
 
-const CLI = join(packageRoot(), "dist", "src", "cli", "main.js");
 const withoutTiming = (path: string) => {
   const { timing: _, ...rest } = JSON.parse(readFileSync(path, "utf8"));
   return rest;
 };
-const runCli = (args: string[]): Promise<{ status: number | null; stderr: string }> => new Promise((resolve) => {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+/** Runs the CLI without blocking this process (which serves the fake servers meanwhile). */
+const runCliAsync = (args: string[]): Promise<{ status: number | null; stderr: string }> => new Promise((resolve) => {
+  const child = spawnCli(args, { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
-  child.stderr.on("data", (d) => (stderr += d));
+  child.stderr!.on("data", (d) => (stderr += d));
   child.on("exit", (status) => resolve({ status, stderr }));
 });
 
 describe("sso synth --engine openai against sso serve", () => {
-  const work = mkdtempSync(join(tmpdir(), "sso-remote-"));
+  const work = tempDir("sso-remote-");
   const model = makeTinyModel(7, { hidden: 96, layers: 2, intermediate: 192 });
   const prompts = Array.from({ length: 12 }, (_, i) => JSON.stringify(i % 5 === 3
     ? { messages: [{ role: "user", content: `Hi ${i}` }, { role: "assistant", content: "Hello." }, { role: "user", content: "More?" }] }
@@ -39,15 +37,15 @@ describe("sso synth --engine openai against sso serve", () => {
   it("writes exactly the in-process records, and the server exits 0 on SIGTERM", async () => {
     const local = join(work, "local.jsonl"), remote = join(work, "remote.jsonl");
     const t0 = performance.now();
-    const l = spawnSync(process.execPath, [CLI, ...args(local)], { encoding: "utf8" });
+    const l = runCli(...args(local));
     assert.equal(l.status, 0, l.stderr);
     const tLocal = performance.now() - t0;
 
-    const server = spawn(process.execPath, [CLI, "serve", "--model", model, "--port", "0", "--max-batch", "8", "--api-key", "s3cret"], { stdio: ["ignore", "pipe", "pipe"] });
+    const server = spawnCli(["serve", "--model", model, "--port", "0", "--max-batch", "8", "--api-key", "s3cret"], { stdio: ["ignore", "pipe", "pipe"] });
     const exited = new Promise<number | null>((resolve) => server.on("exit", resolve));
     const url = await new Promise<string>((resolve, reject) => {
       let out = "";
-      server.stdout.on("data", (d) => {
+      server.stdout!.on("data", (d) => {
         out += d;
         const m = /on (http:\/\/127\.0\.0\.1:\d+)\/v1/.exec(out);
         if (m) resolve(m[1]);
@@ -56,7 +54,7 @@ describe("sso synth --engine openai against sso serve", () => {
     });
     try {
       const t1 = performance.now();
-      const r = await runCli(args(remote, "--engine", "openai", "--base-url", `${url}/v1`, "--api-model", "model", "--api-key", "s3cret", "--concurrency", "8"));
+      const r = await runCliAsync(args(remote, "--engine", "openai", "--base-url", `${url}/v1`, "--api-model", "model", "--api-key", "s3cret", "--concurrency", "8"));
       assert.equal(r.status, 0, r.stderr);
       console.log(`# local ${Math.round(tLocal)} ms, remote ${Math.round(performance.now() - t1)} ms`);
       assert.equal(readFileSync(remote, "utf8"), readFileSync(local, "utf8"));
@@ -69,7 +67,7 @@ describe("sso synth --engine openai against sso serve", () => {
   });
 
   it("a bad --engine flag combination is a one-line error", () => {
-    const r = spawnSync(process.execPath, [CLI, ...args(join(work, "x.jsonl"), "--engine", "openai")], { encoding: "utf8" });
+    const r = runCli(...args(join(work, "x.jsonl"), "--engine", "openai"));
     assert.notEqual(r.status, 0);
     assert.match(r.stderr.trim(), /^sso: --engine openai needs --base-url and --api-model$/);
   });

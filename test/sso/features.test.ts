@@ -1,16 +1,16 @@
 // The feature library and the synthesis config from files: JSON and YAML, extending vs replacing the built-in
 // features, and bad files reported as one line naming the file and the key.
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { loadConfig } from "../../src/config.js";
 import { resolveSynthConfig, SYNTH_DEFAULTS } from "../../src/sso/config.js";
 import { DEFAULT_FEATURES, DEFAULT_LIBRARY, loadFeatureLibrary } from "../../src/sso/features.js";
 import { checkConfig } from "../../src/sso/synth.js";
+import { tempDir } from "../helpers.js";
 
-const dir = mkdtempSync(join(tmpdir(), "sso-features-"));
+const dir = tempDir("sso-features-");
 const file = (name: string, text: string): string => {
   writeFileSync(join(dir, name), text);
   return join(dir, name);

@@ -1,15 +1,8 @@
-// Helpers of the synthesis tests: a tiny random Qwen2-style model folder with the byte-level ChatML tokenizer (its
-// context is long enough for the few-shot selection prompt, one token per byte) and a hand-made record.
+// Helpers of the synthesis tests: a hand-made record, and (re-exported) the shared tiny random model folder, whose
+// TinyShape shorthand ({hidden, layers, intermediate}) these tests use.
 import type { SsoRecord } from "../../src/sso/record.js";
-import { makeTinyModel as makeTiny } from "../helpers.js";
 
-export function makeTinyModel(seed = 3, shape: { hidden?: number; layers?: number; intermediate?: number } = {}): string {
-  return makeTiny(seed, {
-    ...(shape.hidden !== undefined && { hidden_size: shape.hidden }),
-    ...(shape.layers !== undefined && { num_hidden_layers: shape.layers }),
-    ...(shape.intermediate !== undefined && { intermediate_size: shape.intermediate }),
-  });
-}
+export { makeTinyModel } from "../helpers.js";
 
 export function sampleRecord(): SsoRecord {
   return {

@@ -1,12 +1,12 @@
 // The prompts file of `sso synth`: both input forms, ids, and each kind of bad line as one error naming its line.
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { readPrompts } from "../../src/sso/input.js";
+import { tempDir } from "../helpers.js";
 
-const dir = mkdtempSync(join(tmpdir(), "sso-input-"));
+const dir = tempDir("sso-input-");
 const file = (lines: unknown[]): string => {
   const path = join(dir, `p${Math.random().toString(36).slice(2)}.jsonl`);
   writeFileSync(path, lines.map((l) => (typeof l === "string" ? l : JSON.stringify(l))).join("\n") + "\n");

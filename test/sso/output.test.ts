@@ -3,8 +3,7 @@
 // final ordering-filter swap recognised after a crash on either side of it.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { DEFAULT_LIBRARY } from "../../src/sso/features.js";
@@ -12,9 +11,10 @@ import { fingerprintDifference, SynthOutput } from "../../src/sso/output.js";
 import type { SsoRecord } from "../../src/sso/record.js";
 import { applyLogpOrder, emptyCounts, zeroSeconds, type SynthCounts } from "../../src/sso/synth-summary.js";
 import { sampleRecord } from "./helpers.js";
+import { tempDir } from "../helpers.js";
 
 const fp = { config: { seed: 1, sampling: { temperature: 0.7 } }, policy_hash: "abc" };
-const fresh = () => join(mkdtempSync(join(tmpdir(), "sso-out-")), "data.jsonl");
+const fresh = () => join(tempDir("sso-out-"), "data.jsonl");
 const counts = (prompts: number): SynthCounts => ({ ...emptyCounts(DEFAULT_LIBRARY), prompts });
 const rec = (i: number, o: Partial<SsoRecord> = {}): SsoRecord => ({ ...sampleRecord(), prompt_index: i, id: String(i), ...o });
 const lines = (path: string) => readFileSync(path, "utf8").split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as SsoRecord);

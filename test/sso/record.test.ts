@@ -1,12 +1,12 @@
 // The SSO record: TRL's conversational preference columns under their TRL names, the SSO columns, a strict schema
 // that round-trips through JSON, and the policy hash recorded with it.
 import assert from "node:assert/strict";
-import { appendFileSync, cpSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { policyHash, REF_COLUMNS, SsoRecord, TRL_COLUMNS } from "../../src/sso/record.js";
 import { makeTinyModel, sampleRecord } from "./helpers.js";
+import { tempDir } from "../helpers.js";
 
 describe("SSO record", () => {
   it("carries TRL's prompt/chosen/rejected columns in the conversational format", () => {
@@ -54,7 +54,7 @@ describe("policy hash", () => {
     const h = policyHash(dir);
     assert.match(h, /^[0-9a-f]{64}$/);
     assert.equal(policyHash(dir), h);
-    const w = join(mkdtempSync(join(tmpdir(), "sso-hash-")), "m");
+    const w = join(tempDir("sso-hash-"), "m");
     cpSync(dir, w, { recursive: true });
     assert.equal(policyHash(w), h);
     appendFileSync(join(w, "model.safetensors"), Buffer.alloc(4));

@@ -3,14 +3,14 @@
 // its end of turn. Not here: the Qwen3 tokenizer and config-file parsing (tokenizer.test.ts).
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { BYTE_TO_UNICODE, toByteLevel, writeByteLevelTokenizer, type ByteLevelOptions } from "../../src/tokenizer/byte-level.js";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 import { Rng } from "../../src/tensor/rng.js";
+import { tempDir } from "../helpers.js";
 
-const root = mkdtempSync(join(tmpdir(), "sso-byte-level-"));
+const root = tempDir("sso-byte-level-");
 after(() => rmSync(root, { recursive: true, force: true }));
 
 let folders = 0;

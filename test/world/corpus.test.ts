@@ -3,8 +3,7 @@
 // targeted feature); plain answers are a noisy mixture; selection examples are synthesis's selection prompt
 // answered with fitting features that parseFeatureList reads back; the JSONL holds one {"messages"} per example.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { DEFAULT_LIBRARY, findFeature, mergeFeatureFile, type Feature } from "../../src/sso/features.js";
@@ -13,6 +12,7 @@ import { APPLICABLE } from "../../src/world/answers.js";
 import { checkResponse, WORLD_FEATURES } from "../../src/world/check.js";
 import { corpusJsonl, FITTING, kindCounts, makeCorpus, writeCorpus, type CorpusExample } from "../../src/world/corpus.js";
 import { splitOf } from "../../src/world/world.js";
+import { tempDir } from "../helpers.js";
 
 const N = 2000;
 const corpus = makeCorpus(11, N);
@@ -123,7 +123,7 @@ describe("world corpus", () => {
   });
 
   it("writes one {\"messages\"} JSON object per line", () => {
-    const path = join(mkdtempSync(join(tmpdir(), "sso-corpus-")), "corpus.jsonl");
+    const path = join(tempDir("sso-corpus-"), "corpus.jsonl");
     writeCorpus(path, corpus.slice(0, 50));
     const lines = readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l));
     assert.equal(lines.length, 50);

@@ -2,12 +2,12 @@
 // text is ever in both splits, whatever the seeds and however many prompts are drawn; sampling is deterministic
 // per seed, different across seeds, deals every prompt before repeating, and follows the family weights.
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { readPrompts } from "../../src/sso/input.js";
 import { namedPhrases } from "../../src/world/check.js";
+import { tempDir } from "../helpers.js";
 import {
   allPrompts, FAMILIES, FAMILY_WEIGHTS, heldOutPrompts, lookup, overlap, promptLines, samplePrompts, splitOf, trainPrompts,
 } from "../../src/world/world.js";
@@ -83,7 +83,7 @@ describe("world prompts", () => {
   });
 
   it("write as prompt lines that sso synth reads back with their ids", () => {
-    const ps = trainPrompts(4, 25), file = join(mkdtempSync(join(tmpdir(), "sso-world-")), "prompts.jsonl");
+    const ps = trainPrompts(4, 25), file = join(tempDir("sso-world-"), "prompts.jsonl");
     writeFileSync(file, promptLines(ps));
     const read = readPrompts(file);
     assert.deepEqual(read.map((r) => r.id), ps.map((p) => p.id));
