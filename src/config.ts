@@ -1,6 +1,6 @@
 // The one `sso` config: synthesis, training and the iterate loop, each a zod section with documented defaults
 // (SSO-SPEC values), read from a JSON or YAML file; command-line flags override single keys. An unknown or
-// mistyped key anywhere is a one-line error naming it. `sso config --print` shows the effective result.
+// mistyped key anywhere is a one-line error naming it. `sso config` shows the effective result.
 import { z } from "zod";
 import { resolveSynthConfig, SynthConfig } from "./sso/config.js";
 import { readStructuredFile } from "./sso/file.js";

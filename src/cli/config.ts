@@ -1,8 +1,9 @@
-// `sso config --print [--config FILE]`: the effective configuration (defaults merged with the file), as YAML or JSON.
+// `sso config [--config FILE] [--json]`: the effective configuration (defaults merged with the file, paths in it
+// resolved as the commands resolve them), as YAML or JSON.
 import { stringify } from "yaml";
-import { loadConfig } from "../config.js";
+import { resolveConfig } from "../config.js";
 
 export function runConfig(opts: { config?: string; json: boolean }): void {
-  const config = loadConfig(opts.config);
+  const config = resolveConfig(opts.config);
   process.stdout.write(opts.json ? JSON.stringify(config, null, 2) + "\n" : stringify(config));
 }

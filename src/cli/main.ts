@@ -117,7 +117,7 @@ program
   .option("--host <addr>", "address to bind", "127.0.0.1")
   .option("--port <n>", "port (0 = any free port)", flag("--port", Port), 8000)
   .option("--api-key <key>", "require Authorization: Bearer KEY (default: $SSO_API_KEY if set)")
-  .option("--max-queue <n>", "requests waiting for a slot before answering 429", flag("--max-queue", Count), 64)
+  .option("--max-queue <n>", "queued jobs (a prompt; two with prompt log-probs): a request that does not fit now gets 429, one larger than this 400", flag("--max-queue", Count), 64)
   .option("--max-batch <n>", "sequences decoded together", flag("--max-batch", Count), 8)
   .option("--served-model-name <name>", "model id clients use (default: the folder's name)")
   .option("--grace <s>", "seconds running requests get to finish on SIGTERM", flag("--grace", GraceSeconds), 30)
@@ -186,9 +186,8 @@ program
 
 program
   .command("config")
-  .description("print the effective configuration: defaults merged with --config")
+  .description("print the effective configuration: defaults merged with --config, paths resolved")
   .option("--config <file>", "sso config (JSON or YAML)")
-  .option("--print", "print it (the default action)", true)
   .option("--json", "as JSON instead of YAML", false)
   .action(async (opts) => (await import("./config.js")).runConfig(opts));
 

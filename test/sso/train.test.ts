@@ -91,11 +91,11 @@ describe("sso train", () => {
     for (const p of saved.params.values()) assert.ok(p.every(Number.isFinite));
   });
 
-  it("the config refuses unknown keys by name, and sso config --print shows the effective values", () => {
+  it("the config refuses unknown keys by name, and sso config shows the effective values", () => {
     const bad = sso("train", "--model", model, "--data", data, "--out", join(work, "x"), "--config", cfgFile(work, { train: { lrr: 1 } }));
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /train\.lrr: unknown key/);
-    const shown = JSON.parse(sso("config", "--print", "--json", "--config", cfgFile(work, { train: { lr: 0.01, objective: { preset: "pbaa" } } })).stdout);
+    const shown = JSON.parse(sso("config", "--json", "--config", cfgFile(work, { train: { lr: 0.01, objective: { preset: "pbaa" } } })).stdout);
     assert.equal(shown.train.lr, 0.01);
     assert.equal(shown.train.objective.preset, "pbaa");
     assert.equal(shown.train.beta2, 0.95);
