@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { getBackend } from "../src/backends/index.js";
-import { initModel, saveModel } from "../src/model/checkpoint.js";
+import { initModel, saveModel } from "../src/model/folder.js";
 import { parseConfig } from "../src/model/config.js";
 import type { Model } from "../src/model/model.js";
 import { generate } from "../src/sample/generate.js";

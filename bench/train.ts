@@ -7,10 +7,10 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Backend } from "../src/backends/backend.js";
 import { getBackend } from "../src/backends/index.js";
-import { initModel } from "../src/model/checkpoint.js";
+import { initModel } from "../src/model/folder.js";
 import { parseConfig } from "../src/model/config.js";
 import { Rng } from "../src/tensor/rng.js";
-import { clipGradNorm } from "../src/train/optim.js";
+import { clipGradNorm } from "../src/train/clip.js";
 import { packageRoot } from "../src/util/package-root.js";
 import { round, time } from "./timing.js";
 

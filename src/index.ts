@@ -5,7 +5,7 @@
 
 // Compute backends, models and tokenizers.
 export { BACKEND_NAMES, getBackend, probeBackends, type Backend, type BackendName } from "./backends/index.js";
-export { initModel, loadModel, readConfig, saveModel, type SaveOptions } from "./model/checkpoint.js";
+export { initModel, loadModel, readConfig, saveModel, type SaveOptions } from "./model/folder.js";
 export { parseConfig, type ModelConfig } from "./model/config.js";
 export { Model, type SequenceInput, type SequenceOutput } from "./model/model.js";
 export { Tokenizer, type ChatMessage } from "./tokenizer/tokenizer.js";

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getBackend } from "../src/backends/index.js";
-import { initModel, saveModel } from "../src/model/checkpoint.js";
+import { initModel, saveModel } from "../src/model/folder.js";
 import { parseConfig } from "../src/model/config.js";
 import { Rng } from "../src/tensor/rng.js";
 import { writeByteLevelTokenizer } from "../src/tokenizer/byte-level.js";

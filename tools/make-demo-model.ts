@@ -19,7 +19,7 @@ import { parseArgs } from "node:util";
 import { getBackend } from "../src/backends/index.js";
 import { trainBpe } from "../src/demo/bpe.js";
 import { tokenizeConversations, trainSft, type SftOptions } from "../src/demo/pretrain.js";
-import { initModel, loadModel, saveModel } from "../src/model/checkpoint.js";
+import { initModel, loadModel, saveModel } from "../src/model/folder.js";
 import { parseConfig } from "../src/model/config.js";
 import type { Model } from "../src/model/model.js";
 import { DEFAULT_LIBRARY, findFeature, type Feature } from "../src/sso/features.js";

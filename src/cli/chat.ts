@@ -3,7 +3,7 @@
 // `/exit` (or end of input) quits. Not a chat product: no streaming, no history file.
 import { createInterface } from "node:readline";
 import { getBackend } from "../backends/index.js";
-import { loadModel, readConfig } from "../model/checkpoint.js";
+import { loadModel, readConfig } from "../model/folder.js";
 import { generate } from "../sample/generate.js";
 import type { ChatMessage } from "../tokenizer/tokenizer.js";
 import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";

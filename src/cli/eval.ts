@@ -5,7 +5,7 @@
 // line; --out writes the full report (summary and every answer) atomically. Answers are greedy.
 import { z } from "zod";
 import { getBackend } from "../backends/index.js";
-import { loadModel, readConfig } from "../model/checkpoint.js";
+import { loadModel, readConfig } from "../model/folder.js";
 import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { readJsonl } from "../util/jsonl.js";

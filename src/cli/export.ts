@@ -2,7 +2,7 @@
 // llama.cpp / node-llama-cpp (the format work is src/export/gguf.ts). Only GGUF for now; no quantisation.
 import { statSync } from "node:fs";
 import { exportGguf } from "../export/gguf.js";
-import { readConfig } from "../model/checkpoint.js";
+import { readConfig } from "../model/folder.js";
 import { checkTokenizerFitsModel } from "../tokenizer/tokenizer.js";
 import { checkOutputFile } from "../util/output-path.js";
 

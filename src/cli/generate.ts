@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, statSync, truncateSync, writeSync } from "node:fs";
 import { z } from "zod";
 import { getBackend } from "../backends/index.js";
-import { loadModel, readConfig } from "../model/checkpoint.js";
+import { loadModel, readConfig } from "../model/folder.js";
 import { generate, type GenerationRequest, type GenerationResult } from "../sample/generate.js";
 import { MaxNewTokens, Seed, Temperature, TopK, TopP, type SamplingParams } from "../sample/sampling.js";
 import { fingerprintDifference } from "../sso/output.js";

@@ -1,7 +1,7 @@
 // `sso init-model --config CONFIG.json --out DIR [--seed N]`: a freshly initialised model folder from a Hugging
 // Face config, seeded; tokenizer files can be taken from another folder.
 import { getBackend } from "../backends/index.js";
-import { initModel, saveModel } from "../model/checkpoint.js";
+import { initModel, saveModel } from "../model/folder.js";
 import { readJson } from "../util/files.js";
 import { parseConfig } from "../model/config.js";
 

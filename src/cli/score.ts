@@ -4,7 +4,7 @@
 // is written atomically, in input order, only when every line has been scored.
 import { z } from "zod";
 import { getBackend } from "../backends/index.js";
-import { loadModel, readConfig } from "../model/checkpoint.js";
+import { loadModel, readConfig } from "../model/folder.js";
 import { scoreItems, type ScoreItem } from "../model/score.js";
 import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 import { writeFileAtomic } from "../util/atomic.js";

@@ -3,7 +3,7 @@
 // requests, fails queued ones with 503, lets running ones finish (at most --grace seconds), and exits 0.
 import { basename, resolve } from "node:path";
 import { getBackend } from "../backends/index.js";
-import { loadModel, readConfig } from "../model/checkpoint.js";
+import { loadModel, readConfig } from "../model/folder.js";
 import { serve } from "../serve/server.js";
 import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { getBackend } from "../backends/index.js";
 import { SsoConfig } from "../config.js";
-import { loadModel } from "../model/checkpoint.js";
+import { loadModel } from "../model/folder.js";
 import { validate } from "../sso/file.js";
 import { runIterate } from "../sso/iterate.js";
 import { PRESETS } from "../sso/objective.js";

@@ -5,7 +5,7 @@
 // tensor, and the tokenizer (gguf-vocab.ts). F16 files keep 1-D tensors (norms, biases, rope_freqs) in F32.
 // Not here: quantised types (Q8_0, Q4_K…), BF16 output, LoRA adapters, split files, GGUF → HF.
 import { basename, join, resolve } from "node:path";
-import { readConfig } from "../model/checkpoint.js";
+import { readConfig } from "../model/folder.js";
 import type { ModelConfig } from "../model/config.js";
 import { narrowToF16 } from "../model/dtype.js";
 import { checkTensors, paramSpecs, type Params } from "../model/params.js";

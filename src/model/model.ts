@@ -2,7 +2,7 @@
 // sequences, returning the log-prob of each scored target token; and the reverse pass from d(loss)/d(token logp)
 // to every unfrozen parameter's gradient. Only the rows whose next token is scored go through the LM head, in
 // chunks, so a prompt costs no vocabulary-sized work and logits never need T×V memory at once.
-// Loading and saving folders is checkpoint.ts; sampling with a KV cache is not here.
+// Loading and saving folders is folder.ts; sampling with a KV cache is not here.
 import type { AttentionShape, Backend } from "../backends/backend.js";
 import type { ModelConfig } from "./config.js";
 import { ropeInvFreq } from "./config.js";

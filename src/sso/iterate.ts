@@ -12,7 +12,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { getBackend } from "../backends/index.js";
 import type { SsoConfig } from "../config.js";
-import { loadModel } from "../model/checkpoint.js";
+import { loadModel } from "../model/folder.js";
 import { Tokenizer } from "../tokenizer/tokenizer.js";
 import { readCheckpointState } from "../train/checkpoint.js";
 import { readMetrics, type MetricsLine } from "../train/metrics.js";

@@ -7,7 +7,7 @@ import { MultiBar, type SingleBar } from "cli-progress";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { getBackend } from "../backends/index.js";
-import { loadModel, readConfig } from "../model/checkpoint.js";
+import { loadModel, readConfig } from "../model/folder.js";
 import { OpenAiEngine } from "../remote/openai.js";
 import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 import { checkOutputFile } from "../util/output-path.js";

@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { getBackend } from "../backends/index.js";
-import { loadModel, readConfig } from "../model/checkpoint.js";
+import { loadModel, readConfig } from "../model/folder.js";
 import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 import { readJsonl } from "../util/jsonl.js";
 import { SsoRecord } from "./record.js";

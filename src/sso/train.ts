@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { createHash } from "node:crypto";
 import type { Model } from "../model/model.js";
 import type { Params } from "../model/params.js";
-import { saveModel } from "../model/checkpoint.js";
+import { saveModel } from "../model/folder.js";
 import { scoreItems } from "../model/score.js";
 import { mixSeed, Rng } from "../tensor/rng.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";

@@ -6,7 +6,7 @@
 // the old one put back when the kill fell between the swap's two renames.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { saveModel } from "../model/checkpoint.js";
+import { saveModel } from "../model/folder.js";
 import type { Model } from "../model/model.js";
 import { cleanAtomicLeftovers, writeDirAtomic, writeFileAtomic } from "../util/atomic.js";
 import type { AdamW } from "./optimizer.js";

@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import type { Backend } from "../backends/backend.js";
 import type { Params } from "../model/params.js";
 import { readSafetensors, writeSafetensors } from "../model/safetensors.js";
-import { clipGradNorm } from "./optim.js";
+import { clipGradNorm } from "./clip.js";
 
 export interface AdamWConfig {
   beta1: number;

@@ -8,7 +8,7 @@ import type { Backend, MatmulOptions } from "../../src/backends/backend.js";
 import { probeBackends } from "../../src/backends/index.js";
 import { refBackend as ref } from "../../src/backends/ref/index.js";
 import { Rng } from "../../src/tensor/rng.js";
-import { clipGradNorm } from "../../src/train/optim.js";
+import { clipGradNorm } from "../../src/train/clip.js";
 import { assertClose, copy, cuSeqlens, randInts, randn } from "../helpers.js";
 
 const SUMS = { rtol: 1e-4, atol: 1e-4 };

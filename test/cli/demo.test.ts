@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { getBackend } from "../../src/backends/index.js";
 import { htmlReport, iterationRows, markdownTable, meanStdRows, type DemoResult } from "../../src/demo/report.js";
-import { loadModel } from "../../src/model/checkpoint.js";
+import { loadModel } from "../../src/model/folder.js";
 import type { WorldSummary } from "../../src/world/evaluate.js";
 import { assertOneLineError, makeTinyModel, runCli, tempDir } from "../helpers.js";
 

@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { getBackend } from "../../src/backends/index.js";
-import { loadModel } from "../../src/model/checkpoint.js";
+import { loadModel } from "../../src/model/folder.js";
 import { makeTinyModel, runCli, spawnCli, tempDir } from "../helpers.js";
 
 const sso = runCli;

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { getBackend } from "../../src/backends/index.js";
-import { loadModel, readConfig } from "../../src/model/checkpoint.js";
+import { loadModel, readConfig } from "../../src/model/folder.js";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 import { packageRoot } from "../../src/util/package-root.js";
 import { answerAll, heldOutPrompts } from "../../src/world/index.js";

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { getBackend } from "../../src/backends/index.js";
 import { trainBpe } from "../../src/demo/bpe.js";
 import { makeBatches, tokenizeConversations, trainSft } from "../../src/demo/pretrain.js";
-import { initModel } from "../../src/model/checkpoint.js";
+import { initModel } from "../../src/model/folder.js";
 import { parseConfig } from "../../src/model/config.js";
 import { Rng } from "../../src/tensor/rng.js";
 import { makeByteLevelTokenizer } from "../../src/tokenizer/byte-level.js";

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { getLlama, LlamaLogLevel, type Llama, type Token } from "node-llama-cpp";
 import { refBackend } from "../../src/backends/ref/index.js";
-import { initModel, saveModel } from "../../src/model/checkpoint.js";
+import { initModel, saveModel } from "../../src/model/folder.js";
 import { parseConfig } from "../../src/model/config.js";
 import { f16BitsToF32, f32ToF16Bits } from "../../src/model/dtype.js";
 import type { Model } from "../../src/model/model.js";

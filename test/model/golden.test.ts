@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { Backend } from "../../src/backends/backend.js";
 import { probeBackends } from "../../src/backends/index.js";
-import { loadModel } from "../../src/model/checkpoint.js";
+import { loadModel } from "../../src/model/folder.js";
 import type { Model } from "../../src/model/model.js";
 import { readSafetensors } from "../../src/model/safetensors.js";
 import { packageRoot } from "../../src/util/package-root.js";

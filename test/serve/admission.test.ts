@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { getBackend } from "../../src/backends/index.js";
-import { loadModel } from "../../src/model/checkpoint.js";
+import { loadModel } from "../../src/model/folder.js";
 import { QueueFullError, RequestTooLargeError, Scheduler, type GenerationJob } from "../../src/serve/scheduler.js";
 import { serve, type RunningServer } from "../../src/serve/server.js";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.js";

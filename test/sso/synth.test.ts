@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { getBackend } from "../../src/backends/index.js";
-import { loadModel } from "../../src/model/checkpoint.js";
+import { loadModel } from "../../src/model/folder.js";
 import { scoreItems } from "../../src/model/score.js";
 import { generate } from "../../src/sample/generate.js";
 import { Tokenizer, type ChatMessage } from "../../src/tokenizer/tokenizer.js";

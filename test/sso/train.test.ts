@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { getBackend } from "../../src/backends/index.js";
-import { loadModel } from "../../src/model/checkpoint.js";
+import { loadModel } from "../../src/model/folder.js";
 import { pairsNeeded, PRESETS, ssoObjective } from "../../src/sso/objective.js";
 import { SsoRecord } from "../../src/sso/record.js";
 import { policyRecordLogps } from "../../src/sso/train.js";

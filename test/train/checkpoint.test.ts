@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { getBackend } from "../../src/backends/index.js";
-import { loadModel } from "../../src/model/checkpoint.js";
+import { loadModel } from "../../src/model/folder.js";
 import { readCheckpointState, saveCheckpoint, type TrainerState } from "../../src/train/checkpoint.js";
 import { AdamW } from "../../src/train/optimizer.js";
 import { makeTinyModel, tempDir } from "../helpers.js";

@@ -5,7 +5,7 @@ import { copyFileSync, readFileSync, statSync, truncateSync, writeFileSync, exis
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { refBackend } from "../../src/backends/ref/index.js";
-import { initModel, loadModel, readConfig, saveModel } from "../../src/model/checkpoint.js";
+import { initModel, loadModel, readConfig, saveModel } from "../../src/model/folder.js";
 import { parseConfig } from "../../src/model/config.js";
 import { narrowToBf16, widenBf16 } from "../../src/model/dtype.js";
 import { readSafetensors, writeSafetensors } from "../../src/model/safetensors.js";
