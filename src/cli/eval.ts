@@ -4,6 +4,7 @@
 // accuracy (normalisation in world/evaluate.ts). Every input is validated before the model loads; errors are one
 // line; --out writes the full report (summary and every answer) atomically. Answers are greedy.
 import { z } from "zod";
+import { lineMessages, PromptOrMessages } from "../tokenizer/chat-line.js";
 import { getBackend } from "../backends/index.js";
 import { loadModel, readConfig } from "../model/folder.js";
 import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
@@ -28,32 +29,28 @@ export interface EvalCliOptions {
   backend: string;
 }
 
-const Message = z.object({ role: z.string().min(1), content: z.string() });
-
 /**
  * A --data line: {"prompt": "...", "answer": ...} or {"messages": [...], "answer": ...}, where answer is a string or a
  * list of accepted strings; or {"messages": [..., {"role": "assistant", "content": reference}]} without "answer"
  * (an SFT line: the last assistant turn is the reference). Other keys are ignored.
  */
 const DataLine = z.object({
-  prompt: z.string().optional(),
-  messages: z.array(Message).optional(),
+  ...PromptOrMessages,
   answer: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
 }).transform((v, ctx): Omit<ExactItem, "line"> => {
   const fail = (message: string, path: (string | number)[] = []) => {
     ctx.addIssue({ code: "custom", message, path });
     return z.NEVER;
   };
-  if ((v.prompt === undefined) === (v.messages === undefined)) return fail('expected exactly one of "prompt" (a string) or "messages" (a list of chat messages)');
-  let messages = v.prompt !== undefined ? [{ role: "user", content: v.prompt }] : v.messages!;
+  const given = lineMessages(v);
+  if (!Array.isArray(given)) return fail(given.problem, given.path);
+  let messages = given;
   let references = v.answer === undefined ? undefined : typeof v.answer === "string" ? [v.answer] : v.answer;
   if (references === undefined && messages.length > 1 && messages[messages.length - 1].role === "assistant") {
     references = [messages[messages.length - 1].content];
     messages = messages.slice(0, -1);
   }
   if (references === undefined) return fail('missing "answer" (a string or a list of strings)', ["answer"]);
-  if (v.prompt !== undefined && v.prompt.trim() === "") return fail("must not be empty", ["prompt"]);
-  if (messages.length === 0) return fail("must hold at least one message", ["messages"]);
   if (messages[messages.length - 1].role !== "user") return fail("the conversation must end with a user message", ["messages"]);
   return { messages, references };
 });

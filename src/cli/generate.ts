@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, statSync, truncateSync, writeSync } from "node:fs";
 import { z } from "zod";
+import { ChatMessageSchema } from "../tokenizer/chat-line.js";
 import { getBackend } from "../backends/index.js";
 import { loadModel, readConfig } from "../model/folder.js";
 import { generate, type GenerationRequest, type GenerationResult } from "../sample/generate.js";
@@ -23,7 +24,7 @@ import { progress } from "../util/progress.js";
 
 const GenerateLine = z.object({
   id: z.union([z.string(), z.number()]).optional(),
-  messages: z.array(z.object({ role: z.string(), content: z.string() })).min(1),
+  messages: z.array(ChatMessageSchema).min(1),
   temperature: Temperature.optional(),
   top_p: TopP.optional(),
   top_k: TopK.optional(),

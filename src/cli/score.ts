@@ -3,6 +3,7 @@
 // token) or {"prompt_ids": [...], "response_ids": [...]}. Every line is validated before any compute; the output
 // is written atomically, in input order, only when every line has been scored.
 import { z } from "zod";
+import { ChatMessageSchema } from "../tokenizer/chat-line.js";
 import { getBackend } from "../backends/index.js";
 import { loadModel, readConfig } from "../model/folder.js";
 import { scoreItems, type ScoreItem } from "../model/score.js";
@@ -13,8 +14,7 @@ import { checkOutputFile } from "../util/output-path.js";
 import { progress } from "../util/progress.js";
 
 const tokenId = z.number().int().nonnegative();
-const Message = z.object({ role: z.string(), content: z.string() });
-const ChatLine = z.strictObject({ messages: z.array(Message).min(1), response: z.string() });
+const ChatLine = z.strictObject({ messages: z.array(ChatMessageSchema).min(1), response: z.string() });
 const IdsLine = z.strictObject({ prompt_ids: z.array(tokenId).min(1), response_ids: z.array(tokenId) });
 // The line's own keys pick the form, so errors name the field that is wrong rather than "matches neither".
 const ScoreLine = z.unknown().transform((v, ctx): z.infer<typeof ChatLine> | z.infer<typeof IdsLine> => {

@@ -3,26 +3,20 @@
 // starting and ending with the user; system messages are refused because synthesis writes its own. The first bad
 // line is a one-line error "FILE:LINE: key: problem".
 import { z } from "zod";
+import { lineMessages, PromptOrMessages } from "../tokenizer/chat-line.js";
 import { readJsonl } from "../util/jsonl.js";
 import type { SynthPrompt } from "./stages.js";
 
-const Message = z.object({ role: z.string(), content: z.string() });
-
 const PromptLine = z.object({
   id: z.union([z.string(), z.number()]).optional(),
-  prompt: z.string().optional(),
-  messages: z.array(Message).optional(),
+  ...PromptOrMessages,
 }).transform((v, ctx) => {
   const fail = (message: string, path: (string | number)[] = []) => {
     ctx.addIssue({ code: "custom", message, path });
     return z.NEVER;
   };
-  if ((v.prompt === undefined) === (v.messages === undefined)) return fail('expected exactly one of "prompt" (a string) or "messages" (a list of chat messages)');
-  if (v.prompt !== undefined) {
-    return v.prompt.trim() === "" ? fail("must not be empty", ["prompt"]) : { id: v.id, messages: [{ role: "user", content: v.prompt }] };
-  }
-  const messages = v.messages!;
-  if (messages.length === 0) return fail("must hold at least one message", ["messages"]);
+  const messages = lineMessages(v);
+  if (!Array.isArray(messages)) return fail(messages.problem, messages.path);
   for (const [i, m] of messages.entries()) {
     if (m.role === "system") return fail("system messages are not supported (synthesis writes its own)", ["messages", i, "role"]);
     const want = i % 2 === 0 ? "user" : "assistant";
