@@ -297,9 +297,74 @@ void pack_b(float* dst, const float* B, long ldb, bool tb, int kc, int nc) {
   }
 }
 
+#if defined(__AVX2__) && defined(__FMA__)
+// One or two rows of C against a transposed B (batch-1/2 decoding through a weight stored as rows): no packing.
+// Columns go 8 at a time through 8 × 8 register transposes of B's rows, four groups at once for independent chains;
+// every element is still the fma chain over k = 0..K-1 from 0 and the micro-kernel's epilogue, so the bits equal
+// those of any other path. Leftover columns (fewer than 8) run the same chain with std::fma.
+template <int R>
+void gemm_rows_tb(int N, int K, float alpha, const float* A, long lda, const float* B, long ldb, float beta, float* C,
+                  long ldc) {
+  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  auto finish = [&](float* c, __m256 acc) {
+    __m256 out;
+    if (beta == 0.0f) {
+      out = alpha == 1.0f ? acc : _mm256_mul_ps(va, acc);
+    } else {
+      out = _mm256_fmadd_ps(va, acc, _mm256_mul_ps(vb, _mm256_loadu_ps(c)));
+    }
+    _mm256_storeu_ps(c, out);
+  };
+  int j0 = 0;
+  for (; j0 + 8 <= N;) {
+    const int G = N - j0 >= 32 ? 4 : 1;  // groups of 8 columns this round
+    __m256 acc[R][4];
+    for (int r = 0; r < R; r++)
+      for (int g = 0; g < 4; g++) acc[r][g] = _mm256_setzero_ps();
+    // 16 steps of k per round: a whole 64-byte line of each of the 32 B rows, which (rows often 2 KiB apart) alias
+    // in L1 and would be fetched twice if read in halves.
+    alignas(32) float t[4][16][8];
+    int k0 = 0;
+    for (int step = 16; step >= 8; step -= 8)
+      for (; k0 + step <= K; k0 += step) {
+        for (int g = 0; g < G; g++)
+          for (int h = 0; h < step; h += 8) transpose8(B + (j0 + 8 * g) * ldb + k0 + h, ldb, &t[g][h][0], 8);
+        for (int kk = 0; kk < step; kk++)
+          for (int r = 0; r < R; r++) {
+            const __m256 a = _mm256_set1_ps(A[r * lda + k0 + kk]);
+            for (int g = 0; g < G; g++) acc[r][g] = _mm256_fmadd_ps(a, _mm256_load_ps(t[g][kk]), acc[r][g]);
+          }
+      }
+    for (; k0 < K; k0++)
+      for (int g = 0; g < G; g++) {
+        const float* b = B + (j0 + 8 * g) * ldb + k0;
+        const __m256 col = _mm256_setr_ps(b[0], b[ldb], b[2 * ldb], b[3 * ldb], b[4 * ldb], b[5 * ldb], b[6 * ldb],
+                                          b[7 * ldb]);
+        for (int r = 0; r < R; r++) acc[r][g] = _mm256_fmadd_ps(_mm256_set1_ps(A[r * lda + k0]), col, acc[r][g]);
+      }
+    for (int r = 0; r < R; r++)
+      for (int g = 0; g < G; g++) finish(C + r * ldc + j0 + 8 * g, acc[r][g]);
+    j0 += 8 * G;
+  }
+  for (; j0 < N; j0++)
+    for (int r = 0; r < R; r++) {
+      float s = 0.0f;
+      for (int k = 0; k < K; k++) s = std::fma(A[r * lda + k], B[j0 * ldb + k], s);
+      float& c = C[r * ldc + j0];
+      c = beta == 0.0f ? (alpha == 1.0f ? s : alpha * s) : std::fma(alpha, s, beta * c);
+    }
+}
+#endif
+
 // The serial blocked algorithm on one rectangle of C. A, B, C already point at its first row / column.
 void gemm_serial(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, long lda, const float* B, long ldb,
                  float beta, float* C, long ldc) {
+#if defined(__AVX2__) && defined(__FMA__)
+  if (tb && !ta && M <= 2) {
+    (M == 1 ? gemm_rows_tb<1> : gemm_rows_tb<2>)(N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+#endif
   // Few rows: each B element is used by at most two micro-tiles, so packing B costs more than it saves when its
   // rows are contiguous: read it in place, masked at the right edge. Same arithmetic either way.
   const bool pack_B = M > 2 * MR || tb;
