@@ -5,7 +5,10 @@
 // Also: agreement with the `ref` oracle within float tolerance, identical bytes under 1, 2 and 3 OpenMP threads, and
 // the SSO_GEMM / setGemm switch.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { Backend, MatmulOptions } from "../../src/backends/backend.js";
@@ -13,6 +16,7 @@ import { loadCpuAddon, type CpuAddon } from "../../src/backends/cpu/addon.js";
 import { getBackend } from "../../src/backends/index.js";
 import { refBackend as ref } from "../../src/backends/ref/index.js";
 import { Rng } from "../../src/tensor/rng.js";
+import { packageRoot } from "../../src/util/package-root.js";
 import { assertClose, randn } from "../helpers.js";
 
 const SUMS = { rtol: 1e-4, atol: 1e-4 };
@@ -149,6 +153,27 @@ describe("cpu GEMM is batch-invariant (built-in GEMM)", { skip }, () => {
     assert.equal(run("2"), one, "2 threads vs 1");
     assert.equal(run("3"), one, "3 threads vs 1");
   });
+});
+
+describe("built-in GEMM = the naive fma loop, bit for bit (C++, needs g++)", () => {
+  const gxx = spawnSync("g++", ["--version"]).status === 0;
+  for (const [name, flags] of [["-march=native", ["-march=native"]], ["portable", ["-mno-avx512f", "-mno-avx2", "-mno-fma"]]] as const) {
+    it(`every element of native/cpu/gemm.cc's GEMM (${name}) equals the sequential fma chain over k`, { skip: gxx ? false : "no g++" }, () => {
+      const dir = mkdtempSync(join(tmpdir(), "sso-gemm-")), exe = join(dir, "gemm-fma-chain");
+      try {
+        const src = join(packageRoot(), "test", "backends", "gemm-fma-chain.cc");
+        const cc = spawnSync("g++", ["-std=c++17", "-O2", ...flags, "-fopenmp", "-fno-math-errno", "-fno-trapping-math", src, "-o", exe], { encoding: "utf8" });
+        assert.equal(cc.status, 0, cc.stderr);
+        for (const threads of ["1", "2"]) {
+          const r = spawnSync(exe, [], { encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: threads } });
+          assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+          assert.match(r.stdout, /^ok /);
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });
 
 describe("cpu GEMM switch", { skip }, () => {
