@@ -242,8 +242,8 @@ void pack_a(float* dst, const float* A, long lda, bool ta, int mc, int kc) {
 }
 
 #ifdef __AVX__
-// dst[k*ldd + c] = src[c*lds + k] for an 8 × 8 block.
-inline void transpose8(const float* src, long lds, float* dst, long ldd) {
+// out[k][c] = src[c*lds + k] for an 8 × 8 block, in registers.
+inline void transpose8(const float* src, long lds, __m256 out[8]) {
   __m256 r[8], t[8];
   for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + i * lds);
   for (int i = 0; i < 8; i += 2) {
@@ -257,9 +257,16 @@ inline void transpose8(const float* src, long lds, float* dst, long ldd) {
     r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
   }
   for (int i = 0; i < 4; i++) {
-    _mm256_storeu_ps(dst + i * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
-    _mm256_storeu_ps(dst + (i + 4) * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+    out[i] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x20);
+    out[i + 4] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x31);
   }
+}
+
+// dst[k*ldd + c] = src[c*lds + k] for an 8 × 8 block.
+inline void transpose8(const float* src, long lds, float* dst, long ldd) {
+  __m256 out[8];
+  transpose8(src, lds, out);
+  for (int i = 0; i < 8; i++) _mm256_storeu_ps(dst + i * ldd, out[i]);
 }
 #endif
 
@@ -307,50 +314,68 @@ void pack_b(float* dst, const float* B, long ldb, bool tb, int kc, int nc) {
 // Columns go 8 at a time through 8 × 8 register transposes of B's rows, four groups at once for independent chains;
 // every element is still the fma chain over k = 0..K-1 from 0 and the micro-kernel's epilogue, so the bits equal
 // those of any other path. Leftover columns (fewer than 8) run the same chain with std::fma.
+// k..k+3 of the 8 B rows at b (row stride ldb), as 4 column vectors: rows c and c+4 share a register
+// ([k..k+3 of row c | of row c+4]) and an in-lane 4 × 4 transpose makes the columns. Few registers, so that the
+// accumulators of several groups stay in registers.
+__attribute__((always_inline)) inline void columns4(const float* b, long ldb, __m256 col[4]) {
+  __m256 x[4];
+  for (int i = 0; i < 4; i++)
+    x[i] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(b + i * ldb)), _mm_loadu_ps(b + (i + 4) * ldb), 1);
+  const __m256 t0 = _mm256_unpacklo_ps(x[0], x[1]), t1 = _mm256_unpackhi_ps(x[0], x[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(x[2], x[3]), t3 = _mm256_unpackhi_ps(x[2], x[3]);
+  col[0] = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+  col[1] = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+  col[2] = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+  col[3] = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+}
+
+// Columns j0..j0+8G-1 of R rows: G groups of 8 columns, G and R compile-time so the accumulators stay in registers.
+template <int R, int G>
+void rows_tb_block(int j0, int K, float alpha, const float* A, long lda, const float* B, long ldb, float beta, float* C,
+                   long ldc) {
+  __m256 acc[R][G];
+  for (int r = 0; r < R; r++)
+    for (int g = 0; g < G; g++) acc[r][g] = _mm256_setzero_ps();
+  const float* b = B + j0 * ldb;
+  // Per group, 16 steps of k (one whole 64-byte line of each of its 8 rows) before the next group: B rows with a
+  // power-of-two stride all fall in one L1 set, so a line must be used up while it is there (K = 1024: 3 → 20 GFLOPS).
+  int k0 = 0;
+  for (int step = 16; step >= 4; step -= 12)
+    for (; k0 + step <= K; k0 += step)
+      for (int g = 0; g < G; g++)
+        for (int q = 0; q < step; q += 4) {
+          __m256 col[4];
+          columns4(b + g * 8 * ldb + k0 + q, ldb, col);
+          for (int kk = 0; kk < 4; kk++)
+            for (int r = 0; r < R; r++)
+              acc[r][g] = _mm256_fmadd_ps(_mm256_set1_ps(A[r * lda + k0 + q + kk]), col[kk], acc[r][g]);
+        }
+  for (; k0 < K; k0++)
+    for (int g = 0; g < G; g++) {
+      const float* bg = b + 8 * g * ldb + k0;
+      const __m256 col =
+          _mm256_setr_ps(bg[0], bg[ldb], bg[2 * ldb], bg[3 * ldb], bg[4 * ldb], bg[5 * ldb], bg[6 * ldb], bg[7 * ldb]);
+      for (int r = 0; r < R; r++) acc[r][g] = _mm256_fmadd_ps(_mm256_set1_ps(A[r * lda + k0]), col, acc[r][g]);
+    }
+  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  for (int r = 0; r < R; r++)
+    for (int g = 0; g < G; g++) {  // the micro-kernel's epilogue
+      float* c = C + r * ldc + j0 + 8 * g;
+      __m256 out;
+      if (beta == 0.0f)
+        out = alpha == 1.0f ? acc[r][g] : _mm256_mul_ps(va, acc[r][g]);
+      else
+        out = _mm256_fmadd_ps(va, acc[r][g], _mm256_mul_ps(vb, _mm256_loadu_ps(c)));
+      _mm256_storeu_ps(c, out);
+    }
+}
+
 template <int R>
 void gemm_rows_tb(int N, int K, float alpha, const float* A, long lda, const float* B, long ldb, float beta, float* C,
                   long ldc) {
-  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
-  auto finish = [&](float* c, __m256 acc) {
-    __m256 out;
-    if (beta == 0.0f) {
-      out = alpha == 1.0f ? acc : _mm256_mul_ps(va, acc);
-    } else {
-      out = _mm256_fmadd_ps(va, acc, _mm256_mul_ps(vb, _mm256_loadu_ps(c)));
-    }
-    _mm256_storeu_ps(c, out);
-  };
   int j0 = 0;
-  for (; j0 + 8 <= N;) {
-    const int G = N - j0 >= 32 ? 4 : 1;  // groups of 8 columns this round
-    __m256 acc[R][4];
-    for (int r = 0; r < R; r++)
-      for (int g = 0; g < 4; g++) acc[r][g] = _mm256_setzero_ps();
-    // 16 steps of k per round: a whole 64-byte line of each of the 32 B rows, which (rows often 2 KiB apart) alias
-    // in L1 and would be fetched twice if read in halves.
-    alignas(32) float t[4][16][8];
-    int k0 = 0;
-    for (int step = 16; step >= 8; step -= 8)
-      for (; k0 + step <= K; k0 += step) {
-        for (int g = 0; g < G; g++)
-          for (int h = 0; h < step; h += 8) transpose8(B + (j0 + 8 * g) * ldb + k0 + h, ldb, &t[g][h][0], 8);
-        for (int kk = 0; kk < step; kk++)
-          for (int r = 0; r < R; r++) {
-            const __m256 a = _mm256_set1_ps(A[r * lda + k0 + kk]);
-            for (int g = 0; g < G; g++) acc[r][g] = _mm256_fmadd_ps(a, _mm256_load_ps(t[g][kk]), acc[r][g]);
-          }
-      }
-    for (; k0 < K; k0++)
-      for (int g = 0; g < G; g++) {
-        const float* b = B + (j0 + 8 * g) * ldb + k0;
-        const __m256 col = _mm256_setr_ps(b[0], b[ldb], b[2 * ldb], b[3 * ldb], b[4 * ldb], b[5 * ldb], b[6 * ldb],
-                                          b[7 * ldb]);
-        for (int r = 0; r < R; r++) acc[r][g] = _mm256_fmadd_ps(_mm256_set1_ps(A[r * lda + k0]), col, acc[r][g]);
-      }
-    for (int r = 0; r < R; r++)
-      for (int g = 0; g < G; g++) finish(C + r * ldc + j0 + 8 * g, acc[r][g]);
-    j0 += 8 * G;
-  }
+  for (; j0 + 32 <= N; j0 += 32) rows_tb_block<R, 4>(j0, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  for (; j0 + 8 <= N; j0 += 8) rows_tb_block<R, 1>(j0, K, alpha, A, lda, B, ldb, beta, C, ldc);
   for (; j0 < N; j0++)
     for (int r = 0; r < R; r++) {
       float s = 0.0f;
