@@ -342,7 +342,11 @@ void rows_tb_block(int j0, int K, float alpha, const float* A, long lda, const f
   int k0 = 0;
   for (int step = 16; step >= 4; step -= 12)
     for (; k0 + step <= K; k0 += step)
-      for (int g = 0; g < G; g++)
+      for (int g = 0; g < G; g++) {
+        // Two lines ahead in each row: 32 row streams at once are more than the hardware prefetcher follows
+        // (1×8192×384 from L3: 7.6 → 12.7 GFLOPS single-threaded).
+        for (int i = 0; i < 8; i++)
+          _mm_prefetch(reinterpret_cast<const char*>(b + (g * 8 + i) * ldb + k0 + 32), _MM_HINT_T0);
         for (int q = 0; q < step; q += 4) {
           __m256 col[4];
           columns4(b + g * 8 * ldb + k0 + q, ldb, col);
@@ -350,6 +354,7 @@ void rows_tb_block(int j0, int K, float alpha, const float* A, long lda, const f
             for (int r = 0; r < R; r++)
               acc[r][g] = _mm256_fmadd_ps(_mm256_set1_ps(A[r * lda + k0 + q + kk]), col[kk], acc[r][g]);
         }
+      }
   for (; k0 < K; k0++)
     for (int g = 0; g < G; g++) {
       const float* bg = b + 8 * g * ldb + k0;
