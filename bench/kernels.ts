@@ -3,7 +3,8 @@
 // smaller shapes as the in-process baseline (ratios cpu/ref); the big shapes run on the native backends only.
 import os from "node:os";
 import type { AttentionShape, Backend, MatmulOptions } from "../src/backends/backend.js";
-import { probeBackends } from "../src/backends/index.js";
+import { loadCpuAddon } from "../src/backends/cpu/addon.js";
+import { getBackend, probeBackends } from "../src/backends/index.js";
 import { layerBackward, layerForward, layerParamShapes, type LayerConfig, type LayerWeights } from "../src/model/layer.js";
 import { Rng } from "../src/tensor/rng.js";
 import { round, time } from "./timing.js";
@@ -58,6 +59,38 @@ function benchLayer(be: Backend, c: LayerConfig, S: number, L: number): number {
   return medianMs;
 }
 
+/** The cpu backend's two GEMMs side by side: the built-in batch-invariant one (default) and OpenBLAS (SSO_GEMM=blas). */
+function benchGemmChoice(shapes: [string, number, number, number, MatmulOptions][]): void {
+  const addon = loadCpuAddon();
+  if (addon instanceof Error) return;
+  const cpu = getBackend("cpu"), previous = addon.gemm;
+  console.log(`\ncpu GEMM (GFLOPS): built-in batch-invariant (${addon.gemmName.replace(/.*\((.*)\)$/, "$1")}) vs ${addon.hasBlas ? addon.blasName : "no BLAS"}`);
+  row(["shape", "built-in", "blas", "built-in/blas"]);
+  const all: [string, number, number, number, MatmulOptions][] = [
+    ...shapes,
+    ["decode 1×512·8192ᵀ (lm head)", 1, 8192, 512, { transB: true }],
+    ["decode 1×512·1408ᵀ (mlp up)", 1, 1408, 512, { transB: true }],
+    ["decode 8×512·1408ᵀ (8 sequences)", 8, 1408, 512, { transB: true }],
+  ];
+  try {
+    for (const [label, M, N, K, opts] of all) {
+      addon.setGemm("builtin");
+      const builtin = gemmGflops(cpu, M, N, K, opts);
+      let blas = NaN;
+      if (addon.hasBlas) {
+        addon.setGemm("blas");
+        blas = gemmGflops(cpu, M, N, K, opts);
+      }
+      row([label, round(builtin, 1), addon.hasBlas ? round(blas, 1) : "-", addon.hasBlas ? round(builtin / blas, 2) : "-"]);
+      const key = label === "1024³" ? "gemm_1024" : `gemm_${M}x${N}x${K}${opts.transA ? "_tA" : ""}${opts.transB ? "_tB" : ""}`;
+      summary[`cpu_builtin_${key}_gflops`] = round(builtin, 1);
+      if (addon.hasBlas) summary[`cpu_blas_${key}_gflops`] = round(blas, 1);
+    }
+  } finally {
+    addon.setGemm(previous);
+  }
+}
+
 function row(cells: (string | number)[]): void {
   console.log(cells.map((c, i) => String(c).padEnd(i === 0 ? 44 : 14)).join(""));
 }
@@ -89,6 +122,8 @@ export function benchKernels(): void {
     const key = label === "1024³" ? "gemm_1024" : `gemm_${M}x${N}x${K}${opts.transA ? "_tA" : ""}${opts.transB ? "_tB" : ""}`;
     native.forEach((b, i) => (summary[`${b.name}_${key}_gflops`] = round(g[i], 1)));
   }
+
+  benchGemmChoice(shapes);
 
   console.log("\nCausal attention (ms forward / backward, GFLOPS counting backward as 2.5× forward)");
   const attSmall = packed(2, 128, 4, 2, 32);

@@ -3,6 +3,7 @@
 // kernel. No computation happens here. The TypeScript twin of this surface is src/backends/cpu/addon.ts.
 #include <napi.h>
 
+#include <cstdlib>
 #include <string>
 
 #include "kernels.h"
@@ -202,7 +203,32 @@ void Scale(const CallbackInfo& info) {
   sso::scale(F32(info, 0, N), Num(info, 1), N);
 }
 
+// "builtin" (the batch-invariant GEMM, default) or "blas" (OpenBLAS sgemm/sgemv: faster where it is, but its bits
+// depend on the shapes, so the exactness promises do not hold under it).
+void SetGemm(const CallbackInfo& info) {
+  if (!info[0].IsString()) fail(info, "setGemm: expected \"builtin\" or \"blas\"");
+  const std::string v = info[0].As<Napi::String>().Utf8Value();
+  if (v != "builtin" && v != "blas") fail(info, "setGemm: expected \"builtin\" or \"blas\", got \"" + v + "\"");
+  if (!sso::set_gemm_blas(v == "blas"))
+    throw Napi::Error::New(info.Env(), std::string("setGemm(\"blas\"): this build has ") + sso::blas_name());
+}
+
+Napi::Value GetGemm(const CallbackInfo& info) {
+  return Napi::String::New(info.Env(), sso::gemm_uses_blas() ? "blas" : "builtin");
+}
+
+Napi::Value GetGemmName(const CallbackInfo& info) {
+  const std::string name = sso::gemm_uses_blas()
+                               ? std::string(sso::blas_name()) + " sgemm (not batch-invariant)"
+                               : std::string("built-in batch-invariant GEMM (") + sso::gemm_isa() + ")";
+  return Napi::String::New(info.Env(), name);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // SSO_GEMM=blas opts into BLAS at load; anything else (or BLAS missing) keeps the built-in GEMM, which the
+  // TypeScript loader reports.
+  if (const char* g = std::getenv("SSO_GEMM"); g && (std::string(g) == "blas" || std::string(g) == "openblas"))
+    sso::set_gemm_blas(true);
   auto fn = [&](const char* name, auto f) { exports.Set(name, Napi::Function::New(env, f, name)); };
   fn("matmul", Matmul);
   fn("embeddingForward", [](const CallbackInfo& i) { Embedding(i, false); });
@@ -224,6 +250,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fn("adamw", Adamw);
   fn("sumSquares", SumSquares);
   fn("scale", Scale);
+  fn("setGemm", SetGemm);
+  exports.DefineProperty(Napi::PropertyDescriptor::Accessor<GetGemm>("gemm", napi_enumerable));
+  exports.DefineProperty(Napi::PropertyDescriptor::Accessor<GetGemmName>("gemmName", napi_enumerable));
   exports.Set("hasBlas", Napi::Boolean::New(env, sso::has_blas()));
   exports.Set("blasName", Napi::String::New(env, sso::blas_name()));
 #ifdef _OPENMP

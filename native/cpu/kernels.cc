@@ -157,8 +157,10 @@ static int num_threads() {
 #endif
 }
 
-// Runs body(tile, scratch) over the tiles: in parallel with single-threaded BLAS when there are enough tiles to
-// keep every thread busy, else one tile at a time with BLAS threading each GEMM. Tiles must write disjoint rows.
+// Runs body(tile, scratch) over the tiles: in parallel with single-threaded GEMMs when there are enough tiles to
+// keep every thread busy (BLAS is told so; the built-in GEMM sees it is inside a parallel region), else one tile at a
+// time with the GEMM threading itself. Tiles must write disjoint rows. Either way each GEMM's bits are the same with
+// the built-in GEMM, so attention does not depend on how many tiles there are.
 template <typename Body>
 static void for_tiles(const std::vector<Tile>& tiles, size_t scratch_floats, Body body) {
   if (tiles.size() >= static_cast<size_t>(2 * num_threads())) {

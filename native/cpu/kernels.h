@@ -6,10 +6,13 @@
 
 namespace sso {
 
-// C (M,N) = op(A)·op(B) [+ C], `batch` contiguous products. GEMM goes through CBLAS when built with BLAS.
+// C (M,N) = op(A)·op(B) [+ C], `batch` contiguous products, through gemm_ex.
 void matmul(float* c, const float* a, const float* b, int M, int N, int K, bool transA, bool transB, bool accumulate,
             int batch);
 // C = alpha·op(A)·op(B) + beta·C with leading dimensions (row-major), for strided views such as one head's rows.
+// By default the built-in batch-invariant GEMM (gemm.cc): each C[i][j] is the sequential fp32 fma chain over k from 0,
+// then the epilogue, bitwise independent of M, N, tiling, threads and ISA. With set_gemm_blas(true), CBLAS sgemm.
+// Inside an OpenMP parallel region the built-in GEMM runs serially on the calling thread.
 void gemm_ex(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
              float beta, float* C, int ldc);
 // While alive, BLAS runs single-threaded: for callers that parallelise over many small GEMMs themselves.
@@ -20,8 +23,12 @@ struct SerialBlas {
   SerialBlas& operator=(const SerialBlas&) = delete;
   int saved;
 };
-bool has_blas();
-const char* blas_name();
+bool has_blas();         // built with (linked against) OpenBLAS
+const char* blas_name();  // that library, or a note that there is none
+// Selects the GEMM behind matmul / gemm_ex: false = built-in (default), true = BLAS (false returned: not available).
+bool set_gemm_blas(bool blas);
+bool gemm_uses_blas();
+const char* gemm_isa();  // the built-in GEMM's micro-kernel: "AVX-512", "AVX2+FMA" or "portable scalar"
 
 void embedding_forward(float* out, const float* table, const int32_t* ids, int T, int C);
 void embedding_backward(float* dtable, const float* dout, const int32_t* ids, int T, int C);

@@ -7,6 +7,11 @@ import { packageRoot } from "../../util/package-root.js";
 type F = Float32Array;
 type I = Int32Array;
 
+/** The GEMM behind every product of the cpu backend. "builtin": batch-invariant (each output element is the same
+ *  sequential fp32 fma chain over k whatever the shapes, tiling or threads, so a row's results are bitwise the same
+ *  alone or in any batch); the default. "blas": OpenBLAS, opt-in for speed; its bits can depend on the shapes. */
+export type GemmKind = "builtin" | "blas";
+
 export interface CpuAddon {
   matmul(c: F, a: F, b: F, M: number, N: number, K: number, transA: boolean, transB: boolean, accumulate: boolean, batch: number): void;
   embeddingForward(out: F, table: F, ids: I, T: number, C: number): void;
@@ -30,7 +35,15 @@ export interface CpuAddon {
   adamw(param: F, grad: F, m: F, v: F, N: number, lr: number, beta1: number, beta2: number, eps: number, wd: number, step: number): void;
   sumSquares(x: F, N: number): number;
   scale(x: F, s: number, N: number): void;
+  /** Switches the GEMM at run time; "blas" throws when the addon was built without BLAS. */
+  setGemm(kind: GemmKind): void;
+  /** The GEMM in use: "blas" when SSO_GEMM=blas was set at load (and BLAS is linked) or after setGemm("blas"). */
+  readonly gemm: GemmKind;
+  /** The GEMM in use, in words, e.g. "built-in batch-invariant GEMM (AVX2+FMA)". */
+  readonly gemmName: string;
+  /** BLAS is linked into the addon (so setGemm("blas") works); not whether it is in use (see `gemm`). */
   readonly hasBlas: boolean;
+  /** The linked BLAS, or a note that there is none. */
   readonly blasName: string;
   readonly openmp: boolean;
 }

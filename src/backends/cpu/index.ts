@@ -1,21 +1,53 @@
-// The `cpu` backend: the Backend interface over the native addon (C++17, OpenMP, GEMM through OpenBLAS when
-// found at build time). A thin adapter: argument order is the addon's, all checking happens in the addon.
+// The `cpu` backend: the Backend interface over the native addon (C++17, OpenMP). Every product goes through the
+// addon's built-in batch-invariant GEMM unless SSO_GEMM=blas (or setCpuGemm("blas")) selects OpenBLAS, when linked.
+// A thin adapter: argument order is the addon's, all checking happens in the addon.
 import type { Backend } from "../backend.js";
 import { matmulBackwardVia } from "../matmul-grad.js";
-import type { CpuAddon } from "./addon.js";
+import { loadCpuAddon, type CpuAddon, type GemmKind } from "./addon.js";
 
 let warned = false;
 
+/** Notes about the GEMM choice, printed once per process when the backend is made (synchronously, on stderr, so
+ *  they appear before a long run rather than after it as process.emitWarning's would). */
+function gemmNotes(addon: CpuAddon): string[] {
+  const notes: string[] = [];
+  const requested = process.env.SSO_GEMM;
+  if (requested && !["builtin", "blas", "openblas"].includes(requested)) {
+    notes.push(`SSO_GEMM=${requested} is neither "builtin" nor "blas"; using ${addon.gemmName}`);
+  } else if ((requested === "blas" || requested === "openblas") && addon.gemm !== "blas") {
+    notes.push(`SSO_GEMM=${requested}, but this addon has ${addon.blasName}; using ${addon.gemmName}`);
+  }
+  if (addon.gemm === "blas") {
+    notes.push(`matmuls use ${addon.gemmName}: a sequence's results may differ in the last bits with the batch it is in ` +
+      `(batch-invariant log-probs, byte-identical resume and remote = local are not guaranteed; unset SSO_GEMM for them)`);
+  } else if (addon.gemmName.includes("scalar")) {
+    notes.push(`matmuls use ${addon.gemmName}: built without AVX2/AVX-512, several times slower than a vector build`);
+  }
+  return notes;
+}
+
+/** Selects the cpu backend's GEMM for the whole process (see GemmKind); throws if the addon is unavailable or
+ *  "blas" is asked of a build without BLAS. */
+export function setCpuGemm(kind: GemmKind): void {
+  const addon = loadCpuAddon();
+  if (addon instanceof Error) throw addon;
+  addon.setGemm(kind);
+}
+
 export function makeCpuBackend(addon: CpuAddon): Backend {
-  if (!addon.hasBlas && !warned) {
+  if (!warned) {
     warned = true;
-    process.emitWarning(`sso cpu backend: ${addon.blasName}; matmuls will be several times slower (install libopenblas-dev and rebuild)`);
+    for (const note of gemmNotes(addon)) console.error(`sso cpu backend: ${note}`);
   }
   const matmul: Backend["matmul"] = (c, a, b, M, N, K, o = {}) =>
     addon.matmul(c, a, b, M, N, K, o.transA ?? false, o.transB ?? false, o.accumulate ?? false, o.batch ?? 1);
   return {
     name: "cpu",
-    description: `native addon: ${addon.blasName}${addon.openmp ? ", OpenMP" : ""}`,
+    // A getter: the GEMM can be switched after the backend is made.
+    get description() {
+      const blas = addon.hasBlas && addon.gemm !== "blas" ? `; ${addon.blasName} available via SSO_GEMM=blas` : "";
+      return `native addon: ${addon.gemmName}${blas}${addon.openmp ? ", OpenMP" : ""}`;
+    },
     matmul,
     matmulBackward: (dA, dB, dC, a, b, M, N, K, opts) => matmulBackwardVia(matmul, dA, dB, dC, a, b, M, N, K, opts),
     embeddingForward: addon.embeddingForward,

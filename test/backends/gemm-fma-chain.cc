@@ -1,0 +1,53 @@
+// Compiled and run by gemm-invariance.test.ts (when g++ is available): the built-in GEMM of native/cpu/gemm.cc must
+// give, for every element, exactly the bits of the naive loop s = fma(a[i][k], b[k][j], s) over k = 0..K-1 from 0,
+// then C = beta == 0 ? alpha·s : fma(alpha, s, beta·C) — on random shapes (odd sizes, K over several slices, leading
+// dimensions with padding that must stay untouched), both transposes, alpha/beta variants. Compiled once with
+// -march=native (AVX-512 or AVX2 micro-kernels) and once without vector extensions (the portable path): both must
+// pass, so every build gives the same bits. Prints "ok <elements>" or the first mismatches, exit status 1.
+#include "../../native/cpu/gemm.cc"
+
+#include <cstdio>
+#include <random>
+#include <vector>
+
+int main() {
+  std::mt19937 g(7);
+  std::normal_distribution<float> d;
+  const int dims[] = {1, 2, 3, 7, 8, 13, 14, 15, 16, 17, 31, 32, 33, 64, 65, 130, 257, 517};
+  std::uniform_int_distribution<int> pick(0, sizeof(dims) / sizeof(dims[0]) - 1);
+  long bad = 0, n = 0;
+  for (int t = 0; t < 160; t++) {
+    const int M = dims[pick(g)], N = dims[pick(g)], K = t % 10 == 0 ? 600 + 3 * t : dims[pick(g)];
+    const bool ta = t & 1, tb = (t >> 1) & 1;
+    const float alpha = t % 3 == 0 ? 0.5f : 1.0f, beta = t % 4 == 0 ? 1.0f : t % 4 == 1 ? 0.25f : 0.0f;
+    const int lda = (ta ? M : K) + (t % 5 == 0 ? 3 : 0), ldb = (tb ? K : N) + (t % 7 == 0 ? 5 : 0);
+    const int ldc = N + (t % 6 == 0 ? 2 : 0);
+    std::vector<float> A(size_t(ta ? K : M) * lda), B(size_t(tb ? N : K) * ldb), C(size_t(M) * ldc);
+    for (auto& x : A) x = d(g);
+    for (auto& x : B) x = d(g);
+    for (auto& x : C) x = d(g);
+    const std::vector<float> C0 = C;
+    sso::gemm_ex(ta, tb, M, N, K, alpha, A.data(), lda, B.data(), ldb, beta, C.data(), ldc);
+    for (int i = 0; i < M; i++)
+      for (int j = 0; j < ldc; j++) {
+        const float got = C[size_t(i) * ldc + j];
+        float want = C0[size_t(i) * ldc + j];
+        if (j < N) {
+          float s = 0.0f;
+          for (int k = 0; k < K; k++)
+            s = std::fma(ta ? A[size_t(k) * lda + i] : A[size_t(i) * lda + k], tb ? B[size_t(j) * ldb + k] : B[size_t(k) * ldb + j], s);
+          want = beta == 0.0f ? (alpha == 1.0f ? s : alpha * s) : std::fma(alpha, s, beta * want);
+        }
+        n++;
+        if (std::memcmp(&got, &want, sizeof(float)) != 0 && bad++ < 5)
+          std::printf("mismatch %dx%dx%d ta=%d tb=%d alpha=%g beta=%g at (%d,%d): %.9g, naive fma loop %.9g\n", M, N, K, ta, tb,
+                      alpha, beta, i, j, got, want);
+      }
+  }
+  if (bad) {
+    std::printf("%ld of %ld elements differ (%s)\n", bad, n, sso::gemm_isa());
+    return 1;
+  }
+  std::printf("ok %ld (%s)\n", n, sso::gemm_isa());
+  return 0;
+}
