@@ -15,7 +15,7 @@
 // chain per element is unchanged by the blocking. Edge tiles use masked loads/stores (or a narrower instantiation in
 // M), never a different summation. One or two rows against a transposed B (decoding) skip packing altogether.
 // Checked while writing it: every element bitwise equal to a naive std::fma loop over k (AVX2 and scalar builds; the
-// AVX-512 path compiles but was not run, the development VM hides AVX-512). test/backends/gemm-invariance.test.ts
+// AVX-512 path compiles but was not run, the development VM hides AVX-512, so it is off unless SSO_GEMM_AVX512). test/backends/gemm-invariance.test.ts
 // tests the properties that matter: rows alone = in any batch, agreement with `ref`, same bytes at 1-3 threads.
 
 #include <algorithm>
@@ -41,7 +41,9 @@ namespace sso {
 namespace {
 
 // ---- the vector ISA the micro-kernel is written in ----------------------------------------------------------------
-#if defined(__AVX512F__)
+// The AVX-512 kernel is opt-in (build with -DSSO_GEMM_AVX512) until a machine with AVX-512 has run the bitwise tests
+// on it; AVX-512 machines use the AVX2 kernel meanwhile, which they also execute.
+#if defined(__AVX512F__) && defined(SSO_GEMM_AVX512)
 struct Isa {
   using V = __m512;
   using M = __mmask16;

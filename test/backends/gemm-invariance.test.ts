@@ -6,7 +6,7 @@
 // the SSO_GEMM / setGemm switch.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -157,8 +157,11 @@ describe("cpu GEMM is batch-invariant (built-in GEMM)", { skip }, () => {
 
 describe("built-in GEMM = the naive fma loop, bit for bit (C++, needs g++)", () => {
   const gxx = spawnSync("g++", ["--version"]).status === 0;
-  for (const [name, flags] of [["-march=native", ["-march=native"]], ["portable", ["-mno-avx512f", "-mno-avx2", "-mno-fma"]]] as const) {
-    it(`every element of native/cpu/gemm.cc's GEMM (${name}) equals the sequential fma chain over k`, { skip: gxx ? false : "no g++" }, () => {
+  // The AVX-512 kernel is opt-in (SSO_GEMM_AVX512) until verified: this checks it wherever the CPU has AVX-512.
+  const avx512 = existsSync("/proc/cpuinfo") && /\bavx512f\b/.test(readFileSync("/proc/cpuinfo", "utf8"));
+  const variants = [["-march=native", ["-march=native"], gxx], ["portable", ["-mno-avx512f", "-mno-avx2", "-mno-fma"], gxx], ["AVX-512", ["-march=native", "-DSSO_GEMM_AVX512"], gxx && avx512]] as const;
+  for (const [name, flags, can] of variants) {
+    it(`every element of native/cpu/gemm.cc's GEMM (${name}) equals the sequential fma chain over k`, { skip: can ? false : "needs g++ (and AVX-512 for that variant)" }, () => {
       const dir = mkdtempSync(join(tmpdir(), "sso-gemm-")), exe = join(dir, "gemm-fma-chain");
       try {
         const src = join(packageRoot(), "test", "backends", "gemm-fma-chain.cc");
