@@ -26,7 +26,9 @@ const PromptLine = z.object({
   return { id: v.id, messages };
 });
 
-/** Reads and validates a prompts file; index is the 0-based position among its non-blank lines. */
+/** Reads and validates a prompts file (at least one prompt); index is the 0-based position among its non-blank lines. */
 export function readPrompts(path: string): SynthPrompt[] {
-  return readJsonl(path, PromptLine).map(({ line, value }, index) => ({ index, id: String(value.id ?? line), messages: value.messages }));
+  const prompts = readJsonl(path, PromptLine).map(({ line, value }, index) => ({ index, id: String(value.id ?? line), messages: value.messages }));
+  if (prompts.length === 0) throw new Error(`${path}: no prompts`);
+  return prompts;
 }

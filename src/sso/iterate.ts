@@ -19,6 +19,7 @@ import { readMetrics, type MetricsLine } from "../train/metrics.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { readJson } from "../util/files.js";
 import { readJsonl, toJsonl } from "../util/jsonl.js";
+import { readPrompts } from "./input.js";
 import { SsoRecord } from "./record.js";
 import { runSynth } from "./run-synth.js";
 import { runTrain } from "./run-train.js";
@@ -49,6 +50,7 @@ const json = (v: unknown): string => JSON.stringify(v, null, 2) + "\n";
 /** Runs (or resumes) the loop; returns each iteration's summary and the final model folder. */
 export function runIterate(run: IterateRun): { iterations: IterationSummary[]; final_model: string } {
   const { config } = run, iterations = config.iterate.iterations;
+  readPrompts(run.prompts); // a bad or empty prompts file fails here, before anything is written
   const inputs = { model: resolve(run.model), prompts: resolve(run.prompts), config };
   mkdirSync(run.out, { recursive: true });
   const runPath = join(run.out, "run.json");

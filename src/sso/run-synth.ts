@@ -52,7 +52,6 @@ export function runSynth(run: SynthRun): SynthSummary | Promise<SynthSummary> {
   const lib = loadFeatureLibrary(config.features);
   checkConfig(config, lib);
   const prompts = readPrompts(run.prompts);
-  if (prompts.length === 0) throw new Error(`${run.prompts}: no prompts`);
   const tok = Tokenizer.fromDir(run.model);
   checkTokenizerFitsModel(tok, readConfig(run.model).vocabSize);
   for (const p of prompts) {
