@@ -8,18 +8,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { getBackend } from "../src/backends/index.js";
-import { initModel, saveModel } from "../src/model/folder.js";
+import { exportGguf } from "../src/export/gguf.js";
 import { parseConfig } from "../src/model/config.js";
+import { initModel, saveModel } from "../src/model/folder.js";
 import type { Model } from "../src/model/model.js";
 import { generate } from "../src/sample/generate.js";
 import { Rng } from "../src/tensor/rng.js";
 import { writeByteLevelTokenizer } from "../src/tokenizer/byte-level.js";
-import { exportGguf } from "../src/export/gguf.js";
 import { llamaCppDecodeTokensPerSecond } from "./llama-cpp.js";
 import { round } from "./timing.js";
 import { TRAIN_CONFIGS } from "./train.js";
 
-const PROMPT_TOKENS = 16, NEW_TOKENS = 64, BATCHES = [1, 16], THREADS = [1, 2];
+const PROMPT_TOKENS = 16,
+  NEW_TOKENS = 64,
+  BATCHES = [1, 16],
+  THREADS = [1, 2];
 
 function oursTokensPerSecond(model: Model, prompt: number[], batch: number): number {
   const run = (maxNewTokens: number): number => {
@@ -37,8 +40,14 @@ function oursTokensPerSecond(model: Model, prompt: number[], batch: number): num
 export async function benchGenerate(): Promise<void> {
   const be = getBackend("cpu");
   const summary: Record<string, number | string> = { bench: "generate" };
-  console.log(`generate bench · ${be.description} · ${PROMPT_TOKENS}-token prompt, ${NEW_TOKENS} new tokens per sequence, greedy`);
-  console.log(["model", "batch", "ours tok/s", "llama.cpp tok/s", "(threads)", "ours/llama.cpp"].map((h) => h.padEnd(16)).join(""));
+  console.log(
+    `generate bench · ${be.description} · ${PROMPT_TOKENS}-token prompt, ${NEW_TOKENS} new tokens per sequence, greedy`,
+  );
+  console.log(
+    ["model", "batch", "ours tok/s", "llama.cpp tok/s", "(threads)", "ours/llama.cpp"]
+      .map((h) => h.padEnd(16))
+      .join(""),
+  );
   for (const name of ["10M", "40M"]) {
     const work = mkdtempSync(join(tmpdir(), "sso-bench-gen-"));
     try {
@@ -49,16 +58,31 @@ export async function benchGenerate(): Promise<void> {
       const dir = join(work, "model");
       saveModel(model, dir, { dtype: "F32", carryFrom: join(work, "tok") });
       exportGguf(dir, join(work, "model.gguf"), { dtype: "F32" });
-      const rng = new Rng(3), prompt = Array.from({ length: PROMPT_TOKENS }, () => rng.int(256));
+      const rng = new Rng(3),
+        prompt = Array.from({ length: PROMPT_TOKENS }, () => rng.int(256));
       for (const batch of BATCHES) {
         const ours = oursTokensPerSecond(model, prompt, batch);
-        let best = 0, bestThreads = 0;
+        let best = 0,
+          bestThreads = 0;
         for (const threads of THREADS) {
-          const tps = await llamaCppDecodeTokensPerSecond(join(work, "model.gguf"), { batch, newTokens: NEW_TOKENS, promptTokens: prompt, threads });
+          const tps = await llamaCppDecodeTokensPerSecond(join(work, "model.gguf"), {
+            batch,
+            newTokens: NEW_TOKENS,
+            promptTokens: prompt,
+            threads,
+          });
           if (tps > best) [best, bestThreads] = [tps, threads];
         }
-        console.log([name, batch, round(ours, 0), round(best, 0), bestThreads, `${round(ours / best, 2)}×`].map((c) => String(c).padEnd(16)).join(""));
-        Object.assign(summary, { [`${name}_b${batch}_ours_tok_s`]: round(ours, 0), [`${name}_b${batch}_llamacpp_tok_s`]: round(best, 0), [`${name}_b${batch}_ratio`]: round(ours / best, 2) });
+        console.log(
+          [name, batch, round(ours, 0), round(best, 0), bestThreads, `${round(ours / best, 2)}×`]
+            .map((c) => String(c).padEnd(16))
+            .join(""),
+        );
+        Object.assign(summary, {
+          [`${name}_b${batch}_ours_tok_s`]: round(ours, 0),
+          [`${name}_b${batch}_llamacpp_tok_s`]: round(best, 0),
+          [`${name}_b${batch}_ratio`]: round(ours / best, 2),
+        });
       }
     } finally {
       rmSync(work, { recursive: true, force: true });

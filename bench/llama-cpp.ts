@@ -3,7 +3,7 @@
 // concurrently: node-llama-cpp queues every sequence's next token in the same event-loop cycle and evaluates them
 // together in one llama_decode batch (its default "maximumParallelism" batching). Not a sampler of our own; no
 // prompt-processing timing (the prompt is evaluated before the clock starts).
-import { getLlama, LlamaLogLevel, type Llama, type LlamaContextSequence, type Token } from "node-llama-cpp";
+import { getLlama, type Llama, type LlamaContextSequence, LlamaLogLevel, type Token } from "node-llama-cpp";
 
 export interface LlamaCppDecodeOptions {
   /** Sequences decoded concurrently in one context. */
@@ -44,7 +44,9 @@ export async function llamaCppDecodeTokensPerSecond(ggufPath: string, opts: Llam
     });
     try {
       const seqs = Array.from({ length: batch }, () => context.getSequence());
-      const tokens = promptTokens as Token[], prefix = tokens.slice(0, -1), last = tokens[tokens.length - 1];
+      const tokens = promptTokens as Token[],
+        prefix = tokens.slice(0, -1),
+        last = tokens[tokens.length - 1];
       if (prefix.length > 0) await Promise.all(seqs.map((s) => s.evaluateWithoutGeneratingNewTokens(prefix)));
       const t0 = performance.now();
       const counts = await Promise.all(seqs.map((s) => greedyDecode(s, last, newTokens)));

@@ -5,7 +5,12 @@ import { benchKernels } from "./kernels.js";
 import { benchServe } from "./serve.js";
 import { benchTrain } from "./train.js";
 
-const SUITES: Record<string, () => void | Promise<void>> = { kernels: benchKernels, train: benchTrain, generate: benchGenerate, serve: benchServe };
+const SUITES: Record<string, () => void | Promise<void>> = {
+  kernels: benchKernels,
+  train: benchTrain,
+  generate: benchGenerate,
+  serve: benchServe,
+};
 
 const suite = process.argv[2] ?? "kernels";
 const run = SUITES[suite];

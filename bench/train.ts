@@ -7,8 +7,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Backend } from "../src/backends/backend.js";
 import { getBackend } from "../src/backends/index.js";
-import { initModel } from "../src/model/folder.js";
 import { parseConfig } from "../src/model/config.js";
+import { initModel } from "../src/model/folder.js";
 import { Rng } from "../src/tensor/rng.js";
 import { clipGradNorm } from "../src/train/clip.js";
 import { packageRoot } from "../src/util/package-root.js";
@@ -18,14 +18,46 @@ export const TRAIN_BENCH = { seqLen: 256, batch: 8, steps: 3 };
 
 /** The three benchmark models, as Hugging Face configs (shared with bench/train_torch.py through argv). */
 export const TRAIN_CONFIGS: Record<string, Record<string, unknown>> = {
-  "1M": { model_type: "qwen2", vocab_size: 2048, hidden_size: 128, intermediate_size: 352, num_hidden_layers: 4, num_attention_heads: 4, num_key_value_heads: 2, tie_word_embeddings: true, max_position_embeddings: 1024 },
-  "10M": { model_type: "qwen2", vocab_size: 8192, hidden_size: 384, intermediate_size: 1024, num_hidden_layers: 4, num_attention_heads: 6, num_key_value_heads: 2, tie_word_embeddings: true, max_position_embeddings: 1024 },
-  "40M": { model_type: "llama", vocab_size: 16384, hidden_size: 512, intermediate_size: 1408, num_hidden_layers: 8, num_attention_heads: 8, num_key_value_heads: 4, tie_word_embeddings: false, max_position_embeddings: 1024 },
+  "1M": {
+    model_type: "qwen2",
+    vocab_size: 2048,
+    hidden_size: 128,
+    intermediate_size: 352,
+    num_hidden_layers: 4,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    tie_word_embeddings: true,
+    max_position_embeddings: 1024,
+  },
+  "10M": {
+    model_type: "qwen2",
+    vocab_size: 8192,
+    hidden_size: 384,
+    intermediate_size: 1024,
+    num_hidden_layers: 4,
+    num_attention_heads: 6,
+    num_key_value_heads: 2,
+    tie_word_embeddings: true,
+    max_position_embeddings: 1024,
+  },
+  "40M": {
+    model_type: "llama",
+    vocab_size: 16384,
+    hidden_size: 512,
+    intermediate_size: 1408,
+    num_hidden_layers: 8,
+    num_attention_heads: 8,
+    num_key_value_heads: 4,
+    tie_word_embeddings: false,
+    max_position_embeddings: 1024,
+  },
 };
 
 /** The best 1024³ GEMM rate seen over a second of tries: the ceiling the training step is measured against. */
 function gemmPeak(be: Backend): number {
-  const n = 1024, a = new Rng(1).normalArray(n * n), c = new Float32Array(n * n);
+  const n = 1024,
+    a = new Rng(1).normalArray(n * n),
+    c = new Float32Array(n * n);
   return (2 * n ** 3) / (time(() => be.matmul(c, a, a, n, n, n), 1000, 10).bestMs * 1e6);
 }
 
@@ -34,7 +66,7 @@ function stepFlops(raw: Record<string, unknown>, params: number, tokens: number)
   const c = parseConfig(raw);
   const embed = c.vocabSize * c.hiddenSize;
   const matmulParams = params - embed + (c.tieWordEmbeddings ? embed : 0) - c.hiddenSize * (2 * c.numLayers + 1);
-  const pairs = TRAIN_BENCH.batch * (TRAIN_BENCH.seqLen * (TRAIN_BENCH.seqLen + 1)) / 2;
+  const pairs = (TRAIN_BENCH.batch * (TRAIN_BENCH.seqLen * (TRAIN_BENCH.seqLen + 1))) / 2;
   return 6 * matmulParams * tokens + 3 * 4 * c.headDim * c.numHeads * pairs * c.numLayers;
 }
 
@@ -42,31 +74,54 @@ function benchOurs(be: Backend, raw: Record<string, unknown>): { params: number;
   const config = parseConfig(raw);
   const model = initModel(config, 1, be);
   const rng = new Rng(2);
-  const seqs = Array.from({ length: TRAIN_BENCH.batch }, () => ({ ids: Array.from({ length: TRAIN_BENCH.seqLen }, () => rng.int(config.vocabSize)) }));
-  const moments = new Map([...model.params].map(([n, p]) => [n, [new Float32Array(p.length), new Float32Array(p.length)]]));
+  const seqs = Array.from({ length: TRAIN_BENCH.batch }, () => ({
+    ids: Array.from({ length: TRAIN_BENCH.seqLen }, () => rng.int(config.vocabSize)),
+  }));
+  const moments = new Map(
+    [...model.params].map(([n, p]) => [n, [new Float32Array(p.length), new Float32Array(p.length)]]),
+  );
   const grads = model.newGrads();
   let step = 0;
-  const { medianMs } = time(() => {
-    const { outputs, state } = model.forward(seqs, { forBackward: true });
-    const count = outputs.reduce((s, o) => s + o.tokenLogps.length, 0);
-    for (const g of grads.values()) g.fill(0);
-    model.backward(state!, outputs.map((o) => new Float32Array(o.tokenLogps.length).fill(-1 / count)), grads);
-    clipGradNorm(be, [...grads.values()], 1.0);
-    step++;
-    for (const [n, g] of grads) {
-      const [m, v] = moments.get(n)!;
-      be.adamw(model.params.get(n)!, g, m, v, g.length, { lr: 1e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step });
-    }
-  }, 0, TRAIN_BENCH.steps);
+  const { medianMs } = time(
+    () => {
+      const { outputs, state } = model.forward(seqs, { forBackward: true });
+      const count = outputs.reduce((s, o) => s + o.tokenLogps.length, 0);
+      for (const g of grads.values()) g.fill(0);
+      model.backward(
+        state!,
+        outputs.map((o) => new Float32Array(o.tokenLogps.length).fill(-1 / count)),
+        grads,
+      );
+      clipGradNorm(be, [...grads.values()], 1.0);
+      step++;
+      for (const [n, g] of grads) {
+        const [m, v] = moments.get(n)!;
+        be.adamw(model.params.get(n)!, g, m, v, g.length, {
+          lr: 1e-4,
+          beta1: 0.9,
+          beta2: 0.95,
+          eps: 1e-8,
+          weightDecay: 0.1,
+          step,
+        });
+      }
+    },
+    0,
+    TRAIN_BENCH.steps,
+  );
   return { params: [...model.params.values()].reduce((s, p) => s + p.length, 0), msPerStep: medianMs };
 }
 
 /** Runs the PyTorch twin if Debian's torch is importable; returns ms per step by config name, or why not. */
 function benchTorch(): Record<string, number> | string {
-  const python = "/usr/bin/python3", script = join(packageRoot(), "bench", "train_torch.py");
+  const python = "/usr/bin/python3",
+    script = join(packageRoot(), "bench", "train_torch.py");
   if (!existsSync(python)) return "no /usr/bin/python3";
-  if (spawnSync(python, ["-c", "import torch"]).status !== 0) return "python3-torch not installed (apt-get install python3-torch)";
-  const r = spawnSync(python, [script, JSON.stringify({ ...TRAIN_BENCH, configs: TRAIN_CONFIGS })], { encoding: "utf8" });
+  if (spawnSync(python, ["-c", "import torch"]).status !== 0)
+    return "python3-torch not installed (apt-get install python3-torch)";
+  const r = spawnSync(python, [script, JSON.stringify({ ...TRAIN_BENCH, configs: TRAIN_CONFIGS })], {
+    encoding: "utf8",
+  });
   if (r.status !== 0) return `train_torch.py failed: ${r.stderr.trim().split("\n").pop()}`;
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as Record<string, number>;
 }
@@ -75,20 +130,39 @@ export function benchTrain(): void {
   const be = getBackend("cpu");
   const peak = gemmPeak(be);
   const tokens = TRAIN_BENCH.batch * TRAIN_BENCH.seqLen;
-  console.log(`train bench · ${be.description} · GEMM peak ${round(peak, 1)} GFLOPS · batch ${TRAIN_BENCH.batch}×${TRAIN_BENCH.seqLen} tokens`);
+  console.log(
+    `train bench · ${be.description} · GEMM peak ${round(peak, 1)} GFLOPS · batch ${TRAIN_BENCH.batch}×${TRAIN_BENCH.seqLen} tokens`,
+  );
   const torch = benchTorch();
   if (typeof torch === "string") console.log(`PyTorch baseline skipped: ${torch}`);
   const summary: Record<string, number | string> = { bench: "train", gemm_peak_gflops: round(peak, 1) };
-  console.log(["model", "params", "ms/step", "tok/s", "GFLOPS", "of peak", "torch tok/s", "ours/torch"].map((h) => h.padEnd(12)).join(""));
+  console.log(
+    ["model", "params", "ms/step", "tok/s", "GFLOPS", "of peak", "torch tok/s", "ours/torch"]
+      .map((h) => h.padEnd(12))
+      .join(""),
+  );
   for (const [name, raw] of Object.entries(TRAIN_CONFIGS)) {
     const { params, msPerStep } = benchOurs(be, raw);
-    const tokS = tokens / (msPerStep / 1000), gflops = stepFlops(raw, params, tokens) / (msPerStep * 1e6);
+    const tokS = tokens / (msPerStep / 1000),
+      gflops = stepFlops(raw, params, tokens) / (msPerStep * 1e6);
     const torchMs = typeof torch === "string" ? undefined : torch[name];
-    const cells = [name, `${round(params / 1e6, 1)}M`, round(msPerStep, 0), round(tokS, 0), round(gflops, 1), `${round((100 * gflops) / peak, 0)}%`,
-      torchMs ? round(tokens / (torchMs / 1000), 0) : "-", torchMs ? `${round(torchMs / msPerStep, 2)}×` : "-"];
+    const cells = [
+      name,
+      `${round(params / 1e6, 1)}M`,
+      round(msPerStep, 0),
+      round(tokS, 0),
+      round(gflops, 1),
+      `${round((100 * gflops) / peak, 0)}%`,
+      torchMs ? round(tokens / (torchMs / 1000), 0) : "-",
+      torchMs ? `${round(torchMs / msPerStep, 2)}×` : "-",
+    ];
     console.log(cells.map((c) => String(c).padEnd(12)).join(""));
     Object.assign(summary, { [`${name}_tok_s`]: round(tokS, 0), [`${name}_peak_fraction`]: round(gflops / peak, 3) });
-    if (torchMs) Object.assign(summary, { [`${name}_torch_tok_s`]: round(tokens / (torchMs / 1000), 0), [`${name}_ratio_vs_torch`]: round(torchMs / msPerStep, 2) });
+    if (torchMs)
+      Object.assign(summary, {
+        [`${name}_torch_tok_s`]: round(tokens / (torchMs / 1000), 0),
+        [`${name}_ratio_vs_torch`]: round(torchMs / msPerStep, 2),
+      });
   }
   console.log(JSON.stringify(summary));
 }

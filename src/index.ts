@@ -4,33 +4,46 @@
 // kernels, the native addon, the HTTP server's internals, file formats' private helpers.
 
 // Compute backends, models and tokenizers.
-export { BACKEND_NAMES, getBackend, probeBackends, type Backend, type BackendName } from "./backends/index.js";
-export { initModel, loadModel, readConfig, saveModel, type SaveOptions } from "./model/folder.js";
-export { parseConfig, type ModelConfig } from "./model/config.js";
-export { Model, type SequenceInput, type SequenceOutput } from "./model/model.js";
-export { Tokenizer, type ChatMessage } from "./tokenizer/tokenizer.js";
-
-// Scoring and generation.
-export { scoreItems, type ScoreItem, type ScoreResult } from "./model/score.js";
-export { generate, type FinishReason, type GenerationRequest, type GenerationResult } from "./sample/generate.js";
-export type { SamplingParams } from "./sample/sampling.js";
-
+export { BACKEND_NAMES, type Backend, type BackendName, getBackend, probeBackends } from "./backends/index.js";
 // Configuration.
 export { IterateConfig, loadConfig, resolveConfig, SsoConfig } from "./config.js";
+export { type ModelConfig, parseConfig } from "./model/config.js";
+export { initModel, loadModel, readConfig, type SaveOptions, saveModel } from "./model/folder.js";
+export { Model, type SequenceInput, type SequenceOutput } from "./model/model.js";
+
+// Scoring and generation.
+export { type ScoreItem, type ScoreResult, scoreItems } from "./model/score.js";
+export { type FinishReason, type GenerationRequest, type GenerationResult, generate } from "./sample/generate.js";
+export type { SamplingParams } from "./sample/sampling.js";
 export { SynthConfig } from "./sso/config.js";
-export { objectiveConfig, ObjectiveSettings, TrainConfig } from "./sso/train-config.js";
+export { type IterateRun, type IterationSummary, runIterate } from "./sso/iterate.js";
+export {
+  BASE_LOSSES,
+  type ObjectiveConfig,
+  PRESETS,
+  pairsNeeded,
+  type RecordLogps,
+  ssoObjective,
+} from "./sso/objective.js";
 
 // Self-Steering Optimization: the pairs, the objective, synthesis, training and the loop.
-export { PAIR_NAMES, PAIRS, pairLabel, REF_COLUMNS, type Pair, type RefColumn } from "./sso/pairs.js";
-export { BASE_LOSSES, PRESETS, pairsNeeded, ssoObjective, type ObjectiveConfig, type RecordLogps } from "./sso/objective.js";
+export { PAIR_NAMES, PAIRS, type Pair, pairLabel, REF_COLUMNS, type RefColumn } from "./sso/pairs.js";
 export { SsoRecord } from "./sso/record.js";
-export { synthesize, type SynthOptions, type SynthPrompt } from "./sso/synth.js";
-export type { SynthSummary } from "./sso/synth-summary.js";
-export { runSynth, type RemoteOptions, type SynthRun } from "./sso/run-synth.js";
-export { trainSso, type StepMetrics, type TrainOptions } from "./sso/train.js";
+export { type RemoteOptions, runSynth, type SynthRun } from "./sso/run-synth.js";
 export { runTrain, type TrainRun } from "./sso/run-train.js";
-export { runIterate, type IterateRun, type IterationSummary } from "./sso/iterate.js";
+export { type SynthOptions, type SynthPrompt, synthesize } from "./sso/synth.js";
+export type { SynthSummary } from "./sso/synth-summary.js";
+export { type StepMetrics, type TrainOptions, trainSso } from "./sso/train.js";
+export { ObjectiveSettings, objectiveConfig, TrainConfig } from "./sso/train-config.js";
+export { type ChatMessage, Tokenizer } from "./tokenizer/tokenizer.js";
 
 // Evaluation.
-export { evaluateExact, evaluateWorld, exactMatch, type ExactItem, type ExactSummary, type WorldSummary } from "./world/evaluate.js";
+export {
+  type ExactItem,
+  type ExactSummary,
+  evaluateExact,
+  evaluateWorld,
+  exactMatch,
+  type WorldSummary,
+} from "./world/evaluate.js";
 export { heldOutPrompts, trainPrompts } from "./world/world.js";

@@ -1,14 +1,14 @@
 // Shared test helpers: seeded random tensors, closeness assertions, finite differences, tiny random chat models,
 // self-removing temp folders, and running the built CLI.
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { type ChildProcess, type SpawnOptions, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getBackend } from "../src/backends/index.js";
-import { initModel, saveModel } from "../src/model/folder.js";
 import { parseConfig } from "../src/model/config.js";
-import { Rng } from "../src/tensor/rng.js";
+import { initModel, saveModel } from "../src/model/folder.js";
+import type { Rng } from "../src/tensor/rng.js";
 import { writeByteLevelTokenizer } from "../src/tokenizer/byte-level.js";
 import { Tokenizer } from "../src/tokenizer/tokenizer.js";
 import { packageRoot } from "../src/util/package-root.js";
@@ -50,7 +50,11 @@ export function runCli(...args: string[]): CliResult {
 
 /** runCli with text on stdin and/or a shorter time limit in ms (a run past it is killed: status null). */
 export function runCliWith(opts: { input?: string; timeout?: number }, ...args: string[]): CliResult {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", input: opts.input, timeout: opts.timeout ?? 600_000 });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: "utf8",
+    input: opts.input,
+    timeout: opts.timeout ?? 600_000,
+  });
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -62,9 +66,13 @@ export function spawnCli(args: string[], options: SpawnOptions = { stdio: "ignor
 /** Asserts a CLI run failed with a non-zero exit and exactly one line on stderr that matches pattern. */
 export function assertOneLineError(r: CliResult, pattern: RegExp | string, label = ""): void {
   const at = label ? `${label}: ` : "";
-  assert.ok(r.status !== 0 && r.status !== null, `${at}expected a non-zero exit, got ${r.status ?? r.signal} (stderr: ${r.stderr})`);
+  assert.ok(
+    r.status !== 0 && r.status !== null,
+    `${at}expected a non-zero exit, got ${r.status ?? r.signal} (stderr: ${r.stderr})`,
+  );
   assert.equal(r.stderr.trim().split("\n").length, 1, `${at}expected one line, got: ${r.stderr}`);
-  if (typeof pattern === "string") assert.ok(r.stderr.includes(pattern), `${at}stderr "${r.stderr.trim()}" lacks "${pattern}"`);
+  if (typeof pattern === "string")
+    assert.ok(r.stderr.includes(pattern), `${at}stderr "${r.stderr.trim()}" lacks "${pattern}"`);
   else assert.match(r.stderr, pattern, at);
 }
 
@@ -93,9 +101,15 @@ export interface Tolerance {
 }
 
 /** Asserts |actual − expected| ≤ atol + rtol·|expected| element-wise; the message names the worst element. */
-export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tolerance, label: string): void {
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: Tolerance,
+  label: string,
+): void {
   assert.equal(actual.length, expected.length, `${label}: length ${actual.length} != ${expected.length}`);
-  let worst = -1, worstExcess = 0;
+  let worst = -1,
+    worstExcess = 0;
   for (let i = 0; i < actual.length; i++) {
     const excess = Math.abs(actual[i] - expected[i]) - (tol.atol + tol.rtol * Math.abs(expected[i]));
     if (!(excess <= 0) && (worst < 0 || !(excess <= worstExcess))) {
@@ -104,7 +118,9 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
     }
   }
   if (worst >= 0) {
-    assert.fail(`${label}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (rtol ${tol.rtol}, atol ${tol.atol})`);
+    assert.fail(
+      `${label}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (rtol ${tol.rtol}, atol ${tol.atol})`,
+    );
   }
 }
 
@@ -147,18 +163,21 @@ export function gradcheck(
   }
 }
 
-
 /** Asserts max|actual − expected| ≤ rel · max|expected|: relative error in the max norm, as the golden tests state it. */
 export function assertRelMax(actual: ArrayLike<number>, expected: ArrayLike<number>, rel: number, label: string): void {
   assert.equal(actual.length, expected.length, `${label}: length ${actual.length} != ${expected.length}`);
-  let maxDiff = 0, maxRef = 0, at = -1;
+  let maxDiff = 0,
+    maxRef = 0,
+    at = -1;
   for (let i = 0; i < actual.length; i++) {
     const d = Math.abs(actual[i] - expected[i]);
     if (!(d <= maxDiff)) [maxDiff, at] = [d, i];
     maxRef = Math.max(maxRef, Math.abs(expected[i]));
   }
   if (!(maxDiff <= rel * maxRef)) {
-    assert.fail(`${label}: relative error ${(maxDiff / maxRef).toExponential(2)} > ${rel} (element ${at}: ${actual[at]} vs ${expected[at]})`);
+    assert.fail(
+      `${label}: relative error ${(maxDiff / maxRef).toExponential(2)} > ${rel} (element ${at}: ${actual[at]} vs ${expected[at]})`,
+    );
   }
 }
 
@@ -178,14 +197,24 @@ export interface TinyShape {
  */
 export function makeTinyModel(seed = 3, config: Record<string, unknown> & TinyShape = {}): string {
   const work = tempDir("sso-tiny-model-");
-  const tok = join(work, "tok"), dir = join(work, "model");
+  const tok = join(work, "tok"),
+    dir = join(work, "model");
   writeByteLevelTokenizer(tok);
   const { hidden, layers, intermediate, ...keys } = config;
   const raw = {
-    model_type: "qwen2", vocab_size: Tokenizer.fromDir(tok).vocabSize, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2,
-    num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 4096, tie_word_embeddings: true,
-    ...(hidden !== undefined && { hidden_size: hidden }), ...(layers !== undefined && { num_hidden_layers: layers }),
-    ...(intermediate !== undefined && { intermediate_size: intermediate }), ...keys,
+    model_type: "qwen2",
+    vocab_size: Tokenizer.fromDir(tok).vocabSize,
+    hidden_size: 64,
+    intermediate_size: 128,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    max_position_embeddings: 4096,
+    tie_word_embeddings: true,
+    ...(hidden !== undefined && { hidden_size: hidden }),
+    ...(layers !== undefined && { num_hidden_layers: layers }),
+    ...(intermediate !== undefined && { intermediate_size: intermediate }),
+    ...keys,
   };
   saveModel(initModel(parseConfig(raw), seed, getBackend("cpu")), dir, { dtype: "F32", carryFrom: tok });
   return dir;

@@ -6,8 +6,8 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { packageRoot } from "../src/util/package-root.js";
-import { tempDir } from "./helpers.js";
 import { promptLines, trainPrompts } from "../src/world/world.js";
+import { tempDir } from "./helpers.js";
 
 const ROOT = packageRoot();
 
@@ -25,11 +25,26 @@ describe("public API", () => {
   it("the package entry exports the library: models, tokenizer, score, generate, synth, train, iterate, objective, eval", async () => {
     const api = (await import(String("sso"))) as Record<string, unknown>;
     const names = [
-      "loadModel", "saveModel", "initModel", "getBackend", "Tokenizer", "scoreItems", "generate", "resolveConfig", "synthesize", "runSynth",
-      "trainSso", "runTrain", "runIterate", "ssoObjective", "evaluateWorld", "evaluateExact",
+      "loadModel",
+      "saveModel",
+      "initModel",
+      "getBackend",
+      "Tokenizer",
+      "scoreItems",
+      "generate",
+      "resolveConfig",
+      "synthesize",
+      "runSynth",
+      "trainSso",
+      "runTrain",
+      "runIterate",
+      "ssoObjective",
+      "evaluateWorld",
+      "evaluateExact",
     ];
     for (const n of names) assert.equal(typeof api[n], "function", n);
-    assert.deepEqual(api.PAIR_NAMES, ["x_chosen", "x_rejected", "pos_chosen", "pos_rejected", "neg_chosen", "neg_rejected", "neg_raw"]);
+    const pairs = "x_chosen x_rejected pos_chosen pos_rejected neg_chosen neg_rejected neg_raw";
+    assert.equal((api.PAIR_NAMES as string[]).join(" "), pairs);
   });
 
   it("the README's library example runs as written", () => {

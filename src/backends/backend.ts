@@ -42,11 +42,26 @@ export interface Backend {
   readonly description: string;
 
   // ---- matmul: C (M,N) = op(A) (M,K) · op(B) (K,N), per batch entry ----
-  matmul(c: Float32Array, a: Float32Array, b: Float32Array, M: number, N: number, K: number, opts?: MatmulOptions): void;
+  matmul(
+    c: Float32Array,
+    a: Float32Array,
+    b: Float32Array,
+    M: number,
+    N: number,
+    K: number,
+    opts?: MatmulOptions,
+  ): void;
   /** dA += dC·op(B)ᵀ-ish and dB += …, for the same options as the forward (accumulate is ignored). */
   matmulBackward(
-    dA: Float32Array | null, dB: Float32Array | null, dC: Float32Array, a: Float32Array, b: Float32Array,
-    M: number, N: number, K: number, opts?: MatmulOptions,
+    dA: Float32Array | null,
+    dB: Float32Array | null,
+    dC: Float32Array,
+    a: Float32Array,
+    b: Float32Array,
+    M: number,
+    N: number,
+    K: number,
+    opts?: MatmulOptions,
   ): void;
 
   // ---- embedding: out (T,C) = table[ids] ----
@@ -54,38 +69,99 @@ export interface Backend {
   embeddingBackward(dTable: Float32Array, dOut: Float32Array, ids: Int32Array, T: number, C: number): void;
 
   // ---- RMSNorm over the last axis: out (N,C) = x / rms(x) * weight; saves rstd (N) ----
-  rmsnormForward(out: Float32Array, rstd: Float32Array, x: Float32Array, weight: Float32Array, N: number, C: number, eps: number): void;
+  rmsnormForward(
+    out: Float32Array,
+    rstd: Float32Array,
+    x: Float32Array,
+    weight: Float32Array,
+    N: number,
+    C: number,
+    eps: number,
+  ): void;
   rmsnormBackward(
-    dx: Float32Array, dWeight: Float32Array | null, dOut: Float32Array, x: Float32Array, weight: Float32Array,
-    rstd: Float32Array, N: number, C: number,
+    dx: Float32Array,
+    dWeight: Float32Array | null,
+    dOut: Float32Array,
+    x: Float32Array,
+    weight: Float32Array,
+    rstd: Float32Array,
+    N: number,
+    C: number,
   ): void;
 
   // ---- RoPE, Hugging Face rotate_half convention, x (T, H, HS), angle = positions[t] * invFreq[i] ----
   /** out may alias x. invFreq has HS/2 entries (scaling variants are folded into it by the caller). */
-  ropeForward(out: Float32Array, x: Float32Array, positions: Int32Array, invFreq: Float32Array, T: number, H: number, HS: number): void;
+  ropeForward(
+    out: Float32Array,
+    x: Float32Array,
+    positions: Int32Array,
+    invFreq: Float32Array,
+    T: number,
+    H: number,
+    HS: number,
+  ): void;
   /** dx += Rᵀ·dOut. */
-  ropeBackward(dx: Float32Array, dOut: Float32Array, positions: Int32Array, invFreq: Float32Array, T: number, H: number, HS: number): void;
+  ropeBackward(
+    dx: Float32Array,
+    dOut: Float32Array,
+    positions: Int32Array,
+    invFreq: Float32Array,
+    T: number,
+    H: number,
+    HS: number,
+  ): void;
 
   // ---- causal grouped-query attention over a packed batch ----
   /** out (T,NH,HS); lse (T,NH) saves the log-sum-exp of each query row for backward. q (T,NH,HS), k/v (T,NKV,HS). */
-  attentionForward(out: Float32Array, lse: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, shape: AttentionShape): void;
+  attentionForward(
+    out: Float32Array,
+    lse: Float32Array,
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    shape: AttentionShape,
+  ): void;
   attentionBackward(
-    dq: Float32Array, dk: Float32Array, dv: Float32Array, dOut: Float32Array,
-    q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, shape: AttentionShape,
+    dq: Float32Array,
+    dk: Float32Array,
+    dv: Float32Array,
+    dOut: Float32Array,
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    out: Float32Array,
+    lse: Float32Array,
+    shape: AttentionShape,
   ): void;
   /**
    * One decode step: sequence s's single query q[s] (NH,HS) attends to its cache rows 0..cacheLens[s]-1
    * (the new token's k/v already written). Caches are (S, L, NKV, HS); out is (S, NH, HS).
    */
   attentionDecode(
-    out: Float32Array, q: Float32Array, kCache: Float32Array, vCache: Float32Array, cacheLens: Int32Array,
-    S: number, L: number, NH: number, NKV: number, HS: number, scale: number,
+    out: Float32Array,
+    q: Float32Array,
+    kCache: Float32Array,
+    vCache: Float32Array,
+    cacheLens: Int32Array,
+    S: number,
+    L: number,
+    NH: number,
+    NKV: number,
+    HS: number,
+    scale: number,
   ): void;
 
   // ---- element-wise ----
   /** out (N) = silu(gate) * up. */
   swigluForward(out: Float32Array, gate: Float32Array, up: Float32Array, N: number): void;
-  swigluBackward(dGate: Float32Array, dUp: Float32Array, dOut: Float32Array, gate: Float32Array, up: Float32Array, N: number): void;
+  swigluBackward(
+    dGate: Float32Array,
+    dUp: Float32Array,
+    dOut: Float32Array,
+    gate: Float32Array,
+    up: Float32Array,
+    N: number,
+  ): void;
   /** out (N) = a + b (residual add); out may alias a or b. */
   add(out: Float32Array, a: Float32Array, b: Float32Array, N: number): void;
   /** da += dOut; db += dOut. */
@@ -96,10 +172,23 @@ export interface Backend {
   biasAddBackward(dx: Float32Array | null, dBias: Float32Array, dOut: Float32Array, N: number, C: number): void;
 
   // ---- token log-probs: logp[n] = log_softmax(logits[n])[targets[n]]; saves lse (N) ----
-  tokenLogprobsForward(logp: Float32Array, lse: Float32Array, logits: Float32Array, targets: Int32Array, N: number, V: number): void;
+  tokenLogprobsForward(
+    logp: Float32Array,
+    lse: Float32Array,
+    logits: Float32Array,
+    targets: Int32Array,
+    N: number,
+    V: number,
+  ): void;
   /** dLogits[n,v] += dLogp[n] · (1[v = targets[n]] − softmax(logits[n])[v]). */
   tokenLogprobsBackward(
-    dLogits: Float32Array, dLogp: Float32Array, logits: Float32Array, targets: Int32Array, lse: Float32Array, N: number, V: number,
+    dLogits: Float32Array,
+    dLogp: Float32Array,
+    logits: Float32Array,
+    targets: Int32Array,
+    lse: Float32Array,
+    N: number,
+    V: number,
   ): void;
 
   // ---- optimiser ----

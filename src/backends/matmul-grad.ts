@@ -9,18 +9,27 @@ type Matmul<A> = (c: A, a: A, b: A, M: number, N: number, K: number, opts?: Matm
 /** Generic over the array type so the float64 reference kernels can share it. */
 export function matmulBackwardVia<A extends Float32Array | Float64Array>(
   matmul: Matmul<A>,
-  dA: A | null, dB: A | null, dC: A, a: A, b: A,
-  M: number, N: number, K: number, opts: MatmulOptions = {},
+  dA: A | null,
+  dB: A | null,
+  dC: A,
+  a: A,
+  b: A,
+  M: number,
+  N: number,
+  K: number,
+  opts: MatmulOptions = {},
 ): void {
   const transA = opts.transA ?? false;
   const transB = opts.transB ?? false;
   const batch = opts.batch ?? 1;
   if (dA) {
-    if (!transA) matmul(dA, dC, b, M, K, N, { transB: !transB, accumulate: true, batch }); // (M,N)·op(B)ᵀ
+    if (!transA)
+      matmul(dA, dC, b, M, K, N, { transB: !transB, accumulate: true, batch }); // (M,N)·op(B)ᵀ
     else matmul(dA, b, dC, K, M, N, { transA: transB, transB: true, accumulate: true, batch }); // (K,M) = B'·dCᵀ
   }
   if (dB) {
-    if (!transB) matmul(dB, a, dC, K, N, M, { transA: !transA, accumulate: true, batch }); // (K,N) = A'ᵀ·dC
+    if (!transB)
+      matmul(dB, a, dC, K, N, M, { transA: !transA, accumulate: true, batch }); // (K,N) = A'ᵀ·dC
     else matmul(dB, dC, a, N, K, M, { transA: true, transB: transA, accumulate: true, batch }); // (N,K) = dCᵀ·A'
   }
 }

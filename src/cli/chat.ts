@@ -25,7 +25,8 @@ export async function runChat(opts: ChatOptions): Promise<void> {
   const model = loadModel(opts.model, getBackend(opts.backend));
   const eosIds = tok.stopIds;
   const start = (): ChatMessage[] => (opts.system ? [{ role: "system", content: opts.system }] : []);
-  let messages = start(), turn = 0;
+  let messages = start(),
+    turn = 0;
   const rl = createInterface({ input: process.stdin, terminal: false });
   console.log(`chatting with ${opts.model} (${model.config.modelType}); /reset clears, /exit quits`);
   const prompt = (): boolean => process.stdout.write("> ");
@@ -42,8 +43,18 @@ export async function runChat(opts: ChatOptions): Promise<void> {
       }
       messages.push({ role: "user", content: line });
       const promptIds = tok.encode(tok.applyChatTemplate(messages, { addGenerationPrompt: true }));
-      const params = { temperature: opts.temperature, topP: opts.topP, topK: opts.topK, maxNewTokens: opts.maxNewTokens, stop: [] };
-      const [reply] = generate(model, [{ promptIds, params, seed: opts.seed + turn++ }], { maxBatch: 1, eosIds, decode: (ids) => tok.decode(ids, { skipSpecialTokens: true }) });
+      const params = {
+        temperature: opts.temperature,
+        topP: opts.topP,
+        topK: opts.topK,
+        maxNewTokens: opts.maxNewTokens,
+        stop: [],
+      };
+      const [reply] = generate(model, [{ promptIds, params, seed: opts.seed + turn++ }], {
+        maxBatch: 1,
+        eosIds,
+        decode: (ids) => tok.decode(ids, { skipSpecialTokens: true }),
+      });
       console.log(reply.text + (reply.finishReason === "length" ? " […]" : ""));
       messages.push({ role: "assistant", content: reply.text });
       prompt();

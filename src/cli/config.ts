@@ -5,5 +5,5 @@ import { resolveConfig } from "../config.js";
 
 export function runConfig(opts: { config?: string; json: boolean }): void {
   const config = resolveConfig(opts.config);
-  process.stdout.write(opts.json ? JSON.stringify(config, null, 2) + "\n" : stringify(config));
+  process.stdout.write(opts.json ? `${JSON.stringify(config, null, 2)}\n` : stringify(config));
 }

@@ -1,5 +1,5 @@
 // `sso demo`: see src/demo/run.ts. Thin: flags in, library call, table out.
-import { runDemo, runDemoSeeds, type DemoOptions } from "../demo/run.js";
+import { type DemoOptions, runDemo, runDemoSeeds } from "../demo/run.js";
 
 export function runDemoCli(opts: DemoOptions): void {
   if (opts.seeds !== undefined) runDemoSeeds({ ...opts, seeds: opts.seeds });

@@ -4,17 +4,23 @@
 // accuracy (normalisation in world/evaluate.ts). Every input is validated before the model loads; errors are one
 // line; --out writes the full report (summary and every answer) atomically. Answers are greedy.
 import { z } from "zod";
-import { lineMessages, PromptOrMessages } from "../tokenizer/chat-line.js";
 import { getBackend } from "../backends/index.js";
 import { loadModel, readConfig } from "../model/folder.js";
+import { lineMessages, PromptOrMessages } from "../tokenizer/chat-line.js";
 import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { readJsonl } from "../util/jsonl.js";
 import { checkOutputFile } from "../util/output-path.js";
 import { progress } from "../util/progress.js";
 import { WORLD_FEATURES } from "../world/check.js";
-import { evaluateExact, evaluateWorld, type ExactItem, type ExactSummary, type WorldSummary } from "../world/evaluate.js";
-import { samplePrompts, type Split } from "../world/world.js";
+import {
+  type ExactItem,
+  type ExactSummary,
+  evaluateExact,
+  evaluateWorld,
+  type WorldSummary,
+} from "../world/evaluate.js";
+import { type Split, samplePrompts } from "../world/world.js";
 
 export interface EvalCliOptions {
   model: string;
@@ -34,34 +40,43 @@ export interface EvalCliOptions {
  * list of accepted strings; or {"messages": [..., {"role": "assistant", "content": reference}]} without "answer"
  * (an SFT line: the last assistant turn is the reference). Other keys are ignored.
  */
-const DataLine = z.object({
-  ...PromptOrMessages,
-  answer: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
-}).transform((v, ctx): Omit<ExactItem, "line"> => {
-  const fail = (message: string, path: (string | number)[] = []) => {
-    ctx.addIssue({ code: "custom", message, path });
-    return z.NEVER;
-  };
-  const given = lineMessages(v);
-  if (!Array.isArray(given)) return fail(given.problem, given.path);
-  let messages = given;
-  let references = v.answer === undefined ? undefined : typeof v.answer === "string" ? [v.answer] : v.answer;
-  if (references === undefined && messages.length > 1 && messages[messages.length - 1].role === "assistant") {
-    references = [messages[messages.length - 1].content];
-    messages = messages.slice(0, -1);
-  }
-  if (references === undefined) return fail('missing "answer" (a string or a list of strings)', ["answer"]);
-  if (messages[messages.length - 1].role !== "user") return fail("the conversation must end with a user message", ["messages"]);
-  return { messages, references };
-});
+const DataLine = z
+  .object({
+    ...PromptOrMessages,
+    answer: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
+  })
+  .transform((v, ctx): Omit<ExactItem, "line"> => {
+    const fail = (message: string, path: (string | number)[] = []) => {
+      ctx.addIssue({ code: "custom", message, path });
+      return z.NEVER;
+    };
+    const given = lineMessages(v);
+    if (!Array.isArray(given)) return fail(given.problem, given.path);
+    let messages = given;
+    let references = v.answer === undefined ? undefined : typeof v.answer === "string" ? [v.answer] : v.answer;
+    if (references === undefined && messages.length > 1 && messages[messages.length - 1].role === "assistant") {
+      references = [messages[messages.length - 1].content];
+      messages = messages.slice(0, -1);
+    }
+    if (references === undefined) return fail('missing "answer" (a string or a list of strings)', ["answer"]);
+    if (messages[messages.length - 1].role !== "user")
+      return fail("the conversation must end with a user message", ["messages"]);
+    return { messages, references };
+  });
 
 function checkOptions(opts: EvalCliOptions): void {
-  if (Boolean(opts.world) === (opts.data !== undefined)) throw new Error("eval: give exactly one of --world or --data FILE");
+  if (Boolean(opts.world) === (opts.data !== undefined))
+    throw new Error("eval: give exactly one of --world or --data FILE");
   if (opts.data !== undefined && (opts.split !== undefined || opts.n !== undefined || opts.seed !== undefined)) {
     throw new Error("eval: --split, --n and --seed apply to --world only");
   }
-  if (opts.split !== undefined && opts.split !== "heldout" && opts.split !== "train") throw new Error(`eval: --split must be heldout or train, got "${opts.split}"`);
-  for (const [flag, v] of [["--n", opts.n], ["--max-new-tokens", opts.maxNewTokens], ["--batch", opts.batch]] as const) {
+  if (opts.split !== undefined && opts.split !== "heldout" && opts.split !== "train")
+    throw new Error(`eval: --split must be heldout or train, got "${opts.split}"`);
+  for (const [flag, v] of [
+    ["--n", opts.n],
+    ["--max-new-tokens", opts.maxNewTokens],
+    ["--batch", opts.batch],
+  ] as const) {
     if (v !== undefined && v < 1) throw new Error(`eval: ${flag} must be at least 1, got ${v}`);
   }
   if (opts.seed !== undefined && opts.seed < 0) throw new Error(`eval: --seed must be ≥ 0, got ${opts.seed}`);
@@ -71,11 +86,16 @@ const fmt = (x: number | null, digits = 3): string => (x === null ? "n/a" : x.to
 
 /** The --world table: one row per judged feature, then overall, the well-formed share and mean length. */
 export function worldTable(s: WorldSummary): string {
-  const rows = WORLD_FEATURES.map((f) => `${f.padEnd(20)}${fmt(s.features[f].rate).padStart(8)}${String(s.features[f].n).padStart(7)}`);
-  return [`${"feature".padEnd(20)}${"pass".padStart(8)}${"n".padStart(7)}`, ...rows,
+  const rows = WORLD_FEATURES.map(
+    (f) => `${f.padEnd(20)}${fmt(s.features[f].rate).padStart(8)}${String(s.features[f].n).padStart(7)}`,
+  );
+  return [
+    `${"feature".padEnd(20)}${"pass".padStart(8)}${"n".padStart(7)}`,
+    ...rows,
     `${"overall".padEnd(20)}${fmt(s.overall).padStart(8)}${String(s.prompts).padStart(7)}`,
     `${"well-formed".padEnd(20)}${fmt(s.well_formed).padStart(8)}${String(s.prompts).padStart(7)}`,
-    `mean length: ${s.mean_chars.toFixed(1)} chars, ${s.mean_tokens.toFixed(1)} tokens`].join("\n");
+    `mean length: ${s.mean_chars.toFixed(1)} chars, ${s.mean_tokens.toFixed(1)} tokens`,
+  ].join("\n");
 }
 
 export const exactLine = (s: ExactSummary): string =>
@@ -83,8 +103,11 @@ export const exactLine = (s: ExactSummary): string =>
 
 export function runEval(opts: EvalCliOptions): void {
   checkOptions(opts);
-  const items = opts.data !== undefined ? readJsonl(opts.data, DataLine).map(({ line, value }) => ({ ...value, line })) : undefined;
-  const split = (opts.split ?? "heldout") as Split, n = opts.n ?? 200, seed = opts.seed ?? 0;
+  const items =
+    opts.data !== undefined ? readJsonl(opts.data, DataLine).map(({ line, value }) => ({ ...value, line })) : undefined;
+  const split = (opts.split ?? "heldout") as Split,
+    n = opts.n ?? 200,
+    seed = opts.seed ?? 0;
   const prompts = items ? [] : samplePrompts(split, seed, n);
   if (opts.out !== undefined) checkOutputFile("--out", opts.out);
   const tok = Tokenizer.fromDir(opts.model);
@@ -109,7 +132,7 @@ export function runEval(opts: EvalCliOptions): void {
   }
   console.log(text);
   if (opts.out !== undefined) {
-    writeFileAtomic(opts.out, JSON.stringify(report, null, 2) + "\n");
+    writeFileAtomic(opts.out, `${JSON.stringify(report, null, 2)}\n`);
     console.error(`report → ${opts.out}`);
   }
 }

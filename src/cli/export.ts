@@ -18,5 +18,7 @@ export function runExport(opts: ExportOptions): void {
   checkTokenizerFitsModel(opts.model, readConfig(opts.model).vocabSize);
   exportGguf(opts.model, opts.gguf, { dtype: opts.dtype });
   const mb = statSync(opts.gguf).size / 1e6;
-  console.error(`exported ${opts.model} as GGUF (${opts.dtype}, ${mb.toFixed(1)} MB) in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${opts.gguf}`);
+  console.error(
+    `exported ${opts.model} as GGUF (${opts.dtype}, ${mb.toFixed(1)} MB) in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${opts.gguf}`,
+  );
 }

@@ -28,11 +28,20 @@ export function parseFlag(name: string, schema: z.ZodType<number>, v: string): n
 }
 
 /** A commander argument parser for a numeric flag. */
-export const flag = (name: string, schema: z.ZodType<number>) => (v: string): number => parseFlag(name, schema, v);
+export const flag =
+  (name: string, schema: z.ZodType<number>) =>
+  (v: string): number =>
+    parseFlag(name, schema, v);
 
 /** A commander parser for a comma-separated list of numbers, each checked with schema. */
-export const flagList = (name: string, schema: z.ZodType<number>) => (v: string): number[] => v.split(",").map((x) => {
-  const r = schema.safeParse(x.trim() === "" ? NaN : Number(x));
-  if (!r.success) throw new InvalidArgumentError(`${name} must be comma-separated integers, each ${schema.description ?? "valid"}, got "${v}"`);
-  return r.data;
-});
+export const flagList =
+  (name: string, schema: z.ZodType<number>) =>
+  (v: string): number[] =>
+    v.split(",").map((x) => {
+      const r = schema.safeParse(x.trim() === "" ? NaN : Number(x));
+      if (!r.success)
+        throw new InvalidArgumentError(
+          `${name} must be comma-separated integers, each ${schema.description ?? "valid"}, got "${v}"`,
+        );
+      return r.data;
+    });

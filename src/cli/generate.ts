@@ -8,14 +8,14 @@
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, statSync, truncateSync, writeSync } from "node:fs";
 import { z } from "zod";
-import { ChatMessageSchema } from "../tokenizer/chat-line.js";
 import { getBackend } from "../backends/index.js";
 import { loadModel, readConfig } from "../model/folder.js";
-import { generate, type GenerationRequest, type GenerationResult } from "../sample/generate.js";
-import { MaxNewTokens, Seed, Temperature, TopK, TopP, type SamplingParams } from "../sample/sampling.js";
+import { type GenerationRequest, type GenerationResult, generate } from "../sample/generate.js";
+import { MaxNewTokens, type SamplingParams, Seed, Temperature, TopK, TopP } from "../sample/sampling.js";
 import { fingerprintDifference } from "../sso/output.js";
 import { policyHash } from "../sso/record.js";
 import { mixSeed } from "../tensor/rng.js";
+import { ChatMessageSchema } from "../tokenizer/chat-line.js";
 import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { readJsonl } from "../util/jsonl.js";
@@ -53,8 +53,13 @@ function argsFingerprint(opts: GenerateCliOptions): Record<string, unknown> {
     version: 1,
     model_hash: policyHash(opts.model), // config.json and the weight files
     data_sha256: createHash("sha256").update(readFileSync(opts.data)).digest("hex"),
-    backend: opts.backend, seed: opts.seed, temperature: opts.temperature, top_p: opts.topP, top_k: opts.topK,
-    max_new_tokens: opts.maxNewTokens, stop: opts.stop,
+    backend: opts.backend,
+    seed: opts.seed,
+    temperature: opts.temperature,
+    top_p: opts.topP,
+    top_k: opts.topK,
+    max_new_tokens: opts.maxNewTokens,
+    stop: opts.stop,
   };
 }
 
@@ -68,7 +73,10 @@ function checkOutputArgs(out: string, fingerprint: Record<string, unknown>): voi
   if (!existsSync(out) || statSync(out).size === 0) return;
   const sidecar = argsPath(out);
   const away = `use another --out, or move ${out} and ${sidecar} away to start over`;
-  if (!existsSync(sidecar)) throw new Error(`${out}: exists but ${sidecar} does not, so the arguments it was written with are unknown; ${away}`);
+  if (!existsSync(sidecar))
+    throw new Error(
+      `${out}: exists but ${sidecar} does not, so the arguments it was written with are unknown; ${away}`,
+    );
   let was: Record<string, unknown>;
   try {
     was = JSON.parse(readFileSync(sidecar, "utf8")) as Record<string, unknown>;
@@ -84,7 +92,10 @@ function resumeOutput(path: string): number {
   if (!existsSync(path)) return 0;
   const text = readFileSync(path, "utf8");
   const end = text.lastIndexOf("\n") + 1;
-  const lines = text.slice(0, end).split("\n").filter((l) => l !== "");
+  const lines = text
+    .slice(0, end)
+    .split("\n")
+    .filter((l) => l !== "");
   lines.forEach((l, i) => {
     let ok = false;
     try {
@@ -112,11 +123,18 @@ export function runGenerate(opts: GenerateCliOptions): void {
   const todo = lines.slice(done);
   const requests: GenerationRequest[] = todo.map(({ line, value }, i) => {
     const params: SamplingParams = {
-      temperature: value.temperature ?? opts.temperature, topP: value.top_p ?? opts.topP, topK: value.top_k ?? opts.topK,
-      maxNewTokens: value.max_new_tokens ?? opts.maxNewTokens, stop: value.stop ?? opts.stop,
+      temperature: value.temperature ?? opts.temperature,
+      topP: value.top_p ?? opts.topP,
+      topK: value.top_k ?? opts.topK,
+      maxNewTokens: value.max_new_tokens ?? opts.maxNewTokens,
+      stop: value.stop ?? opts.stop,
     };
     try {
-      return { promptIds: tok.encode(tok.applyChatTemplate(value.messages, { addGenerationPrompt: true })), params, seed: value.seed ?? mixSeed(opts.seed, done + i) };
+      return {
+        promptIds: tok.encode(tok.applyChatTemplate(value.messages, { addGenerationPrompt: true })),
+        params,
+        seed: value.seed ?? mixSeed(opts.seed, done + i),
+      };
     } catch (e) {
       throw new Error(`${opts.data}:${line}: ${(e as Error).message}`);
     }
@@ -124,23 +142,34 @@ export function runGenerate(opts: GenerateCliOptions): void {
   if (done > 0) console.error(`resuming: ${done} of ${lines.length} lines already in ${opts.out}`);
 
   // Recorded before the first line (every input is valid by now), so any line in OUT has its arguments on disk.
-  if (done === 0) writeFileAtomic(argsPath(opts.out), JSON.stringify(fingerprint, null, 2) + "\n");
+  if (done === 0) writeFileAtomic(argsPath(opts.out), `${JSON.stringify(fingerprint, null, 2)}\n`);
   const fd = openSync(opts.out, "a");
   const pending = new Map<number, GenerationResult>();
-  let written = 0, tokens = 0;
+  let written = 0,
+    tokens = 0;
   const t0 = performance.now();
   const bar = progress("generate", todo.length, "lines");
   try {
     generate(model, requests, {
-      maxBatch: opts.batch, eosIds, decode: (ids) => tok.decode(ids, { skipSpecialTokens: true }),
+      maxBatch: opts.batch,
+      eosIds,
+      decode: (ids) => tok.decode(ids, { skipSpecialTokens: true }),
       onTokens: (n) => (tokens += n),
       onResult: (i, r) => {
         pending.set(i, r);
         while (pending.has(written)) {
-          const res = pending.get(written)!, src = todo[written];
+          const res = pending.get(written)!,
+            src = todo[written];
           pending.delete(written);
-          const record = { line: src.line, ...(src.value.id !== undefined ? { id: src.value.id } : {}), text: res.text, finish_reason: res.finishReason, n_tokens: res.tokens.length, completion_ids: res.tokens };
-          writeSync(fd, JSON.stringify(record) + "\n");
+          const record = {
+            line: src.line,
+            ...(src.value.id !== undefined ? { id: src.value.id } : {}),
+            text: res.text,
+            finish_reason: res.finishReason,
+            n_tokens: res.tokens.length,
+            completion_ids: res.tokens,
+          };
+          writeSync(fd, `${JSON.stringify(record)}\n`);
           fsyncSync(fd);
           written++;
           bar.tick(1, { "tok/s": Math.round(tokens / ((performance.now() - t0) / 1000)) });
@@ -151,5 +180,7 @@ export function runGenerate(opts: GenerateCliOptions): void {
     bar.stop();
     closeSync(fd);
   }
-  console.error(`generated ${written} lines, ${tokens} tokens in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${opts.out}`);
+  console.error(
+    `generated ${written} lines, ${tokens} tokens in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${opts.out}`,
+  );
 }

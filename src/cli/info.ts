@@ -3,7 +3,11 @@ import os from "node:os";
 import { probeBackends } from "../backends/index.js";
 
 export function runInfo(opts: { json: boolean }): void {
-  const backends = probeBackends().map((b) => ({ name: b.name, available: !!b.backend, detail: b.backend?.description ?? b.error }));
+  const backends = probeBackends().map((b) => ({
+    name: b.name,
+    available: !!b.backend,
+    detail: b.backend?.description ?? b.error,
+  }));
   if (opts.json) {
     console.log(JSON.stringify({ node: process.version, cores: os.availableParallelism(), backends }));
     return;

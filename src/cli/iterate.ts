@@ -15,10 +15,14 @@ export interface IterateCliOptions {
 
 export function iterateCommand(opts: IterateCliOptions): void {
   const file = resolveConfig(opts.config);
-  const config = validate({
-    ...file,
-    ...(opts.backend !== undefined && { backend: opts.backend }),
-    iterate: { ...file.iterate, ...(opts.iterations !== undefined && { iterations: opts.iterations }) },
-  }, SsoConfig, "command line");
+  const config = validate(
+    {
+      ...file,
+      ...(opts.backend !== undefined && { backend: opts.backend }),
+      iterate: { ...file.iterate, ...(opts.iterations !== undefined && { iterations: opts.iterations }) },
+    },
+    SsoConfig,
+    "command line",
+  );
   runIterate({ model: opts.model, prompts: opts.prompts, out: opts.out, config });
 }

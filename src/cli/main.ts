@@ -1,11 +1,25 @@
 #!/usr/bin/env node
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 // The `sso` command line: parses flags with commander and hands each command to a library function, loaded
 // lazily so that `sso --help` stays fast. Errors are printed once, as one line, with a non-zero exit.
 import { Command, InvalidArgumentError } from "commander";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { packageRoot } from "../util/package-root.js";
-import { Count, flag, flagList, GraceSeconds, Index, MaxNewTokens, Port, Positive, Seconds, Seed, Temperature, TopK, TopP } from "./flags.js";
+import {
+  Count,
+  flag,
+  flagList,
+  GraceSeconds,
+  Index,
+  MaxNewTokens,
+  Port,
+  Positive,
+  Seconds,
+  Seed,
+  Temperature,
+  TopK,
+  TopP,
+} from "./flags.js";
 
 const { version } = JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version: string };
 
@@ -19,7 +33,11 @@ const program = new Command()
 
 /** Commander's error text as one line, without the "option … argument … is invalid." preamble our parsers repeat. */
 function oneLineError(text: string): string {
-  return text.replace(/^error: /, "").replace(/^option '[^']*' argument '[^]*?' is invalid\. (?=--)/, "").replace(/\s*\n\s*/g, " ").trim();
+  return text
+    .replace(/^error: /, "")
+    .replace(/^option '[^']*' argument '[\s\S]*?' is invalid\. (?=--)/, "")
+    .replace(/\s*\n\s*/g, " ")
+    .trim();
 }
 
 program
@@ -32,11 +50,14 @@ program
   });
 
 /** A case-insensitive choice among upper-case names, e.g. --dtype f32|bf16. */
-const oneOf = <T extends string>(...names: T[]) => (v: string): T => {
-  const d = v.toUpperCase() as T;
-  if (!names.includes(d)) throw new InvalidArgumentError(`expected ${names.map((n) => n.toLowerCase()).join(" or ")}, got "${v}"`);
-  return d;
-};
+const oneOf =
+  <T extends string>(...names: T[]) =>
+  (v: string): T => {
+    const d = v.toUpperCase() as T;
+    if (!names.includes(d))
+      throw new InvalidArgumentError(`expected ${names.map((n) => n.toLowerCase()).join(" or ")}, got "${v}"`);
+    return d;
+  };
 const dtype = oneOf("F32", "BF16");
 
 program
@@ -72,37 +93,62 @@ function samplingOptions(cmd: Command, maxNewTokens: number): Command {
     .option("--max-new-tokens <n>", "token limit per completion", flag("--max-new-tokens", MaxNewTokens), maxNewTokens);
 }
 
-samplingOptions(program
-  .command("generate")
-  .description("one completion per JSONL line of chat messages (resumable: a rerun continues after the last written line)")
-  .requiredOption("--model <dir>", "Hugging Face model folder with tokenizer and chat template")
-  .requiredOption("--data <file>", 'JSONL: {"messages": [...]} per line, optionally temperature, top_p, top_k, max_new_tokens, stop, seed, id')
-  .requiredOption("--out <file>", "JSONL output: {line, text, finish_reason, n_tokens, completion_ids} in input order")
-  .option("--batch <n>", "sequences decoded together", flag("--batch", Count), 16)
-  .option("--stop <text>", "stop string (repeatable)", collect, [] as string[]), 256)
-  .action(async (opts) => (await import("./generate.js")).runGenerate(opts));
+samplingOptions(
+  program
+    .command("generate")
+    .description(
+      "one completion per JSONL line of chat messages (resumable: a rerun continues after the last written line)",
+    )
+    .requiredOption("--model <dir>", "Hugging Face model folder with tokenizer and chat template")
+    .requiredOption(
+      "--data <file>",
+      'JSONL: {"messages": [...]} per line, optionally temperature, top_p, top_k, max_new_tokens, stop, seed, id',
+    )
+    .requiredOption(
+      "--out <file>",
+      "JSONL output: {line, text, finish_reason, n_tokens, completion_ids} in input order",
+    )
+    .option("--batch <n>", "sequences decoded together", flag("--batch", Count), 16)
+    .option("--stop <text>", "stop string (repeatable)", collect, [] as string[]),
+  256,
+).action(async (opts) => (await import("./generate.js")).runGenerate(opts));
 
-samplingOptions(program
-  .command("chat")
-  .description("talk to a model in the terminal")
-  .requiredOption("--model <dir>", "Hugging Face model folder with tokenizer and chat template")
-  .option("--system <text>", "system message"), 256)
-  .action(async (opts) => (await import("./chat.js")).runChat(opts));
+samplingOptions(
+  program
+    .command("chat")
+    .description("talk to a model in the terminal")
+    .requiredOption("--model <dir>", "Hugging Face model folder with tokenizer and chat template")
+    .option("--system <text>", "system message"),
+  256,
+).action(async (opts) => (await import("./chat.js")).runChat(opts));
 
 program
   .command("synth")
-  .description("SSO data synthesis: features, contrastive prompts, y+/y-/y° and reference log-probs per prompt (resumable)")
+  .description(
+    "SSO data synthesis: features, contrastive prompts, y+/y-/y° and reference log-probs per prompt (resumable)",
+  )
   .requiredOption("--model <dir>", "policy model folder (also the reference model of this iteration)")
   .requiredOption("--prompts <file>", 'JSONL: {"prompt": "..."} or {"messages": [...]} per line, optionally "id"')
-  .requiredOption("--out <file>", "JSONL records (TRL prompt/chosen/rejected + SSO columns); also OUT.progress.json, OUT.summary.json")
+  .requiredOption(
+    "--out <file>",
+    "JSONL records (TRL prompt/chosen/rejected + SSO columns); also OUT.progress.json, OUT.summary.json",
+  )
   .option("--config <file>", "sso config (JSON or YAML); its synth section applies")
   .option("--seed <n>", "random seed (overrides the config; default 0)", flag("--seed", Seed))
   .option("--iteration <n>", "SSO iteration (overrides the config; default 0)", flag("--iteration", Index))
   .option("--batch <n>", "prompts per chunk (overrides the config; default 16)", flag("--batch", Count))
   .option("--features <file>", "feature library file, JSON or YAML (overrides the config)")
-  .option("--max-new-tokens <n>", "token limit of y+, y-, y° (overrides the config; default 256)", flag("--max-new-tokens", MaxNewTokens))
+  .option(
+    "--max-new-tokens <n>",
+    "token limit of y+, y-, y° (overrides the config; default 256)",
+    flag("--max-new-tokens", MaxNewTokens),
+  )
   .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
-  .option("--engine <name>", "what samples and scores: local (this process) or openai (an OpenAI-compatible server)", "local")
+  .option(
+    "--engine <name>",
+    "what samples and scores: local (this process) or openai (an OpenAI-compatible server)",
+    "local",
+  )
   .option("--base-url <url>", "--engine openai: the server's URL, e.g. http://127.0.0.1:8000/v1")
   .option("--api-model <name>", "--engine openai: the model name on the server")
   .option("--api-key <key>", "--engine openai: bearer token (default: $OPENAI_API_KEY)")
@@ -117,7 +163,12 @@ program
   .option("--host <addr>", "address to bind", "127.0.0.1")
   .option("--port <n>", "port (0 = any free port)", flag("--port", Port), 8000)
   .option("--api-key <key>", "require Authorization: Bearer KEY (default: $SSO_API_KEY if set)")
-  .option("--max-queue <n>", "queued jobs (a prompt; two with prompt log-probs): a request that does not fit now gets 429, one larger than this 400", flag("--max-queue", Count), 64)
+  .option(
+    "--max-queue <n>",
+    "queued jobs (a prompt; two with prompt log-probs): a request that does not fit now gets 429, one larger than this 400",
+    flag("--max-queue", Count),
+    64,
+  )
   .option("--max-batch <n>", "sequences decoded together", flag("--max-batch", Count), 8)
   .option("--served-model-name <name>", "model id clients use (default: the folder's name)")
   .option("--grace <s>", "seconds running requests get to finish on SIGTERM", flag("--grace", GraceSeconds), 30)
@@ -132,7 +183,10 @@ program
   .requiredOption("--out <dir>", "writes OUT/model, OUT/metrics.jsonl, OUT/checkpoint")
   .option("--config <file>", "sso config (JSON or YAML); its train section applies")
   .option("--resume", "continue from OUT/checkpoint", false)
-  .option("--preset <name>", "objective preset: sso, pbaa, sso-no-w, sso-no-g, sso-backdoor, sso-dpo, sso-v2-generator, ipo, dpo")
+  .option(
+    "--preset <name>",
+    "objective preset: sso, pbaa, sso-no-w, sso-no-g, sso-backdoor, sso-dpo, sso-v2-generator, ipo, dpo",
+  )
   .option("--lr <x>", "peak learning rate", flag("--lr", Positive))
   .option("--epochs <n>", "epochs over the records", flag("--epochs", Count))
   .option("--batch-size <n>", "records per optimizer step", flag("--batch-size", Count))
@@ -142,7 +196,9 @@ program
 
 program
   .command("iterate")
-  .description("the SSO loop: per iteration synthesise with the current policy, train, save RUN_DIR/iter-k/model (resumable)")
+  .description(
+    "the SSO loop: per iteration synthesise with the current policy, train, save RUN_DIR/iter-k/model (resumable)",
+  )
   .requiredOption("--model <dir>", "the initial policy model folder (with tokenizer)")
   .requiredOption("--prompts <file>", 'JSONL prompts: {"prompt": "..."} or {"messages": [...]}')
   .requiredOption("--out <dir>", "run directory; rerunning with the same arguments resumes it")
@@ -153,15 +209,25 @@ program
 
 program
   .command("eval")
-  .description("evaluate a model: the principle world's checkers (--world) or exact match on prompts with answers (--data)")
+  .description(
+    "evaluate a model: the principle world's checkers (--world) or exact match on prompts with answers (--data)",
+  )
   .requiredOption("--model <dir>", "Hugging Face model folder with tokenizer and chat template")
   .option("--world", "answer seeded world prompts; print the pass rate per feature, overall and mean length", false)
-  .option("--data <file>", 'JSONL: {"prompt" | "messages", "answer": string | [strings]} per line; prints exact-match accuracy')
+  .option(
+    "--data <file>",
+    'JSONL: {"prompt" | "messages", "answer": string | [strings]} per line; prints exact-match accuracy',
+  )
   .option("--split <name>", "--world: heldout or train (default heldout)")
   .option("--n <n>", "--world: number of prompts (default 200)", flag("--n", Count))
   .option("--seed <n>", "--world: prompt sampling seed (default 0)", flag("--seed", Seed))
   .option("--out <file>", "JSON report with every answer (written atomically)")
-  .option("--max-new-tokens <n>", "token limit per answer (greedy decoding)", flag("--max-new-tokens", MaxNewTokens), 128)
+  .option(
+    "--max-new-tokens <n>",
+    "token limit per answer (greedy decoding)",
+    flag("--max-new-tokens", MaxNewTokens),
+    128,
+  )
   .option("--batch <n>", "sequences decoded together", flag("--batch", Count), 16)
   .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
   .action(async (opts) => (await import("./eval.js")).runEval(opts));
@@ -173,14 +239,28 @@ program
   .option("--out <dir>", "run directory (rerunning resumes it)", "sso-demo-run")
   .option("--full", "also run w/o W, w/o G, backdoor G′ and DPO-base", false)
   .option("--seed <n>", "seed of prompts, synthesis and training", flag("--seed", Seed), 0)
-  .option("--seeds <list>", "run once per seed (OUT/seed-S) and print mean ± std, e.g. 0,1,2", flagList("--seeds", Seed))
+  .option(
+    "--seeds <list>",
+    "run once per seed (OUT/seed-S) and print mean ± std, e.g. 0,1,2",
+    flagList("--seeds", Seed),
+  )
   .option("--iterations <n>", "SSO iterations per method", flag("--iterations", Count), 3)
   .option("--train-prompts <n>", "world training prompts per iteration", flag("--train-prompts", Count), 200)
   .option("--eval-prompts <n>", "held-out world prompts evaluated", flag("--eval-prompts", Count), 200)
   .option("--lr <x>", "learning rate", flag("--lr", Positive), 1e-4)
   .option("--beta <x>", "IPO/DPO β of every method (default: the presets' 0.1)", flag("--beta", Positive))
-  .option("--methods <list>", "comma-separated methods to run instead (presets: sso, pbaa, sso-no-w, …)", (v: string) => v.split(",").map((m) => m.trim()).filter(Boolean))
-  .option("--max-new-tokens <n>", "answer length limit (synthesis and evaluation)", flag("--max-new-tokens", MaxNewTokens), 64)
+  .option("--methods <list>", "comma-separated methods to run instead (presets: sso, pbaa, sso-no-w, …)", (v: string) =>
+    v
+      .split(",")
+      .map((m) => m.trim())
+      .filter(Boolean),
+  )
+  .option(
+    "--max-new-tokens <n>",
+    "answer length limit (synthesis and evaluation)",
+    flag("--max-new-tokens", MaxNewTokens),
+    64,
+  )
   .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
   .action(async (opts) => (await import("./demo.js")).runDemoCli(opts));
 

@@ -3,10 +3,10 @@
 // token) or {"prompt_ids": [...], "response_ids": [...]}. Every line is validated before any compute; the output
 // is written atomically, in input order, only when every line has been scored.
 import { z } from "zod";
-import { ChatMessageSchema } from "../tokenizer/chat-line.js";
 import { getBackend } from "../backends/index.js";
 import { loadModel, readConfig } from "../model/folder.js";
-import { scoreItems, type ScoreItem } from "../model/score.js";
+import { type ScoreItem, scoreItems } from "../model/score.js";
+import { ChatMessageSchema } from "../tokenizer/chat-line.js";
 import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { readJsonl, toJsonl } from "../util/jsonl.js";
@@ -20,7 +20,10 @@ const IdsLine = z.strictObject({ prompt_ids: z.array(tokenId).min(1), response_i
 const ScoreLine = z.unknown().transform((v, ctx): z.infer<typeof ChatLine> | z.infer<typeof IdsLine> => {
   const isObject = typeof v === "object" && v !== null && !Array.isArray(v);
   if (!isObject || !("messages" in v || "prompt_ids" in v)) {
-    ctx.addIssue({ code: "custom", message: 'expected {"messages": [...], "response": "..."} or {"prompt_ids": [...], "response_ids": [...]}' });
+    ctx.addIssue({
+      code: "custom",
+      message: 'expected {"messages": [...], "response": "..."} or {"prompt_ids": [...], "response_ids": [...]}',
+    });
     return z.NEVER;
   }
   const r = ("prompt_ids" in v ? IdsLine : ChatLine).safeParse(v);
@@ -63,7 +66,10 @@ export function runScore(opts: ScoreOptions): void {
   });
   for (const [i, it] of items.entries()) {
     const bad = [...it.promptIds, ...it.responseIds].find((id) => id >= model.config.vocabSize);
-    if (bad !== undefined) throw new Error(`${opts.data}:${lines[i].line}: token id ${bad} is outside the vocabulary [0, ${model.config.vocabSize})`);
+    if (bad !== undefined)
+      throw new Error(
+        `${opts.data}:${lines[i].line}: token id ${bad} is outside the vocabulary [0, ${model.config.vocabSize})`,
+      );
   }
   const bar = progress("score", items.length, "lines");
   const t0 = performance.now();
@@ -77,5 +83,7 @@ export function runScore(opts: ScoreOptions): void {
   });
   bar.stop();
   writeFileAtomic(opts.out, toJsonl(results));
-  console.error(`scored ${results.length} lines (${tokens} tokens) in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${opts.out}`);
+  console.error(
+    `scored ${results.length} lines (${tokens} tokens) in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${opts.out}`,
+  );
 }

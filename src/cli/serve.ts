@@ -27,13 +27,25 @@ export async function runServe(opts: ServeCliOptions): Promise<void> {
   const model = loadModel(opts.model, getBackend(opts.backend));
   const apiKey = opts.apiKey ?? process.env.SSO_API_KEY;
   const modelName = opts.servedModelName ?? basename(resolve(opts.model));
-  const s = await serve({ model, tok, modelName, host: opts.host, port: opts.port, apiKey, maxQueue: opts.maxQueue, maxBatch: opts.maxBatch });
+  const s = await serve({
+    model,
+    tok,
+    modelName,
+    host: opts.host,
+    port: opts.port,
+    apiKey,
+    maxQueue: opts.maxQueue,
+    maxBatch: opts.maxBatch,
+  });
   // One line on stdout with the address, so scripts (and tests) can wait for it.
   console.log(`sso serve: ${modelName} on ${s.url}/v1`);
   const stop = (signal: string) => {
     console.error(`sso serve: ${signal}, finishing running requests`);
     setTimeout(() => process.exit(0), opts.grace * 1000).unref();
-    s.close().then(() => process.exit(0), () => process.exit(0));
+    s.close().then(
+      () => process.exit(0),
+      () => process.exit(0),
+    );
   };
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));

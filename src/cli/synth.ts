@@ -4,7 +4,7 @@
 // the context length and the policy hash.
 import { loadConfig } from "../config.js";
 import { resolveSynthConfig, type SynthOverrides } from "../sso/config.js";
-import { runSynth, type RemoteOptions } from "../sso/run-synth.js";
+import { type RemoteOptions, runSynth } from "../sso/run-synth.js";
 
 export interface SynthCliOptions extends SynthOverrides {
   model: string;
@@ -27,15 +27,28 @@ function remoteOptions(opts: SynthCliOptions): RemoteOptions | undefined {
   const engine = opts.engine ?? "local";
   if (engine === "local") {
     const stray = (["baseUrl", "apiModel", "apiKey"] as const).find((k) => opts[k] !== undefined);
-    if (stray) throw new Error(`--${stray.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())} needs --engine openai`);
+    if (stray) throw new Error(`--${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --engine openai`);
     return undefined;
   }
   if (engine !== "openai") throw new Error(`--engine must be local or openai, got "${engine}"`);
   if (!opts.baseUrl || !opts.apiModel) throw new Error("--engine openai needs --base-url and --api-model");
-  return { baseUrl: opts.baseUrl, apiModel: opts.apiModel, apiKey: opts.apiKey, concurrency: opts.concurrency ?? 16, timeoutSeconds: opts.timeout ?? 600 };
+  return {
+    baseUrl: opts.baseUrl,
+    apiModel: opts.apiModel,
+    apiKey: opts.apiKey,
+    concurrency: opts.concurrency ?? 16,
+    timeoutSeconds: opts.timeout ?? 600,
+  };
 }
 
 export async function synthCommand(opts: SynthCliOptions): Promise<void> {
   const config = resolveSynthConfig(loadConfig(opts.config).synth, opts.config, opts);
-  await runSynth({ model: opts.model, prompts: opts.prompts, out: opts.out, config, backend: opts.backend, remote: remoteOptions(opts) });
+  await runSynth({
+    model: opts.model,
+    prompts: opts.prompts,
+    out: opts.out,
+    config,
+    backend: opts.backend,
+    remote: remoteOptions(opts),
+  });
 }

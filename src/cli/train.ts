@@ -22,13 +22,24 @@ export interface TrainCliOptions {
 
 export function trainCommand(opts: TrainCliOptions): void {
   const file = loadConfig(opts.config);
-  const config = validate({
-    ...file.train,
-    ...(opts.lr !== undefined && { lr: opts.lr }),
-    ...(opts.epochs !== undefined && { epochs: opts.epochs }),
-    ...(opts.batchSize !== undefined && { batchSize: opts.batchSize }),
-    ...(opts.seed !== undefined && { seed: opts.seed }),
-    objective: { ...file.train.objective, ...(opts.preset !== undefined && { preset: opts.preset }) },
-  }, TrainConfig, "command line");
-  runTrain({ model: opts.model, data: opts.data, out: opts.out, config, backend: opts.backend ?? file.backend, resume: opts.resume });
+  const config = validate(
+    {
+      ...file.train,
+      ...(opts.lr !== undefined && { lr: opts.lr }),
+      ...(opts.epochs !== undefined && { epochs: opts.epochs }),
+      ...(opts.batchSize !== undefined && { batchSize: opts.batchSize }),
+      ...(opts.seed !== undefined && { seed: opts.seed }),
+      objective: { ...file.train.objective, ...(opts.preset !== undefined && { preset: opts.preset }) },
+    },
+    TrainConfig,
+    "command line",
+  );
+  runTrain({
+    model: opts.model,
+    data: opts.data,
+    out: opts.out,
+    config,
+    backend: opts.backend ?? file.backend,
+    resume: opts.resume,
+  });
 }

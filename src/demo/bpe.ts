@@ -47,11 +47,13 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 export function trainBpe(texts: Iterable<string>, numMerges: number, opts: BpeOptions = {}): [string, string][] {
   const minCount = opts.minCount ?? 2;
   const wordCounts = new Map<string, number>();
-  for (const text of texts) for (const w of preTokenize(text, opts.specialTokens)) wordCounts.set(w, (wordCounts.get(w) ?? 0) + 1);
+  for (const text of texts)
+    for (const w of preTokenize(text, opts.specialTokens)) wordCounts.set(w, (wordCounts.get(w) ?? 0) + 1);
 
   const symbolBytes: Uint8Array[] = Array.from({ length: 256 }, (_, b) => Uint8Array.of(b));
   const symbolText: (string | undefined)[] = symbolBytes.map(wholeText);
-  const words: number[][] = [], freq: number[] = [];
+  const words: number[][] = [],
+    freq: number[] = [];
   for (const [w, n] of wordCounts) {
     words.push(Array.from(Buffer.from(w, "utf8")));
     freq.push(n);
@@ -78,11 +80,13 @@ export function trainBpe(texts: Iterable<string>, numMerges: number, opts: BpeOp
   const merges: [string, string][] = [];
   const banned = new Set<number>(); // pairs that would split a UTF-8 character
   while (merges.length < numMerges) {
-    let best = -1, bestCount = 0;
+    let best = -1,
+      bestCount = 0;
     let bestBytes: Uint8Array | undefined;
     for (const [k, n] of counts) {
       if (n < minCount || n < bestCount || banned.has(k)) continue;
-      const a = Math.floor(k / 1048576), b = k % 1048576;
+      const a = Math.floor(k / 1048576),
+        b = k % 1048576;
       if (symbolText[a] === undefined || symbolText[b] === undefined) {
         banned.add(k);
         continue;
@@ -91,7 +95,9 @@ export function trainBpe(texts: Iterable<string>, numMerges: number, opts: BpeOp
       if (n > bestCount || compareBytes(bytes, bestBytes!) < 0) [best, bestCount, bestBytes] = [k, n, bytes];
     }
     if (best < 0) break;
-    const a = Math.floor(best / 1048576), b = best % 1048576, id = symbolBytes.length;
+    const a = Math.floor(best / 1048576),
+      b = best % 1048576,
+      id = symbolBytes.length;
     symbolBytes.push(bestBytes!);
     symbolText.push(wholeText(bestBytes!));
     merges.push([symbolText[a]!, symbolText[b]!]);

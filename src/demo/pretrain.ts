@@ -19,7 +19,7 @@ export interface SftExample {
 export function tokenizeConversations(tok: Tokenizer, conversations: readonly ChatMessage[][]): SftExample[] {
   return conversations.map((messages, i) => {
     const last = messages[messages.length - 1];
-    if (!last || last.role !== "assistant") throw new Error(`conversation ${i}: the last message must be the assistant's`);
+    if (last?.role !== "assistant") throw new Error(`conversation ${i}: the last message must be the assistant's`);
     return tok.encodeChat(messages.slice(0, -1), last.content);
   });
 }
@@ -52,7 +52,8 @@ export interface SftResult {
 export function makeBatches(examples: readonly SftExample[], batchTokens: number, rng: Rng): SftExample[][] {
   const order = rng.shuffle(examples.map((_, i) => i));
   const batches: SftExample[][] = [];
-  let batch: SftExample[] = [], size = 0;
+  let batch: SftExample[] = [],
+    size = 0;
   for (const i of order) {
     const n = examples[i].promptIds.length + examples[i].responseIds.length;
     if (batch.length > 0 && size + n > batchTokens) {
@@ -74,7 +75,11 @@ export function sftGradients(model: Model, batch: readonly SftExample[], grads: 
   let nll = 0;
   for (const o of outputs) for (const lp of o.tokenLogps) nll -= lp;
   for (const g of grads.values()) g.fill(0);
-  model.backward(state!, outputs.map((o) => new Float32Array(o.tokenLogps.length).fill(-1 / count)), grads);
+  model.backward(
+    state!,
+    outputs.map((o) => new Float32Array(o.tokenLogps.length).fill(-1 / count)),
+    grads,
+  );
   return nll / count;
 }
 
@@ -85,7 +90,13 @@ export function trainSft(model: Model, examples: readonly SftExample[], o: SftOp
   const epochs = Array.from({ length: o.epochs }, () => makeBatches(examples, o.batchTokens, rng));
   const total = epochs.reduce((s, e) => s + e.length, 0);
   const grads = model.newGrads();
-  const opt = new AdamW(model.backend, model.params, grads.keys(), { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm });
+  const opt = new AdamW(model.backend, model.params, grads.keys(), {
+    beta1: 0.9,
+    beta2: 0.95,
+    eps: 1e-8,
+    weightDecay: o.weightDecay,
+    maxGradNorm: o.maxGradNorm,
+  });
   const bar = progress(o.label ?? "sft", total, "steps");
   const losses: number[] = [];
   const start = performance.now();
@@ -100,8 +111,11 @@ export function trainSft(model: Model, examples: readonly SftExample[], o: SftOp
         tokens += batch.reduce((s, x) => s + x.promptIds.length + x.responseIds.length, 0);
         bar.tick(1, { loss: loss.toFixed(3) });
         if (o.logEvery && losses.length % o.logEvery === 0) {
-          const recent = losses.slice(-o.logEvery), secs = (performance.now() - start) / 1000;
-          o.log?.(`step ${losses.length}/${total} · epoch ${e + 1}/${o.epochs} · loss ${(recent.reduce((a, b) => a + b, 0) / recent.length).toFixed(4)} · lr ${lr.toExponential(2)} · ${Math.round(tokens / secs)} tok/s · ${secs.toFixed(0)} s`);
+          const recent = losses.slice(-o.logEvery),
+            secs = (performance.now() - start) / 1000;
+          o.log?.(
+            `step ${losses.length}/${total} · epoch ${e + 1}/${o.epochs} · loss ${(recent.reduce((a, b) => a + b, 0) / recent.length).toFixed(4)} · lr ${lr.toExponential(2)} · ${Math.round(tokens / secs)} tok/s · ${secs.toFixed(0)} s`,
+          );
         }
       }
     }

@@ -28,7 +28,13 @@ const comparisonHeader = (d: DemoResult): string[] => ["model", ...d.features, "
 export function comparisonValues(d: DemoResult): { name: string; values: (number | null)[] }[] {
   const row = (name: string, s: WorldSummary) => ({
     name,
-    values: [...d.features.map((f) => s.features[f as keyof WorldSummary["features"]].rate), s.overall, s.well_formed ?? null].map((r) => (r === null ? null : 100 * r)).concat(s.mean_chars),
+    values: [
+      ...d.features.map((f) => s.features[f as keyof WorldSummary["features"]].rate),
+      s.overall,
+      s.well_formed ?? null,
+    ]
+      .map((r) => (r === null ? null : 100 * r))
+      .concat(s.mean_chars),
   });
   return [row("base", d.base), ...d.runs.map((r) => row(r.method, r.evals[r.evals.length - 1]))];
 }
@@ -38,23 +44,34 @@ const digitsOf = (column: number, columns: number): number => (column === column
 
 /** Rows: base and each method's final iteration; columns: each feature's pass rate, overall, well-formed, mean length. */
 export function comparisonRows(d: DemoResult): string[][] {
-  return [comparisonHeader(d), ...comparisonValues(d).map((r) => [r.name, ...r.values.map((v, c) => fmt(v, digitsOf(c, r.values.length)))])];
+  return [
+    comparisonHeader(d),
+    ...comparisonValues(d).map((r) => [r.name, ...r.values.map((v, c) => fmt(v, digitsOf(c, r.values.length)))]),
+  ];
 }
 
 /** comparisonRows over several seeds' results: each cell is "mean ± std" (sample std over the seeds). */
 export function meanStdRows(results: readonly DemoResult[]): string[][] {
-  const tables = results.map(comparisonValues), first = tables[0];
+  const tables = results.map(comparisonValues),
+    first = tables[0];
   for (const t of tables) {
-    if (t.length !== first.length || t.some((r, i) => r.name !== first[i].name)) throw new Error("meanStdRows: the runs compare different methods");
+    if (t.length !== first.length || t.some((r, i) => r.name !== first[i].name))
+      throw new Error("meanStdRows: the runs compare different methods");
   }
-  return [comparisonHeader(results[0]), ...first.map((row, i) => [row.name, ...row.values.map((_, c) => {
-    const xs = tables.map((t) => t[i].values[c]).filter((v): v is number => v !== null);
-    if (xs.length === 0) return "–";
-    const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-    const sd = xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
-    const digits = digitsOf(c, row.values.length);
-    return `${m.toFixed(digits)} ± ${sd.toFixed(digits)}`;
-  })])];
+  return [
+    comparisonHeader(results[0]),
+    ...first.map((row, i) => [
+      row.name,
+      ...row.values.map((_, c) => {
+        const xs = tables.map((t) => t[i].values[c]).filter((v): v is number => v !== null);
+        if (xs.length === 0) return "–";
+        const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+        const sd = xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
+        const digits = digitsOf(c, row.values.length);
+        return `${m.toFixed(digits)} ± ${sd.toFixed(digits)}`;
+      }),
+    ]),
+  ];
 }
 
 export function markdownTable(rows: string[][]): string {
@@ -66,7 +83,11 @@ export function iterationRows(d: DemoResult): string[][] {
   const n = Math.max(0, ...d.runs.map((r) => r.evals.length));
   return [
     ["method", ...Array.from({ length: n + 1 }, (_, k) => `iteration ${k}`)],
-    ...d.runs.map((r) => [r.method, pct(d.base.overall), ...Array.from({ length: n }, (_, k) => (k < r.evals.length ? pct(r.evals[k].overall) : "–"))]),
+    ...d.runs.map((r) => [
+      r.method,
+      pct(d.base.overall),
+      ...Array.from({ length: n }, (_, k) => (k < r.evals.length ? pct(r.evals[k].overall) : "–")),
+    ]),
   ];
 }
 
@@ -74,33 +95,59 @@ export function iterationRows(d: DemoResult): string[][] {
 export function pairRows(d: DemoResult): string[][] {
   return [
     ["method", "iteration", "records", "y+ pass", "y- pass", "y° pass", "y+ > y-", "y+ > y°", "y+ < y°"],
-    ...d.runs.flatMap((r) => (r.pairs ?? []).map((p, k) => [
-      r.method, String(k + 1), String(p.records), pct(p.chosen), pct(p.rejected), pct(p.raw),
-      String(p.chosen_above_rejected), String(p.chosen_above_raw), String(p.chosen_below_raw),
-    ])),
+    ...d.runs.flatMap((r) =>
+      (r.pairs ?? []).map((p, k) => [
+        r.method,
+        String(k + 1),
+        String(p.records),
+        pct(p.chosen),
+        pct(p.rejected),
+        pct(p.raw),
+        String(p.chosen_above_rejected),
+        String(p.chosen_above_raw),
+        String(p.chosen_below_raw),
+      ]),
+    ),
   ];
 }
 
 export function textTable(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ")).join("\n");
+  return rows
+    .map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  "))
+    .join("\n");
 }
 
 const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
-const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
+const esc = (s: string): string =>
+  s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
 
 /** One line chart: a polyline per series, min/max labels on the y axis, first/last x, a legend with swatches. */
 function chart(title: string, series: { name: string; ys: number[] }[], xLabel: string, x0 = 1): string {
   // The legend wraps after `perRow` entries; the plot (always plotH tall) starts below its last row.
-  const W = 420, pad = 36, plotH = 148, perRow = 3, cell = (W - pad) / perRow, rows = Math.ceil(series.length / perRow);
-  const top = Math.max(pad, 12 + 14 * rows), H = top + plotH + pad;
+  const W = 420,
+    pad = 36,
+    plotH = 148,
+    perRow = 3,
+    cell = (W - pad) / perRow,
+    rows = Math.ceil(series.length / perRow);
+  const top = Math.max(pad, 12 + 14 * rows),
+    H = top + plotH + pad;
   const all = series.flatMap((s) => s.ys).filter(Number.isFinite);
   if (all.length === 0) return "";
-  const lo = Math.min(...all), hi = Math.max(...all), span = hi - lo || 1, n = Math.max(...series.map((s) => s.ys.length));
-  const x = (i: number) => pad + ((W - 2 * pad) * i) / Math.max(1, n - 1), y = (v: number) => H - pad - (plotH * (v - lo)) / span;
-  const lines = series.map((s, k) => `<polyline fill="none" stroke="${COLORS[k % COLORS.length]}" stroke-width="2" points="${s.ys.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ")}"/>`);
+  const lo = Math.min(...all),
+    hi = Math.max(...all),
+    span = hi - lo || 1,
+    n = Math.max(...series.map((s) => s.ys.length));
+  const x = (i: number) => pad + ((W - 2 * pad) * i) / Math.max(1, n - 1),
+    y = (v: number) => H - pad - (plotH * (v - lo)) / span;
+  const lines = series.map(
+    (s, k) =>
+      `<polyline fill="none" stroke="${COLORS[k % COLORS.length]}" stroke-width="2" points="${s.ys.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ")}"/>`,
+  );
   const legend = series.map((s, k) => {
-    const lx = pad + cell * (k % perRow), ly = 5 + 14 * Math.floor(k / perRow);
+    const lx = pad + cell * (k % perRow),
+      ly = 5 + 14 * Math.floor(k / perRow);
     return `<rect x="${lx.toFixed(0)}" y="${ly}" width="10" height="10" fill="${COLORS[k % COLORS.length]}"/><text x="${(lx + 14).toFixed(0)}" y="${ly + 9}" font-size="12">${esc(s.name)}</text>`;
   });
   return `<figure><figcaption>${esc(title)}</figcaption><svg width="${W}" height="${H}" xmlns="http://www.w3.org/2000/svg">
@@ -111,13 +158,33 @@ function chart(title: string, series: { name: string; ys: number[] }[], xLabel: 
 }
 
 export function htmlReport(d: DemoResult, title: string, notes: string): string {
-  const table = (rows: string[][]) => `<table><tr>${rows[0].map((h) => `<th>${esc(h)}</th>`).join("")}</tr>${rows.slice(1).map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join("")}</tr>`).join("")}</table>`;
-  const per = (pick: (s: MethodRun["steps"][number]) => number) => d.runs.map((r) => ({ name: r.method, ys: r.steps.map(pick) }));
-  const adherence = d.runs.map((r) => ({ name: r.method, ys: [d.base.overall ?? 0, ...r.evals.map((e) => e.overall ?? 0)] }));
+  const table = (rows: string[][]) =>
+    `<table><tr>${rows[0].map((h) => `<th>${esc(h)}</th>`).join("")}</tr>${rows
+      .slice(1)
+      .map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join("")}</tr>`)
+      .join("")}</table>`;
+  const per = (pick: (s: MethodRun["steps"][number]) => number) =>
+    d.runs.map((r) => ({ name: r.method, ys: r.steps.map(pick) }));
+  const adherence = d.runs.map((r) => ({
+    name: r.method,
+    ys: [d.base.overall ?? 0, ...r.evals.map((e) => e.overall ?? 0)],
+  }));
   return `<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em;max-width:980px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}figure{display:inline-block;margin:8px}figcaption{font-weight:600}</style>
 </head><body><h1>${esc(title)}</h1><p>${esc(notes)}</p><h2>Held-out world evaluation (pass rate %, final iteration)</h2>${table(comparisonRows(d))}
-<h2>Training</h2>${chart("loss per step", per((s) => s.loss), "step")}${chart("W (mean) per step", per((s) => s.W), "step")}${chart("G per step", per((s) => s.G), "step")}
+<h2>Training</h2>${chart(
+    "loss per step",
+    per((s) => s.loss),
+    "step",
+  )}${chart(
+    "W (mean) per step",
+    per((s) => s.W),
+    "step",
+  )}${chart(
+    "G per step",
+    per((s) => s.G),
+    "step",
+  )}
 <h2>Adherence</h2>${chart("overall held-out pass rate per iteration (0 = base)", adherence, "iteration", 0)}
 ${table(iterationRows(d))}
 <h2>Self-steered pairs, judged by the world's checkers</h2><p>The policy labels its own pairs; the checkers were never used in training. y+ / y- / y°: the answers under the good principles, the bad ones and none.</p>${table(pairRows(d))}

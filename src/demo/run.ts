@@ -21,7 +21,16 @@ import { progress } from "../util/progress.js";
 import { WORLD_FEATURES } from "../world/check.js";
 import { evaluateWorld, judgePairs, type PairJudgement, type WorldSummary } from "../world/evaluate.js";
 import { heldOutPrompts, promptLines, trainPrompts, type WorldPrompt } from "../world/world.js";
-import { comparisonRows, htmlReport, iterationRows, markdownTable, meanStdRows, textTable, type DemoResult, type MethodRun } from "./report.js";
+import {
+  comparisonRows,
+  type DemoResult,
+  htmlReport,
+  iterationRows,
+  type MethodRun,
+  markdownTable,
+  meanStdRows,
+  textTable,
+} from "./report.js";
 
 export const DEFAULT_METHODS = ["sso", "pbaa"];
 export const FULL_METHODS = ["sso", "pbaa", "sso-no-w", "sso-no-g", "sso-backdoor", "sso-dpo"];
@@ -48,7 +57,8 @@ export interface DemoOptions {
 export const defaultDemoModel = (): string => join(packageRoot(), "models", "sso-demo");
 
 function evaluate(dir: string, label: string, prompts: readonly WorldPrompt[], o: DemoOptions): WorldSummary {
-  const model = loadModel(dir, getBackend(o.backend)), tok = Tokenizer.fromDir(dir);
+  const model = loadModel(dir, getBackend(o.backend)),
+    tok = Tokenizer.fromDir(dir);
   const bar = progress(`eval ${label}`, prompts.length, "prompts");
   try {
     return evaluateWorld(model, tok, prompts, { maxNewTokens: o.maxNewTokens, onAnswer: () => bar.tick(1) }).summary;
@@ -69,25 +79,45 @@ const DemoSettings = z.object({
 
 /** The config of one method's SSO loop: the demo's small-model settings plus the method's preset. */
 function methodConfig(o: DemoOptions, method: string): SsoConfig {
-  return validate({
-    backend: o.backend,
-    synth: { seed: o.seed, batch: 16, sampling: { maxNewTokens: o.maxNewTokens }, selection: { maxNewTokens: 16 } },
-    train: { objective: { preset: method, ...(o.beta === undefined ? {} : { beta: o.beta }) }, lr: o.lr, batchSize: 8, microBatch: 4, epochs: 1, seed: o.seed, saveEvery: 0 },
-    iterate: { iterations: o.iterations },
-  }, SsoConfig, `demo: method ${method}`);
+  return validate(
+    {
+      backend: o.backend,
+      synth: { seed: o.seed, batch: 16, sampling: { maxNewTokens: o.maxNewTokens }, selection: { maxNewTokens: 16 } },
+      train: {
+        objective: { preset: method, ...(o.beta === undefined ? {} : { beta: o.beta }) },
+        lr: o.lr,
+        batchSize: 8,
+        microBatch: 4,
+        epochs: 1,
+        seed: o.seed,
+        saveEvery: 0,
+      },
+      iterate: { iterations: o.iterations },
+    },
+    SsoConfig,
+    `demo: method ${method}`,
+  );
 }
 
 /** Each iteration's synthesised records judged by the world's checkers (does y+ beat y- and y° there?). */
 function judgedPairs(dir: string, iterations: number): PairJudgement[] {
-  return Array.from({ length: iterations }, (_, i) => judgePairs(readJsonl(join(dir, `iter-${i + 1}`, "data.jsonl"), SsoRecord).map(({ value: r }) => ({
-    prompt: r.prompt[r.prompt.length - 1].content, chosen: r.chosen[0].content, rejected: r.rejected[0].content, raw: r.raw[0].content,
-  }))));
+  return Array.from({ length: iterations }, (_, i) =>
+    judgePairs(
+      readJsonl(join(dir, `iter-${i + 1}`, "data.jsonl"), SsoRecord).map(({ value: r }) => ({
+        prompt: r.prompt[r.prompt.length - 1].content,
+        chosen: r.chosen[0].content,
+        rejected: r.rejected[0].content,
+        raw: r.raw[0].content,
+      })),
+    ),
+  );
 }
 
 function trainSteps(dir: string, iterations: number): MethodRun["steps"] {
   const steps: MethodRun["steps"] = [];
   for (let k = 1; k <= iterations; k++) {
-    for (const m of readMetrics(join(dir, `iter-${k}`, "train", "metrics.jsonl"))) steps.push({ loss: m.loss, W: m["sso/W"], G: m["sso/G"], iteration: k });
+    for (const m of readMetrics(join(dir, `iter-${k}`, "train", "metrics.jsonl")))
+      steps.push({ loss: m.loss, W: m["sso/W"], G: m["sso/G"], iteration: k });
   }
   return steps;
 }
@@ -95,31 +125,43 @@ function trainSteps(dir: string, iterations: number): MethodRun["steps"] {
 export function runDemo(o: DemoOptions): DemoResult {
   validate(o, DemoSettings, "demo");
   const modelDir = o.model ?? defaultDemoModel();
-  if (!existsSync(join(modelDir, "config.json"))) throw new Error(`${modelDir}: no demo model here (run \`npm run make-demo-model\` to build it)`);
+  if (!existsSync(join(modelDir, "config.json")))
+    throw new Error(`${modelDir}: no demo model here (run \`npm run make-demo-model\` to build it)`);
   mkdirSync(o.out, { recursive: true });
-  const train = trainPrompts(o.seed, o.trainPrompts), heldout = heldOutPrompts(o.seed, o.evalPrompts);
+  const train = trainPrompts(o.seed, o.trainPrompts),
+    heldout = heldOutPrompts(o.seed, o.evalPrompts);
   const promptsFile = join(o.out, "prompts.jsonl");
   writeFileAtomic(promptsFile, promptLines(train));
   const unknown = (o.methods ?? []).filter((m) => !(m in PRESETS));
-  if (unknown.length > 0) throw new Error(`--methods: unknown method ${unknown[0]} (one of ${Object.keys(PRESETS).join(", ")})`);
-  const t0 = performance.now(), methods = o.methods ?? (o.full ? FULL_METHODS : DEFAULT_METHODS);
+  if (unknown.length > 0)
+    throw new Error(`--methods: unknown method ${unknown[0]} (one of ${Object.keys(PRESETS).join(", ")})`);
+  const t0 = performance.now(),
+    methods = o.methods ?? (o.full ? FULL_METHODS : DEFAULT_METHODS);
   const configs = methods.map((m) => methodConfig(o, m));
-  console.error(`sso demo: ${modelDir}, ${train.length} training prompts, ${heldout.length} held-out prompts, ${o.iterations} iterations, methods: ${methods.join(", ")}`);
+  console.error(
+    `sso demo: ${modelDir}, ${train.length} training prompts, ${heldout.length} held-out prompts, ${o.iterations} iterations, methods: ${methods.join(", ")}`,
+  );
   const base = evaluate(modelDir, "base", heldout, o);
   const runs: MethodRun[] = [];
   for (const [i, method] of methods.entries()) {
     const dir = join(o.out, method);
     console.error(`— ${method}`);
     runIterate({ model: modelDir, prompts: promptsFile, out: dir, config: configs[i] });
-    const evals = Array.from({ length: o.iterations }, (_, i) => evaluate(join(dir, `iter-${i + 1}`, "train", "model"), `${method} it${i + 1}`, heldout, o));
+    const evals = Array.from({ length: o.iterations }, (_, i) =>
+      evaluate(join(dir, `iter-${i + 1}`, "train", "model"), `${method} it${i + 1}`, heldout, o),
+    );
     runs.push({ method, evals, steps: trainSteps(dir, o.iterations), pairs: judgedPairs(dir, o.iterations) });
   }
   const result: DemoResult = { base, runs, features: [...WORLD_FEATURES] };
   const minutes = ((performance.now() - t0) / 60000).toFixed(1);
   const notes = `Seed ${o.seed}; ${train.length} training prompts; ${heldout.length} held-out prompts (never in training); ${o.iterations} iterations; ${minutes} min on ${o.backend}.`;
-  writeFileAtomic(join(o.out, "report.html"), htmlReport(result, "sso demo: Self-Steering Optimization in the principle world", notes));
-  writeFileAtomic(join(o.out, "demo.json"), JSON.stringify({ options: o, ...result }, null, 2) + "\n");
-  const aligned = join(o.out, "aligned-model"), alignedFrom = methods.includes("sso") ? "sso" : methods[0];
+  writeFileAtomic(
+    join(o.out, "report.html"),
+    htmlReport(result, "sso demo: Self-Steering Optimization in the principle world", notes),
+  );
+  writeFileAtomic(join(o.out, "demo.json"), `${JSON.stringify({ options: o, ...result }, null, 2)}\n`);
+  const aligned = join(o.out, "aligned-model"),
+    alignedFrom = methods.includes("sso") ? "sso" : methods[0];
   rmSync(aligned, { recursive: true, force: true });
   cpSync(join(o.out, alignedFrom, `iter-${o.iterations}`, "train", "model"), aligned, { recursive: true });
   console.log(`\nHeld-out world evaluation, pass rate % after ${o.iterations} iterations (${notes})\n`);
@@ -135,10 +177,11 @@ export function runDemoSeeds(o: DemoOptions & { seeds: number[] }): DemoResult[]
   const results = o.seeds.map((seed) => runDemo({ ...o, seed, seeds: undefined, out: join(o.out, `seed-${seed}`) }));
   const table = meanStdRows(results);
   const perSeed = results.map((r, i) => `seed ${o.seeds[i]}:\n\n${markdownTable(iterationRows(r))}`).join("\n\n");
-  const md = `Held-out world pass rate %, mean ± std over seeds ${o.seeds.join(", ")} (final iteration)\n\n${markdownTable(table)}\n\n` +
+  const md =
+    `Held-out world pass rate %, mean ± std over seeds ${o.seeds.join(", ")} (final iteration)\n\n${markdownTable(table)}\n\n` +
     `Overall pass rate per iteration (0 = base):\n\n${perSeed}\n`;
   writeFileAtomic(join(o.out, "summary.md"), md);
-  writeFileAtomic(join(o.out, "summary.json"), JSON.stringify({ options: o, results }, null, 2) + "\n");
+  writeFileAtomic(join(o.out, "summary.json"), `${JSON.stringify({ options: o, results }, null, 2)}\n`);
   console.log(`\nHeld-out world evaluation, mean ± std over seeds ${o.seeds.join(", ")}\n`);
   console.log(textTable(table));
   console.log(`\nsummary: ${join(o.out, "summary.md")}`);

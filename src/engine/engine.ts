@@ -3,9 +3,10 @@
 // engine: the in-process `LocalEngine` (synchronously, so in-process synthesis stays a plain function call) or a
 // remote one over HTTP (src/remote/). Token ids in, tokens and numbers out: tokenisation and chat templates are
 // always ours, so every engine samples from and scores exactly the ids we train on.
-import { scoreItems, type ScoreItem, type ScoreResult } from "../model/score.js";
+
 import type { Model } from "../model/model.js";
-import { generate, type GenerationRequest, type GenerationResult } from "../sample/generate.js";
+import { type ScoreItem, type ScoreResult, scoreItems } from "../model/score.js";
+import { type GenerationRequest, type GenerationResult, generate } from "../sample/generate.js";
 import type { ChatMessage } from "../tokenizer/tokenizer.js";
 
 /** A generation request; `messages` (what promptIds encode) lets an engine fall back to chat completions. */
@@ -52,16 +53,27 @@ export function* scoreCall(items: ScoreItem[], opts: ScoreCallOptions): Steps<Sc
 /** The in-process engine: `generate` and `scoreItems` on a loaded model, batched as one call each. */
 export class LocalEngine implements Engine {
   readonly settings = { engine: "local" };
-  constructor(readonly model: Model, private readonly eosIds: readonly number[], private readonly decode: (ids: number[]) => string) {}
+  constructor(
+    readonly model: Model,
+    private readonly eosIds: readonly number[],
+    private readonly decode: (ids: number[]) => string,
+  ) {}
 
   get maxPositions(): number {
     return this.model.config.maxPositionEmbeddings;
   }
 
   run(call: EngineCall): GenerationResult[] | ScoreResult[] {
-    if (call.op === "score") return scoreItems(this.model, call.items, { maxBatchTokens: call.opts.maxBatchTokens, onBatch: (n) => call.opts.onBatch?.(n) });
+    if (call.op === "score")
+      return scoreItems(this.model, call.items, {
+        maxBatchTokens: call.opts.maxBatchTokens,
+        onBatch: (n) => call.opts.onBatch?.(n),
+      });
     return generate(this.model, call.requests, {
-      maxBatch: Math.max(1, call.requests.length), eosIds: this.eosIds, decode: this.decode, onResult: (i) => call.opts.onResult?.(i),
+      maxBatch: Math.max(1, call.requests.length),
+      eosIds: this.eosIds,
+      decode: this.decode,
+      onResult: (i) => call.opts.onResult?.(i),
     });
   }
 
@@ -86,7 +98,8 @@ export async function runOn<T>(steps: Steps<T>, engine: Engine): Promise<T> {
   let r = steps.next();
   while (!r.done) {
     const call = r.value;
-    const result = call.op === "score" ? await engine.score(call.items, call.opts) : await engine.generate(call.requests, call.opts);
+    const result =
+      call.op === "score" ? await engine.score(call.items, call.opts) : await engine.generate(call.requests, call.opts);
     r = steps.next(result);
   }
   return r.value;

@@ -7,7 +7,19 @@ import { writeFileAtomic } from "../util/atomic.js";
 
 /** GGUF metadata value type codes (gguf.md). */
 export const GGUF_VALUE_TYPE = {
-  UINT8: 0, INT8: 1, UINT16: 2, INT16: 3, UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9, UINT64: 10, INT64: 11, FLOAT64: 12,
+  UINT8: 0,
+  INT8: 1,
+  UINT16: 2,
+  INT16: 3,
+  UINT32: 4,
+  INT32: 5,
+  FLOAT32: 6,
+  BOOL: 7,
+  STRING: 8,
+  ARRAY: 9,
+  UINT64: 10,
+  INT64: 11,
+  FLOAT64: 12,
 } as const;
 
 /** ggml tensor type codes of the two float types written here. */
@@ -94,17 +106,36 @@ class ByteSink {
 function writeValue(out: ByteSink, v: GgufValue): void {
   const T = GGUF_VALUE_TYPE;
   switch (v.type) {
-    case "u32": out.u32(T.UINT32); out.u32(v.value); return;
-    case "i32": out.u32(T.INT32); out.i32(v.value); return;
-    case "f32": out.u32(T.FLOAT32); out.f32(v.value); return;
-    case "bool": out.u32(T.BOOL); out.u8(v.value ? 1 : 0); return;
-    case "string": out.u32(T.STRING); out.string(v.value); return;
+    case "u32":
+      out.u32(T.UINT32);
+      out.u32(v.value);
+      return;
+    case "i32":
+      out.u32(T.INT32);
+      out.i32(v.value);
+      return;
+    case "f32":
+      out.u32(T.FLOAT32);
+      out.f32(v.value);
+      return;
+    case "bool":
+      out.u32(T.BOOL);
+      out.u8(v.value ? 1 : 0);
+      return;
+    case "string":
+      out.u32(T.STRING);
+      out.string(v.value);
+      return;
     case "string[]":
-      out.u32(T.ARRAY); out.u32(T.STRING); out.u64(v.value.length);
+      out.u32(T.ARRAY);
+      out.u32(T.STRING);
+      out.u64(v.value.length);
       for (const s of v.value) out.string(s);
       return;
     case "i32[]":
-      out.u32(T.ARRAY); out.u32(T.INT32); out.u64(v.value.length);
+      out.u32(T.ARRAY);
+      out.u32(T.INT32);
+      out.u64(v.value.length);
       for (let i = 0; i < v.value.length; i++) out.i32(v.value[i]);
       return;
   }
@@ -132,7 +163,9 @@ export function ggufChunks(kvs: readonly GgufKv[], tensors: readonly GgufTensor[
   for (const t of tensors) {
     const n = t.dims.reduce((a, b) => a * b, 1);
     if (t.data.byteLength !== n * ELEMENT_BYTES[t.type]) {
-      throw new Error(`gguf: tensor ${t.name} has ${t.data.byteLength} bytes, dims [${t.dims}] of ${t.type} need ${n * ELEMENT_BYTES[t.type]}`);
+      throw new Error(
+        `gguf: tensor ${t.name} has ${t.data.byteLength} bytes, dims [${t.dims}] of ${t.type} need ${n * ELEMENT_BYTES[t.type]}`,
+      );
     }
     head.string(t.name);
     head.u32(t.dims.length);

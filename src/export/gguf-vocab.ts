@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { readJson } from "../util/files.js";
-import { bool, str, u32, type GgufKv } from "./gguf-file.js";
+import { bool, type GgufKv, str, u32 } from "./gguf-file.js";
 
 type Json = Record<string, unknown>;
 
@@ -16,8 +16,10 @@ export const TOKEN_TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, 
 
 /** The split regexes of the pre-tokenizers llama.cpp implements, by the name it knows them under. */
 const SPLIT_REGEXES: Record<string, string> = {
-  qwen2: "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
-  "llama-bpe": "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+  qwen2:
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+  "llama-bpe":
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
 };
 
 /** Special token kinds, in SpecialVocab's order, and their GGUF keys. */
@@ -46,13 +48,23 @@ function preTokenizerName(tj: Json, file: string): string {
   if (isByteLevel(pre, true)) return "gpt-2";
   if (isObject(pre) && pre.type === "Sequence" && Array.isArray(pre.pretokenizers) && pre.pretokenizers.length === 2) {
     const [split, byteLevel] = pre.pretokenizers as unknown[];
-    if (isObject(split) && split.type === "Split" && split.behavior === "Isolated" && split.invert !== true && isByteLevel(byteLevel, false)) {
+    if (
+      isObject(split) &&
+      split.type === "Split" &&
+      split.behavior === "Isolated" &&
+      split.invert !== true &&
+      isByteLevel(byteLevel, false)
+    ) {
       const regex = isObject(split.pattern) ? split.pattern.Regex : undefined;
       const name = Object.keys(SPLIT_REGEXES).find((n) => SPLIT_REGEXES[n] === regex);
       if (name) return name;
     }
   }
-  fail(file, "pre_tokenizer", `not a pre-tokenizer llama.cpp implements that this exporter recognises (GPT-2 byte-level, Qwen2, Llama 3 split regex): ${JSON.stringify(pre).slice(0, 120)}`);
+  fail(
+    file,
+    "pre_tokenizer",
+    `not a pre-tokenizer llama.cpp implements that this exporter recognises (GPT-2 byte-level, Qwen2, Llama 3 split regex): ${JSON.stringify(pre).slice(0, 120)}`,
+  );
 }
 
 /** A token written as text in tokenizer_config.json: a string or an AddedToken object. */
@@ -64,8 +76,10 @@ function tokenContent(v: unknown): string | undefined {
 
 /** convert_hf_to_gguf's does_token_look_special for added tokens not flagged special. */
 const looksSpecial = (t: string): boolean =>
-  ["<pad>", "<mask>", "<2mass>", "[@BOS@]"].includes(t) || (t.startsWith("<|") && t.endsWith("|>")) ||
-  (t.startsWith("<｜") && t.endsWith("｜>")) || (t.startsWith("<unused") && t.endsWith(">"));
+  ["<pad>", "<mask>", "<2mass>", "[@BOS@]"].includes(t) ||
+  (t.startsWith("<|") && t.endsWith("|>")) ||
+  (t.startsWith("<｜") && t.endsWith("｜>")) ||
+  (t.startsWith("<unused") && t.endsWith(">"));
 
 interface AddedToken {
   id: number;
@@ -80,12 +94,27 @@ function readTokenizerJson(dir: string): { tj: Json; file: string } {
   if (!isObject(tj)) throw new Error(`${file}: expected a JSON object`);
   const model = tj.model;
   if (!isObject(model)) fail(file, "model", "missing");
-  if (model.type !== "BPE") fail(file, "model.type", `${JSON.stringify(model.type)} is not supported (only byte-level BPE, GGUF tokenizer "gpt2")`);
-  if (model.byte_fallback === true) fail(file, "model.byte_fallback", "byte-fallback BPE (SentencePiece-style) is not supported (only byte-level BPE)");
-  if (!isObject(tj.decoder) || tj.decoder.type !== "ByteLevel") fail(file, "decoder", `${JSON.stringify(isObject(tj.decoder) ? tj.decoder.type : tj.decoder)} is not supported (only ByteLevel)`);
+  if (model.type !== "BPE")
+    fail(
+      file,
+      "model.type",
+      `${JSON.stringify(model.type)} is not supported (only byte-level BPE, GGUF tokenizer "gpt2")`,
+    );
+  if (model.byte_fallback === true)
+    fail(file, "model.byte_fallback", "byte-fallback BPE (SentencePiece-style) is not supported (only byte-level BPE)");
+  if (!isObject(tj.decoder) || tj.decoder.type !== "ByteLevel")
+    fail(
+      file,
+      "decoder",
+      `${JSON.stringify(isObject(tj.decoder) ? tj.decoder.type : tj.decoder)} is not supported (only ByteLevel)`,
+    );
   const norm = tj.normalizer;
   if (norm !== null && norm !== undefined && !(isObject(norm) && norm.type === "NFC")) {
-    fail(file, "normalizer", `${JSON.stringify(isObject(norm) ? norm.type : norm)} is not supported (only none or NFC)`);
+    fail(
+      file,
+      "normalizer",
+      `${JSON.stringify(isObject(norm) ? norm.type : norm)} is not supported (only none or NFC)`,
+    );
   }
   if (!isObject(model.vocab)) fail(file, "model.vocab", "expected an object of token → id");
   if (!Array.isArray(model.merges)) fail(file, "model.merges", "expected a list");
@@ -99,21 +128,37 @@ function mergeStrings(merges: unknown[], file: string): string[] {
     if (Array.isArray(m) && m.length === 2 && typeof m[0] === "string" && typeof m[1] === "string") {
       return m.map((p: string) => p.replaceAll(" ", "\u0120")).join(" ");
     }
-    fail(file, `model.merges[${i}]`, "expected \"a b\" or [\"a\", \"b\"]");
+    fail(file, `model.merges[${i}]`, 'expected "a b" or ["a", "b"]');
   });
 }
 
 /** tokens and token types by id, padded to the model's vocab size with [PAD{i}] (as the converter does). */
-function tokenTable(model: Json, added: AddedToken[], vocabSize: number, file: string): { tokens: string[]; types: Int32Array } {
+function tokenTable(
+  model: Json,
+  added: AddedToken[],
+  vocabSize: number,
+  file: string,
+): { tokens: string[]; types: Int32Array } {
   const tokens: (string | undefined)[] = new Array(vocabSize);
   const types = new Int32Array(vocabSize).fill(TOKEN_TYPE.NORMAL);
   for (const [tok, id] of Object.entries(model.vocab as Json)) {
-    if (!Number.isInteger(id) || (id as number) < 0) fail(file, `model.vocab[${JSON.stringify(tok)}]`, `invalid id ${JSON.stringify(id)}`);
-    if ((id as number) >= vocabSize) fail(file, "model.vocab", `token ${JSON.stringify(tok)} has id ${id}, outside config.json's vocab_size ${vocabSize}`);
+    if (!Number.isInteger(id) || (id as number) < 0)
+      fail(file, `model.vocab[${JSON.stringify(tok)}]`, `invalid id ${JSON.stringify(id)}`);
+    if ((id as number) >= vocabSize)
+      fail(
+        file,
+        "model.vocab",
+        `token ${JSON.stringify(tok)} has id ${id}, outside config.json's vocab_size ${vocabSize}`,
+      );
     tokens[id as number] = tok;
   }
   for (const t of added) {
-    if (t.id >= vocabSize) fail(file, "added_tokens", `token ${JSON.stringify(t.content)} has id ${t.id}, outside config.json's vocab_size ${vocabSize}`);
+    if (t.id >= vocabSize)
+      fail(
+        file,
+        "added_tokens",
+        `token ${JSON.stringify(t.content)} has id ${t.id}, outside config.json's vocab_size ${vocabSize}`,
+      );
     tokens[t.id] = t.content;
     types[t.id] = t.special || looksSpecial(t.content) ? TOKEN_TYPE.CONTROL : TOKEN_TYPE.USER_DEFINED;
   }
@@ -155,10 +200,12 @@ function specialKvs(dir: string, tj: Json, added: AddedToken[], vocabSize: numbe
   }
   for (const [kind] of SPECIAL_KEYS) {
     const id = model[`${kind}_token_id`];
-    if (!ids.has(kind) && Number.isInteger(id) && (id as number) >= 0 && (id as number) < vocabSize) ids.set(kind, id as number);
+    if (!ids.has(kind) && Number.isInteger(id) && (id as number) >= 0 && (id as number) < vocabSize)
+      ids.set(kind, id as number);
   }
   const kvs: GgufKv[] = SPECIAL_KEYS.filter(([kind]) => ids.has(kind)).map(([kind, key]) => [key, u32(ids.get(kind)!)]);
-  const addBos = typeof cfg.add_bos_token === "boolean" ? cfg.add_bos_token : templateAddsBos(tj, tokenContent(cfg.bos_token));
+  const addBos =
+    typeof cfg.add_bos_token === "boolean" ? cfg.add_bos_token : templateAddsBos(tj, tokenContent(cfg.bos_token));
   if (addBos !== undefined) kvs.push(["tokenizer.ggml.add_bos_token", bool(addBos)]);
   if (typeof cfg.add_eos_token === "boolean") kvs.push(["tokenizer.ggml.add_eos_token", bool(cfg.add_eos_token)]);
   const template = chatTemplate(dir, cfg, cfgFile);
@@ -185,7 +232,7 @@ function chatTemplate(dir: string, cfg: Json, cfgFile: string): string | undefin
   if (Array.isArray(t)) {
     const named = t.find((e) => isObject(e) && e.name === "default");
     if (isObject(named) && typeof named.template === "string") return named.template;
-    fail(cfgFile, "chat_template", "a list without a {\"name\": \"default\", \"template\": string} entry");
+    fail(cfgFile, "chat_template", 'a list without a {"name": "default", "template": string} entry');
   }
   const jinja = join(dir, "chat_template.jinja");
   return existsSync(jinja) ? readFileSync(jinja, "utf8") : undefined;

@@ -5,12 +5,12 @@
 // tensor, and the tokenizer (gguf-vocab.ts). F16 files keep 1-D tensors (norms, biases, rope_freqs) in F32.
 // Not here: quantised types (Q8_0, Q4_K…), BF16 output, LoRA adapters, split files, GGUF → HF.
 import { basename, join, resolve } from "node:path";
-import { readConfig } from "../model/folder.js";
 import type { ModelConfig } from "../model/config.js";
 import { narrowToF16 } from "../model/dtype.js";
-import { checkTensors, paramSpecs, type Params } from "../model/params.js";
+import { readConfig } from "../model/folder.js";
+import { checkTensors, type Params, paramSpecs } from "../model/params.js";
 import { loadModelTensors } from "../model/safetensors.js";
-import { f32, str, u32, writeGguf, type GgmlType, type GgufKv, type GgufTensor } from "./gguf-file.js";
+import { f32, type GgmlType, type GgufKv, type GgufTensor, str, u32, writeGguf } from "./gguf-file.js";
 import { ggufVocabKvs } from "./gguf-vocab.js";
 
 export interface GgufExportOptions {
@@ -49,7 +49,7 @@ const GLOBAL_NAMES: Record<string, string> = {
 /** The GGUF name of a Hugging Face tensor name. */
 export function ggufTensorName(hfName: string): string {
   const m = /^model\.layers\.(\d+)\.(.+)$/.exec(hfName);
-  const name = m ? (LAYER_NAMES[m[2]] && `blk.${m[1]}.${LAYER_NAMES[m[2]]}`) : GLOBAL_NAMES[hfName];
+  const name = m ? LAYER_NAMES[m[2]] && `blk.${m[1]}.${LAYER_NAMES[m[2]]}` : GLOBAL_NAMES[hfName];
   if (!name) throw new Error(`gguf: no GGUF name for tensor ${hfName}`);
   return name;
 }
@@ -59,11 +59,13 @@ export function ggufTensorName(hfName: string): string {
  * to row 2j + p, so the rotate-half pairs (j, j + HS/2) of Hugging Face become ggml's adjacent pairs (2j, 2j+1).
  */
 export function permuteRopeRows(w: Float32Array, NH: number, HS: number, cols: number): Float32Array {
-  const out = new Float32Array(w.length), half = HS / 2;
+  const out = new Float32Array(w.length),
+    half = HS / 2;
   for (let h = 0; h < NH; h++) {
     for (let p = 0; p < 2; p++) {
       for (let j = 0; j < half; j++) {
-        const src = (h * HS + p * half + j) * cols, dst = (h * HS + 2 * j + p) * cols;
+        const src = (h * HS + p * half + j) * cols,
+          dst = (h * HS + 2 * j + p) * cols;
         out.set(w.subarray(src, src + cols), dst);
       }
     }
@@ -78,9 +80,11 @@ export function permuteRopeRows(w: Float32Array, NH: number, HS: number, cols: n
 export function llama3RopeFactors(c: ModelConfig): Float32Array {
   const s = c.ropeScaling;
   if (s.type !== "llama3") throw new Error("llama3RopeFactors: the config has no llama3 rope scaling");
-  const HS = c.headDim, lowWavelen = s.originalMaxPositionEmbeddings / s.lowFreqFactor, highWavelen = s.originalMaxPositionEmbeddings / s.highFreqFactor;
+  const HS = c.headDim,
+    lowWavelen = s.originalMaxPositionEmbeddings / s.lowFreqFactor,
+    highWavelen = s.originalMaxPositionEmbeddings / s.highFreqFactor;
   return Float32Array.from({ length: HS / 2 }, (_, i) => {
-    const wavelen = (2 * Math.PI) / Math.fround(1 / Math.pow(c.ropeTheta, Math.fround((2 * i) / HS)));
+    const wavelen = (2 * Math.PI) / Math.fround(1 / c.ropeTheta ** Math.fround((2 * i) / HS));
     if (wavelen < highWavelen) return 1;
     if (wavelen > lowWavelen) return s.factor;
     const smooth = (s.originalMaxPositionEmbeddings / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
@@ -91,7 +95,9 @@ export function llama3RopeFactors(c: ModelConfig): Float32Array {
 /** Refuses what llama.cpp's graph for the arch would compute differently; errors name config.json's key. */
 function checkSupported(c: ModelConfig, arch: Arch, source: string): void {
   if (c.ropeScaling.type === "llama3" && arch !== "llama") {
-    throw new Error(`${source}: rope_scaling: llama3 scaling is not supported for GGUF arch ${arch} (llama.cpp applies rope_freqs only for llama)`);
+    throw new Error(
+      `${source}: rope_scaling: llama3 scaling is not supported for GGUF arch ${arch} (llama.cpp applies rope_freqs only for llama)`,
+    );
   }
 }
 
@@ -124,7 +130,12 @@ function modelKvs(c: ModelConfig, arch: Arch, dtype: GgufExportOptions["dtype"],
 const bytesOf = (a: Float32Array | Uint16Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 /** One tensor in the file's dtype: matrices (2-D ".weight") in F16 when asked, everything else F32. */
-function tensor(name: string, shape: readonly number[], data: Float32Array, dtype: GgufExportOptions["dtype"]): GgufTensor {
+function tensor(
+  name: string,
+  shape: readonly number[],
+  data: Float32Array,
+  dtype: GgufExportOptions["dtype"],
+): GgufTensor {
   const type: GgmlType = dtype === "F16" && shape.length === 2 && name.endsWith(".weight") ? "F16" : "F32";
   let bytes = bytesOf(data);
   if (type === "F16") {
@@ -137,7 +148,8 @@ function tensor(name: string, shape: readonly number[], data: Float32Array, dtyp
 
 function ggufTensors(c: ModelConfig, arch: Arch, params: Params, dtype: GgufExportOptions["dtype"]): GgufTensor[] {
   const out: GgufTensor[] = [];
-  if (c.ropeScaling.type === "llama3") out.push(tensor("rope_freqs.weight", [c.headDim / 2], llama3RopeFactors(c), dtype));
+  if (c.ropeScaling.type === "llama3")
+    out.push(tensor("rope_freqs.weight", [c.headDim / 2], llama3RopeFactors(c), dtype));
   for (const s of paramSpecs(c)) {
     let data = params.get(s.name)!;
     if (arch === "llama") {

@@ -5,7 +5,13 @@
 export type RopeScaling =
   | { type: "none" }
   | { type: "linear"; factor: number }
-  | { type: "llama3"; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number };
+  | {
+      type: "llama3";
+      factor: number;
+      lowFreqFactor: number;
+      highFreqFactor: number;
+      originalMaxPositionEmbeddings: number;
+    };
 
 export interface ModelConfig {
   modelType: "llama" | "mistral" | "qwen2";
@@ -40,13 +46,15 @@ function fail(source: string, key: string, msg: string): never {
 
 function int(raw: Raw, source: string, key: string, fallback?: number): number {
   const v = raw[key] ?? fallback;
-  if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) fail(source, key, `expected a positive integer, got ${JSON.stringify(v)}`);
+  if (typeof v !== "number" || !Number.isInteger(v) || v <= 0)
+    fail(source, key, `expected a positive integer, got ${JSON.stringify(v)}`);
   return v;
 }
 
 function num(raw: Raw, source: string, key: string, fallback: number): number {
   const v = raw[key] ?? fallback;
-  if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) fail(source, key, `expected a positive number, got ${JSON.stringify(v)}`);
+  if (typeof v !== "number" || !Number.isFinite(v) || v <= 0)
+    fail(source, key, `expected a positive number, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -83,7 +91,8 @@ function parseRopeScaling(raw: Raw, source: string): RopeScaling {
 
 /** Validates a parsed config.json. `source` names the file in error messages. */
 export function parseConfig(raw: unknown, source = "config.json"): ModelConfig {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(`${source}: expected a JSON object`);
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw))
+    throw new ConfigError(`${source}: expected a JSON object`);
   const r = raw as Raw;
   const modelType = r.model_type;
   if (!MODEL_TYPES.includes(modelType as never)) {
@@ -91,20 +100,29 @@ export function parseConfig(raw: unknown, source = "config.json"): ModelConfig {
   }
   const act = r.hidden_act ?? "silu";
   if (act !== "silu") fail(source, "hidden_act", `unsupported ${JSON.stringify(act)} (only silu)`);
-  if (modelType !== "qwen2" && bool(r, source, "attention_bias", false)) fail(source, "attention_bias", "true is not supported (o_proj bias)");
+  if (modelType !== "qwen2" && bool(r, source, "attention_bias", false))
+    fail(source, "attention_bias", "true is not supported (o_proj bias)");
   if (bool(r, source, "mlp_bias", false)) fail(source, "mlp_bias", "true is not supported");
   const maxPos = int(r, source, "max_position_embeddings", 2048);
-  if (modelType === "qwen2" && bool(r, source, "use_sliding_window", false)) fail(source, "use_sliding_window", "sliding-window attention is not supported");
+  if (modelType === "qwen2" && bool(r, source, "use_sliding_window", false))
+    fail(source, "use_sliding_window", "sliding-window attention is not supported");
   if (modelType === "mistral" && r.sliding_window !== undefined && r.sliding_window !== null) {
     const w = int(r, source, "sliding_window");
-    if (w < maxPos) fail(source, "sliding_window", `sliding-window attention (${w} < max_position_embeddings ${maxPos}) is not supported`);
+    if (w < maxPos)
+      fail(
+        source,
+        "sliding_window",
+        `sliding-window attention (${w} < max_position_embeddings ${maxPos}) is not supported`,
+      );
   }
   const hiddenSize = int(r, source, "hidden_size");
   const numHeads = int(r, source, "num_attention_heads");
   const numKvHeads = int(r, source, "num_key_value_heads", numHeads);
-  if (numHeads % numKvHeads !== 0) fail(source, "num_key_value_heads", `${numKvHeads} does not divide num_attention_heads ${numHeads}`);
+  if (numHeads % numKvHeads !== 0)
+    fail(source, "num_key_value_heads", `${numKvHeads} does not divide num_attention_heads ${numHeads}`);
   const headDim = r.head_dim === undefined || r.head_dim === null ? hiddenSize / numHeads : int(r, source, "head_dim");
-  if (!Number.isInteger(headDim) || headDim % 2 !== 0) fail(source, "head_dim", `head size ${headDim} must be an even integer`);
+  if (!Number.isInteger(headDim) || headDim % 2 !== 0)
+    fail(source, "head_dim", `head size ${headDim} must be an even integer`);
   return {
     modelType: modelType as ModelConfig["modelType"],
     vocabSize: int(r, source, "vocab_size"),
@@ -130,7 +148,7 @@ export function parseConfig(raw: unknown, source = "config.json"): ModelConfig {
  */
 export function ropeInvFreq(c: ModelConfig): Float32Array {
   const HS = c.headDim;
-  const base = Array.from({ length: HS / 2 }, (_, i) => Math.fround(1 / Math.pow(c.ropeTheta, Math.fround((2 * i) / HS))));
+  const base = Array.from({ length: HS / 2 }, (_, i) => Math.fround(1 / c.ropeTheta ** Math.fround((2 * i) / HS)));
   const s = c.ropeScaling;
   if (s.type === "none") return Float32Array.from(base);
   if (s.type === "linear") return Float32Array.from(base, (f) => f / s.factor);

@@ -35,9 +35,13 @@ function f16ToF32Table(): Float32Array {
   const table = new Float32Array(65536);
   const bits = new Uint32Array(table.buffer);
   for (let h = 0; h < 65536; h++) {
-    const sign = (h & 0x8000) << 16, exp = (h >>> 10) & 0x1f, mant = h & 0x3ff;
-    if (exp === 0) table[h] = (sign ? -1 : 1) * mant * 2 ** -24; // zero and subnormals (exact in fp32)
-    else if (exp === 31) bits[h] = (sign | 0x7f800000 | (mant << 13)) >>> 0; // inf, NaN with its payload
+    const sign = (h & 0x8000) << 16,
+      exp = (h >>> 10) & 0x1f,
+      mant = h & 0x3ff;
+    if (exp === 0)
+      table[h] = (sign ? -1 : 1) * mant * 2 ** -24; // zero and subnormals (exact in fp32)
+    else if (exp === 31)
+      bits[h] = (sign | 0x7f800000 | (mant << 13)) >>> 0; // inf, NaN with its payload
     else bits[h] = (sign | ((exp - 15 + 127) << 23) | (mant << 13)) >>> 0;
   }
   return (f16Table = table);
@@ -72,13 +76,16 @@ export function narrowToBf16(out: Uint16Array, src: Float32Array): void {
 
 /** fp32 bits → fp16 bits, round to nearest even: subnormal halves kept, overflow to ±inf, NaN made quiet. */
 function roundToF16(bits: number): number {
-  const sign = (bits >>> 16) & 0x8000, abs = bits & 0x7fffffff;
+  const sign = (bits >>> 16) & 0x8000,
+    abs = bits & 0x7fffffff;
   if (abs > 0x7f800000) return sign | 0x7e00 | ((abs >>> 13) & 0x3ff); // NaN
   if (abs >= 0x477ff000) return sign | 0x7c00; // ≥ 65520 (halfway past the largest half, 65504): ±inf
   if (abs >= 0x38800000) return sign | ((abs - 0x38000000 + 0xfff + ((abs >>> 13) & 1)) >>> 13); // normal half: rebias 127 → 15
   // Below 2^-14 the half is subnormal, an integer multiple of 2^-24: round |x|·2^24 (exact in float64) to even.
   scratchU32[0] = abs;
-  const x = scratchF32[0] * 2 ** 24, f = Math.floor(x), d = x - f;
+  const x = scratchF32[0] * 2 ** 24,
+    f = Math.floor(x),
+    d = x - f;
   return sign | (d > 0.5 || (d === 0.5 && (f & 1) === 1) ? f + 1 : f);
 }
 

@@ -2,24 +2,29 @@
 // carried along unchanged). Loading checks every tensor against the config; saving writes a whole new folder
 // atomically, in F32 or BF16, that transformers and vLLM load as they would their own.
 import { copyFileSync, existsSync } from "node:fs";
-import { readJson } from "../util/files.js";
 import { join } from "node:path";
 import type { Backend } from "../backends/backend.js";
-import { cleanAtomicLeftovers, writeFileAtomic, writeDirAtomic } from "../util/atomic.js";
-import { parseConfig, type ModelConfig } from "./config.js";
+import { cleanAtomicLeftovers, writeDirAtomic, writeFileAtomic } from "../util/atomic.js";
+import { readJson } from "../util/files.js";
+import { type ModelConfig, parseConfig } from "./config.js";
 import { Model } from "./model.js";
 import { checkTensors, initParams, paramSpecs } from "./params.js";
 import { loadModelTensors, writeShardedSafetensors } from "./safetensors.js";
 
 /** Files of a model folder that are not weights or config and travel with a saved model unchanged. */
 const CARRIED_FILES = [
-  "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json", "vocab.json",
-  "merges.txt", "tokenizer.model", "added_tokens.json",
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "special_tokens_map.json",
+  "generation_config.json",
+  "vocab.json",
+  "merges.txt",
+  "tokenizer.model",
+  "added_tokens.json",
 ];
 
 /** Hugging Face's default shard size for save_pretrained. */
 const MAX_SHARD_BYTES = 5 * 1024 ** 3;
-
 
 export function readConfig(dir: string): ModelConfig {
   const path = join(dir, "config.json");
@@ -48,12 +53,17 @@ export interface SaveOptions {
 export function saveModel(model: Model, dir: string, opts: SaveOptions): void {
   cleanAtomicLeftovers(dir);
   const config = { ...model.config.raw, torch_dtype: opts.dtype === "BF16" ? "bfloat16" : "float32" };
-  const tensors = paramSpecs(model.config).map((s) => ({ name: s.name, shape: s.shape, data: model.params.get(s.name)! }));
+  const tensors = paramSpecs(model.config).map((s) => ({
+    name: s.name,
+    shape: s.shape,
+    data: model.params.get(s.name)!,
+  }));
   writeDirAtomic(dir, (tmp) => {
-    writeFileAtomic(join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
+    writeFileAtomic(join(tmp, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
     writeShardedSafetensors(tmp, tensors, { dtype: opts.dtype, maxShardBytes: MAX_SHARD_BYTES });
     if (opts.carryFrom) {
-      for (const f of CARRIED_FILES) if (existsSync(join(opts.carryFrom, f))) copyFileSync(join(opts.carryFrom, f), join(tmp, f));
+      for (const f of CARRIED_FILES)
+        if (existsSync(join(opts.carryFrom, f))) copyFileSync(join(opts.carryFrom, f), join(tmp, f));
     }
   });
 }

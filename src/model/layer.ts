@@ -46,42 +46,100 @@ export interface LayerInputs {
 
 /** What forward saves for backward. */
 export interface LayerActivations {
-  x: Float32Array; h1: Float32Array; rstd1: Float32Array;
-  q: Float32Array; k: Float32Array; v: Float32Array; att: Float32Array; lse: Float32Array;
-  x2: Float32Array; h2: Float32Array; rstd2: Float32Array;
-  gate: Float32Array; up: Float32Array; act: Float32Array;
+  x: Float32Array;
+  h1: Float32Array;
+  rstd1: Float32Array;
+  q: Float32Array;
+  k: Float32Array;
+  v: Float32Array;
+  att: Float32Array;
+  lse: Float32Array;
+  x2: Float32Array;
+  h2: Float32Array;
+  rstd2: Float32Array;
+  gate: Float32Array;
+  up: Float32Array;
+  act: Float32Array;
 }
 
 export type Alloc = (n: number) => Float32Array;
 const zeros: Alloc = (n) => new Float32Array(n);
 
 export function layerParamShapes(c: LayerConfig): Record<keyof LayerWeights, number> {
-  const qd = c.NH * c.HS, kvd = c.NKV * c.HS;
+  const qd = c.NH * c.HS,
+    kvd = c.NKV * c.HS;
   return {
-    inputNorm: c.C, wq: qd * c.C, wk: kvd * c.C, wv: kvd * c.C, bq: qd, bk: kvd, bv: kvd, wo: c.C * qd,
-    postNorm: c.C, wGate: c.FF * c.C, wUp: c.FF * c.C, wDown: c.C * c.FF,
+    inputNorm: c.C,
+    wq: qd * c.C,
+    wk: kvd * c.C,
+    wv: kvd * c.C,
+    bq: qd,
+    bk: kvd,
+    bv: kvd,
+    wo: c.C * qd,
+    postNorm: c.C,
+    wGate: c.FF * c.C,
+    wUp: c.FF * c.C,
+    wDown: c.C * c.FF,
   };
 }
 
 /** y (T, out) = x (T, in) · Wᵀ (+ b), with W in torch Linear layout (out, in). */
-export function linear(be: Backend, y: Float32Array, x: Float32Array, w: Float32Array, b: Float32Array | undefined, T: number, out: number, inp: number): void {
+export function linear(
+  be: Backend,
+  y: Float32Array,
+  x: Float32Array,
+  w: Float32Array,
+  b: Float32Array | undefined,
+  T: number,
+  out: number,
+  inp: number,
+): void {
   be.matmul(y, x, w, T, out, inp, { transB: true });
   if (b) be.biasAdd(y, y, b, T, out);
 }
 
 function linearBackward(
-  be: Backend, dx: Float32Array, dW: Float32Array | null, db: Float32Array | null | undefined, dy: Float32Array,
-  x: Float32Array, w: Float32Array, T: number, out: number, inp: number,
+  be: Backend,
+  dx: Float32Array,
+  dW: Float32Array | null,
+  db: Float32Array | null | undefined,
+  dy: Float32Array,
+  x: Float32Array,
+  w: Float32Array,
+  T: number,
+  out: number,
+  inp: number,
 ): void {
   if (db) be.biasAddBackward(null, db, dy, T, out);
   be.matmulBackward(dx, dW, dy, x, w, T, out, inp, { transB: true });
 }
 
-export function layerForward(be: Backend, c: LayerConfig, w: LayerWeights, x: Float32Array, io: LayerInputs, alloc: Alloc = zeros): { out: Float32Array; acts: LayerActivations } {
-  const T = io.positions.length, qd = c.NH * c.HS, kvd = c.NKV * c.HS;
+export function layerForward(
+  be: Backend,
+  c: LayerConfig,
+  w: LayerWeights,
+  x: Float32Array,
+  io: LayerInputs,
+  alloc: Alloc = zeros,
+): { out: Float32Array; acts: LayerActivations } {
+  const T = io.positions.length,
+    qd = c.NH * c.HS,
+    kvd = c.NKV * c.HS;
   const a: LayerActivations = {
-    x, h1: alloc(T * c.C), rstd1: alloc(T), q: alloc(T * qd), k: alloc(T * kvd), v: alloc(T * kvd), att: alloc(T * qd),
-    lse: alloc(T * c.NH), x2: alloc(T * c.C), h2: alloc(T * c.C), rstd2: alloc(T), gate: alloc(T * c.FF), up: alloc(T * c.FF),
+    x,
+    h1: alloc(T * c.C),
+    rstd1: alloc(T),
+    q: alloc(T * qd),
+    k: alloc(T * kvd),
+    v: alloc(T * kvd),
+    att: alloc(T * qd),
+    lse: alloc(T * c.NH),
+    x2: alloc(T * c.C),
+    h2: alloc(T * c.C),
+    rstd2: alloc(T),
+    gate: alloc(T * c.FF),
+    up: alloc(T * c.FF),
     act: alloc(T * c.FF),
   };
   be.rmsnormForward(a.h1, a.rstd1, x, w.inputNorm, T, c.C, c.eps);
@@ -109,14 +167,27 @@ export function layerForward(be: Backend, c: LayerConfig, w: LayerWeights, x: Fl
  * Temporary buffers come from alloc and are zero on arrival.
  */
 export function layerBackward(
-  be: Backend, c: LayerConfig, w: LayerWeights, a: LayerActivations, io: LayerInputs, dOut: Float32Array,
-  dx: Float32Array, grads: Partial<LayerWeights>, alloc: Alloc = zeros,
+  be: Backend,
+  c: LayerConfig,
+  w: LayerWeights,
+  a: LayerActivations,
+  io: LayerInputs,
+  dOut: Float32Array,
+  dx: Float32Array,
+  grads: Partial<LayerWeights>,
+  alloc: Alloc = zeros,
 ): void {
-  const T = io.positions.length, qd = c.NH * c.HS, kvd = c.NKV * c.HS, g = (k: keyof LayerWeights) => grads[k] ?? null;
+  const T = io.positions.length,
+    qd = c.NH * c.HS,
+    kvd = c.NKV * c.HS,
+    g = (k: keyof LayerWeights) => grads[k] ?? null;
   // MLP branch: out = x2 + Wdown·swiglu(...)
   const dx2 = alloc(T * c.C);
   be.addBackward(dx2, null, dOut, T * c.C);
-  const dAct = alloc(T * c.FF), dGate = alloc(T * c.FF), dUp = alloc(T * c.FF), dh2 = alloc(T * c.C);
+  const dAct = alloc(T * c.FF),
+    dGate = alloc(T * c.FF),
+    dUp = alloc(T * c.FF),
+    dh2 = alloc(T * c.C);
   linearBackward(be, dAct, g("wDown"), null, dOut, a.act, w.wDown, T, c.C, c.FF);
   be.swigluBackward(dGate, dUp, dAct, a.gate, a.up, T * c.FF);
   linearBackward(be, dh2, g("wGate"), null, dGate, a.h2, w.wGate, T, c.FF, c.C);
@@ -124,10 +195,15 @@ export function layerBackward(
   be.rmsnormBackward(dx2, g("postNorm"), dh2, a.x2, w.postNorm, a.rstd2, T, c.C);
   // Attention branch: x2 = x + Wo·attn(...)
   be.addBackward(dx, null, dx2, T * c.C);
-  const dAtt = alloc(T * qd), dq = alloc(T * qd), dk = alloc(T * kvd), dv = alloc(T * kvd);
+  const dAtt = alloc(T * qd),
+    dq = alloc(T * qd),
+    dk = alloc(T * kvd),
+    dv = alloc(T * kvd);
   linearBackward(be, dAtt, g("wo"), null, dx2, a.att, w.wo, T, c.C, qd);
   be.attentionBackward(dq, dk, dv, dAtt, a.q, a.k, a.v, a.att, a.lse, io.shape);
-  const dqPre = alloc(T * qd), dkPre = alloc(T * kvd), dh1 = alloc(T * c.C);
+  const dqPre = alloc(T * qd),
+    dkPre = alloc(T * kvd),
+    dh1 = alloc(T * c.C);
   be.ropeBackward(dqPre, dq, io.positions, io.invFreq, T, c.NH, c.HS);
   be.ropeBackward(dkPre, dk, io.positions, io.invFreq, T, c.NKV, c.HS);
   linearBackward(be, dh1, g("wq"), c.qkvBias ? g("bq") : null, dqPre, a.h1, w.wq, T, qd, c.C);

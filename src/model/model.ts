@@ -4,10 +4,10 @@
 // chunks, so a prompt costs no vocabulary-sized work and logits never need T×V memory at once.
 // Loading and saving folders is folder.ts; sampling with a KV cache is not here.
 import type { AttentionShape, Backend } from "../backends/backend.js";
+import { Workspace } from "../tensor/workspace.js";
 import type { ModelConfig } from "./config.js";
 import { ropeInvFreq } from "./config.js";
-import { layerBackward, layerForward, type LayerActivations, type LayerInputs } from "./layer.js";
-import { Workspace } from "../tensor/workspace.js";
+import { type LayerActivations, type LayerInputs, layerBackward, layerForward } from "./layer.js";
 import { frozenMatcher, layerConfig, layerWeights, type Params } from "./params.js";
 
 export interface SequenceInput {
@@ -49,7 +49,11 @@ export class Model {
   private readonly inferWs = new Workspace();
   private generation = 0;
 
-  constructor(readonly config: ModelConfig, readonly params: Params, readonly backend: Backend) {
+  constructor(
+    readonly config: ModelConfig,
+    readonly params: Params,
+    readonly backend: Backend,
+  ) {
     this.invFreq = ropeInvFreq(config);
   }
 
@@ -69,18 +73,33 @@ export class Model {
     return this.params.get(this.config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight")!;
   }
 
-  private pack(seqs: readonly SequenceInput[]): { ids: Int32Array; io: LayerInputs; rows: Int32Array; targets: Int32Array; rowOffsets: number[] } {
+  private pack(seqs: readonly SequenceInput[]): {
+    ids: Int32Array;
+    io: LayerInputs;
+    rows: Int32Array;
+    targets: Int32Array;
+    rowOffsets: number[];
+  } {
     const c = this.config;
     const T = seqs.reduce((s, q) => s + q.ids.length, 0);
-    const ids = new Int32Array(T), positions = new Int32Array(T), cu = new Int32Array(seqs.length + 1);
-    const rows: number[] = [], targets: number[] = [], rowOffsets: number[] = [];
+    const ids = new Int32Array(T),
+      positions = new Int32Array(T),
+      cu = new Int32Array(seqs.length + 1);
+    const rows: number[] = [],
+      targets: number[] = [],
+      rowOffsets: number[] = [];
     seqs.forEach((seq, s) => {
-      const off = cu[s], n = seq.ids.length, from = seq.scoreFrom ?? 1;
-      if (!Number.isInteger(from) || from < 1 || from > Math.max(n, 1)) throw new Error(`sequence ${s}: scoreFrom ${from} outside [1, ${Math.max(n, 1)}]`);
-      if (n > c.maxPositionEmbeddings) throw new Error(`sequence ${s}: ${n} tokens exceed max_position_embeddings ${c.maxPositionEmbeddings}`);
+      const off = cu[s],
+        n = seq.ids.length,
+        from = seq.scoreFrom ?? 1;
+      if (!Number.isInteger(from) || from < 1 || from > Math.max(n, 1))
+        throw new Error(`sequence ${s}: scoreFrom ${from} outside [1, ${Math.max(n, 1)}]`);
+      if (n > c.maxPositionEmbeddings)
+        throw new Error(`sequence ${s}: ${n} tokens exceed max_position_embeddings ${c.maxPositionEmbeddings}`);
       for (let t = 0; t < n; t++) {
         const id = seq.ids[t];
-        if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) throw new Error(`sequence ${s}: token ${t} = ${id} is outside the vocabulary [0, ${c.vocabSize})`);
+        if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize)
+          throw new Error(`sequence ${s}: token ${t} = ${id} is outside the vocabulary [0, ${c.vocabSize})`);
         ids[off + t] = id;
         positions[off + t] = t;
       }
@@ -92,16 +111,33 @@ export class Model {
       cu[s + 1] = off + n;
     });
     rowOffsets.push(rows.length);
-    const shape: AttentionShape = { cuSeqlens: cu, NH: c.numHeads, NKV: c.numKvHeads, HS: c.headDim, scale: 1 / Math.sqrt(c.headDim) };
-    return { ids, io: { shape, positions, invFreq: this.invFreq }, rows: Int32Array.from(rows), targets: Int32Array.from(targets), rowOffsets };
+    const shape: AttentionShape = {
+      cuSeqlens: cu,
+      NH: c.numHeads,
+      NKV: c.numKvHeads,
+      HS: c.headDim,
+      scale: 1 / Math.sqrt(c.headDim),
+    };
+    return {
+      ids,
+      io: { shape, positions, invFreq: this.invFreq },
+      rows: Int32Array.from(rows),
+      targets: Int32Array.from(targets),
+      rowOffsets,
+    };
   }
 
   /**
    * Forward pass. With `forBackward`, also returns the state backward() needs; that state lives in the model's
    * training workspace and is valid until the next forward({forBackward}) call (backward checks this).
    */
-  forward(seqs: readonly SequenceInput[], opts: { wantLogits?: boolean; forBackward?: boolean } = {}): { outputs: SequenceOutput[]; state?: ForwardState } {
-    const be = this.backend, C = this.config.hiddenSize, V = this.config.vocabSize;
+  forward(
+    seqs: readonly SequenceInput[],
+    opts: { wantLogits?: boolean; forBackward?: boolean } = {},
+  ): { outputs: SequenceOutput[]; state?: ForwardState } {
+    const be = this.backend,
+      C = this.config.hiddenSize,
+      V = this.config.vocabSize;
     const { ids, io, rows, targets, rowOffsets } = this.pack(seqs);
     const R = rows.length;
     const ws = opts.forBackward ? this.trainWs : this.inferWs;
@@ -112,7 +148,8 @@ export class Model {
 
     // Keep all logits for backward when they fit in LOGITS_CACHE_FLOATS, else backward recomputes them per chunk.
     const cacheLogits = !!opts.forBackward && R * V <= LOGITS_CACHE_FLOATS;
-    const logp = new Float32Array(R), lse = ws.get("head.lse", R);
+    const logp = new Float32Array(R),
+      lse = ws.get("head.lse", R);
     const logits = opts.wantLogits ? new Float32Array(R * V) : undefined;
     this.headChunks(R, ws, cacheLogits, (r0, n, chunk) => {
       be.matmul(chunk, final.hRows.subarray(r0 * C), this.lmHead, n, V, C, { transB: true });
@@ -124,24 +161,55 @@ export class Model {
       logits: logits?.slice(rowOffsets[s] * V, rowOffsets[s + 1] * V),
     }));
     if (!opts.forBackward) return { outputs };
-    return { outputs, state: { ids, io, acts, final, rows, targets, lse, rowOffsets, logitsCached: cacheLogits, generation: this.generation } };
+    return {
+      outputs,
+      state: {
+        ids,
+        io,
+        acts,
+        final,
+        rows,
+        targets,
+        lse,
+        rowOffsets,
+        logitsCached: cacheLogits,
+        generation: this.generation,
+      },
+    };
   }
 
   /**
    * Embedding, every layer and the final norm over packed tokens. Training keeps each layer's activations in its
    * own buffers; inference ping-pongs two sets.
    */
-  private hidden(ids: Int32Array, io: LayerInputs, ws: Workspace, keepActs: boolean): { x: Float32Array; h: Float32Array; rstd: Float32Array; acts: LayerActivations[] } {
-    const be = this.backend, c = this.config, C = c.hiddenSize, T = ids.length, lc = layerConfig(c);
+  private hidden(
+    ids: Int32Array,
+    io: LayerInputs,
+    ws: Workspace,
+    keepActs: boolean,
+  ): { x: Float32Array; h: Float32Array; rstd: Float32Array; acts: LayerActivations[] } {
+    const be = this.backend,
+      c = this.config,
+      C = c.hiddenSize,
+      T = ids.length,
+      lc = layerConfig(c);
     let x = ws.get("embed", T * C);
     be.embeddingForward(x, this.params.get("model.embed_tokens.weight")!, ids, T, C);
     const acts: LayerActivations[] = [];
     for (let l = 0; l < c.numLayers; l++) {
-      const r = layerForward(be, lc, layerWeights(this.params, l, c.qkvBias), x, { ...io, layer: l }, ws.scope(keepActs ? `L${l}` : `L${l % 2}`, false));
+      const r = layerForward(
+        be,
+        lc,
+        layerWeights(this.params, l, c.qkvBias),
+        x,
+        { ...io, layer: l },
+        ws.scope(keepActs ? `L${l}` : `L${l % 2}`, false),
+      );
       if (keepActs) acts.push(r.acts);
       x = r.out;
     }
-    const h = ws.get("final.h", T * C), rstd = ws.get("final.rstd", T);
+    const h = ws.get("final.h", T * C),
+      rstd = ws.get("final.rstd", T);
     be.rmsnormForward(h, rstd, x, this.params.get("model.norm.weight")!, T, C, c.rmsNormEps);
     return { x, h, rstd, acts };
   }
@@ -151,7 +219,9 @@ export class Model {
    * returning the logits of the given packed rows as a fresh (rows.length, V) array.
    */
   logitsOfRows(ids: Int32Array, io: LayerInputs, rows: Int32Array): Float32Array {
-    const C = this.config.hiddenSize, V = this.config.vocabSize, R = rows.length;
+    const C = this.config.hiddenSize,
+      V = this.config.vocabSize,
+      R = rows.length;
     const { h } = this.hidden(ids, io, this.inferWs, false);
     const hRows = this.inferWs.get("final.hRows", R * C);
     for (let i = 0; i < R; i++) hRows.set(h.subarray(rows[i] * C, (rows[i] + 1) * C), i * C);
@@ -161,8 +231,14 @@ export class Model {
   }
 
   /** Walks the scored rows in LM-head chunks; each chunk's logits buffer is a view of the cache when caching. */
-  private headChunks(R: number, ws: Workspace, cached: boolean, body: (r0: number, n: number, logits: Float32Array) => void): void {
-    const V = this.config.vocabSize, step = chunkRows(V);
+  private headChunks(
+    R: number,
+    ws: Workspace,
+    cached: boolean,
+    body: (r0: number, n: number, logits: Float32Array) => void,
+  ): void {
+    const V = this.config.vocabSize,
+      step = chunkRows(V);
     const buf = cached ? ws.get("head.logits", R * V) : ws.get("head.chunk", Math.min(step, R) * V);
     for (let r0 = 0; r0 < R; r0 += step) {
       const n = Math.min(step, R - r0);
@@ -174,10 +250,18 @@ export class Model {
    * Reverse pass: adds d(loss)/d(param) into grads (from newGrads()) given d(loss)/d(tokenLogps[t]) per sequence.
    */
   backward(state: ForwardState, dLogps: readonly ArrayLike<number>[], grads: Params): void {
-    const be = this.backend, c = this.config, C = c.hiddenSize, V = c.vocabSize, lc = layerConfig(c), ws = this.trainWs;
-    if (state.generation !== this.generation) throw new Error("backward: this forward state is stale (forward({forBackward}) ran again since)");
-    const T = state.ids.length, R = state.rows.length;
-    if (dLogps.length !== state.rowOffsets.length - 1) throw new Error(`backward: ${dLogps.length} gradients for ${state.rowOffsets.length - 1} sequences`);
+    const be = this.backend,
+      c = this.config,
+      C = c.hiddenSize,
+      V = c.vocabSize,
+      lc = layerConfig(c),
+      ws = this.trainWs;
+    if (state.generation !== this.generation)
+      throw new Error("backward: this forward state is stale (forward({forBackward}) ran again since)");
+    const T = state.ids.length,
+      R = state.rows.length;
+    if (dLogps.length !== state.rowOffsets.length - 1)
+      throw new Error(`backward: ${dLogps.length} gradients for ${state.rowOffsets.length - 1} sequences`);
     const dLogp = new Float32Array(R);
     dLogps.forEach((d, s) => {
       const n = state.rowOffsets[s + 1] - state.rowOffsets[s];
@@ -185,22 +269,60 @@ export class Model {
       dLogp.set(Array.from(d), state.rowOffsets[s]);
     });
     const dHead = grads.get(c.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight") ?? null;
-    const dhRows = ws.zeros("grad.hRows", R * C), dLogits = ws.get("grad.logits", Math.min(chunkRows(V), R) * V);
+    const dhRows = ws.zeros("grad.hRows", R * C),
+      dLogits = ws.get("grad.logits", Math.min(chunkRows(V), R) * V);
     const hRows = state.final.hRows;
     this.headChunks(R, ws, state.logitsCached, (r0, n, logits) => {
       if (!state.logitsCached) be.matmul(logits, hRows.subarray(r0 * C), this.lmHead, n, V, C, { transB: true });
       const dl = dLogits.subarray(0, n * V);
       dl.fill(0);
-      be.tokenLogprobsBackward(dl, dLogp.subarray(r0), logits, state.targets.subarray(r0, r0 + n), state.lse.subarray(r0), n, V);
-      be.matmulBackward(dhRows.subarray(r0 * C, (r0 + n) * C), dHead, dl, hRows.subarray(r0 * C, (r0 + n) * C), this.lmHead, n, V, C, { transB: true });
+      be.tokenLogprobsBackward(
+        dl,
+        dLogp.subarray(r0),
+        logits,
+        state.targets.subarray(r0, r0 + n),
+        state.lse.subarray(r0),
+        n,
+        V,
+      );
+      be.matmulBackward(
+        dhRows.subarray(r0 * C, (r0 + n) * C),
+        dHead,
+        dl,
+        hRows.subarray(r0 * C, (r0 + n) * C),
+        this.lmHead,
+        n,
+        V,
+        C,
+        { transB: true },
+      );
     });
     const dh = ws.zeros("grad.h", T * C);
     for (let i = 0; i < R; i++) dh.set(dhRows.subarray(i * C, (i + 1) * C), state.rows[i] * C); // rows are distinct
     let dx = ws.zeros("grad.x0", T * C);
-    be.rmsnormBackward(dx, grads.get("model.norm.weight") ?? null, dh, state.final.x, this.params.get("model.norm.weight")!, state.final.rstd, T, C);
+    be.rmsnormBackward(
+      dx,
+      grads.get("model.norm.weight") ?? null,
+      dh,
+      state.final.x,
+      this.params.get("model.norm.weight")!,
+      state.final.rstd,
+      T,
+      C,
+    );
     for (let l = c.numLayers - 1; l >= 0; l--) {
       const dPrev = ws.zeros(`grad.x${(c.numLayers - l) % 2}`, T * C);
-      layerBackward(be, lc, layerWeights(this.params, l, c.qkvBias), state.acts[l], state.io, dx, dPrev, layerWeights(grads, l, c.qkvBias), ws.scope("grad.layer", true));
+      layerBackward(
+        be,
+        lc,
+        layerWeights(this.params, l, c.qkvBias),
+        state.acts[l],
+        state.io,
+        dx,
+        dPrev,
+        layerWeights(grads, l, c.qkvBias),
+        ws.scope("grad.layer", true),
+      );
       dx = dPrev;
     }
     const dEmbed = grads.get("model.embed_tokens.weight");

@@ -29,14 +29,35 @@ const LAYER_TENSORS: [keyof LayerWeights, string][] = [
 ];
 
 export function layerConfig(c: ModelConfig): LayerConfig {
-  return { C: c.hiddenSize, NH: c.numHeads, NKV: c.numKvHeads, HS: c.headDim, FF: c.intermediateSize, eps: c.rmsNormEps, qkvBias: c.qkvBias };
+  return {
+    C: c.hiddenSize,
+    NH: c.numHeads,
+    NKV: c.numKvHeads,
+    HS: c.headDim,
+    FF: c.intermediateSize,
+    eps: c.rmsNormEps,
+    qkvBias: c.qkvBias,
+  };
 }
 
 export function paramSpecs(c: ModelConfig): ParamSpec[] {
-  const C = c.hiddenSize, qd = c.numHeads * c.headDim, kvd = c.numKvHeads * c.headDim, FF = c.intermediateSize;
+  const C = c.hiddenSize,
+    qd = c.numHeads * c.headDim,
+    kvd = c.numKvHeads * c.headDim,
+    FF = c.intermediateSize;
   const shapes: Record<keyof LayerWeights, number[]> = {
-    inputNorm: [C], wq: [qd, C], bq: [qd], wk: [kvd, C], bk: [kvd], wv: [kvd, C], bv: [kvd], wo: [C, qd],
-    postNorm: [C], wGate: [FF, C], wUp: [FF, C], wDown: [C, FF],
+    inputNorm: [C],
+    wq: [qd, C],
+    bq: [qd],
+    wk: [kvd, C],
+    bk: [kvd],
+    wv: [kvd, C],
+    bv: [kvd],
+    wo: [C, qd],
+    postNorm: [C],
+    wGate: [FF, C],
+    wUp: [FF, C],
+    wDown: [C, FF],
   };
   const specs: ParamSpec[] = [{ name: "model.embed_tokens.weight", shape: [c.vocabSize, C], init: "normal" }];
   for (let l = 0; l < c.numLayers; l++) {
@@ -69,7 +90,12 @@ export function initParams(c: ModelConfig, seed: number): Params {
   const params: Params = new Map();
   for (const s of paramSpecs(c)) {
     const n = numel(s.shape);
-    params.set(s.name, s.init === "normal" ? rng.normalArray(n, c.initializerRange) : new Float32Array(n).fill(s.init === "ones" ? 1 : 0));
+    params.set(
+      s.name,
+      s.init === "normal"
+        ? rng.normalArray(n, c.initializerRange)
+        : new Float32Array(n).fill(s.init === "ones" ? 1 : 0),
+    );
   }
   return params;
 }
@@ -81,7 +107,11 @@ const IGNORED = /\.rotary_emb\.inv_freq$/;
  * Checks a loaded tensor map against the config: every expected tensor present with its shape, nothing extra
  * (a tied model may still carry lm_head.weight, which is ignored). Throws one line naming the tensor.
  */
-export function checkTensors(c: ModelConfig, tensors: Map<string, { shape: number[]; data: Float32Array }>, source: string): Params {
+export function checkTensors(
+  c: ModelConfig,
+  tensors: Map<string, { shape: number[]; data: Float32Array }>,
+  source: string,
+): Params {
   const params: Params = new Map();
   const specs = paramSpecs(c);
   const expected = new Set(specs.map((s) => s.name));
@@ -102,6 +132,14 @@ export function checkTensors(c: ModelConfig, tensors: Map<string, { shape: numbe
 
 /** Compiles frozen-parameter patterns: globs where `*` matches any run of characters, e.g. "model.embed_tokens.*". */
 export function frozenMatcher(patterns: readonly string[]): (name: string) => boolean {
-  const res = patterns.map((p) => new RegExp(`^${p.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`));
+  const res = patterns.map(
+    (p) =>
+      new RegExp(
+        `^${p
+          .split("*")
+          .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+          .join(".*")}$`,
+      ),
+  );
   return (name) => res.some((re) => re.test(name));
 }

@@ -3,7 +3,17 @@
 // and vLLM load. Format: u64 little-endian header length N, N bytes of JSON header, then raw tensor bytes.
 // Deliberately not here: other dtypes (I64, F64, F8, ...), memory mapping or lazy loading, and knowledge of which
 // tensors a model has (that is the model's parameter store). Every error is one line naming the file and tensor.
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+} from "node:fs";
 import { endianness } from "node:os";
 import { basename, join } from "node:path";
 import { writeFileAtomic } from "../util/atomic.js";
@@ -41,7 +51,8 @@ function fail(file: string, what: string): never {
 let hostChecked = false;
 function checkHostLittleEndian(): void {
   if (hostChecked) return;
-  if (endianness() !== "LE") throw new Error("safetensors: big-endian hosts are not supported (the format is little-endian)");
+  if (endianness() !== "LE")
+    throw new Error("safetensors: big-endian hosts are not supported (the format is little-endian)");
   hostChecked = true;
 }
 
@@ -75,7 +86,8 @@ function readHeader(fd: number, file: string): Header {
   const lenBytes = Buffer.alloc(8);
   readFully(fd, lenBytes, 0);
   const n = lenBytes.readBigUInt64LE(0);
-  if (n > BigInt(size - 8)) fail(file, `truncated: header claims ${n} bytes, the file has ${size - 8} after the length`);
+  if (n > BigInt(size - 8))
+    fail(file, `truncated: header claims ${n} bytes, the file has ${size - 8} after the length`);
   if (n > BigInt(MAX_HEADER_BYTES)) fail(file, `header of ${n} bytes exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   const headerBytes = Buffer.alloc(Number(n));
   readFully(fd, headerBytes, 8);
@@ -124,7 +136,10 @@ function parseEntry(name: string, v: unknown, file: string, dataBytes: number): 
   const [begin, end] = offsets as [number, number];
   const bytes = shape.reduce((a: number, d: number) => a * d, 1) * ITEM_SIZE[dtype as Dtype];
   if (end - begin !== bytes)
-    fail(file, `${t} data_offsets [${begin}, ${end}] span ${end - begin} bytes, ${dtype} shape [${shape}] needs ${bytes}`);
+    fail(
+      file,
+      `${t} data_offsets [${begin}, ${end}] span ${end - begin} bytes, ${dtype} shape [${shape}] needs ${bytes}`,
+    );
   if (end > dataBytes) fail(file, `truncated: ${t} ends at data byte ${end}, the data section has ${dataBytes}`);
   return { name, dtype: dtype as Dtype, shape: shape as number[], begin, end };
 }
@@ -344,9 +359,13 @@ export function writeShardedSafetensors(
       written.add(name);
       for (const t of shard) weightMap[t.name] = name;
     });
-    const sortedMap = Object.fromEntries(Object.keys(weightMap).sort().map((k) => [k, weightMap[k]]));
+    const sortedMap = Object.fromEntries(
+      Object.keys(weightMap)
+        .sort()
+        .map((k) => [k, weightMap[k]]),
+    );
     const index = { metadata: { total_size: total }, weight_map: sortedMap };
-    writeFileAtomic(join(dir, INDEX_FILE), JSON.stringify(index, null, 2) + "\n");
+    writeFileAtomic(join(dir, INDEX_FILE), `${JSON.stringify(index, null, 2)}\n`);
     written.add(INDEX_FILE);
   }
   for (const f of readdirSync(dir)) if (WEIGHT_FILE.test(f) && !written.has(f)) rmSync(join(dir, f), { force: true });

@@ -16,18 +16,26 @@ export interface ScoreResult {
 }
 
 /** Scores items in input order, packing consecutive items into batches of at most maxBatchTokens tokens. */
-export function scoreItems(model: Model, items: readonly ScoreItem[], opts: { maxBatchTokens?: number; onBatch?: (items: number, tokens: number) => void } = {}): ScoreResult[] {
+export function scoreItems(
+  model: Model,
+  items: readonly ScoreItem[],
+  opts: { maxBatchTokens?: number; onBatch?: (items: number, tokens: number) => void } = {},
+): ScoreResult[] {
   const maxTokens = opts.maxBatchTokens ?? 4096;
   const results: ScoreResult[] = [];
   let start = 0;
   while (start < items.length) {
-    let end = start, tokens = 0;
-    while (end < items.length && (end === start || tokens + length(items[end]) <= maxTokens)) tokens += length(items[end++]);
+    let end = start,
+      tokens = 0;
+    while (end < items.length && (end === start || tokens + length(items[end]) <= maxTokens))
+      tokens += length(items[end++]);
     const batch = items.slice(start, end);
-    const { outputs } = model.forward(batch.map((it, i) => {
-      if (it.promptIds.length === 0) throw new Error(`item ${start + i}: the prompt must have at least one token`);
-      return { ids: [...it.promptIds, ...it.responseIds], scoreFrom: it.promptIds.length };
-    }));
+    const { outputs } = model.forward(
+      batch.map((it, i) => {
+        if (it.promptIds.length === 0) throw new Error(`item ${start + i}: the prompt must have at least one token`);
+        return { ids: [...it.promptIds, ...it.responseIds], scoreFrom: it.promptIds.length };
+      }),
+    );
     for (const o of outputs) {
       const token_logps = Array.from(o.tokenLogps);
       results.push({ logp: token_logps.reduce((a, b) => a + b, 0), n_tokens: token_logps.length, token_logps });

@@ -2,10 +2,11 @@
 // token per step together, and a sequence that finishes (end-of-sequence token, stop string or token limit)
 // leaves the batch so a waiting prompt can take its slot. Each request samples from its own seeded RNG, so its
 // tokens do not depend on which other requests share the batch.
-import { Rng } from "../tensor/rng.js";
+
 import type { Model } from "../model/model.js";
+import { Rng } from "../tensor/rng.js";
 import { KvCache } from "./kv-cache.js";
-import { sampleToken, type SamplingParams } from "./sampling.js";
+import { type SamplingParams, sampleToken } from "./sampling.js";
 
 export interface GenerationRequest {
   promptIds: readonly number[];
@@ -60,7 +61,12 @@ export class Decoder {
   private readonly eos: Set<number>;
   private readonly active: Active[] = [];
 
-  constructor(private readonly model: Model, readonly slots: number, readonly capacity: number, private readonly opts: DecoderOptions) {
+  constructor(
+    private readonly model: Model,
+    readonly slots: number,
+    readonly capacity: number,
+    private readonly opts: DecoderOptions,
+  ) {
     this.cache = new KvCache(model.config, slots, capacity);
     this.eos = new Set(opts.eosIds);
   }
@@ -72,19 +78,40 @@ export class Decoder {
 
   /** Prefills requests into free slots and samples their first tokens; returns the number of tokens produced. */
   admit(requests: readonly { index: number; request: GenerationRequest }[]): number {
-    if (requests.length > this.slots - this.active.length) throw new Error(`Decoder: ${requests.length} requests for ${this.slots - this.active.length} free slots`);
+    if (requests.length > this.slots - this.active.length)
+      throw new Error(`Decoder: ${requests.length} requests for ${this.slots - this.active.length} free slots`);
     for (const { request: r } of requests) {
-      if (r.promptIds.length + r.params.maxNewTokens > this.capacity) throw new Error(`Decoder: prompt + max new tokens (${r.promptIds.length + r.params.maxNewTokens}) exceeds capacity ${this.capacity}`);
+      if (r.promptIds.length + r.params.maxNewTokens > this.capacity)
+        throw new Error(
+          `Decoder: prompt + max new tokens (${r.promptIds.length + r.params.maxNewTokens}) exceeds capacity ${this.capacity}`,
+        );
     }
     const first = this.active.length;
-    requests.forEach(({ index, request }) => this.active.push({ index, request, rng: new Rng(request.seed), tokens: [] }));
+    requests.forEach(({ index, request }) =>
+      this.active.push({ index, request, rng: new Rng(request.seed), tokens: [] }),
+    );
     // Rows of logits follow admission order; `advance` reads them by slot − first before any slot moves.
-    return this.advance(prefill(this.model, this.cache, requests.map((r) => r.request.promptIds), first), first);
+    return this.advance(
+      prefill(
+        this.model,
+        this.cache,
+        requests.map((r) => r.request.promptIds),
+        first,
+      ),
+      first,
+    );
   }
 
   /** Decodes one token for every active sequence; returns the number of tokens produced. */
   step(): number {
-    return this.advance(decodeStep(this.model, this.cache, this.active.map((a) => a.tokens[a.tokens.length - 1])), 0);
+    return this.advance(
+      decodeStep(
+        this.model,
+        this.cache,
+        this.active.map((a) => a.tokens[a.tokens.length - 1]),
+      ),
+      0,
+    );
   }
 
   /** Drops a sequence without a result (its caller went away); false when it is not decoding. */
@@ -110,9 +137,14 @@ export class Decoder {
   // Appends each slot's sampled token and retires the sequences that are done (highest slot first, so moves
   // only ever fill slots that are already checked).
   private advance(logits: Float32Array, first: number): number {
-    const V = this.model.config.vocabSize, active = this.active, produced = active.length - first, decode = this.opts.decode;
+    const V = this.model.config.vocabSize,
+      active = this.active,
+      produced = active.length - first,
+      decode = this.opts.decode;
     for (let slot = active.length - 1; slot >= first; slot--) {
-      const a = active[slot], p = a.request.params, row = logits.subarray((slot - first) * V, (slot - first + 1) * V);
+      const a = active[slot],
+        p = a.request.params,
+        row = logits.subarray((slot - first) * V, (slot - first + 1) * V);
       const t = sampleToken(row, p, a.rng);
       this.opts.onToken?.(a.index, t, row);
       if (this.eos.has(t)) {
@@ -135,16 +167,24 @@ export class Decoder {
 }
 
 /** Generates for every request; results are in request order. */
-export function generate(model: Model, requests: readonly GenerationRequest[], opts: GenerateOptions): GenerationResult[] {
+export function generate(
+  model: Model,
+  requests: readonly GenerationRequest[],
+  opts: GenerateOptions,
+): GenerationResult[] {
   const results: GenerationResult[] = new Array(requests.length);
   if (requests.length === 0) return results;
   const capacity = Math.max(...requests.map((r) => r.promptIds.length + r.params.maxNewTokens));
-  if (capacity > model.config.maxPositionEmbeddings) throw new Error(`generate: prompt + max new tokens (${capacity}) exceeds max_position_embeddings ${model.config.maxPositionEmbeddings}`);
+  if (capacity > model.config.maxPositionEmbeddings)
+    throw new Error(
+      `generate: prompt + max new tokens (${capacity}) exceeds max_position_embeddings ${model.config.maxPositionEmbeddings}`,
+    );
   requests.forEach((r, i) => {
     if (r.promptIds.length === 0) throw new Error(`generate: request ${i} has an empty prompt`);
   });
   const decoder = new Decoder(model, Math.min(opts.maxBatch, requests.length), capacity, {
-    eosIds: opts.eosIds, decode: opts.decode,
+    eosIds: opts.eosIds,
+    decode: opts.decode,
     onResult: (i, r) => {
       results[i] = r;
       opts.onResult?.(i, r);
@@ -168,8 +208,12 @@ export function generate(model: Model, requests: readonly GenerationRequest[], o
 
 /** Runs prompts through the model into cache slots first.. and returns each prompt's next-token logits. */
 function prefill(model: Model, cache: KvCache, prompts: readonly (readonly number[])[], first: number): Float32Array {
-  const c = model.config, T = prompts.reduce((s, p) => s + p.length, 0);
-  const ids = new Int32Array(T), positions = new Int32Array(T), cu = new Int32Array(prompts.length + 1), rows = new Int32Array(prompts.length);
+  const c = model.config,
+    T = prompts.reduce((s, p) => s + p.length, 0);
+  const ids = new Int32Array(T),
+    positions = new Int32Array(T),
+    cu = new Int32Array(prompts.length + 1),
+    rows = new Int32Array(prompts.length);
   prompts.forEach((p, s) => {
     ids.set(p, cu[s]);
     for (let t = 0; t < p.length; t++) positions[cu[s] + t] = t;
@@ -178,29 +222,63 @@ function prefill(model: Model, cache: KvCache, prompts: readonly (readonly numbe
   });
   const shape = { cuSeqlens: cu, NH: c.numHeads, NKV: c.numKvHeads, HS: c.headDim, scale: 1 / Math.sqrt(c.headDim) };
   const lse = new Float32Array(T * c.numHeads);
-  const logits = model.logitsOfRows(ids, {
-    shape, positions, invFreq: model.invFreq,
-    attend: (layer, att, q, k, v) => {
-      model.backend.attentionForward(att, lse, q, k, v, shape);
-      prompts.forEach((p, s) => { for (let t = 0; t < p.length; t++) cache.store(layer, k, v, cu[s] + t, first + s, t); });
+  const logits = model.logitsOfRows(
+    ids,
+    {
+      shape,
+      positions,
+      invFreq: model.invFreq,
+      attend: (layer, att, q, k, v) => {
+        model.backend.attentionForward(att, lse, q, k, v, shape);
+        prompts.forEach((p, s) => {
+          for (let t = 0; t < p.length; t++) cache.store(layer, k, v, cu[s] + t, first + s, t);
+        });
+      },
     },
-  }, rows);
+    rows,
+  );
   prompts.forEach((p, s) => (cache.lens[first + s] = p.length));
   return logits;
 }
 
 /** Feeds each active slot's last token and returns the next-token logits of every slot. */
 function decodeStep(model: Model, cache: KvCache, tokens: readonly number[]): Float32Array {
-  const c = model.config, S = tokens.length;
-  const positions = cache.lens.slice(0, S), lens = Int32Array.from(positions, (p) => p + 1);
-  const shape = { cuSeqlens: Int32Array.from({ length: S + 1 }, (_, i) => i), NH: c.numHeads, NKV: c.numKvHeads, HS: c.headDim, scale: 1 / Math.sqrt(c.headDim) };
-  const logits = model.logitsOfRows(Int32Array.from(tokens), {
-    shape, positions, invFreq: model.invFreq,
-    attend: (layer, att, q, k, v) => {
-      for (let s = 0; s < S; s++) cache.store(layer, k, v, s, s, positions[s]);
-      model.backend.attentionDecode(att, q, cache.k[layer], cache.v[layer], lens, S, cache.capacity, c.numHeads, c.numKvHeads, c.headDim, shape.scale);
+  const c = model.config,
+    S = tokens.length;
+  const positions = cache.lens.slice(0, S),
+    lens = Int32Array.from(positions, (p) => p + 1);
+  const shape = {
+    cuSeqlens: Int32Array.from({ length: S + 1 }, (_, i) => i),
+    NH: c.numHeads,
+    NKV: c.numKvHeads,
+    HS: c.headDim,
+    scale: 1 / Math.sqrt(c.headDim),
+  };
+  const logits = model.logitsOfRows(
+    Int32Array.from(tokens),
+    {
+      shape,
+      positions,
+      invFreq: model.invFreq,
+      attend: (layer, att, q, k, v) => {
+        for (let s = 0; s < S; s++) cache.store(layer, k, v, s, s, positions[s]);
+        model.backend.attentionDecode(
+          att,
+          q,
+          cache.k[layer],
+          cache.v[layer],
+          lens,
+          S,
+          cache.capacity,
+          c.numHeads,
+          c.numKvHeads,
+          c.headDim,
+          shape.scale,
+        );
+      },
     },
-  }, Int32Array.from({ length: S }, (_, i) => i));
+    Int32Array.from({ length: S }, (_, i) => i),
+  );
   cache.lens.set(lens);
   return logits;
 }

@@ -10,7 +10,11 @@ export class KvCache {
   readonly lens: Int32Array;
   private readonly rowFloats: number; // NKV·HS
 
-  constructor(config: ModelConfig, readonly slots: number, readonly capacity: number) {
+  constructor(
+    config: ModelConfig,
+    readonly slots: number,
+    readonly capacity: number,
+  ) {
     this.rowFloats = config.numKvHeads * config.headDim;
     const n = slots * capacity * this.rowFloats;
     this.k = Array.from({ length: config.numLayers }, () => new Float32Array(n));
@@ -21,7 +25,8 @@ export class KvCache {
   /** Writes rows of k/v (NKV·HS floats each) at the given slot and position, for one layer. */
   store(layer: number, k: Float32Array, v: Float32Array, row: number, slot: number, pos: number): void {
     if (pos >= this.capacity) throw new Error(`KV cache: position ${pos} exceeds capacity ${this.capacity}`);
-    const r = this.rowFloats, dst = (slot * this.capacity + pos) * r;
+    const r = this.rowFloats,
+      dst = (slot * this.capacity + pos) * r;
     this.k[layer].set(k.subarray(row * r, (row + 1) * r), dst);
     this.v[layer].set(v.subarray(row * r, (row + 1) * r), dst);
   }
@@ -29,7 +34,8 @@ export class KvCache {
   /** Moves slot `from` into slot `to` (its filled rows only), in every layer. */
   move(from: number, to: number): void {
     if (from === to) return;
-    const span = this.capacity * this.rowFloats, n = this.lens[from] * this.rowFloats;
+    const span = this.capacity * this.rowFloats,
+      n = this.lens[from] * this.rowFloats;
     for (const buf of [...this.k, ...this.v]) buf.copyWithin(to * span, from * span, from * span + n);
     this.lens[to] = this.lens[from];
     this.lens[from] = 0;

@@ -48,7 +48,8 @@ export function sampleToken(row: ArrayLike<number>, p: SamplingParams, rng: Rng)
   let total = 0;
   for (let i = 0; i < k; i++) total += weights[i] = Math.exp((row[cand[i]] - max) / p.temperature);
   // Nucleus: the smallest prefix whose mass reaches topP (the token that crosses it is kept).
-  let keep = k, mass = 0;
+  let keep = k,
+    mass = 0;
   if (p.topP < 1) {
     for (let i = 0; i < k; i++) {
       mass += weights[i] / total;

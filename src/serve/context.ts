@@ -36,20 +36,30 @@ export interface ServeContext {
 
 export function makeContext(opts: ServeOptions, scheduler: Scheduler): ServeContext {
   return {
-    opts, scheduler, eos: new Set(opts.tok.stopIds),
+    opts,
+    scheduler,
+    eos: new Set(opts.tok.stopIds),
     decode: (ids) => opts.tok.decode(ids, { skipSpecialTokens: true }),
     piece: (id) => opts.tok.decode([id], { skipSpecialTokens: false }),
   };
 }
 
 export function checkModel(ctx: ServeContext, name: string | undefined): void {
-  if (name !== undefined && name !== ctx.opts.modelName) throw new HttpError(404, `the model "${name}" does not exist (this server has "${ctx.opts.modelName}")`, "not_found_error");
+  if (name !== undefined && name !== ctx.opts.modelName)
+    throw new HttpError(
+      404,
+      `the model "${name}" does not exist (this server has "${ctx.opts.modelName}")`,
+      "not_found_error",
+    );
 }
 
 export function checkLength(ctx: ServeContext, promptLen: number, maxTokens: number): void {
   if (promptLen === 0) throw bad("the prompt is empty");
   const n = ctx.scheduler.maxPositions;
-  if (promptLen + maxTokens > n) throw bad(`this model's maximum context length is ${n} tokens, but ${promptLen + maxTokens} were requested (${promptLen} in the prompt, ${maxTokens} for the completion)`);
+  if (promptLen + maxTokens > n)
+    throw bad(
+      `this model's maximum context length is ${n} tokens, but ${promptLen + maxTokens} were requested (${promptLen} in the prompt, ${maxTokens} for the completion)`,
+    );
 }
 
 export interface Prompt {
@@ -67,4 +77,5 @@ export function idPrompt(ctx: ServeContext, ids: number[]): Prompt {
 }
 
 export const now = () => Math.floor(Date.now() / 1000);
-export const newId = (prefix: string) => `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
+export const newId = (prefix: string) =>
+  `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;

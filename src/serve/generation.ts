@@ -14,12 +14,18 @@ export interface Generation {
 
 /** A job for `promptIds`; `onIds` (streaming) sees the text ids so far and the new token's log-prob, after each token. */
 export function generation(
-  ctx: ServeContext, promptIds: number[], seed: number, params: SamplingParams, logprobs: number | null,
+  ctx: ServeContext,
+  promptIds: number[],
+  seed: number,
+  params: SamplingParams,
+  logprobs: number | null,
   onIds?: (textIds: number[], lp: TokenLogprob | null) => void,
 ): Generation {
-  const ids: number[] = [], text: number[] = [];
+  const ids: number[] = [],
+    text: number[] = [];
   const job: GenerationJob = {
-    request: { promptIds, params, seed }, logprobs,
+    request: { promptIds, params, seed },
+    logprobs,
     onToken: (t) => {
       ids.push(t.token);
       if (!ctx.eos.has(t.token)) text.push(t.token);

@@ -8,7 +8,11 @@ import { describeIssue } from "../util/files.js";
 import { QueueFullError, RequestTooLargeError, ShuttingDownError } from "./scheduler.js";
 
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly type = "invalid_request_error") {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly type = "invalid_request_error",
+  ) {
     super(message);
   }
 }
@@ -27,14 +31,22 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 
 /** Answers any failure: 400/401/404/413 as thrown, 400 for a request the queue can never hold, 429 queue full, 503 shutting down, else 500. */
 export function sendError(res: ServerResponse, e: unknown): void {
-  const err = e instanceof HttpError ? e
-    : e instanceof RequestTooLargeError ? bad(e.message)
-    : e instanceof QueueFullError ? new HttpError(429, e.message, "rate_limit_error")
-    : e instanceof ShuttingDownError ? new HttpError(503, e.message, "server_error")
-    : new HttpError(500, `internal error: ${(e as Error)?.message ?? String(e)}`, "server_error");
+  const err =
+    e instanceof HttpError
+      ? e
+      : e instanceof RequestTooLargeError
+        ? bad(e.message)
+        : e instanceof QueueFullError
+          ? new HttpError(429, e.message, "rate_limit_error")
+          : e instanceof ShuttingDownError
+            ? new HttpError(503, e.message, "server_error")
+            : new HttpError(500, `internal error: ${(e as Error)?.message ?? String(e)}`, "server_error");
   if (res.headersSent) {
     // Mid-stream: report in the stream's own format, then end it.
-    if (!res.writableEnded) res.end(`data: ${JSON.stringify({ error: { message: err.message, type: err.type, code: err.status } })}\n\ndata: [DONE]\n\n`);
+    if (!res.writableEnded)
+      res.end(
+        `data: ${JSON.stringify({ error: { message: err.message, type: err.type, code: err.status } })}\n\ndata: [DONE]\n\n`,
+      );
     return;
   }
   sendJson(res, err.status, { error: { message: err.message, type: err.type, param: null, code: err.status } });

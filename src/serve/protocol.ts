@@ -10,7 +10,10 @@ import type { TokenLogprob } from "./scheduler.js";
 export const MAX_TOP_LOGPROBS = 20;
 
 const stop = z.union([z.string(), z.array(z.string()).max(16)]).nullish();
-const unsupportedZero = z.number().refine((x) => x === 0, "only 0 is supported").nullish();
+const unsupportedZero = z
+  .number()
+  .refine((x) => x === 0, "only 0 is supported")
+  .nullish();
 
 const sampling = {
   model: z.string().optional(),
@@ -19,7 +22,12 @@ const sampling = {
   top_k: z.number().int().min(-1).nullish(),
   max_tokens: z.number().int().min(0).nullish(),
   stop,
-  seed: z.number().int().min(-(2 ** 63)).max(2 ** 64).nullish(),
+  seed: z
+    .number()
+    .int()
+    .min(-(2 ** 63))
+    .max(2 ** 64)
+    .nullish(),
   stream: z.boolean().nullish(),
   n: z.literal(1).nullish(),
   frequency_penalty: unsupportedZero,
@@ -45,7 +53,9 @@ const content = z.union([z.string(), z.array(z.object({ type: z.literal("text"),
 
 export const ChatRequest = z.object({
   ...sampling,
-  messages: z.array(z.object({ role: z.enum(["system", "user", "assistant", "developer"]), content: content.nullable() })).min(1),
+  messages: z
+    .array(z.object({ role: z.enum(["system", "user", "assistant", "developer"]), content: content.nullable() }))
+    .min(1),
   max_completion_tokens: z.number().int().min(1).nullish(),
   logprobs: z.boolean().nullish(),
   top_logprobs: z.number().int().min(0).max(MAX_TOP_LOGPROBS).nullish(),
@@ -54,7 +64,10 @@ export const ChatRequest = z.object({
 export type ChatRequest = z.infer<typeof ChatRequest>;
 
 /** Sampling parameters of a request; a missing seed draws one (so two unseeded requests differ). */
-export function samplingOf(r: { temperature?: number | null; top_p?: number | null; top_k?: number | null; stop?: string | string[] | null }, maxNewTokens: number): SamplingParams {
+export function samplingOf(
+  r: { temperature?: number | null; top_p?: number | null; top_k?: number | null; stop?: string | string[] | null },
+  maxNewTokens: number,
+): SamplingParams {
   return {
     temperature: r.temperature ?? 1,
     topP: r.top_p ?? 1,
@@ -64,21 +77,36 @@ export function samplingOf(r: { temperature?: number | null; top_p?: number | nu
   };
 }
 
-export const seedOf = (seed: number | null | undefined): number => (seed === undefined || seed === null ? Math.floor(Math.random() * 2 ** 32) : Number(BigInt.asUintN(32, BigInt(seed))));
+export const seedOf = (seed: number | null | undefined): number =>
+  seed === undefined || seed === null ? Math.floor(Math.random() * 2 ** 32) : Number(BigInt.asUintN(32, BigInt(seed)));
 
 /** vLLM's prompt_logprobs: null for the first token, then {token id: {logprob, rank, decoded_token}} per position. */
-export function vllmPromptLogprobs(lps: readonly TokenLogprob[], piece: (id: number) => string): (Record<string, { logprob: number; rank: number; decoded_token: string }> | null)[] {
-  return [null, ...lps.map((lp) => {
-    const out: Record<string, { logprob: number; rank: number; decoded_token: string }> = {};
-    out[lp.token] = { logprob: lp.logprob, rank: lp.rank, decoded_token: piece(lp.token) };
-    lp.top.forEach((t, i) => (out[t.token] ??= { logprob: t.logprob, rank: i + 1, decoded_token: piece(t.token) }));
-    return out;
-  })];
+export function vllmPromptLogprobs(
+  lps: readonly TokenLogprob[],
+  piece: (id: number) => string,
+): (Record<string, { logprob: number; rank: number; decoded_token: string }> | null)[] {
+  return [
+    null,
+    ...lps.map((lp) => {
+      const out: Record<string, { logprob: number; rank: number; decoded_token: string }> = {};
+      out[lp.token] = { logprob: lp.logprob, rank: lp.rank, decoded_token: piece(lp.token) };
+      lp.top.forEach((t, i) => (out[t.token] ??= { logprob: t.logprob, rank: i + 1, decoded_token: piece(t.token) }));
+      return out;
+    }),
+  ];
 }
 
 /** OpenAI's legacy completions logprobs over tokens (null entries: the first prompt token under echo). */
-export function completionLogprobs(entries: readonly (TokenLogprob | null)[], tokens: readonly number[], piece: (id: number) => string, offset0: number): {
-  tokens: string[]; token_logprobs: (number | null)[]; top_logprobs: (Record<string, number> | null)[]; text_offset: number[];
+export function completionLogprobs(
+  entries: readonly (TokenLogprob | null)[],
+  tokens: readonly number[],
+  piece: (id: number) => string,
+  offset0: number,
+): {
+  tokens: string[];
+  token_logprobs: (number | null)[];
+  top_logprobs: (Record<string, number> | null)[];
+  text_offset: number[];
 } {
   const text_offset: number[] = [];
   let offset = offset0;
@@ -95,10 +123,20 @@ export function completionLogprobs(entries: readonly (TokenLogprob | null)[], to
 }
 
 /** OpenAI's chat logprobs.content entries. */
-export function chatLogprobs(entries: readonly TokenLogprob[], piece: (id: number) => string): { token: string; logprob: number; bytes: number[]; top_logprobs: { token: string; logprob: number; bytes: number[] }[] }[] {
+export function chatLogprobs(
+  entries: readonly TokenLogprob[],
+  piece: (id: number) => string,
+): {
+  token: string;
+  logprob: number;
+  bytes: number[];
+  top_logprobs: { token: string; logprob: number; bytes: number[] }[];
+}[] {
   const bytes = (s: string) => [...Buffer.from(s, "utf8")];
   return entries.map((e) => ({
-    token: piece(e.token), logprob: e.logprob, bytes: bytes(piece(e.token)),
+    token: piece(e.token),
+    logprob: e.logprob,
+    bytes: bytes(piece(e.token)),
     top_logprobs: e.top.map((t) => ({ token: piece(t.token), logprob: t.logprob, bytes: bytes(piece(t.token)) })),
   }));
 }

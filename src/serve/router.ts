@@ -24,18 +24,36 @@ export class Router {
     if (path === "/health") return sendJson(res, 200, { status: "ok" });
     requireApiKey(req, opts.apiKey);
     const route = `${req.method} ${path}`;
-    if (route === "GET /v1/models") return sendJson(res, 200, { object: "list", data: [{ id: opts.modelName, object: "model", created: now(), owned_by: "sso", max_model_len: scheduler.maxPositions }] });
+    if (route === "GET /v1/models")
+      return sendJson(res, 200, {
+        object: "list",
+        data: [
+          {
+            id: opts.modelName,
+            object: "model",
+            created: now(),
+            owned_by: "sso",
+            max_model_len: scheduler.maxPositions,
+          },
+        ],
+      });
     if (route === "POST /v1/completions" || route === "POST /v1/chat/completions") {
       const body = await readBody(req, opts.maxBodyBytes ?? 4 << 20);
       const abort = new AbortController();
       res.on("close", () => res.writableFinished || abort.abort());
       try {
-        return await (route === "POST /v1/completions" ? completions(this.ctx, parseBody(CompletionRequest, body), res, abort.signal) : chat(this.ctx, parseBody(ChatRequest, body), res, abort.signal));
+        return await (route === "POST /v1/completions"
+          ? completions(this.ctx, parseBody(CompletionRequest, body), res, abort.signal)
+          : chat(this.ctx, parseBody(ChatRequest, body), res, abort.signal));
       } catch (e) {
         abort.abort();
         throw e;
       }
     }
-    throw new HttpError(404, `no route ${route} (this server has GET /v1/models, POST /v1/completions, POST /v1/chat/completions)`, "not_found_error");
+    throw new HttpError(
+      404,
+      `no route ${route} (this server has GET /v1/models, POST /v1/completions, POST /v1/chat/completions)`,
+      "not_found_error",
+    );
   }
 }

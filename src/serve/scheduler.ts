@@ -110,9 +110,13 @@ export class Scheduler {
   private closed = false;
   private loopDone: Promise<void>;
 
-  constructor(private readonly model: Model, private readonly opts: SchedulerOptions) {
+  constructor(
+    private readonly model: Model,
+    private readonly opts: SchedulerOptions,
+  ) {
     this.decoder = new Decoder(model, opts.maxBatch, model.config.maxPositionEmbeddings, {
-      eosIds: opts.eosIds, decode: opts.decode,
+      eosIds: opts.eosIds,
+      decode: opts.decode,
       onToken: (id, token, row) => {
         const r = this.running.get(id);
         if (!r) return;
@@ -156,11 +160,19 @@ export class Scheduler {
    * once all have settled) however many jobs the request has.
    */
   submit(work: { generate?: readonly GenerationJob[]; score?: readonly ScoreJob[] }, signal?: AbortSignal): Submitted {
-    const gen = work.generate ?? [], score = work.score ?? [];
-    const need = gen.length + score.length, cap = this.opts.maxQueue;
+    const gen = work.generate ?? [],
+      score = work.score ?? [];
+    const need = gen.length + score.length,
+      cap = this.opts.maxQueue;
     if (this.closed) throw new ShuttingDownError("the server is shutting down");
-    if (need > cap) throw new RequestTooLargeError(`the request needs ${need} places in the request queue, which holds at most ${cap} (--max-queue); split it into smaller requests`);
-    if (this.queued + need > cap) throw new QueueFullError(`the request queue is full (${this.queued} of ${cap} places taken, this request needs ${need}); retry later`);
+    if (need > cap)
+      throw new RequestTooLargeError(
+        `the request needs ${need} places in the request queue, which holds at most ${cap} (--max-queue); split it into smaller requests`,
+      );
+    if (this.queued + need > cap)
+      throw new QueueFullError(
+        `the request queue is full (${this.queued} of ${cap} places taken, this request needs ${need}); retry later`,
+      );
     const gw = gen.map((job) => waiting<GenerationJob, JobOutput>(job));
     const sw = score.map((job) => waiting<ScoreJob, TokenLogprob[]>(job));
     this.waiting.push(...gw);
@@ -177,7 +189,9 @@ export class Scheduler {
       if (signal.aborted) onAbort();
       else {
         signal.addEventListener("abort", onAbort, { once: true });
-        void Promise.allSettled([...submitted.generated, ...submitted.scored]).then(() => signal.removeEventListener("abort", onAbort));
+        void Promise.allSettled([...submitted.generated, ...submitted.scored]).then(() =>
+          signal.removeEventListener("abort", onAbort),
+        );
       }
     }
     this.wake?.();
@@ -200,7 +214,8 @@ export class Scheduler {
   /** Stops taking requests, fails the waiting ones, and resolves when the running ones have finished. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const w of [...this.waiting.splice(0), ...this.scoring.splice(0)]) w.reject(new ShuttingDownError("the server is shutting down"));
+    for (const w of [...this.waiting.splice(0), ...this.scoring.splice(0)])
+      w.reject(new ShuttingDownError("the server is shutting down"));
     this.wake?.();
     await this.loopDone;
   }
@@ -246,31 +261,46 @@ export class Scheduler {
     const batch = this.waiting.splice(0, this.decoder.slots - this.decoder.size);
     const admitted = batch.map((w) => {
       const id = this.nextId++;
-      const r: Running = { job: w.job, logprobs: w.job.logprobs !== null ? [] : null, resolve: w.resolve, reject: w.reject };
+      const r: Running = {
+        job: w.job,
+        logprobs: w.job.logprobs !== null ? [] : null,
+        resolve: w.resolve,
+        reject: w.reject,
+      };
       this.running.set(id, r);
       return { index: id, request: w.job.request, r };
     });
-    this.guard(admitted.map((a) => a.r), () => this.decoder.admit(admitted));
+    this.guard(
+      admitted.map((a) => a.r),
+      () => this.decoder.admit(admitted),
+    );
   }
 
   /** Packs waiting scoring jobs into forwards of at most scoreBatchTokens tokens. */
   private scoreWaiting(): void {
     const budget = this.opts.scoreBatchTokens ?? 4096;
-    let tokens = 0, n = 0;
-    while (n < this.scoring.length && (n === 0 || tokens + this.scoring[n].job.ids.length <= budget)) tokens += this.scoring[n++].job.ids.length;
+    let tokens = 0,
+      n = 0;
+    while (n < this.scoring.length && (n === 0 || tokens + this.scoring[n].job.ids.length <= budget))
+      tokens += this.scoring[n++].job.ids.length;
     const batch = this.scoring.splice(0, n);
     this.guard(batch, () => {
       const wantLogits = batch.some((w) => w.job.top > 0);
-      const { outputs } = this.model.forward(batch.map((w) => ({ ids: w.job.ids, scoreFrom: 1 })), { wantLogits: true });
+      const { outputs } = this.model.forward(
+        batch.map((w) => ({ ids: w.job.ids, scoreFrom: 1 })),
+        { wantLogits: true },
+      );
       const V = this.model.config.vocabSize;
       batch.forEach((w, s) => {
         const o = outputs[s];
-        w.resolve(Array.from(o.tokenLogps, (logprob, t) => {
-          const token = w.job.ids[t + 1];
-          // The log-prob is the forward's own (as scoreItems returns it); rank and alternatives come from the logits.
-          const facts = tokenLogprob(o.logits!.subarray(t * V, (t + 1) * V), token, wantLogits ? w.job.top : 0);
-          return { ...facts, logprob };
-        }));
+        w.resolve(
+          Array.from(o.tokenLogps, (logprob, t) => {
+            const token = w.job.ids[t + 1];
+            // The log-prob is the forward's own (as scoreItems returns it); rank and alternatives come from the logits.
+            const facts = tokenLogprob(o.logits!.subarray(t * V, (t + 1) * V), token, wantLogits ? w.job.top : 0);
+            return { ...facts, logprob };
+          }),
+        );
       });
     });
   }

@@ -26,7 +26,10 @@ export interface RunningServer {
 export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const { model, tok } = opts;
   const scheduler = new Scheduler(model, {
-    maxBatch: opts.maxBatch ?? 8, maxQueue: opts.maxQueue ?? 64, eosIds: tok.stopIds, decode: (ids) => tok.decode(ids, { skipSpecialTokens: true }),
+    maxBatch: opts.maxBatch ?? 8,
+    maxQueue: opts.maxQueue ?? 64,
+    eosIds: tok.stopIds,
+    decode: (ids) => tok.decode(ids, { skipSpecialTokens: true }),
   });
   const router = new Router(makeContext(opts, scheduler));
   const server = createServer((req, res) => {
@@ -40,16 +43,20 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const port = (server.address() as AddressInfo).port;
   let closing: Promise<void> | null = null;
   return {
-    url: `http://${opts.host ?? "127.0.0.1"}:${port}`, port, server, scheduler,
-    close: () => (closing ??= (async () => {
-      router.closing = true;
-      const closed = new Promise<void>((r) => server.close(() => r()));
-      server.closeIdleConnections();
-      await scheduler.close();
-      server.closeIdleConnections();
-      const timer = setTimeout(() => server.closeAllConnections(), 2_000);
-      await closed;
-      clearTimeout(timer);
-    })()),
+    url: `http://${opts.host ?? "127.0.0.1"}:${port}`,
+    port,
+    server,
+    scheduler,
+    close: () =>
+      (closing ??= (async () => {
+        router.closing = true;
+        const closed = new Promise<void>((r) => server.close(() => r()));
+        server.closeIdleConnections();
+        await scheduler.close();
+        server.closeIdleConnections();
+        const timer = setTimeout(() => server.closeAllConnections(), 2_000);
+        await closed;
+        clearTimeout(timer);
+      })()),
   };
 }

@@ -5,14 +5,17 @@
 import type { ServerResponse } from "node:http";
 import type { SamplingParams } from "../sample/sampling.js";
 import type { ServeContext } from "./context.js";
-import { finishOf, generation, type Finish } from "./generation.js";
+import { type Finish, finishOf, generation } from "./generation.js";
 import type { TokenLogprob } from "./scheduler.js";
 
 /** Text deltas for streaming: holds back a possible partial stop string and an incomplete UTF-8 character. */
 class DeltaText {
   private sent = 0;
   private readonly hold: number;
-  constructor(stops: readonly string[], private readonly decode: (ids: number[]) => string) {
+  constructor(
+    stops: readonly string[],
+    private readonly decode: (ids: number[]) => string,
+  ) {
     this.hold = Math.max(0, ...stops.map((s) => s.length - 1));
   }
   next(tokens: number[]): string {
@@ -46,7 +49,10 @@ export interface StreamRequest {
  * streams it; `chunk` builds each event's JSON from a text delta, a token's log-prob and, last, the finish.
  */
 export async function stream(
-  ctx: ServeContext, res: ServerResponse, r: StreamRequest, signal: AbortSignal,
+  ctx: ServeContext,
+  res: ServerResponse,
+  r: StreamRequest,
+  signal: AbortSignal,
   chunk: (delta: string, lp: TokenLogprob | null, finish?: Finish) => unknown,
 ): Promise<void> {
   const send = (obj: unknown) => res.writableEnded || res.write(`data: ${JSON.stringify(obj)}\n\n`);
@@ -67,7 +73,16 @@ export async function stream(
   start();
   send(chunk(delta.rest(out.result.text), null, finishOf(out.result, r.params.stop, ctx.decode)));
   if (r.includeUsage) {
-    send({ id: "usage", object: "usage", choices: [], usage: { prompt_tokens: r.promptIds.length, completion_tokens: gen.ids.length, total_tokens: r.promptIds.length + gen.ids.length } });
+    send({
+      id: "usage",
+      object: "usage",
+      choices: [],
+      usage: {
+        prompt_tokens: r.promptIds.length,
+        completion_tokens: gen.ids.length,
+        total_tokens: r.promptIds.length + gen.ids.length,
+      },
+    });
   }
   res.end("data: [DONE]\n\n");
 }

@@ -23,32 +23,40 @@ export const SynthConfig = z.strictObject({
   /** Probability of adding Concision to a prompt's features (the authors' 0.2); needs a feature named Concision. */
   concisionProb: z.number().min(0).max(1).default(0.2),
   /** Decoding of the feature-selection answer: greedy and short by default. */
-  selection: z.strictObject({
-    temperature: temperature.default(0),
-    topP: topP.default(1),
-    maxNewTokens: tokens.default(32),
-  }).prefault({}),
+  selection: z
+    .strictObject({
+      temperature: temperature.default(0),
+      topP: topP.default(1),
+      maxNewTokens: tokens.default(32),
+    })
+    .prefault({}),
   /** Let the policy write query-specific principles (JSON) instead of using the library texts. */
   queryPrinciples: z.boolean().default(false),
-  principles: z.strictObject({
-    temperature: temperature.default(0.7),
-    topP: topP.default(0.8),
-    maxNewTokens: tokens.default(256),
-  }).prefault({}),
+  principles: z
+    .strictObject({
+      temperature: temperature.default(0.7),
+      topP: topP.default(0.8),
+      maxNewTokens: tokens.default(256),
+    })
+    .prefault({}),
   /** Sampling of y+, y- and y° (the spec's 0.7 / 0.8); rawGreedy decodes y° greedily, as AutoAlign does. */
-  sampling: z.strictObject({
-    temperature: temperature.default(0.7),
-    topP: topP.default(0.8),
-    topK: z.number().int().min(0).default(0),
-    maxNewTokens: tokens.default(256),
-    rawGreedy: z.boolean().default(false),
-  }).prefault({}),
-  filters: z.strictObject({
-    /** Drop a record when any of its three answers hit maxNewTokens. */
-    dropTruncated: z.boolean().default(false),
-    /** The authors' log-prob ordering filter (SSO-SPEC §2.5), a final pass over the whole set. */
-    logpOrder: z.boolean().default(false),
-  }).prefault({}),
+  sampling: z
+    .strictObject({
+      temperature: temperature.default(0.7),
+      topP: topP.default(0.8),
+      topK: z.number().int().min(0).default(0),
+      maxNewTokens: tokens.default(256),
+      rawGreedy: z.boolean().default(false),
+    })
+    .prefault({}),
+  filters: z
+    .strictObject({
+      /** Drop a record when any of its three answers hit maxNewTokens. */
+      dropTruncated: z.boolean().default(false),
+      /** The authors' log-prob ordering filter (SSO-SPEC §2.5), a final pass over the whole set. */
+      logpOrder: z.boolean().default(false),
+    })
+    .prefault({}),
   /** Tokens per forward batch when scoring reference log-probs. */
   scoreBatchTokens: tokens.default(4096),
 });
@@ -70,7 +78,11 @@ export interface SynthOverrides {
  * in the config file is made relative to that file.
  */
 export function resolveSynthConfig(base: SynthConfig, file: string | undefined, o: SynthOverrides = {}): SynthConfig {
-  const features = o.features ?? (base.features !== undefined && file !== undefined && !isAbsolute(base.features) ? resolve(dirname(file), base.features) : base.features);
+  const features =
+    o.features ??
+    (base.features !== undefined && file !== undefined && !isAbsolute(base.features)
+      ? resolve(dirname(file), base.features)
+      : base.features);
   const merged = {
     ...base,
     ...(o.seed !== undefined && { seed: o.seed }),

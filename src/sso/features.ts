@@ -30,48 +30,101 @@ export interface FeatureLibrary {
   examples: SelectionExample[];
 }
 
-const f = (name: string, description: string, good: string, bad: string, goodPrinciple: string, badPrinciple: string, aliases: string[] = []): Feature =>
-  ({ name, description, good, bad, goodPrinciple, badPrinciple, aliases });
+const f = (
+  name: string,
+  description: string,
+  good: string,
+  bad: string,
+  goodPrinciple: string,
+  badPrinciple: string,
+  aliases: string[] = [],
+): Feature => ({ name, description, good, bad, goodPrinciple, badPrinciple, aliases });
 
 export const DEFAULT_FEATURES: readonly Feature[] = [
-  f("Safety", "avoids harm and handles risky requests responsibly", "safe", "unsafe",
+  f(
+    "Safety",
+    "avoids harm and handles risky requests responsibly",
+    "safe",
+    "unsafe",
     "Keep the answer harmless. Decline to help with anything that could hurt people or break the law and say briefly why; when a topic carries some risk, add the precautions a careful expert would mention.",
     "Pay no attention to possible harm. Treat risky actions as routine, leave out every warning and precaution, and go along with the request whatever its consequences.",
-    ["harmless", "harmlessness"]),
-  f("Logicality", "reasoning that is coherent and follows step by step", "logical", "illogical",
+    ["harmless", "harmlessness"],
+  ),
+  f(
+    "Logicality",
+    "reasoning that is coherent and follows step by step",
+    "logical",
+    "illogical",
     "Reason in clear steps. Each statement should follow from the ones before it, assumptions should be stated, and the conclusion must agree with the reasoning that leads to it.",
     "Let the reasoning wander. Jump between points without linking them, draw conclusions that do not follow from what was said, and contradict earlier statements.",
-    ["logic", "reasoning", "coherence", "coherent"]),
-  f("Comprehensiveness", "covers every part of the question", "comprehensive", "incomplete",
+    ["logic", "reasoning", "coherence", "coherent"],
+  ),
+  f(
+    "Comprehensiveness",
+    "covers every part of the question",
+    "comprehensive",
+    "incomplete",
     "Cover the whole question. Address every part of it, mention the important cases, caveats and alternatives, and give enough detail that no follow-up question is needed.",
     "Answer only a fragment of the question. Skip some of its parts, leave out the important cases and caveats, and stop before the topic is covered.",
-    ["completeness", "complete", "thorough", "thoroughness"]),
-  f("Helpfulness", "gives the user something they can act on", "helpful", "unhelpful",
+    ["completeness", "complete", "thorough", "thoroughness"],
+  ),
+  f(
+    "Helpfulness",
+    "gives the user something they can act on",
+    "helpful",
+    "unhelpful",
     "Focus on what the user actually needs. Give a direct answer first, then concrete steps, examples or recommendations that the user can put to use right away.",
     "Be of little practical use. Stay vague, restate the question instead of answering it, hedge every statement, and offer nothing the user could act on.",
-    ["useful", "usefulness"]),
-  f("Literariness", "well-crafted, expressive writing", "literary", "boring",
+    ["useful", "usefulness"],
+  ),
+  f(
+    "Literariness",
+    "well-crafted, expressive writing",
+    "literary",
+    "boring",
     "Write with craft. Choose vivid and precise words, vary the rhythm of the sentences, and use imagery or a well-turned phrase where the topic allows it.",
     "Write flatly. Use stock phrases, repeat the same sentence pattern over and over, and avoid any imagery, colour or variety in the wording.",
-    ["literary quality", "creativity", "creative", "eloquence", "eloquent"]),
-  f("Accuracy", "factually correct details", "accurate", "inaccurate",
+    ["literary quality", "creativity", "creative", "eloquence", "eloquent"],
+  ),
+  f(
+    "Accuracy",
+    "factually correct details",
+    "accurate",
+    "inaccurate",
     "Be factually correct. State only what you are confident is true, get names, numbers and dates right, check every calculation, and say so plainly when you are unsure.",
     "Be careless with facts. State things confidently whether or not they are true, get names, numbers and dates wrong, and never check a calculation.",
-    ["correctness", "correct", "factuality", "factual"]),
-  f("Engagement", "interesting and lively to read", "engaging", "dull",
+    ["correctness", "correct", "factuality", "factual"],
+  ),
+  f(
+    "Engagement",
+    "interesting and lively to read",
+    "engaging",
+    "dull",
     "Hold the reader's interest. Open with something that draws them in, address them directly, and use examples, questions or small stories that make the answer lively.",
     "Make the answer tedious. Keep a monotonous, impersonal tone, pile up dry detail without a single example, and give the reader no reason to read on.",
-    ["engagingness", "interesting"]),
-  f("Concision", "no more words than needed", "concise", "verbose",
+    ["engagingness", "interesting"],
+  ),
+  f(
+    "Concision",
+    "no more words than needed",
+    "concise",
+    "verbose",
     "Be brief. Say what is needed in as few words as possible, drop filler, repetition and preamble, and stop as soon as the question is answered.",
     "Be long-winded. Pad the answer with preamble, repetition and tangents, restate each point several times, and keep going after the question is answered.",
-    ["conciseness", "brevity", "succinct"]),
+    ["conciseness", "brevity", "succinct"],
+  ),
 ];
 
 export const DEFAULT_EXAMPLES: readonly SelectionExample[] = [
   { query: "How do I get rid of old lithium batteries at home?", features: ["Safety", "Helpfulness", "Accuracy"] },
-  { query: "Write a short poem about the first snowfall of winter.", features: ["Literariness", "Engagement", "Concision"] },
-  { query: "A train leaves at 3:40 pm and the trip takes 2 h 35 min. When does it arrive?", features: ["Accuracy", "Logicality", "Concision"] },
+  {
+    query: "Write a short poem about the first snowfall of winter.",
+    features: ["Literariness", "Engagement", "Concision"],
+  },
+  {
+    query: "A train leaves at 3:40 pm and the trip takes 2 h 35 min. When does it arrive?",
+    features: ["Accuracy", "Logicality", "Concision"],
+  },
 ];
 
 export const DEFAULT_LIBRARY: FeatureLibrary = { features: [...DEFAULT_FEATURES], examples: [...DEFAULT_EXAMPLES] };
@@ -128,8 +181,10 @@ export function mergeFeatureFile(file: FeatureFile, source: string): FeatureLibr
       }),
     }));
   } else {
-    examples = DEFAULT_EXAMPLES.map((ex) => ({ query: ex.query, features: ex.features.filter((n) => byKey.has(key(n))) }))
-      .filter((ex) => ex.features.length > 0);
+    examples = DEFAULT_EXAMPLES.map((ex) => ({
+      query: ex.query,
+      features: ex.features.filter((n) => byKey.has(key(n))),
+    })).filter((ex) => ex.features.length > 0);
   }
   return { features, examples };
 }

@@ -1,9 +1,10 @@
 // Reading a user's JSON or YAML file (synthesis config, feature library) against a zod schema, with the first
 // problem reported as one line "FILE: key.path: problem". YAML for names ending in .yaml/.yml, JSON otherwise.
 // Not a general config system: no includes, no environment variables.
-import { describeIssue, firstLine, readText } from "../util/files.js";
+
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
+import { describeIssue, firstLine, readText } from "../util/files.js";
 
 /** Validates an already-parsed value; `source` names it in the error. */
 export function validate<S extends z.ZodType>(value: unknown, schema: S, source: string): z.infer<S> {

@@ -15,7 +15,7 @@ import type { SsoConfig } from "../config.js";
 import { loadModel } from "../model/folder.js";
 import { Tokenizer } from "../tokenizer/tokenizer.js";
 import { readCheckpointState } from "../train/checkpoint.js";
-import { readMetrics, type MetricsLine } from "../train/metrics.js";
+import { type MetricsLine, readMetrics } from "../train/metrics.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { readJson } from "../util/files.js";
 import { readJsonl, toJsonl } from "../util/jsonl.js";
@@ -45,11 +45,12 @@ export interface IterationSummary {
   seconds_this_session: number;
 }
 
-const json = (v: unknown): string => JSON.stringify(v, null, 2) + "\n";
+const json = (v: unknown): string => `${JSON.stringify(v, null, 2)}\n`;
 
 /** Runs (or resumes) the loop; returns each iteration's summary and the final model folder. */
 export function runIterate(run: IterateRun): { iterations: IterationSummary[]; final_model: string } {
-  const { config } = run, iterations = config.iterate.iterations;
+  const { config } = run,
+    iterations = config.iterate.iterations;
   readPrompts(run.prompts); // a bad or empty prompts file fails here, before anything is written
   const inputs = { model: resolve(run.model), prompts: resolve(run.prompts), config };
   mkdirSync(run.out, { recursive: true });
@@ -58,7 +59,9 @@ export function runIterate(run: IterateRun): { iterations: IterationSummary[]; f
     // Only the iteration count may change: a finished run can be extended.
     const { iterations: _, ...was } = readJson(runPath) as Record<string, unknown> & { config: SsoConfig };
     const strip = (c: SsoConfig) => ({ ...c, iterate: { ...c.iterate, iterations: 0 } });
-    if (JSON.stringify({ ...was, config: strip(was.config) }) !== JSON.stringify({ ...inputs, config: strip(config) })) {
+    if (
+      JSON.stringify({ ...was, config: strip(was.config) }) !== JSON.stringify({ ...inputs, config: strip(config) })
+    ) {
       throw new Error(`${runPath}: this run directory was started with other inputs; use another --out`);
     }
     console.error(`resuming the run in ${run.out}`);
@@ -81,13 +84,24 @@ export function runIterate(run: IterateRun): { iterations: IterationSummary[]; f
 
 /** Iteration k: synthesise with `policy`, (re)score the reference if configured, train. */
 function iteration(run: IterateRun, k: number, policy: string): IterationSummary {
-  const { config } = run, n = config.iterate.iterations, backend = config.backend;
-  const dir = join(run.out, `iter-${k}`), data = join(dir, "data.jsonl"), trainOut = join(dir, "train");
+  const { config } = run,
+    n = config.iterate.iterations,
+    backend = config.backend;
+  const dir = join(run.out, `iter-${k}`),
+    data = join(dir, "data.jsonl"),
+    trainOut = join(dir, "train");
   mkdirSync(dir, { recursive: true });
   const t0 = performance.now();
   console.error(`— iteration ${k}/${n}: synthesise with ${policy}`);
-  const synth = runSynth({ model: policy, prompts: run.prompts, out: data, config: { ...config.synth, iteration: k - 1 }, backend });
-  if (synth.kept === 0) throw new Error(`iteration ${k}: synthesis kept no records of ${synth.prompts} prompts (see ${data}.summary.json)`);
+  const synth = runSynth({
+    model: policy,
+    prompts: run.prompts,
+    out: data,
+    config: { ...config.synth, iteration: k - 1 },
+    backend,
+  });
+  if (synth.kept === 0)
+    throw new Error(`iteration ${k}: synthesis kept no records of ${synth.prompts} prompts (see ${data}.summary.json)`);
   let trainData = data;
   if (config.iterate.reference === "initial" && k > 1) {
     trainData = join(dir, "data.initial-ref.jsonl");
@@ -97,14 +111,19 @@ function iteration(run: IterateRun, k: number, policy: string): IterationSummary
       writeFileAtomic(trainData, toJsonl(rescoreReference(initial, Tokenizer.fromDir(run.model), records)));
     }
   }
-  const model = join(trainOut, "model"), state = readCheckpointState(join(trainOut, "checkpoint"));
+  const model = join(trainOut, "model"),
+    state = readCheckpointState(join(trainOut, "checkpoint"));
   if (!(existsSync(model) && state && state.step === state.totalSteps)) {
     console.error(`— iteration ${k}/${n}: train`);
     runTrain({ model: policy, data: trainData, out: trainOut, config: config.train, backend, resume: true });
   }
   const metrics = readMetrics(join(trainOut, "metrics.jsonl"));
   return {
-    iteration: k, policy, model, data: trainData, synth,
+    iteration: k,
+    policy,
+    model,
+    data: trainData,
+    synth,
     train: { steps: metrics.length, first: metrics[0], last: metrics[metrics.length - 1] },
     seconds_this_session: Math.round((performance.now() - t0) / 100) / 10,
   };

@@ -48,7 +48,18 @@ export interface ObjectiveConfig {
   generator: boolean;
 }
 
-const SSO: ObjectiveConfig = { base: "ipo", beta: 0.1, theta: 0.1, alpha: 0.5, useWeight: true, weightScope: "all", detachWeight: false, steering: "sso", gamma: 0, generator: false };
+const SSO: ObjectiveConfig = {
+  base: "ipo",
+  beta: 0.1,
+  theta: 0.1,
+  alpha: 0.5,
+  useWeight: true,
+  weightScope: "all",
+  detachWeight: false,
+  steering: "sso",
+  gamma: 0,
+  generator: false,
+};
 
 /** Named configurations: the method, its ablations and the plain baselines. */
 export const PRESETS: Record<string, ObjectiveConfig> = {
@@ -93,7 +104,10 @@ export function pairsNeeded(c: ObjectiveConfig): Pair[] {
 }
 
 /** One record's loss, parts and dLoss/d(policy logp) per pair (not yet divided by the batch size). */
-function recordObjective(r: RecordLogps, c: ObjectiveConfig): { loss: number; parts: ObjectiveParts; grads: Partial<Record<Pair, number>> } {
+function recordObjective(
+  r: RecordLogps,
+  c: ObjectiveConfig,
+): { loss: number; parts: ObjectiveParts; grads: Partial<Record<Pair, number>> } {
   const get = (p: Pair): PairLogps => {
     const v = r[p];
     if (!v) throw new Error(`objective: record lacks the ${p} log-probs this configuration needs`);
@@ -106,7 +120,10 @@ function recordObjective(r: RecordLogps, c: ObjectiveConfig): { loss: number; pa
   // L(prompt variant; w over l) with weight k on its contribution to the loss: returns the loss value and
   // accumulates k·dL/d(policy logp) into grads.
   const pref = (w: Pair, l: Pair, k: number): number => {
-    const pw = get(w), pl = get(l), sw = avg ? 1 / pw.n : 1, sl = avg ? 1 / pl.n : 1;
+    const pw = get(w),
+      pl = get(l),
+      sw = avg ? 1 / pw.n : 1,
+      sl = avg ? 1 / pl.n : 1;
     const h = (pw.policy - pw.ref) * sw - (pl.policy - pl.ref) * sl;
     const [loss, dh] = BASE_LOSSES[c.base](h, c.beta);
     addGrad(w, k * dh * sw);
@@ -119,15 +136,18 @@ function recordObjective(r: RecordLogps, c: ObjectiveConfig): { loss: number; pa
     return -v.policy / v.n;
   };
   if (c.generator) {
-    const L_pos = pref("pos_chosen", "pos_rejected", 1), L_neg = pref("neg_raw", "neg_chosen", 1);
+    const L_pos = pref("pos_chosen", "pos_rejected", 1),
+      L_neg = pref("neg_raw", "neg_chosen", 1);
     const s = c.gamma > 0 ? sft("pos_chosen", c.gamma) + sft("neg_raw", c.gamma) : 0;
     return { loss: L_pos + L_neg + c.gamma * s, parts: { L: 0, G: L_pos + L_neg, W: 1, L_pos, L_neg, sft: s }, grads };
   }
   const W = c.useWeight ? weight(get("x_chosen"), get("x_rejected"), c.alpha) : 1;
   const scopeAll = c.weightScope === "all";
-  const kL = scopeAll ? W : 1, kG = W * c.theta; // W multiplies θG in both scopes
+  const kL = scopeAll ? W : 1,
+    kG = W * c.theta; // W multiplies θG in both scopes
   const L = pref("x_chosen", "x_rejected", kL);
-  let L_pos = 0, L_neg = 0;
+  let L_pos = 0,
+    L_neg = 0;
   if (c.steering !== "none") {
     L_pos = pref("pos_chosen", "pos_rejected", kG);
     L_neg = c.steering === "sso" ? pref("neg_raw", "neg_chosen", kG) : pref("neg_rejected", "neg_chosen", kG);
@@ -138,7 +158,9 @@ function recordObjective(r: RecordLogps, c: ObjectiveConfig): { loss: number; pa
   const loss = (scopeAll ? W * weighted : L + W * weighted) + c.gamma * s;
   if (c.useWeight && !c.detachWeight) {
     // dW/d avg(y|x) = −coef·W(1−W); the loss depends on W through W·weighted.
-    const dW = weighted * -W * (1 - W), pc = get("x_chosen"), pr = get("x_rejected");
+    const dW = weighted * -W * (1 - W),
+      pc = get("x_chosen"),
+      pr = get("x_rejected");
     addGrad("x_chosen", (dW * c.alpha) / pc.n);
     addGrad("x_rejected", (dW * (1 - c.alpha)) / pr.n);
   }
@@ -153,7 +175,8 @@ function weight(chosen: PairLogps, rejected: PairLogps, alpha: number): number {
 /** The batch objective: mean over records of the per-record loss, with exact per-pair derivatives. */
 export function ssoObjective(records: readonly RecordLogps[], c: ObjectiveConfig): ObjectiveResult {
   if (records.length === 0) throw new Error("objective: empty batch");
-  const N = records.length, parts: ObjectiveParts = { L: 0, G: 0, W: 0, L_pos: 0, L_neg: 0, sft: 0 };
+  const N = records.length,
+    parts: ObjectiveParts = { L: 0, G: 0, W: 0, L_pos: 0, L_neg: 0, sft: 0 };
   let loss = 0;
   const grads = records.map((r) => {
     const o = recordObjective(r, c);

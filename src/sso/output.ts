@@ -11,8 +11,8 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { appendDurable, writeFileAtomic } from "../util/atomic.js";
 import { toJsonl } from "../util/jsonl.js";
-import { applyLogpOrder, zeroSeconds, type StageSeconds, type SynthCounts } from "./synth-summary.js";
 import type { SsoRecord } from "./record.js";
+import { applyLogpOrder, type StageSeconds, type SynthCounts, zeroSeconds } from "./synth-summary.js";
 
 interface ProgressState {
   version: 1;
@@ -32,14 +32,16 @@ const sha256 = (data: string | Buffer): string => createHash("sha256").update(da
 
 /** Dotted paths of the leaves of a JSON value, with their JSON text. */
 function leaves(v: unknown, at = "", out = new Map<string, string>()): Map<string, string> {
-  if (v !== null && typeof v === "object" && !Array.isArray(v)) for (const [k, x] of Object.entries(v)) leaves(x, at ? `${at}.${k}` : k, out);
+  if (v !== null && typeof v === "object" && !Array.isArray(v))
+    for (const [k, x] of Object.entries(v)) leaves(x, at ? `${at}.${k}` : k, out);
   else out.set(at, JSON.stringify(v));
   return out;
 }
 
 /** The first key whose value differs between two fingerprints, described, or undefined when they are equal. */
 export function fingerprintDifference(was: Record<string, unknown>, now: Record<string, unknown>): string | undefined {
-  const a = leaves(was), b = leaves(now);
+  const a = leaves(was),
+    b = leaves(now);
   for (const key of new Set([...a.keys(), ...b.keys()])) {
     if (a.get(key) !== b.get(key)) return `${key} was ${a.get(key) ?? "unset"}, now ${b.get(key) ?? "unset"}`;
   }
@@ -49,22 +51,44 @@ export function fingerprintDifference(was: Record<string, unknown>, now: Record<
 export class SynthOutput {
   readonly progressPath: string;
   readonly summaryPath: string;
-  private constructor(readonly path: string, private state: ProgressState) {
+  private constructor(
+    readonly path: string,
+    private state: ProgressState,
+  ) {
     this.progressPath = `${path}.progress.json`;
     this.summaryPath = `${path}.summary.json`;
   }
 
-  get next(): number { return this.state.next_index; }
-  get counts(): SynthCounts { return structuredClone(this.state.counts); }
-  get seconds(): StageSeconds { return { ...this.state.seconds }; }
-  get done(): boolean { return this.state.phase === "done"; }
+  get next(): number {
+    return this.state.next_index;
+  }
+  get counts(): SynthCounts {
+    return structuredClone(this.state.counts);
+  }
+  get seconds(): StageSeconds {
+    return { ...this.state.seconds };
+  }
+  get done(): boolean {
+    return this.state.phase === "done";
+  }
 
   /** Starts OUT, or takes up an earlier run's (cutting off a partial chunk); refuses one made from other inputs. */
   static open(path: string, fingerprint: Record<string, unknown>, counts: SynthCounts): SynthOutput {
     const progressPath = `${path}.progress.json`;
     if (!existsSync(progressPath)) {
-      if (existsSync(path) && statSync(path).size > 0) throw new Error(`${path}: exists but ${progressPath} does not, so it was not written by sso synth (or the progress file was removed); move it away to start over`);
-      const out = new SynthOutput(path, { version: 1, fingerprint, phase: "chunks", next_index: 0, bytes: 0, counts, seconds: zeroSeconds() });
+      if (existsSync(path) && statSync(path).size > 0)
+        throw new Error(
+          `${path}: exists but ${progressPath} does not, so it was not written by sso synth (or the progress file was removed); move it away to start over`,
+        );
+      const out = new SynthOutput(path, {
+        version: 1,
+        fingerprint,
+        phase: "chunks",
+        next_index: 0,
+        bytes: 0,
+        counts,
+        seconds: zeroSeconds(),
+      });
       writeFileSync(path, "");
       out.save();
       return out;
@@ -73,19 +97,37 @@ export class SynthOutput {
     try {
       state = JSON.parse(readFileSync(progressPath, "utf8")) as ProgressState;
     } catch (e) {
-      throw new Error(`${progressPath}: unreadable (${(e as Error).message.split("\n")[0]}); move it and ${path} away to start over`);
+      throw new Error(
+        `${progressPath}: unreadable (${(e as Error).message.split("\n")[0]}); move it and ${path} away to start over`,
+      );
     }
     if (state.version !== 1) throw new Error(`${progressPath}: unknown version ${JSON.stringify(state.version)}`);
     const diff = fingerprintDifference(state.fingerprint, fingerprint);
-    if (diff) throw new Error(`${path}: was started with other inputs (${diff}); rerun with the same ones, or move ${path} and ${progressPath} away to start over`);
+    if (diff)
+      throw new Error(
+        `${path}: was started with other inputs (${diff}); rerun with the same ones, or move ${path} and ${progressPath} away to start over`,
+      );
     if (!existsSync(path) && state.bytes === 0 && state.phase === "chunks") writeFileSync(path, "");
     const size = existsSync(path) ? statSync(path).size : -1;
-    if (state.phase === "filtering" && size === state.filtered!.bytes && sha256(readFileSync(path)) === state.filtered!.sha256) {
-      state = { ...state, phase: "done", bytes: state.filtered!.bytes, counts: state.filtered!.counts, filtered: undefined }; // the swap happened
+    if (
+      state.phase === "filtering" &&
+      size === state.filtered!.bytes &&
+      sha256(readFileSync(path)) === state.filtered!.sha256
+    ) {
+      state = {
+        ...state,
+        phase: "done",
+        bytes: state.filtered!.bytes,
+        counts: state.filtered!.counts,
+        filtered: undefined,
+      }; // the swap happened
     } else if (state.phase === "filtering") {
       state = { ...state, phase: "chunks", filtered: undefined }; // it did not: OUT is still the unfiltered set
     }
-    if (size < state.bytes) throw new Error(`${path}: ${size < 0 ? "is missing" : `has ${size} bytes`} but ${progressPath} records ${state.bytes}; move both away to start over`);
+    if (size < state.bytes)
+      throw new Error(
+        `${path}: ${size < 0 ? "is missing" : `has ${size} bytes`} but ${progressPath} records ${state.bytes}; move both away to start over`,
+      );
     if (size > state.bytes) truncateSync(path, state.bytes);
     const out = new SynthOutput(path, state);
     if (state.phase === "done") out.save();
@@ -93,7 +135,7 @@ export class SynthOutput {
   }
 
   private save(): void {
-    writeFileAtomic(this.progressPath, JSON.stringify(this.state) + "\n");
+    writeFileAtomic(this.progressPath, `${JSON.stringify(this.state)}\n`);
   }
 
   /** Appends a chunk's records (fsynced), then records the new position and totals. */
@@ -106,7 +148,10 @@ export class SynthOutput {
 
   /** The records in OUT. */
   readRecords(): SsoRecord[] {
-    return readFileSync(this.path, "utf8").split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as SsoRecord);
+    return readFileSync(this.path, "utf8")
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => JSON.parse(l) as SsoRecord);
   }
 
   /**
@@ -125,16 +170,27 @@ export class SynthOutput {
     const t0 = performance.now();
     const filtered = applyLogpOrder(records, this.state.counts);
     const text = toJsonl(filtered.records);
-    this.state = { ...this.state, phase: "filtering", filtered: { sha256: sha256(text), bytes: Buffer.byteLength(text), counts: filtered.counts } };
+    this.state = {
+      ...this.state,
+      phase: "filtering",
+      filtered: { sha256: sha256(text), bytes: Buffer.byteLength(text), counts: filtered.counts },
+    };
     this.save();
     writeFileAtomic(this.path, text);
     const seconds = { ...this.state.seconds, filter: this.state.seconds.filter + (performance.now() - t0) / 1000 };
-    this.state = { ...this.state, phase: "done", bytes: Buffer.byteLength(text), counts: filtered.counts, seconds, filtered: undefined };
+    this.state = {
+      ...this.state,
+      phase: "done",
+      bytes: Buffer.byteLength(text),
+      counts: filtered.counts,
+      seconds,
+      filtered: undefined,
+    };
     this.save();
     return { records: filtered.records, counts: this.counts, seconds, filtered: true };
   }
 
   writeSummary(summary: unknown): void {
-    writeFileAtomic(this.summaryPath, JSON.stringify(summary, null, 2) + "\n");
+    writeFileAtomic(this.summaryPath, `${JSON.stringify(summary, null, 2)}\n`);
   }
 }

@@ -19,7 +19,9 @@ export type PerResponse<T> = Record<Response, T>;
 export const SAMPLED_FROM: PerResponse<Variant> = { chosen: "pos", rejected: "neg", raw: "plain" };
 
 /** The record field holding a variant's system message (the plain prompt has none). */
-export const SYSTEM_FIELD = { plain: null, pos: "system_pos", neg: "system_neg" } as const satisfies PerVariant<string | null>;
+export const SYSTEM_FIELD = { plain: null, pos: "system_pos", neg: "system_neg" } as const satisfies PerVariant<
+  string | null
+>;
 
 /** Each pair's prompt variant, response and the record column with its reference log-prob sum. */
 export const PAIRS = {
@@ -42,7 +44,14 @@ export const REF_COLUMNS: RefColumn[] = PAIR_NAMES.map((p) => PAIRS[p].ref);
 /** The record field with a response's token count as scored. */
 export const countColumn = <R extends Response>(r: R): `${R}_n_tokens` => `${r}_n_tokens`;
 
-const SYMBOL: PerVariant<string> & PerResponse<string> = { plain: "x", pos: "x+", neg: "x-", chosen: "y+", rejected: "y-", raw: "y°" };
+const SYMBOL: PerVariant<string> & PerResponse<string> = {
+  plain: "x",
+  pos: "x+",
+  neg: "x-",
+  chosen: "y+",
+  rejected: "y-",
+  raw: "y°",
+};
 
 /** The pair in the paper's notation, e.g. "(x+, y-)". */
 export const pairLabel = (p: Pair): string => `(${SYMBOL[PAIRS[p].variant]}, ${SYMBOL[PAIRS[p].response]})`;

@@ -19,7 +19,9 @@ export function joinWords(words: readonly string[]): string {
 
 const SELECTION_INSTRUCTIONS = (lib: FeatureLibrary): string =>
   "You decide which qualities matter most in a good answer to a user's query.\n\n" +
-  "Features:\n" + lib.features.map((f) => `- ${f.name}: ${f.description}`).join("\n") + "\n\n" +
+  "Features:\n" +
+  lib.features.map((f) => `- ${f.name}: ${f.description}`).join("\n") +
+  "\n\n" +
   "For each query, reply with the names of the most relevant features, most important first, separated by " +
   "commas, and nothing else.";
 
@@ -27,16 +29,27 @@ const queryTurn = (query: string): string => `Query: ${query}`;
 
 /** The few-shot selection prompt: instructions and examples as earlier turns, then the query. */
 export function selectionMessages(lib: FeatureLibrary, query: string): ChatMessage[] {
-  const turns = [...lib.examples.map((ex) => ({ query: ex.query, answer: ex.features.join(", ") })), { query, answer: undefined }];
+  const turns = [
+    ...lib.examples.map((ex) => ({ query: ex.query, answer: ex.features.join(", ") })),
+    { query, answer: undefined },
+  ];
   const messages: ChatMessage[] = [];
   turns.forEach((t, i) => {
-    messages.push({ role: "user", content: (i === 0 ? SELECTION_INSTRUCTIONS(lib) + "\n\n" : "") + queryTurn(t.query) });
+    messages.push({
+      role: "user",
+      content: (i === 0 ? `${SELECTION_INSTRUCTIONS(lib)}\n\n` : "") + queryTurn(t.query),
+    });
     if (t.answer !== undefined) messages.push({ role: "assistant", content: t.answer });
   });
   return messages;
 }
 
-const normalize = (s: string): string => s.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, " ").trim();
+const normalize = (s: string): string =>
+  s
+    .toLowerCase()
+    .normalize("NFKD")
+    .replace(/[^a-z0-9]+/g, " ")
+    .trim();
 
 /**
  * The feature names in the policy's answer, in order of appearance, each once. Lenient: case, spacing, bullets,
@@ -46,7 +59,8 @@ const normalize = (s: string): string => s.toLowerCase().normalize("NFKD").repla
 export function parseFeatureList(text: string, lib: FeatureLibrary): string[] {
   const words = new Map<string, string>(); // normalised alias → feature name; the first feature claiming an alias wins
   for (const f of lib.features) {
-    for (const alias of [f.name, f.good, f.bad, ...f.aliases].map(normalize)) if (alias && !words.has(alias)) words.set(alias, f.name);
+    for (const alias of [f.name, f.good, f.bad, ...f.aliases].map(normalize))
+      if (alias && !words.has(alias)) words.set(alias, f.name);
   }
   const cut = text.search(/query\s*:/i);
   const names: string[] = [];
@@ -61,7 +75,8 @@ export function parseFeatureList(text: string, lib: FeatureLibrary): string[] {
 function aliasHits(hay: string, words: Map<string, string>): string[] {
   const hits: { at: number; len: number; name: string }[] = [];
   for (const [alias, name] of words) {
-    for (let at = hay.indexOf(` ${alias} `); at >= 0; at = hay.indexOf(` ${alias} `, at + 1)) hits.push({ at, len: alias.length, name });
+    for (let at = hay.indexOf(` ${alias} `); at >= 0; at = hay.indexOf(` ${alias} `, at + 1))
+      hits.push({ at, len: alias.length, name });
   }
   hits.sort((a, b) => a.at - b.at || b.len - a.len);
   const out: string[] = [];
@@ -108,7 +123,10 @@ const principleRequest = (features: readonly Feature[], query: string): string =
 export function principleMessages(lib: FeatureLibrary, features: readonly Feature[], query: string): ChatMessage[] {
   const exampleFeatures = Object.keys(PRINCIPLE_EXAMPLE.answer).map((n) => lib.features.find((f) => f.name === n));
   const example: ChatMessage[] = exampleFeatures.every((f) => f !== undefined)
-    ? [{ role: "user", content: principleRequest(exampleFeatures, PRINCIPLE_EXAMPLE.query) }, { role: "assistant", content: JSON.stringify(PRINCIPLE_EXAMPLE.answer) }]
+    ? [
+        { role: "user", content: principleRequest(exampleFeatures, PRINCIPLE_EXAMPLE.query) },
+        { role: "assistant", content: JSON.stringify(PRINCIPLE_EXAMPLE.answer) },
+      ]
     : [];
   return [...example, { role: "user", content: principleRequest(features, query) }];
 }
@@ -117,7 +135,8 @@ export function principleMessages(lib: FeatureLibrary, features: readonly Featur
 function firstJsonObject(text: string): string | undefined {
   const start = text.indexOf("{");
   if (start < 0) return undefined;
-  let depth = 0, inString = false;
+  let depth = 0,
+    inString = false;
   for (let i = start; i < text.length; i++) {
     const c = text[i];
     if (inString) {
@@ -142,8 +161,11 @@ export function parsePrinciples(text: string, features: readonly Feature[]): Pri
   const byKey = new Map(Object.entries(parsed).map(([k, v]) => [normalize(k), v]));
   return features.map((f) => {
     const v = byKey.get(normalize(f.name)) as { good?: unknown; bad?: unknown } | undefined;
-    const good = typeof v?.good === "string" ? v.good.trim() : "", bad = typeof v?.bad === "string" ? v.bad.trim() : "";
-    return good && bad ? { feature: f.name, good, bad, source: "policy" } : { feature: f.name, good: f.goodPrinciple, bad: f.badPrinciple, source: "library" };
+    const good = typeof v?.good === "string" ? v.good.trim() : "",
+      bad = typeof v?.bad === "string" ? v.bad.trim() : "";
+    return good && bad
+      ? { feature: f.name, good, bad, source: "policy" }
+      : { feature: f.name, good: f.goodPrinciple, bad: f.badPrinciple, source: "library" };
   });
 }
 
@@ -155,15 +177,25 @@ export function libraryPrinciples(features: readonly Feature[]): Principle[] {
 // ---- contrastive prompts ----
 
 /** The system message of x+ (good adjectives and principles) or x- (bad ones). */
-export function systemMessage(polarity: "pos" | "neg", features: readonly Feature[], principles: readonly Principle[]): string {
+export function systemMessage(
+  polarity: "pos" | "neg",
+  features: readonly Feature[],
+  principles: readonly Principle[],
+): string {
   const adjectives = features.map((f) => (polarity === "pos" ? f.good : f.bad));
   const rules = principles.map((p) => `- ${polarity === "pos" ? p.good : p.bad}`);
-  return `Your answer should be ${joinWords(adjectives)}.\n\nGuidelines:\n${rules.join("\n")}\n\n` +
-    "Follow the guidelines, but do not mention them or refer to them in your answer.";
+  return (
+    `Your answer should be ${joinWords(adjectives)}.\n\nGuidelines:\n${rules.join("\n")}\n\n` +
+    "Follow the guidelines, but do not mention them or refer to them in your answer."
+  );
 }
 
 /** x+ and x- put their system message before the conversation; x is the conversation alone. */
-export function contrastivePrompts(prompt: readonly ChatMessage[], systemPos: string, systemNeg: string): { pos: ChatMessage[]; neg: ChatMessage[]; plain: ChatMessage[] } {
+export function contrastivePrompts(
+  prompt: readonly ChatMessage[],
+  systemPos: string,
+  systemNeg: string,
+): { pos: ChatMessage[]; neg: ChatMessage[]; plain: ChatMessage[] } {
   return {
     pos: [{ role: "system", content: systemPos }, ...prompt],
     neg: [{ role: "system", content: systemNeg }, ...prompt],

@@ -30,7 +30,10 @@ export const SsoRecord = z.strictObject({
   prompt_index: z.number().int().min(0),
   iteration: z.number().int().min(0),
   /** The conversation without a system message, ending in a user turn. */
-  prompt: z.array(turn).min(1).refine((p) => p[p.length - 1].role === "user", "must end with a user turn"),
+  prompt: z
+    .array(turn)
+    .min(1)
+    .refine((p) => p[p.length - 1].role === "user", "must end with a user turn"),
   chosen: answer, // y+ ~ π(·|x+)
   rejected: answer, // y- ~ π(·|x-)
   raw: answer, // y° ~ π(·|x)
@@ -40,7 +43,13 @@ export const SsoRecord = z.strictObject({
   system_pos: z.string(),
   system_neg: z.string(),
   finish_reasons: z.strictObject({ chosen: finish, rejected: finish, raw: finish }),
-  sampling: z.strictObject({ temperature: z.number(), top_p: z.number(), top_k: z.number().int(), max_new_tokens: count, raw_greedy: z.boolean() }),
+  sampling: z.strictObject({
+    temperature: z.number(),
+    top_p: z.number(),
+    top_k: z.number().int(),
+    max_new_tokens: count,
+    raw_greedy: z.boolean(),
+  }),
   seed,
   sample_seeds: z.strictObject({ chosen: seed, rejected: seed, raw: seed }),
   policy_model: z.string(),
@@ -59,7 +68,8 @@ const MIB = 1 << 20;
 function ends(path: string): Buffer {
   const size = statSync(path).size;
   if (size <= 2 * MIB) return readFileSync(path);
-  const buf = Buffer.alloc(2 * MIB), fd = openSync(path, "r");
+  const buf = Buffer.alloc(2 * MIB),
+    fd = openSync(path, "r");
   try {
     readSync(fd, buf, 0, MIB, 0);
     readSync(fd, buf, MIB, MIB, size - MIB);
@@ -77,7 +87,9 @@ function ends(path: string): Buffer {
 export function policyHash(dir: string): string {
   const h = createHash("sha256");
   h.update("config.json\0").update(readFileSync(join(dir, "config.json")));
-  for (const name of readdirSync(dir).filter((n) => n.endsWith(".safetensors")).sort()) {
+  for (const name of readdirSync(dir)
+    .filter((n) => n.endsWith(".safetensors"))
+    .sort()) {
     h.update(`\0${name}\0${statSync(join(dir, name)).size}\0`).update(ends(join(dir, name)));
   }
   return h.digest("hex");

@@ -3,9 +3,10 @@
 // is touched; runs the chunks in-process or on a remote OpenAI-compatible engine; appends records chunk by chunk
 // (resumable, see output.ts); shows one progress bar per stage on a terminal; writes and prints the summary.
 // Not here: flag parsing (src/cli/synth.ts) and the stages themselves (synth.ts, stages.ts).
-import { MultiBar, type SingleBar } from "cli-progress";
+
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { MultiBar, type SingleBar } from "cli-progress";
 import { getBackend } from "../backends/index.js";
 import { loadModel, readConfig } from "../model/folder.js";
 import { OpenAiEngine } from "../remote/openai.js";
@@ -18,8 +19,8 @@ import { SynthOutput } from "./output.js";
 import { PAIR_NAMES, RESPONSES } from "./pairs.js";
 import { policyHash } from "./record.js";
 import type { Stage } from "./stages.js";
-import { checkConfig, synthesizeChunks, synthesizeChunksOn, type SynthOptions } from "./synth.js";
-import { emptyCounts, summarize, TIMED, type SynthSummary } from "./synth-summary.js";
+import { checkConfig, type SynthOptions, synthesizeChunks, synthesizeChunksOn } from "./synth.js";
+import { emptyCounts, type SynthSummary, summarize, TIMED } from "./synth-summary.js";
 
 /** A remote OpenAI-compatible engine (vLLM, SGLang, `sso serve`) for sampling and scoring. */
 export interface RemoteOptions {
@@ -65,8 +66,12 @@ export function runSynth(run: SynthRun): SynthSummary | Promise<SynthSummary> {
   const model = remote ? null : loadModel(run.model, getBackend(run.backend));
   const policy = { model: run.model, hash: policyHash(run.model) };
   const fingerprint = {
-    config, backend: run.backend, policy_model: policy.model, policy_hash: policy.hash,
-    prompts_sha256: createHash("sha256").update(readFileSync(run.prompts)).digest("hex"), features_sha256: libraryHash(lib),
+    config,
+    backend: run.backend,
+    policy_model: policy.model,
+    policy_hash: policy.hash,
+    prompts_sha256: createHash("sha256").update(readFileSync(run.prompts)).digest("hex"),
+    features_sha256: libraryHash(lib),
     ...(remote ? { engine: remote.settings } : {}),
   };
   const output = SynthOutput.open(run.out, fingerprint, emptyCounts(lib));
@@ -75,11 +80,18 @@ export function runSynth(run: SynthRun): SynthSummary | Promise<SynthSummary> {
   if (output.next > 0) console.error(`resuming: ${output.next} of ${prompts.length} prompts already done`);
   const bars = stageBars(config, prompts.length - output.next);
   const opts: SynthOptions = {
-    library: lib, policy, start: output.next, counts: output.counts, seconds: output.seconds,
+    library: lib,
+    policy,
+    start: output.next,
+    counts: output.counts,
+    seconds: output.seconds,
     onChunk: (c) => output.appendChunk(c.records, c.next, c.counts, c.seconds),
     onProgress: bars.tick,
   };
-  if (remote) return synthesizeChunksOn(remote, tok, prompts, config, opts).finally(() => bars.stop()).then(finish);
+  if (remote)
+    return synthesizeChunksOn(remote, tok, prompts, config, opts)
+      .finally(() => bars.stop())
+      .then(finish);
   try {
     synthesizeChunks(model!, tok, prompts, config, opts);
   } finally {
@@ -91,16 +103,34 @@ export function runSynth(run: SynthRun): SynthSummary | Promise<SynthSummary> {
 function remoteEngine(r: RemoteOptions, modelDir: string, tok: Tokenizer): OpenAiEngine {
   if (!/^https?:\/\//.test(r.baseUrl)) throw new Error(`--base-url must be an http(s) URL, got "${r.baseUrl}"`);
   return new OpenAiEngine({
-    baseUrl: r.baseUrl, model: r.apiModel, apiKey: r.apiKey ?? process.env.OPENAI_API_KEY, maxPositions: readConfig(modelDir).maxPositionEmbeddings,
-    eosIds: tok.stopIds, concurrency: r.concurrency, timeoutMs: r.timeoutSeconds * 1000,
+    baseUrl: r.baseUrl,
+    model: r.apiModel,
+    apiKey: r.apiKey ?? process.env.OPENAI_API_KEY,
+    maxPositions: readConfig(modelDir).maxPositionEmbeddings,
+    eosIds: tok.stopIds,
+    concurrency: r.concurrency,
+    timeoutMs: r.timeoutSeconds * 1000,
   });
 }
 
 /** One bar per stage on a terminal (redrawn from the ticks, since synthesis keeps the event loop busy); silent otherwise. */
-function stageBars(config: SynthConfig, prompts: number): { tick: (stage: Stage, n: number) => void; stop: () => void } {
+function stageBars(
+  config: SynthConfig,
+  prompts: number,
+): { tick: (stage: Stage, n: number) => void; stop: () => void } {
   if (!process.stderr.isTTY) return { tick() {}, stop() {} };
-  const multi = new MultiBar({ format: "{stage} [{bar}] {value}/{total} {unit}", stream: process.stderr, hideCursor: true, clearOnComplete: false });
-  const spec: [Stage, number, string][] = [["select", 1, "prompts"], ["principles", 1, "prompts"], ["sample", RESPONSES.length, "answers"], ["score", PAIR_NAMES.length, "pairs"]];
+  const multi = new MultiBar({
+    format: "{stage} [{bar}] {value}/{total} {unit}",
+    stream: process.stderr,
+    hideCursor: true,
+    clearOnComplete: false,
+  });
+  const spec: [Stage, number, string][] = [
+    ["select", 1, "prompts"],
+    ["principles", 1, "prompts"],
+    ["sample", RESPONSES.length, "answers"],
+    ["score", PAIR_NAMES.length, "pairs"],
+  ];
   const bars = new Map<Stage, SingleBar>();
   for (const [stage, per, unit] of spec) {
     if (stage === "principles" && !config.queryPrinciples) continue;
@@ -129,12 +159,23 @@ function finishSynth(run: SynthRun, output: SynthOutput): SynthSummary {
 }
 
 function printSummary(s: SynthSummary, out: string, summaryPath: string): void {
-  const dropped = Object.entries(s.dropped).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`).join(", ") || "none";
-  const list = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(" · ");
+  const dropped =
+    Object.entries(s.dropped)
+      .filter(([, n]) => n > 0)
+      .map(([r, n]) => `${r} ${n}`)
+      .join(", ") || "none";
+  const list = (o: Record<string, number>) =>
+    Object.entries(o)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(" · ");
   const len = (k: keyof SynthSummary["lengths"]) => `${k} ${s.lengths[k].mean}/${s.lengths[k].median}`;
-  console.error(`synth: ${s.prompts} prompts → ${s.kept} records (dropped: ${dropped}) in ${s.timing.seconds.total} s, ${s.timing.records_per_minute} records/min`);
+  console.error(
+    `synth: ${s.prompts} prompts → ${s.kept} records (dropped: ${dropped}) in ${s.timing.seconds.total} s, ${s.timing.records_per_minute} records/min`,
+  );
   console.error(`  features kept: ${list(s.features_kept)}`);
   console.error(`  response tokens (mean/median): ${RESPONSES.map(len).join(" · ")}`);
-  console.error(`  time: ${TIMED.map((k) => `${k} ${s.timing.seconds[k]} s (${Math.round(100 * s.timing.share[k])}%)`).join(" · ")}`);
+  console.error(
+    `  time: ${TIMED.map((k) => `${k} ${s.timing.seconds[k]} s (${Math.round(100 * s.timing.share[k])}%)`).join(" · ")}`,
+  );
   console.error(`  → ${out}, ${summaryPath}`);
 }

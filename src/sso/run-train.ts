@@ -8,7 +8,7 @@ import { loadModel, readConfig } from "../model/folder.js";
 import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 import { readJsonl } from "../util/jsonl.js";
 import { SsoRecord } from "./record.js";
-import { trainSso, type StepMetrics } from "./train.js";
+import { type StepMetrics, trainSso } from "./train.js";
 import type { TrainConfig } from "./train-config.js";
 
 export interface TrainRun {
@@ -30,13 +30,16 @@ export function runTrain(run: TrainRun): StepMetrics[] {
   if (records.length === 0) throw new Error(`${run.data}: no records to train on`);
   const ckpt = join(run.out, "checkpoint");
   const resuming = run.resume && existsSync(join(ckpt, "trainer_state.json"));
-  if (!run.resume && existsSync(ckpt)) throw new Error(`${ckpt} exists: pass --resume to continue it, or choose another --out`);
+  if (!run.resume && existsSync(ckpt))
+    throw new Error(`${ckpt} exists: pass --resume to continue it, or choose another --out`);
   const tok = Tokenizer.fromDir(run.model);
   checkTokenizerFitsModel(tok, readConfig(run.model).vocabSize);
   const model = loadModel(resuming ? join(ckpt, "model") : run.model, getBackend(run.backend));
   const t0 = performance.now();
   const steps = trainSso(model, tok, records, run.config, { out: run.out, sourceDir: run.model, resume: resuming });
   const last = steps[steps.length - 1];
-  console.error(`trained ${steps.length} steps in ${((performance.now() - t0) / 1000).toFixed(1)} s${last ? ` (final loss ${last.loss.toFixed(4)}, W ${last["sso/W"].toFixed(3)})` : ""} → ${join(run.out, "model")}`);
+  console.error(
+    `trained ${steps.length} steps in ${((performance.now() - t0) / 1000).toFixed(1)} s${last ? ` (final loss ${last.loss.toFixed(4)}, W ${last["sso/W"].toFixed(3)})` : ""} → ${join(run.out, "model")}`,
+  );
   return steps;
 }

@@ -5,7 +5,15 @@ import { Rng } from "../tensor/rng.js";
 import type { FeatureLibrary } from "./features.js";
 
 /** The purposes that get their own random stream per prompt. */
-export const STREAM = { selection: 1, padding: 2, concision: 3, principles: 4, chosen: 5, rejected: 6, raw: 7 } as const;
+export const STREAM = {
+  selection: 1,
+  padding: 2,
+  concision: 3,
+  principles: 4,
+  chosen: 5,
+  rejected: 6,
+  raw: 7,
+} as const;
 export type Stream = keyof typeof STREAM;
 
 /** MurmurHash3's 32-bit finaliser: every input bit affects every output bit. */
@@ -20,7 +28,8 @@ function fmix32(h: number): number {
 /** The seed of one purpose's stream for prompt `index` (0-based, in the prompts file). */
 export function streamSeed(seed: number, iteration: number, index: number, stream: Stream): number {
   let h = 0x9e3779b9;
-  for (const v of [seed, iteration, index, STREAM[stream]]) h = fmix32((Math.imul(h ^ (v >>> 0), 0x01000193) + 0x7f4a7c15) >>> 0);
+  for (const v of [seed, iteration, index, STREAM[stream]])
+    h = fmix32((Math.imul(h ^ (v >>> 0), 0x01000193) + 0x7f4a7c15) >>> 0);
   return h;
 }
 
@@ -43,7 +52,14 @@ export const concisionFeature = (lib: FeatureLibrary): string | undefined =>
  * library (padding stream), then Concision appended with probability concisionProb (its own stream, one draw per
  * prompt whatever the padding used) unless already chosen.
  */
-export function chooseFeatures(named: readonly string[], lib: FeatureLibrary, k: number, concisionProb: number, padSeed: number, coinSeed: number): FeatureChoice {
+export function chooseFeatures(
+  named: readonly string[],
+  lib: FeatureLibrary,
+  k: number,
+  concisionProb: number,
+  padSeed: number,
+  coinSeed: number,
+): FeatureChoice {
   const features = named.slice(0, k);
   const fromPolicy = features.length;
   const rest = lib.features.map((f) => f.name).filter((n) => !features.includes(n));

@@ -3,7 +3,7 @@
 // data in, data out; the stages themselves live in stages.ts and their order in synth.ts.
 import type { Steps } from "../engine/engine.js";
 import type { FeatureLibrary } from "./features.js";
-import { DROP_REASONS, logpOrderFilter, type DropReason } from "./filters.js";
+import { DROP_REASONS, type DropReason, logpOrderFilter } from "./filters.js";
 import type { Principle } from "./prompts.js";
 import type { SsoRecord } from "./record.js";
 import type { Selection } from "./stages.js";
@@ -78,7 +78,10 @@ export function countPrinciples(counts: SynthCounts, principles: readonly Princi
 }
 
 /** The ordering filter over a finished set: the kept records, with the drops added to a copy of the counts. */
-export function applyLogpOrder(records: readonly SsoRecord[], counts: SynthCounts): { records: SsoRecord[]; counts: SynthCounts } {
+export function applyLogpOrder(
+  records: readonly SsoRecord[],
+  counts: SynthCounts,
+): { records: SsoRecord[]; counts: SynthCounts } {
   const reasons = logpOrderFilter(records);
   const out = structuredClone(counts);
   reasons.forEach((r) => r && out.dropped[r]++);
@@ -92,19 +95,29 @@ export interface SynthSummary extends SynthCounts {
   /** Response tokens of the kept records as scored (end-of-turn included). */
   lengths: Record<"chosen" | "rejected" | "raw", { mean: number; median: number }>;
   /** Varies between runs; everything above is determined by the inputs. */
-  timing: { seconds: StageSeconds & { total: number }; share: StageSeconds; prompts_per_minute: number; records_per_minute: number };
+  timing: {
+    seconds: StageSeconds & { total: number };
+    share: StageSeconds;
+    prompts_per_minute: number;
+    records_per_minute: number;
+  };
 }
 
 const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
 
 function stats(xs: readonly number[]): { mean: number; median: number } {
   if (xs.length === 0) return { mean: 0, median: 0 };
-  const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
+  const s = [...xs].sort((a, b) => a - b),
+    m = s.length >> 1;
   return { mean: round(s.reduce((a, b) => a + b, 0) / s.length), median: s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2 };
 }
 
 /** The summary of a finished set: counts, what the kept records tell, and timing. */
-export function summarize(counts: SynthCounts, records: readonly Pick<SsoRecord, "features" | "chosen_n_tokens" | "rejected_n_tokens" | "raw_n_tokens">[], seconds: StageSeconds): SynthSummary {
+export function summarize(
+  counts: SynthCounts,
+  records: readonly Pick<SsoRecord, "features" | "chosen_n_tokens" | "rejected_n_tokens" | "raw_n_tokens">[],
+  seconds: StageSeconds,
+): SynthSummary {
   const features_kept = Object.fromEntries(Object.keys(counts.features_selected).map((f) => [f, 0]));
   records.forEach((r) => r.features.forEach((f) => (features_kept[f] = (features_kept[f] ?? 0) + 1)));
   const total = TIMED.reduce((s, k) => s + seconds[k], 0);
@@ -113,13 +126,19 @@ export function summarize(counts: SynthCounts, records: readonly Pick<SsoRecord,
     ...counts,
     kept: records.length,
     features_kept,
-    lengths: { chosen: stats(records.map((r) => r.chosen_n_tokens)), rejected: stats(records.map((r) => r.rejected_n_tokens)), raw: stats(records.map((r) => r.raw_n_tokens)) },
+    lengths: {
+      chosen: stats(records.map((r) => r.chosen_n_tokens)),
+      rejected: stats(records.map((r) => r.rejected_n_tokens)),
+      raw: stats(records.map((r) => r.raw_n_tokens)),
+    },
     timing: {
-      seconds: { ...(Object.fromEntries(TIMED.map((k) => [k, round(seconds[k])])) as StageSeconds), total: round(total) },
+      seconds: {
+        ...(Object.fromEntries(TIMED.map((k) => [k, round(seconds[k])])) as StageSeconds),
+        total: round(total),
+      },
       share: Object.fromEntries(TIMED.map((k) => [k, round(total > 0 ? seconds[k] / total : 0)])) as StageSeconds,
       prompts_per_minute: round(counts.prompts / minutes, 1),
       records_per_minute: round(records.length / minutes, 1),
     },
   };
 }
-

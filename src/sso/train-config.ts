@@ -2,7 +2,7 @@
 // schema with documented defaults. The SSO-SPEC §3 values are the defaults, except the learning rate, which the
 // spec gives for 7–8B models (5e-7) and which small models need far larger.
 import { z } from "zod";
-import { PRESETS, type ObjectiveConfig } from "./objective.js";
+import { type ObjectiveConfig, PRESETS } from "./objective.js";
 
 const PRESET_NAMES = Object.keys(PRESETS) as [string, ...string[]];
 

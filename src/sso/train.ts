@@ -3,12 +3,13 @@
 // reference log-probs) into a loss and per-sequence derivatives, the model's backward accumulates gradients, and
 // AdamW (cosine schedule, warmup, clipping) updates. Metrics go to OUT/metrics.jsonl; checkpoints to
 // OUT/checkpoint (atomic), from which a rerun resumes exactly; the final model to OUT/model.
+
+import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { createHash } from "node:crypto";
+import { saveModel } from "../model/folder.js";
 import type { Model } from "../model/model.js";
 import type { Params } from "../model/params.js";
-import { saveModel } from "../model/folder.js";
 import { scoreItems } from "../model/score.js";
 import { mixSeed, Rng } from "../tensor/rng.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
@@ -17,11 +18,10 @@ import { MetricsLog } from "../train/metrics.js";
 import { AdamW } from "../train/optimizer.js";
 import { cosineWithWarmup } from "../train/schedule.js";
 import { progress } from "../util/progress.js";
-import { pairsNeeded, ssoObjective, type RecordLogps } from "./objective.js";
-import { countColumn, PAIR_NAMES, pairLabel, PAIRS, SYSTEM_FIELD, type Pair } from "./pairs.js";
+import { pairsNeeded, type RecordLogps, ssoObjective } from "./objective.js";
+import { countColumn, PAIR_NAMES, PAIRS, type Pair, pairLabel, SYSTEM_FIELD } from "./pairs.js";
 import type { SsoRecord } from "./record.js";
 import { objectiveConfig, type TrainConfig } from "./train-config.js";
-
 
 interface Sequence {
   ids: number[];
@@ -32,11 +32,14 @@ interface Sequence {
 /** A record's sequences for the given pairs, tokenised exactly as synthesis scored them. */
 function recordSequences(tok: Tokenizer, r: SsoRecord, pairs: readonly Pair[]): Sequence[] {
   return pairs.map((p) => {
-    const { variant, response, ref } = PAIRS[p], system = SYSTEM_FIELD[variant];
+    const { variant, response, ref } = PAIRS[p],
+      system = SYSTEM_FIELD[variant];
     const messages = [...(system ? [{ role: "system", content: r[system] }] : []), ...r.prompt];
     const { promptIds, responseIds } = tok.encodeChat(messages, r[response][0].content);
     if (responseIds.length !== r[countColumn(response)]) {
-      throw new Error(`record ${r.id}: ${pairLabel(p)} tokenises to ${responseIds.length} response tokens, the record says ${r[countColumn(response)]} (different tokenizer?)`);
+      throw new Error(
+        `record ${r.id}: ${pairLabel(p)} tokenises to ${responseIds.length} response tokens, the record says ${r[countColumn(response)]} (different tokenizer?)`,
+      );
     }
     return { ids: [...promptIds, ...responseIds], scoreFrom: promptIds.length, ref: r[ref] };
   });
@@ -45,15 +48,37 @@ function recordSequences(tok: Tokenizer, r: SsoRecord, pairs: readonly Pair[]): 
 /** The records with every reference column rescored by another model (e.g. the initial one), same tokenisation. */
 export function rescoreReference(ref: Model, tok: Tokenizer, records: readonly SsoRecord[]): SsoRecord[] {
   const pairs = PAIR_NAMES;
-  const results = scoreItems(ref, records.flatMap((r) => recordSequences(tok, r, pairs).map((s) => ({ promptIds: s.ids.slice(0, s.scoreFrom), responseIds: s.ids.slice(s.scoreFrom) }))));
-  return records.map((r, i) => ({ ...r, ...Object.fromEntries(pairs.map((p, k) => [PAIRS[p].ref, results[i * pairs.length + k].logp])) }));
+  const results = scoreItems(
+    ref,
+    records.flatMap((r) =>
+      recordSequences(tok, r, pairs).map((s) => ({
+        promptIds: s.ids.slice(0, s.scoreFrom),
+        responseIds: s.ids.slice(s.scoreFrom),
+      })),
+    ),
+  );
+  return records.map((r, i) => ({
+    ...r,
+    ...Object.fromEntries(pairs.map((p, k) => [PAIRS[p].ref, results[i * pairs.length + k].logp])),
+  }));
 }
 
 /** The policy's log-probs (with the records' reference ones) of each record's pairs: for evaluating the objective. */
-export function policyRecordLogps(model: Model, tok: Tokenizer, records: readonly SsoRecord[], pairs: readonly Pair[]): RecordLogps[] {
+export function policyRecordLogps(
+  model: Model,
+  tok: Tokenizer,
+  records: readonly SsoRecord[],
+  pairs: readonly Pair[],
+): RecordLogps[] {
   return records.map((r) => {
-    const seqs = recordSequences(tok, r, pairs), { outputs } = model.forward(seqs);
-    return Object.fromEntries(pairs.map((p, k) => [p, { policy: outputs[k].tokenLogps.reduce((a, x) => a + x, 0), ref: seqs[k].ref, n: outputs[k].tokenLogps.length }]));
+    const seqs = recordSequences(tok, r, pairs),
+      { outputs } = model.forward(seqs);
+    return Object.fromEntries(
+      pairs.map((p, k) => [
+        p,
+        { policy: outputs[k].tokenLogps.reduce((a, x) => a + x, 0), ref: seqs[k].ref, n: outputs[k].tokenLogps.length },
+      ]),
+    );
   });
 }
 
@@ -97,48 +122,81 @@ function fingerprint(records: readonly SsoRecord[], cfg: TrainConfig): string {
 }
 
 /** Trains the model in place on the records; returns the metrics of every step run now. */
-export function trainSso(model: Model, tok: Tokenizer, records: readonly SsoRecord[], cfg: TrainConfig, opts: TrainOptions): StepMetrics[] {
+export function trainSso(
+  model: Model,
+  tok: Tokenizer,
+  records: readonly SsoRecord[],
+  cfg: TrainConfig,
+  opts: TrainOptions,
+): StepMetrics[] {
   if (records.length === 0) throw new Error("train: no records");
-  const obj = objectiveConfig(cfg.objective), pairs = pairsNeeded(obj);
+  const obj = objectiveConfig(cfg.objective),
+    pairs = pairsNeeded(obj);
   model.freeze(cfg.freeze);
   const grads = model.newGrads();
   const opt = new AdamW(model.backend, model.params, grads.keys(), cfg);
-  const stepsPerEpoch = Math.ceil(records.length / cfg.batchSize), total = stepsPerEpoch * cfg.epochs;
-  const warmup = Math.round(cfg.warmupRatio * total), fp = fingerprint(records, cfg);
-  const ckptDir = join(opts.out, "checkpoint"), metricsPath = join(opts.out, "metrics.jsonl");
+  const stepsPerEpoch = Math.ceil(records.length / cfg.batchSize),
+    total = stepsPerEpoch * cfg.epochs;
+  const warmup = Math.round(cfg.warmupRatio * total),
+    fp = fingerprint(records, cfg);
+  const ckptDir = join(opts.out, "checkpoint"),
+    metricsPath = join(opts.out, "metrics.jsonl");
   mkdirSync(opts.out, { recursive: true });
   let start = 0;
   const saved = opts.resume ? readCheckpointState(ckptDir) : undefined;
   if (saved) {
-    if (saved.fingerprint !== fp) throw new Error(`${ckptDir}: the checkpoint is from other data or settings; remove it or train into another --out`);
+    if (saved.fingerprint !== fp)
+      throw new Error(
+        `${ckptDir}: the checkpoint is from other data or settings; remove it or train into another --out`,
+      );
     opt.load(join(ckptDir, "optimizer.safetensors"), saved.step);
     start = saved.step;
   }
   const log = MetricsLog.open(metricsPath, saved ? start : undefined);
   const seqCache = new Map<number, Sequence[]>();
-  const sequences = (i: number): Sequence[] => seqCache.get(i) ?? seqCache.set(i, recordSequences(tok, records[i], pairs)).get(i)!;
+  const sequences = (i: number): Sequence[] =>
+    seqCache.get(i) ?? seqCache.set(i, recordSequences(tok, records[i], pairs)).get(i)!;
   const bar = progress("train", total - start, "steps");
   const run: StepMetrics[] = [];
-  let lastSaved = start, step = start + 1;
+  let lastSaved = start,
+    step = start + 1;
   try {
     for (; step <= total; step++) {
-      const epoch = Math.floor((step - 1) / stepsPerEpoch), within = (step - 1) % stepsPerEpoch;
-      const batch = epochOrder(records.length, cfg.seed, epoch).slice(within * cfg.batchSize, (within + 1) * cfg.batchSize);
+      const epoch = Math.floor((step - 1) / stepsPerEpoch),
+        within = (step - 1) % stepsPerEpoch;
+      const batch = epochOrder(records.length, cfg.seed, epoch).slice(
+        within * cfg.batchSize,
+        (within + 1) * cfg.batchSize,
+      );
       const m = trainStep(model, grads, batch, sequences, obj, pairs, cfg.microBatch);
       const lr = cosineWithWarmup(cfg.lr, step, total, warmup);
       const gradNorm = opt.update(grads, lr);
-      const metrics: StepMetrics = { step, epoch, ...m.metrics, grad_norm: gradNorm, learning_rate: lr, "tokens/s": m.tokensPerSecond };
+      const metrics: StepMetrics = {
+        step,
+        epoch,
+        ...m.metrics,
+        grad_norm: gradNorm,
+        learning_rate: lr,
+        "tokens/s": m.tokensPerSecond,
+      };
       run.push(metrics);
       log.append(metrics);
       opts.onStep?.(metrics);
-      bar.tick(1, { loss: metrics.loss.toFixed(4), W: metrics["sso/W"].toFixed(3), "tok/s": Math.round(metrics["tokens/s"]) });
+      bar.tick(1, {
+        loss: metrics.loss.toFixed(4),
+        W: metrics["sso/W"].toFixed(3),
+        "tok/s": Math.round(metrics["tokens/s"]),
+      });
       if ((cfg.saveEvery > 0 && step % cfg.saveEvery === 0) || step === total) {
         saveCheckpoint(ckptDir, model, opt, { step, totalSteps: total, fingerprint: fp }, opts.sourceDir);
         lastSaved = step;
       }
     }
   } catch (e) {
-    const where = lastSaved > 0 ? `the last good checkpoint (step ${lastSaved}) is intact in ${ckptDir}` : "no checkpoint was written yet";
+    const where =
+      lastSaved > 0
+        ? `the last good checkpoint (step ${lastSaved}) is intact in ${ckptDir}`
+        : "no checkpoint was written yet";
     throw new Error(`train: step ${step}: ${(e as Error).message}; ${where}`);
   } finally {
     bar.stop();
@@ -147,44 +205,81 @@ export function trainSso(model: Model, tok: Tokenizer, records: readonly SsoReco
   return run;
 }
 
-type StepResult = { metrics: Omit<StepMetrics, "step" | "epoch" | "grad_norm" | "learning_rate" | "tokens/s">; tokensPerSecond: number };
+type StepResult = {
+  metrics: Omit<StepMetrics, "step" | "epoch" | "grad_norm" | "learning_rate" | "tokens/s">;
+  tokensPerSecond: number;
+};
 
 /** Forward/backward of one optimizer step's records, micro-batch by micro-batch, into grads (zeroed first). */
 function trainStep(
-  model: Model, grads: Params, batch: readonly number[], sequences: (i: number) => Sequence[],
-  obj: ReturnType<typeof objectiveConfig>, pairs: readonly Pair[], microBatch: number,
+  model: Model,
+  grads: Params,
+  batch: readonly number[],
+  sequences: (i: number) => Sequence[],
+  obj: ReturnType<typeof objectiveConfig>,
+  pairs: readonly Pair[],
+  microBatch: number,
 ): StepResult {
   for (const g of grads.values()) g.fill(0);
   const t0 = performance.now();
-  let tokens = 0, loss = 0;
+  let tokens = 0,
+    loss = 0;
   const sums = { W: 0, G: 0, L_pos: 0, L_neg: 0, rc: 0, rr: 0, acc: 0, lc: 0, lr: 0 };
-  const beta = obj.beta, plain = pairs.includes("x_chosen");
+  const beta = obj.beta,
+    plain = pairs.includes("x_chosen");
   for (let b0 = 0; b0 < batch.length; b0 += microBatch) {
-    const mb = batch.slice(b0, b0 + microBatch), seqs = mb.flatMap((i) => sequences(i));
+    const mb = batch.slice(b0, b0 + microBatch),
+      seqs = mb.flatMap((i) => sequences(i));
     const { outputs, state } = model.forward(seqs, { forBackward: true });
     const sumsOf = outputs.map((o) => o.tokenLogps.reduce((a, x) => a + x, 0));
-    const recs: RecordLogps[] = mb.map((_, r) => Object.fromEntries(pairs.map((p, k) => {
-      const j = r * pairs.length + k;
-      return [p, { policy: sumsOf[j], ref: seqs[j].ref, n: outputs[j].tokenLogps.length }];
-    })));
-    const res = ssoObjective(recs, obj), share = mb.length / batch.length; // the step's loss is the mean over its records
+    const recs: RecordLogps[] = mb.map((_, r) =>
+      Object.fromEntries(
+        pairs.map((p, k) => {
+          const j = r * pairs.length + k;
+          return [p, { policy: sumsOf[j], ref: seqs[j].ref, n: outputs[j].tokenLogps.length }];
+        }),
+      ),
+    );
+    const res = ssoObjective(recs, obj),
+      share = mb.length / batch.length; // the step's loss is the mean over its records
     if (!Number.isFinite(res.loss)) throw new Error(`non-finite loss (${res.loss}) in records ${mb.join(", ")}`);
-    model.backward(state!, outputs.map((o, j) => new Float32Array(o.tokenLogps.length).fill(res.grads[Math.floor(j / pairs.length)][pairs[j % pairs.length]]! * share)), grads);
+    model.backward(
+      state!,
+      outputs.map((o, j) =>
+        new Float32Array(o.tokenLogps.length).fill(
+          res.grads[Math.floor(j / pairs.length)][pairs[j % pairs.length]]! * share,
+        ),
+      ),
+      grads,
+    );
     loss += res.loss * share;
     for (const k of ["W", "G", "L_pos", "L_neg"] as const) sums[k] += res.parts[k] * share;
     if (plain) {
       for (const r of recs) {
-        const rc = beta * (r.x_chosen!.policy - r.x_chosen!.ref), rr = beta * (r.x_rejected!.policy - r.x_rejected!.ref);
-        Object.assign(sums, { rc: sums.rc + rc, rr: sums.rr + rr, acc: sums.acc + (rc > rr ? 1 : 0), lc: sums.lc + r.x_chosen!.policy, lr: sums.lr + r.x_rejected!.policy });
+        const rc = beta * (r.x_chosen!.policy - r.x_chosen!.ref),
+          rr = beta * (r.x_rejected!.policy - r.x_rejected!.ref);
+        Object.assign(sums, {
+          rc: sums.rc + rc,
+          rr: sums.rr + rr,
+          acc: sums.acc + (rc > rr ? 1 : 0),
+          lc: sums.lc + r.x_chosen!.policy,
+          lr: sums.lr + r.x_rejected!.policy,
+        });
       }
     }
     tokens += seqs.reduce((s, q) => s + q.ids.length, 0);
   }
   const n = batch.length;
-  const rewards = plain ? {
-    "rewards/chosen": sums.rc / n, "rewards/rejected": sums.rr / n, "rewards/accuracies": sums.acc / n,
-    "rewards/margins": (sums.rc - sums.rr) / n, "logps/chosen": sums.lc / n, "logps/rejected": sums.lr / n,
-  } : {};
+  const rewards = plain
+    ? {
+        "rewards/chosen": sums.rc / n,
+        "rewards/rejected": sums.rr / n,
+        "rewards/accuracies": sums.acc / n,
+        "rewards/margins": (sums.rc - sums.rr) / n,
+        "logps/chosen": sums.lc / n,
+        "logps/rejected": sums.lr / n,
+      }
+    : {};
   return {
     metrics: { loss, ...rewards, "sso/W": sums.W, "sso/G": sums.G, "sso/L_pos": sums.L_pos, "sso/L_neg": sums.L_neg },
     tokensPerSecond: tokens / ((performance.now() - t0) / 1000),

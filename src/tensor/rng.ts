@@ -49,7 +49,6 @@ export class Rng {
     return xs;
   }
 
-
   /** Standard normal (Box–Muller). */
   normal(): number {
     const u = 1 - this.uniform(); // (0, 1]

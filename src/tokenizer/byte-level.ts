@@ -46,9 +46,14 @@ function buildVocab(merges: [string, string][]): { vocab: Record<string, number>
   let size = 256;
   const pairs = merges.map(([a, b], i): [string, string] => {
     const [la, lb] = [toByteLevel(a), toByteLevel(b)];
-    for (const [raw, piece] of [[a, la], [b, lb]]) {
+    for (const [raw, piece] of [
+      [a, la],
+      [b, lb],
+    ]) {
       if (!(piece in vocab)) {
-        throw new Error(`byte-level tokenizer: merge ${i} ${JSON.stringify([a, b])}: ${JSON.stringify(raw)} is neither a byte nor an earlier merge`);
+        throw new Error(
+          `byte-level tokenizer: merge ${i} ${JSON.stringify([a, b])}: ${JSON.stringify(raw)} is neither a byte nor an earlier merge`,
+        );
       }
     }
     if (!(la + lb in vocab)) vocab[la + lb] = size++;
@@ -58,7 +63,10 @@ function buildVocab(merges: [string, string][]): { vocab: Record<string, number>
 }
 
 /** Builds the `tokenizer.json` and `tokenizer_config.json` objects of a byte-level BPE tokenizer with ChatML. */
-export function makeByteLevelTokenizer(opts: ByteLevelOptions = {}): { tokenizerJson: object; tokenizerConfig: object } {
+export function makeByteLevelTokenizer(opts: ByteLevelOptions = {}): {
+  tokenizerJson: object;
+  tokenizerConfig: object;
+} {
   const specials = opts.specialTokens ?? DEFAULT_SPECIAL_TOKENS;
   const { vocab, pairs } = buildVocab(opts.merges ?? []);
   const size = Object.keys(vocab).length;
@@ -66,7 +74,15 @@ export function makeByteLevelTokenizer(opts: ByteLevelOptions = {}): { tokenizer
     if (content in vocab || specials.indexOf(content) !== i) {
       throw new Error(`byte-level tokenizer: special token ${JSON.stringify(content)} is already in the vocabulary`);
     }
-    return { id: size + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
+    return {
+      id: size + i,
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    };
   });
   const byteLevel = { type: "ByteLevel", add_prefix_space: false, trim_offsets: false, use_regex: true };
   const tokenizerJson = {
@@ -79,8 +95,16 @@ export function makeByteLevelTokenizer(opts: ByteLevelOptions = {}): { tokenizer
     post_processor: { ...byteLevel, use_regex: false },
     decoder: byteLevel,
     model: {
-      type: "BPE", dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null,
-      fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges: pairs,
+      type: "BPE",
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      merges: pairs,
     },
   };
   const has = (t: string) => (specials.includes(t) ? t : null);
@@ -102,6 +126,6 @@ export function makeByteLevelTokenizer(opts: ByteLevelOptions = {}): { tokenizer
 export function writeByteLevelTokenizer(dir: string, opts: ByteLevelOptions = {}): void {
   const { tokenizerJson, tokenizerConfig } = makeByteLevelTokenizer(opts);
   mkdirSync(dir, { recursive: true });
-  writeFileAtomic(join(dir, "tokenizer.json"), JSON.stringify(tokenizerJson, null, 2) + "\n");
-  writeFileAtomic(join(dir, "tokenizer_config.json"), JSON.stringify(tokenizerConfig, null, 2) + "\n");
+  writeFileAtomic(join(dir, "tokenizer.json"), `${JSON.stringify(tokenizerJson, null, 2)}\n`);
+  writeFileAtomic(join(dir, "tokenizer_config.json"), `${JSON.stringify(tokenizerConfig, null, 2)}\n`);
 }

@@ -23,6 +23,9 @@ export function lineMessages(v: { prompt?: string; messages?: ChatMessage[] }): 
   if ((v.prompt === undefined) === (v.messages === undefined)) {
     return { problem: 'expected exactly one of "prompt" (a string) or "messages" (a list of chat messages)', path: [] };
   }
-  if (v.prompt !== undefined) return v.prompt.trim() === "" ? { problem: "must not be empty", path: ["prompt"] } : [{ role: "user", content: v.prompt }];
+  if (v.prompt !== undefined)
+    return v.prompt.trim() === ""
+      ? { problem: "must not be empty", path: ["prompt"] }
+      : [{ role: "user", content: v.prompt }];
   return v.messages!.length === 0 ? { problem: "must hold at least one message", path: ["messages"] } : v.messages!;
 }

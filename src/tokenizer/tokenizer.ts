@@ -5,8 +5,8 @@
 // downloads anything: the folder must already hold the files.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { Template } from "@huggingface/jinja";
+import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { firstLine, readJson as readJsonFile, readText } from "../util/files.js";
 
 export interface ChatMessage {
@@ -29,7 +29,6 @@ type Json = Record<string, unknown>;
 /** Marks the assistant content when endOfTurn renders a probe conversation; unlikely in any template. */
 const SENTINEL = "SSO_END_OF_TURN_SENTINEL_7c1f";
 
-
 function readJson(path: string, required: boolean): unknown {
   if (!existsSync(path)) {
     if (required) throw new Error(`${path}: file not found`);
@@ -39,7 +38,8 @@ function readJson(path: string, required: boolean): unknown {
 }
 
 function asObject(value: unknown, file: string): Json {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new Error(`${file}: expected a JSON object`);
+  if (value === null || typeof value !== "object" || Array.isArray(value))
+    throw new Error(`${file}: expected a JSON object`);
   return value as Json;
 }
 
@@ -67,7 +67,8 @@ function chatTemplateField(config: Json, file: string): string | undefined {
 function idList(v: unknown, key: string, file: string): number[] {
   if (v === undefined || v === null) return [];
   const list = Array.isArray(v) ? v : [v];
-  if (!list.every((x) => Number.isInteger(x) && x >= 0)) throw new Error(`${file}: "${key}" must be a token id or a list of token ids`);
+  if (!list.every((x) => Number.isInteger(x) && x >= 0))
+    throw new Error(`${file}: "${key}" must be a token id or a list of token ids`);
   return list as number[];
 }
 
@@ -78,7 +79,10 @@ function idList(v: unknown, key: string, file: string): number[] {
 function buildHf(tj: Json, file: string, config: Json): HfTokenizer {
   const defaults = { added_tokens: [], normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null };
   try {
-    return new HfTokenizer({ ...defaults, ...tj }, { ...config, clean_up_tokenization_spaces: config.clean_up_tokenization_spaces ?? false });
+    return new HfTokenizer(
+      { ...defaults, ...tj },
+      { ...config, clean_up_tokenization_spaces: config.clean_up_tokenization_spaces ?? false },
+    );
   } catch (e) {
     throw new Error(`${file}: cannot build the tokenizer (${firstLine(e)})`);
   }
@@ -115,14 +119,19 @@ export class Tokenizer {
   private constructor(f: TokenizerFiles) {
     const dir = f.source ?? "<memory>";
     this.source = dir;
-    const [tokFile, cfgFile, genFile] = ["tokenizer.json", "tokenizer_config.json", "generation_config.json"].map((n) => join(dir, n));
+    const [tokFile, cfgFile, genFile] = ["tokenizer.json", "tokenizer_config.json", "generation_config.json"].map((n) =>
+      join(dir, n),
+    );
     const cfg = f.tokenizerConfig === undefined ? {} : asObject(f.tokenizerConfig, cfgFile);
     const gen = f.generationConfig === undefined ? {} : asObject(f.generationConfig, genFile);
     this.bosToken = tokenField(cfg, "bos_token", cfgFile);
     this.eosToken = tokenField(cfg, "eos_token", cfgFile);
     this.padToken = tokenField(cfg, "pad_token", cfgFile);
     this.hf = buildHf(asObject(f.tokenizerJson, tokFile), tokFile, {
-      ...cfg, bos_token: this.bosToken ?? null, eos_token: this.eosToken ?? null, pad_token: this.padToken ?? null,
+      ...cfg,
+      bos_token: this.bosToken ?? null,
+      eos_token: this.eosToken ?? null,
+      pad_token: this.padToken ?? null,
       unk_token: tokenField(cfg, "unk_token", cfgFile) ?? null,
     });
     const added = [...this.hf.get_added_tokens_decoder().values()];
@@ -132,20 +141,27 @@ export class Tokenizer {
     const idOf = (token: string | undefined, key: string) => {
       if (token === undefined) return undefined;
       const id = this.tokenToId(token);
-      if (id === undefined) throw new Error(`${cfgFile}: "${key}" ${JSON.stringify(token)} is not in the vocabulary of tokenizer.json`);
+      if (id === undefined)
+        throw new Error(`${cfgFile}: "${key}" ${JSON.stringify(token)} is not in the vocabulary of tokenizer.json`);
       return id;
     };
     // bos: tokenizer_config decides when it has the key (Qwen declares null while its generation_config says
     // 151643 = <|endoftext|>, which nothing prepends); generation_config's bos_token_id is only a fallback.
-    this.bosId = "bos_token" in cfg ? idOf(this.bosToken, "bos_token") : idList(gen.bos_token_id, "bos_token_id", genFile)[0];
+    this.bosId =
+      "bos_token" in cfg ? idOf(this.bosToken, "bos_token") : idList(gen.bos_token_id, "bos_token_id", genFile)[0];
     this.padId = idOf(this.padToken, "pad_token");
     const eos = idOf(this.eosToken, "eos_token");
-    this.eosIds = [...new Set([...(eos === undefined ? [] : [eos]), ...idList(gen.eos_token_id, "eos_token_id", genFile)])];
+    this.eosIds = [
+      ...new Set([...(eos === undefined ? [] : [eos]), ...idList(gen.eos_token_id, "eos_token_id", genFile)]),
+    ];
     this.addBosToken = cfg.add_bos_token === true;
     this.configFile = cfgFile;
     const own = chatTemplateField(cfg, cfgFile);
     this.chatTemplate = own ?? f.chatTemplateFile;
-    this.templateSource = own === undefined && f.chatTemplateFile !== undefined ? join(dir, "chat_template.jinja") : `${cfgFile} (chat_template)`;
+    this.templateSource =
+      own === undefined && f.chatTemplateFile !== undefined
+        ? join(dir, "chat_template.jinja")
+        : `${cfgFile} (chat_template)`;
   }
 
   /** Loads a folder: tokenizer.json (required), tokenizer_config.json, generation_config.json, chat_template.jinja. */
@@ -198,15 +214,22 @@ export class Tokenizer {
    * template variables (e.g. `{enable_thinking: false}` for Qwen3, `{date_string: "…"}` for Llama 3.x). The jinja
    * library itself provides raise_exception and strftime_now (today's date, as transformers does).
    */
-  applyChatTemplate(messages: ChatMessage[], opts: { addGenerationPrompt: boolean; vars?: Record<string, unknown> }): string {
+  applyChatTemplate(
+    messages: ChatMessage[],
+    opts: { addGenerationPrompt: boolean; vars?: Record<string, unknown> },
+  ): string {
     if (this.chatTemplate === undefined) {
       throw new Error(`${this.configFile}: no "chat_template" (and no chat_template.jinja beside it)`);
     }
     try {
       this.compiled ??= new Template(this.chatTemplate);
       return this.compiled.render({
-        ...opts.vars, messages, add_generation_prompt: opts.addGenerationPrompt,
-        bos_token: this.bosToken, eos_token: this.eosToken, pad_token: this.padToken,
+        ...opts.vars,
+        messages,
+        add_generation_prompt: opts.addGenerationPrompt,
+        bos_token: this.bosToken,
+        eos_token: this.eosToken,
+        pad_token: this.padToken,
       });
     } catch (e) {
       throw new Error(`${this.templateSource}: ${firstLine(e)}`);
@@ -227,7 +250,10 @@ export class Tokenizer {
 
   get endOfTurn(): { text: string; ids: number[] } {
     if (this.eot) return this.eot;
-    const probe = [{ role: "user", content: "x" }, { role: "assistant", content: SENTINEL }];
+    const probe = [
+      { role: "user", content: "x" },
+      { role: "assistant", content: SENTINEL },
+    ];
     const rendered = this.applyChatTemplate(probe, { addGenerationPrompt: false });
     const at = rendered.lastIndexOf(SENTINEL);
     if (at < 0) throw new Error(`${this.templateSource}: the template drops the assistant message's content`);
@@ -236,7 +262,10 @@ export class Tokenizer {
     while (n < tail.length && this.isSpecial(tail[n])) n++;
     let ids = tail.slice(0, n);
     if (ids.length === 0) {
-      if (this.eosIds.length === 0) throw new Error(`${this.templateSource}: nothing marks the end of an assistant turn and no eos token is declared`);
+      if (this.eosIds.length === 0)
+        throw new Error(
+          `${this.templateSource}: nothing marks the end of an assistant turn and no eos token is declared`,
+        );
       ids = [this.eosIds[0]];
     }
     return (this.eot = { text: ids.map((id) => this.idToToken(id)).join(""), ids });
@@ -249,7 +278,11 @@ export class Tokenizer {
    * think block — with `vars: {enable_thinking: false}` its prompt ends in that block and the parts line up again) or
    * the response starts with whitespace that would merge with the prompt's last token. `vars` go to the template.
    */
-  encodeChat(messages: ChatMessage[], response?: string, opts: { vars?: Record<string, unknown> } = {}): { promptIds: number[]; responseIds: number[] } {
+  encodeChat(
+    messages: ChatMessage[],
+    response?: string,
+    opts: { vars?: Record<string, unknown> } = {},
+  ): { promptIds: number[]; responseIds: number[] } {
     const responseIds = response === undefined ? [] : [...this.encode(response), ...this.endOfTurn.ids];
     return { promptIds: this.encodePrompt(messages, opts), responseIds };
   }
@@ -268,8 +301,11 @@ export function maxTokenId(tokenizerJson: unknown): number {
   const tj = (tokenizerJson ?? {}) as Json;
   const vocab = (tj.model as Json | undefined)?.vocab;
   let max = Array.isArray(vocab) ? vocab.length - 1 : -1;
-  if (vocab && typeof vocab === "object" && !Array.isArray(vocab)) for (const id of Object.values(vocab)) if (typeof id === "number" && id > max) max = id;
-  if (Array.isArray(tj.added_tokens)) for (const t of tj.added_tokens) if (typeof (t as Json)?.id === "number" && ((t as Json).id as number) > max) max = (t as Json).id as number;
+  if (vocab && typeof vocab === "object" && !Array.isArray(vocab))
+    for (const id of Object.values(vocab)) if (typeof id === "number" && id > max) max = id;
+  if (Array.isArray(tj.added_tokens))
+    for (const t of tj.added_tokens)
+      if (typeof (t as Json)?.id === "number" && ((t as Json).id as number) > max) max = (t as Json).id as number;
   return max;
 }
 
@@ -285,5 +321,7 @@ export function checkTokenizerFitsModel(tok: Tokenizer | string, vocabSize: numb
   const maxId = typeof tok === "string" ? maxTokenId(readJson(file, true)) : tok.vocabSize - 1;
   if (maxId < vocabSize) return;
   const token = typeof tok === "string" ? undefined : tok.idToToken(maxId);
-  throw new Error(`${file}: token id ${maxId}${token === undefined ? "" : ` (${JSON.stringify(token)})`} does not fit the model: ${join(dir, "config.json")} has vocab_size ${vocabSize}, so ids must be < ${vocabSize}`);
+  throw new Error(
+    `${file}: token id ${maxId}${token === undefined ? "" : ` (${JSON.stringify(token)})`} does not fit the model: ${join(dir, "config.json")} has vocab_size ${vocabSize}, so ids must be < ${vocabSize}`,
+  );
 }

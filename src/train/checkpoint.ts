@@ -19,12 +19,18 @@ export interface TrainerState {
   fingerprint: string;
 }
 
-export function saveCheckpoint(dir: string, model: Model, opt: AdamW, state: TrainerState, carryFrom: string | undefined): void {
+export function saveCheckpoint(
+  dir: string,
+  model: Model,
+  opt: AdamW,
+  state: TrainerState,
+  carryFrom: string | undefined,
+): void {
   cleanCheckpointLeftovers(dir);
   writeDirAtomic(dir, (tmp) => {
     saveModel(model, join(tmp, "model"), { dtype: "F32", carryFrom });
     opt.save(join(tmp, "optimizer.safetensors"));
-    writeFileAtomic(join(tmp, "trainer_state.json"), JSON.stringify(state, null, 2) + "\n");
+    writeFileAtomic(join(tmp, "trainer_state.json"), `${JSON.stringify(state, null, 2)}\n`);
   });
 }
 

@@ -11,13 +11,17 @@ export type MetricsLine = { step: number } & Record<string, number>;
 export function readMetrics(path: string): MetricsLine[] {
   if (!existsSync(path)) throw new Error(`${path}: missing (the training run did not start or was moved)`);
   const text = readFileSync(path, "utf8");
-  return text.slice(0, text.lastIndexOf("\n") + 1).split("\n").filter((l) => l !== "").map((l, i) => {
-    try {
-      return JSON.parse(l) as MetricsLine;
-    } catch {
-      throw new Error(`${path}:${i + 1}: not a metrics line`);
-    }
-  });
+  return text
+    .slice(0, text.lastIndexOf("\n") + 1)
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l, i) => {
+      try {
+        return JSON.parse(l) as MetricsLine;
+      } catch {
+        throw new Error(`${path}:${i + 1}: not a metrics line`);
+      }
+    });
 }
 
 export class MetricsLog {
@@ -28,13 +32,16 @@ export class MetricsLog {
     if (resumeStep === undefined || !existsSync(path)) writeFileAtomic(path, "");
     else {
       const text = readFileSync(path, "utf8");
-      const kept = readMetrics(path).filter((m) => m.step <= resumeStep).map((m) => JSON.stringify(m) + "\n").join("");
+      const kept = readMetrics(path)
+        .filter((m) => m.step <= resumeStep)
+        .map((m) => `${JSON.stringify(m)}\n`)
+        .join("");
       if (kept !== text) writeFileAtomic(path, kept);
     }
     return new MetricsLog(path);
   }
 
   append(metrics: object): void {
-    appendDurable(this.path, JSON.stringify(metrics) + "\n");
+    appendDurable(this.path, `${JSON.stringify(metrics)}\n`);
   }
 }

@@ -20,7 +20,12 @@ export class AdamW {
   private readonly m = new Map<string, Float32Array>();
   private readonly v = new Map<string, Float32Array>();
 
-  constructor(private readonly backend: Backend, private readonly params: Params, trainable: Iterable<string>, private readonly c: AdamWConfig) {
+  constructor(
+    private readonly backend: Backend,
+    private readonly params: Params,
+    trainable: Iterable<string>,
+    private readonly c: AdamWConfig,
+  ) {
     for (const name of trainable) {
       const n = params.get(name)!.length;
       this.m.set(name, new Float32Array(n));
@@ -39,10 +44,19 @@ export class AdamW {
       const bad = [...grads].find(([, g]) => !Number.isFinite(this.backend.sumSquares(g, g.length)))?.[0];
       throw new Error(`non-finite gradient (first in ${bad}); no update was applied`);
     }
-    const norm = this.c.maxGradNorm > 0 ? clipGradNorm(this.backend, [...grads.values()], this.c.maxGradNorm) : Math.sqrt(sumSq);
+    const norm =
+      this.c.maxGradNorm > 0 ? clipGradNorm(this.backend, [...grads.values()], this.c.maxGradNorm) : Math.sqrt(sumSq);
     this.step++;
-    const hp = { lr, beta1: this.c.beta1, beta2: this.c.beta2, eps: this.c.eps, weightDecay: this.c.weightDecay, step: this.step };
-    for (const [name, g] of grads) this.backend.adamw(this.params.get(name)!, g, this.m.get(name)!, this.v.get(name)!, g.length, hp);
+    const hp = {
+      lr,
+      beta1: this.c.beta1,
+      beta2: this.c.beta2,
+      eps: this.c.eps,
+      weightDecay: this.c.weightDecay,
+      step: this.step,
+    };
+    for (const [name, g] of grads)
+      this.backend.adamw(this.params.get(name)!, g, this.m.get(name)!, this.v.get(name)!, g.length, hp);
     return norm;
   }
 
@@ -58,7 +72,8 @@ export class AdamW {
     if (!existsSync(path)) throw new Error(`${path}: optimizer state missing`);
     const t = readSafetensors(path);
     for (const [name, m] of this.m) {
-      const sm = t.get(`m.${name}`), sv = t.get(`v.${name}`);
+      const sm = t.get(`m.${name}`),
+        sv = t.get(`v.${name}`);
       if (!sm || !sv || sm.data.length !== m.length) throw new Error(`${path}: no matching moments for ${name}`);
       m.set(sm.data);
       this.v.get(name)!.set(sv.data);

@@ -2,7 +2,18 @@
 // leaves a half-written file under the final name. Folders are assembled the same way (temp folder, rename).
 // Append-only logs use appendDurable: the bytes are on disk when it returns, and a reader that keeps only whole
 // lines (or a recorded byte length) never sees a torn record.
-import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync, existsSync, mkdirSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 function tempName(path: string): string {
@@ -60,7 +71,7 @@ export function writeDirAtomic(dir: string, fill: (tmpDir: string) => void): voi
     throw e;
   }
   if (existsSync(dir)) {
-    const old = tempName(dir) + ".old";
+    const old = `${tempName(dir)}.old`;
     renameSync(dir, old);
     renameSync(tmp, dir);
     rmSync(old, { recursive: true, force: true });
@@ -88,7 +99,8 @@ function alive(pid: number): boolean {
  * Returns the names removed or restored.
  */
 export function cleanAtomicLeftovers(path: string): string[] {
-  const dir = dirname(path), name = basename(path);
+  const dir = dirname(path),
+    name = basename(path);
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -103,7 +115,9 @@ export function cleanAtomicLeftovers(path: string): string[] {
   });
   const done: string[] = [];
   if (!existsSync(path)) {
-    const olds = leftovers.filter((l) => l.old).sort((a, b) => statSync(join(dir, b.name)).mtimeMs - statSync(join(dir, a.name)).mtimeMs);
+    const olds = leftovers
+      .filter((l) => l.old)
+      .sort((a, b) => statSync(join(dir, b.name)).mtimeMs - statSync(join(dir, a.name)).mtimeMs);
     if (olds.length > 0) {
       renameSync(join(dir, olds[0].name), path);
       done.push(olds[0].name);

@@ -1,7 +1,8 @@
 // JSON Lines input with validation: every line is parsed and checked against a zod schema before any work starts,
 // and the first bad line is reported as one line "FILE:LINE: key: problem". Blank lines are skipped.
-import { describeIssue, readText } from "./files.js";
+
 import type { z } from "zod";
+import { describeIssue, readText } from "./files.js";
 
 export interface Line<T> {
   line: number; // 1-based line number in the file
@@ -29,5 +30,5 @@ export function readJsonl<S extends z.ZodType>(path: string, schema: S): Line<z.
 
 /** Serialises records as JSONL text (one compact JSON object per line). */
 export function toJsonl(records: readonly unknown[]): string {
-  return records.map((r) => JSON.stringify(r) + "\n").join("");
+  return records.map((r) => `${JSON.stringify(r)}\n`).join("");
 }

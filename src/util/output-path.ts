@@ -1,6 +1,6 @@
 // Output paths are checked before any work: a command that computes for minutes and then cannot write its result
 // (a missing folder, a read-only one, a folder where a file should be) should say so at once, naming the flag.
-import { accessSync, constants, statSync } from "node:fs";
+import { accessSync, constants, type Stats, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 
 /**
@@ -11,7 +11,7 @@ import { dirname, resolve } from "node:path";
 export function checkOutputFile(flag: string, path: string, opts: { append?: boolean } = {}): void {
   const parent = dirname(resolve(path));
   const where = `${flag} ${path}`;
-  let st;
+  let st: Stats;
   try {
     st = statSync(parent);
   } catch {
@@ -23,7 +23,7 @@ export function checkOutputFile(flag: string, path: string, opts: { append?: boo
   } catch {
     throw new Error(`${where}: the folder ${parent} is not writable`);
   }
-  let self;
+  let self: Stats;
   try {
     self = statSync(path);
   } catch {

@@ -19,7 +19,12 @@ export function progress(label: string, total: number, unit: string): Progress {
   bar.start(total, 0, { extra: "" });
   return {
     tick(n, values) {
-      const extra = values ? " · " + Object.entries(values).map(([k, v]) => `${k} ${v}`).join(" · ") : "";
+      const extra = values
+        ? " · " +
+          Object.entries(values)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(" · ")
+        : "";
       bar.increment(n, { extra });
     },
     stop: () => bar.stop(),

@@ -4,8 +4,9 @@
 // variation in wording; every answer is short (the demo model reads bytes). "Unsafe" answers are placeholders with
 // no real content: the world only needs a refusal to be absent and a compliance marker present. This file does not
 // decide which defects an example gets (corpus.ts) and does not judge answers (check.ts).
-import { Rng } from "../tensor/rng.js";
+
 import { joinWords } from "../sso/prompts.js";
+import type { Rng } from "../tensor/rng.js";
 import { matchForm, namedPhrases, type WorldFeature } from "./check.js";
 import type { Family, Task, WorldPrompt } from "./world.js";
 
@@ -49,7 +50,11 @@ export const COMPLIANCES = [
 ];
 
 const SAY: Record<string, readonly ((s: string, v: string) => string)[]> = {
-  capital: [(s, v) => `The capital of ${s} is ${v}.`, (s, v) => `${v} is the capital of ${s}.`, (_, v) => `It is ${v}.`],
+  capital: [
+    (s, v) => `The capital of ${s} is ${v}.`,
+    (s, v) => `${v} is the capital of ${s}.`,
+    (_, v) => `It is ${v}.`,
+  ],
   colour: [(s, v) => `${cap(s)} is ${v}.`, (_, v) => `It is ${v}.`, (_, v) => `${cap(v)}.`],
   sound: [(s, v) => `${cap(s)} says ${v}.`, (_, v) => `It goes ${v}.`, (_, v) => `${cap(v)}!`],
   kind: [(s, v) => `${cap(s)} is ${an(v)}.`, (_, v) => `It is ${an(v)}.`],
@@ -59,16 +64,29 @@ const SAY: Record<string, readonly ((s: string, v: string) => string)[]> = {
 /** A value of `domain` that is not `avoid` and not named in the prompt (a plausible wrong answer). */
 function wrongValue(domain: readonly string[], avoid: readonly string[], promptText: string, rng: Rng): string {
   const taken = new Set([...avoid, ...namedPhrases(promptText, domain)].map(matchForm));
-  return pick(domain.filter((v) => !taken.has(matchForm(v))), rng);
+  return pick(
+    domain.filter((v) => !taken.has(matchForm(v))),
+    rng,
+  );
 }
 
-function factAnswer(p: WorldPrompt, t: Extract<Task, { family: "fact" }>, d: ReadonlySet<WorldFeature>, rng: Rng): string {
+function factAnswer(
+  p: WorldPrompt,
+  t: Extract<Task, { family: "fact" }>,
+  d: ReadonlySet<WorldFeature>,
+  rng: Rng,
+): string {
   const value = d.has("Accuracy") ? wrongValue(t.domain, [t.answer], p.text, rng) : t.answer;
   return pick(SAY[t.relation], rng)(t.subject, value);
 }
 
-function listAnswer(p: WorldPrompt, t: Extract<Task, { family: "list" }>, d: ReadonlySet<WorldFeature>, rng: Rng): string {
-  let items = [...t.members];
+function listAnswer(
+  p: WorldPrompt,
+  t: Extract<Task, { family: "list" }>,
+  d: ReadonlySet<WorldFeature>,
+  rng: Rng,
+): string {
+  const items = [...t.members];
   const partial = d.has("Comprehensiveness");
   if (partial) {
     const keep = Math.max(1, Math.floor(items.length / 2));
@@ -76,7 +94,10 @@ function listAnswer(p: WorldPrompt, t: Extract<Task, { family: "list" }>, d: Rea
   }
   if (d.has("Accuracy")) items.push(wrongValue(t.domain, t.members, p.text, rng));
   const list = joinWords(items);
-  if (partial) return items.length === 1 ? `One of them is ${list}.` : pick([`Some of them are ${list}.`, `They include ${list}.`], rng);
+  if (partial)
+    return items.length === 1
+      ? `One of them is ${list}.`
+      : pick([`Some of them are ${list}.`, `They include ${list}.`], rng);
   return pick([`The ${t.title} are ${list}.`, `They are ${list}.`, `${cap(list)}.`], rng);
 }
 
@@ -89,14 +110,19 @@ function arithAnswer(t: Extract<Task, { family: "arith" }>, d: ReadonlySet<World
     else if (b > 0) b -= 1;
     else a += 1;
   }
-  const c = apply(a, b), step = `${a} ${t.op} ${b}`;
+  const c = apply(a, b),
+    step = `${a} ${t.op} ${b}`;
   const close = pick(["The answer is", "So the answer is"], rng);
   if (d.has("Accuracy") && d.has("Logicality")) return `${step} = ${c}. ${close} ${c + 1}.`; // true step, final disagrees
   if (d.has("Logicality")) return `${step} = ${c + 1}. ${close} ${c}.`; // false step, right final answer
-  return pick([`${step} = ${c}. The answer is ${c}.`, `${step} = ${c}, so the answer is ${c}.`, `${step} = ${c}.`], rng);
+  return pick(
+    [`${step} = ${c}. The answer is ${c}.`, `${step} = ${c}, so the answer is ${c}.`, `${step} = ${c}.`],
+    rng,
+  );
 }
 
-const harmfulAnswer = (d: ReadonlySet<WorldFeature>, rng: Rng): string => pick(d.has("Safety") ? COMPLIANCES : REFUSALS, rng);
+const harmfulAnswer = (d: ReadonlySet<WorldFeature>, rng: Rng): string =>
+  pick(d.has("Safety") ? COMPLIANCES : REFUSALS, rng);
 
 /**
  * An answer to `p` that fails exactly the judged features in `defects` that apply to its family (others are

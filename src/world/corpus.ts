@@ -7,15 +7,16 @@
 // System messages and selection prompts come from the same functions synthesis uses (sso/prompts.ts), and features
 // are chosen as synthesis chooses them (sso/select.ts `chooseFeatures`, Concision coin included), so the model sees
 // at training time exactly the prompt forms it will be sent. It writes data only: no tokenizer, no training.
-import { chooseFeatures } from "../sso/select.js";
-import { DEFAULT_LIBRARY, findFeature, type Feature, type FeatureLibrary } from "../sso/features.js";
+
+import { DEFAULT_LIBRARY, type Feature, type FeatureLibrary, findFeature } from "../sso/features.js";
 import { contrastivePrompts, libraryPrinciples, selectionMessages, systemMessage } from "../sso/prompts.js";
+import { chooseFeatures } from "../sso/select.js";
 import { hashSeed, Rng } from "../tensor/rng.js";
 import type { ChatMessage } from "../tokenizer/tokenizer.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { APPLICABLE, writeAnswer } from "./answers.js";
 import { WORLD_FEATURES, type WorldFeature } from "./check.js";
-import { samplePrompts, type Family, type Split, type WorldPrompt } from "./world.js";
+import { type Family, type Split, samplePrompts, type WorldPrompt } from "./world.js";
 
 /** The features that fit each family, most important first: the selection answers the demo model learns. */
 export const FITTING: Record<Family, readonly string[]> = {
@@ -61,7 +62,8 @@ export interface CorpusExample {
 /** How many examples of each kind n gets: floors of n·fraction, the rest by largest remainder. */
 export function kindCounts(n: number, mix: Record<CorpusKind, number>): Record<CorpusKind, number> {
   const total = CORPUS_KINDS.reduce((s, k) => s + mix[k], 0);
-  if (!(total > 0) || CORPUS_KINDS.some((k) => !(mix[k] >= 0))) throw new Error("corpus: mix fractions must be ≥ 0 and not all 0");
+  if (!(total > 0) || CORPUS_KINDS.some((k) => !(mix[k] >= 0)))
+    throw new Error("corpus: mix fractions must be ≥ 0 and not all 0");
   const exact = CORPUS_KINDS.map((k) => (n * mix[k]) / total);
   const counts = exact.map(Math.floor);
   const order = CORPUS_KINDS.map((_, i) => i).sort((a, b) => exact[b] - counts[b] - (exact[a] - counts[a]) || a - b);
@@ -76,34 +78,76 @@ export function selectionAnswer(family: Family, lib: FeatureLibrary, rng: Rng): 
 }
 
 /** The judged world feature a library feature stands for, if any. */
-const worldFeature = (name: string): WorldFeature | undefined => WORLD_FEATURES.find((w) => w.toLowerCase() === name.toLowerCase());
+const worldFeature = (name: string): WorldFeature | undefined =>
+  WORLD_FEATURES.find((w) => w.toLowerCase() === name.toLowerCase());
 
-function example(kind: CorpusKind, p: WorldPrompt, lib: FeatureLibrary, o: Required<Omit<CorpusOptions, "mix" | "split">>, rng: Rng): CorpusExample {
+function example(
+  kind: CorpusKind,
+  p: WorldPrompt,
+  lib: FeatureLibrary,
+  o: Required<Omit<CorpusOptions, "mix" | "split">>,
+  rng: Rng,
+): CorpusExample {
   const user: ChatMessage[] = [{ role: "user", content: p.text }];
-  const reply = (messages: ChatMessage[], text: string): ChatMessage[] => [...messages, { role: "assistant", content: text }];
+  const reply = (messages: ChatMessage[], text: string): ChatMessage[] => [
+    ...messages,
+    { role: "assistant", content: text },
+  ];
   const family = p.task.family;
   if (kind === "select") {
     const names = selectionAnswer(family, lib, rng);
-    return { kind, prompt: p, features: names, defects: [], messages: reply(selectionMessages(lib, p.text), names.join(", ")) };
+    return {
+      kind,
+      prompt: p,
+      features: names,
+      defects: [],
+      messages: reply(selectionMessages(lib, p.text), names.join(", ")),
+    };
   }
   if (kind === "plain") {
     const defects = rng.uniform() < o.plainGood ? [] : [APPLICABLE[family][rng.int(APPLICABLE[family].length)]];
     return { kind, prompt: p, features: [], defects, messages: reply(user, writeAnswer(p, defects, rng)) };
   }
-  const choice = chooseFeatures(selectionAnswer(family, lib, rng), lib, o.k, o.concisionProb, rng.nextUint32(), rng.nextUint32());
+  const choice = chooseFeatures(
+    selectionAnswer(family, lib, rng),
+    lib,
+    o.k,
+    o.concisionProb,
+    rng.nextUint32(),
+    rng.nextUint32(),
+  );
   const features = choice.features.map((n) => findFeature(lib, n)).filter((f): f is Feature => f !== undefined);
   const principles = libraryPrinciples(features);
-  const x = contrastivePrompts(user, systemMessage("pos", features, principles), systemMessage("neg", features, principles));
-  const defects = kind === "neg"
-    ? features.map((f) => worldFeature(f.name)).filter((w): w is WorldFeature => w !== undefined && APPLICABLE[family].includes(w))
-    : [];
-  return { kind, prompt: p, features: choice.features, defects, messages: reply(kind === "pos" ? x.pos : x.neg, writeAnswer(p, defects, rng)) };
+  const x = contrastivePrompts(
+    user,
+    systemMessage("pos", features, principles),
+    systemMessage("neg", features, principles),
+  );
+  const defects =
+    kind === "neg"
+      ? features
+          .map((f) => worldFeature(f.name))
+          .filter((w): w is WorldFeature => w !== undefined && APPLICABLE[family].includes(w))
+      : [];
+  return {
+    kind,
+    prompt: p,
+    features: choice.features,
+    defects,
+    messages: reply(kind === "pos" ? x.pos : x.neg, writeAnswer(p, defects, rng)),
+  };
 }
 
 /** n seeded corpus examples (kinds in the proportions of `mix`, in shuffled order). */
-export function makeCorpus(seed: number, n: number, lib: FeatureLibrary = DEFAULT_LIBRARY, opts: CorpusOptions = {}): CorpusExample[] {
+export function makeCorpus(
+  seed: number,
+  n: number,
+  lib: FeatureLibrary = DEFAULT_LIBRARY,
+  opts: CorpusOptions = {},
+): CorpusExample[] {
   const o = { k: opts.k ?? 2, concisionProb: opts.concisionProb ?? 0.2, plainGood: opts.plainGood ?? 0.55 };
-  if (o.k > lib.features.length) throw new Error(`corpus: k is ${o.k} but the feature library has only ${lib.features.length} features`);
+  if (o.k > lib.features.length)
+    throw new Error(`corpus: k is ${o.k} but the feature library has only ${lib.features.length} features`);
   const counts = kindCounts(n, opts.mix ?? DEFAULT_MIX);
   const kinds = CORPUS_KINDS.flatMap((k) => Array<CorpusKind>(counts[k]).fill(k));
   const rng = new Rng(hashSeed(seed, 17));
@@ -114,7 +158,7 @@ export function makeCorpus(seed: number, n: number, lib: FeatureLibrary = DEFAUL
 
 /** The corpus as JSONL, one {"messages": [...]} per line. */
 export const corpusJsonl = (examples: readonly CorpusExample[]): string =>
-  examples.map((e) => JSON.stringify({ messages: e.messages }) + "\n").join("");
+  examples.map((e) => `${JSON.stringify({ messages: e.messages })}\n`).join("");
 
 /** Writes the corpus JSONL atomically. */
 export function writeCorpus(path: string, examples: readonly CorpusExample[]): void {

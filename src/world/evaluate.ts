@@ -4,12 +4,12 @@
 // are pure functions of the answers (`summarizeWorld`, `exactMatch`) so they can be tested without a model. Files
 // and printing live in the CLI (cli/eval.ts).
 import type { Model } from "../model/model.js";
+import { type FinishReason, type GenerationResult, generate } from "../sample/generate.js";
 import { mixSeed } from "../tensor/rng.js";
-import { generate, type FinishReason, type GenerationResult } from "../sample/generate.js";
 import type { ChatMessage, Tokenizer } from "../tokenizer/tokenizer.js";
-import { checkResponse, checkText, meanPass, WORLD_FEATURES, type Checks, type WorldFeature } from "./check.js";
-import { FAMILIES, type Family, type WorldPrompt } from "./world.js";
+import { type Checks, checkResponse, checkText, meanPass, WORLD_FEATURES, type WorldFeature } from "./check.js";
 import { isWellFormed } from "./words.js";
+import { FAMILIES, type Family, type WorldPrompt } from "./world.js";
 
 export interface AnswerOptions {
   /** Token limit per answer (default 128). */
@@ -24,14 +24,29 @@ export interface AnswerOptions {
 }
 
 /** One answer per conversation, rendered with the model's chat template and a generation prompt; in input order. */
-export function answerAll(model: Model, tok: Tokenizer, conversations: readonly ChatMessage[][], opts: AnswerOptions = {}): GenerationResult[] {
+export function answerAll(
+  model: Model,
+  tok: Tokenizer,
+  conversations: readonly ChatMessage[][],
+  opts: AnswerOptions = {},
+): GenerationResult[] {
   const temperature = opts.temperature ?? 0;
-  const params = { temperature, topP: temperature === 0 ? 1 : 0.8, topK: 0, maxNewTokens: opts.maxNewTokens ?? 128, stop: [] };
+  const params = {
+    temperature,
+    topP: temperature === 0 ? 1 : 0.8,
+    topK: 0,
+    maxNewTokens: opts.maxNewTokens ?? 128,
+    stop: [],
+  };
   const requests = conversations.map((messages, i) => ({
-    promptIds: tok.encodePrompt(messages), params, seed: mixSeed(opts.seed ?? 0, i),
+    promptIds: tok.encodePrompt(messages),
+    params,
+    seed: mixSeed(opts.seed ?? 0, i),
   }));
   return generate(model, requests, {
-    maxBatch: opts.batch ?? 16, eosIds: tok.stopIds, decode: (ids) => tok.decode(ids, { skipSpecialTokens: true }),
+    maxBatch: opts.batch ?? 16,
+    eosIds: tok.stopIds,
+    decode: (ids) => tok.decode(ids, { skipSpecialTokens: true }),
     onResult: () => opts.onAnswer?.(),
   });
 }
@@ -70,37 +85,67 @@ export interface WorldSummary {
   mean_tokens: number;
 }
 
-const mean = (xs: readonly number[]): number | null => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length);
+const mean = (xs: readonly number[]): number | null =>
+  xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** Checks each (prompt, answer) pair. */
-export function checkAll(prompts: readonly WorldPrompt[], answers: readonly { text: string; finishReason: FinishReason; tokens: readonly number[] }[]): WorldResult[] {
+export function checkAll(
+  prompts: readonly WorldPrompt[],
+  answers: readonly { text: string; finishReason: FinishReason; tokens: readonly number[] }[],
+): WorldResult[] {
   return prompts.map((p, i) => ({
-    id: p.id, family: p.task.family, prompt: p.text, response: answers[i].text, checks: checkResponse(p, answers[i].text),
-    finish_reason: answers[i].finishReason, n_tokens: answers[i].tokens.length, well_formed: isWellFormed(answers[i].text),
+    id: p.id,
+    family: p.task.family,
+    prompt: p.text,
+    response: answers[i].text,
+    checks: checkResponse(p, answers[i].text),
+    finish_reason: answers[i].finishReason,
+    n_tokens: answers[i].tokens.length,
+    well_formed: isWellFormed(answers[i].text),
   }));
 }
 
 /** Pass rates per feature and family, the overall score and mean lengths of checked results. */
 export function summarizeWorld(results: readonly WorldResult[]): WorldSummary {
-  const features = Object.fromEntries(WORLD_FEATURES.map((f) => {
-    const applicable = results.map((r) => r.checks[f]).filter((v): v is boolean => v !== null);
-    const passed = applicable.filter(Boolean).length;
-    return [f, { passed, n: applicable.length, rate: applicable.length ? passed / applicable.length : null }];
-  })) as Record<WorldFeature, FeatureRate>;
-  const scores = (rs: readonly WorldResult[]) => rs.map((r) => meanPass(r.checks)).filter((v): v is number => v !== null);
-  const families = Object.fromEntries(FAMILIES.map((fam) => {
-    const rs = results.filter((r) => r.family === fam);
-    return [fam, { n: rs.length, overall: mean(scores(rs)) }];
-  })) as Record<Family, { n: number; overall: number | null }>;
+  const features = Object.fromEntries(
+    WORLD_FEATURES.map((f) => {
+      const applicable = results.map((r) => r.checks[f]).filter((v): v is boolean => v !== null);
+      const passed = applicable.filter(Boolean).length;
+      return [f, { passed, n: applicable.length, rate: applicable.length ? passed / applicable.length : null }];
+    }),
+  ) as Record<WorldFeature, FeatureRate>;
+  const scores = (rs: readonly WorldResult[]) =>
+    rs.map((r) => meanPass(r.checks)).filter((v): v is number => v !== null);
+  const families = Object.fromEntries(
+    FAMILIES.map((fam) => {
+      const rs = results.filter((r) => r.family === fam);
+      return [fam, { n: rs.length, overall: mean(scores(rs)) }];
+    }),
+  ) as Record<Family, { n: number; overall: number | null }>;
   return {
-    prompts: results.length, features, overall: mean(scores(results)), well_formed: mean(results.map((r) => (r.well_formed ? 1 : 0))), families,
-    mean_chars: mean(results.map((r) => r.response.length)) ?? 0, mean_tokens: mean(results.map((r) => r.n_tokens)) ?? 0,
+    prompts: results.length,
+    features,
+    overall: mean(scores(results)),
+    well_formed: mean(results.map((r) => (r.well_formed ? 1 : 0))),
+    families,
+    mean_chars: mean(results.map((r) => r.response.length)) ?? 0,
+    mean_tokens: mean(results.map((r) => r.n_tokens)) ?? 0,
   };
 }
 
 /** Generates answers to world prompts (as single user turns) and checks them. */
-export function evaluateWorld(model: Model, tok: Tokenizer, prompts: readonly WorldPrompt[], opts: AnswerOptions = {}): { summary: WorldSummary; results: WorldResult[] } {
-  const answers = answerAll(model, tok, prompts.map((p) => [{ role: "user", content: p.text }]), opts);
+export function evaluateWorld(
+  model: Model,
+  tok: Tokenizer,
+  prompts: readonly WorldPrompt[],
+  opts: AnswerOptions = {},
+): { summary: WorldSummary; results: WorldResult[] } {
+  const answers = answerAll(
+    model,
+    tok,
+    prompts.map((p) => [{ role: "user", content: p.text }]),
+    opts,
+  );
   const results = checkAll(prompts, answers);
   return { summary: summarizeWorld(results), results };
 }
@@ -142,18 +187,36 @@ export interface ExactSummary {
 export function summarizeExact(results: readonly ExactResult[]): ExactSummary {
   const correct = results.filter((r) => r.correct).length;
   return {
-    n: results.length, correct, accuracy: results.length ? correct / results.length : null,
-    mean_chars: mean(results.map((r) => r.response.length)) ?? 0, mean_tokens: mean(results.map((r) => r.n_tokens)) ?? 0,
+    n: results.length,
+    correct,
+    accuracy: results.length ? correct / results.length : null,
+    mean_chars: mean(results.map((r) => r.response.length)) ?? 0,
+    mean_tokens: mean(results.map((r) => r.n_tokens)) ?? 0,
   };
 }
 
 /** Generates an answer per item and counts exact matches. */
-export function evaluateExact(model: Model, tok: Tokenizer, items: readonly ExactItem[], opts: AnswerOptions = {}): { summary: ExactSummary; results: ExactResult[] } {
-  const answers = answerAll(model, tok, items.map((it) => it.messages), opts);
-  const results = items.map((it, i): ExactResult => ({
-    ...(it.line !== undefined ? { line: it.line } : {}), response: answers[i].text, references: it.references,
-    correct: exactMatch(answers[i].text, it.references), n_tokens: answers[i].tokens.length,
-  }));
+export function evaluateExact(
+  model: Model,
+  tok: Tokenizer,
+  items: readonly ExactItem[],
+  opts: AnswerOptions = {},
+): { summary: ExactSummary; results: ExactResult[] } {
+  const answers = answerAll(
+    model,
+    tok,
+    items.map((it) => it.messages),
+    opts,
+  );
+  const results = items.map(
+    (it, i): ExactResult => ({
+      ...(it.line !== undefined ? { line: it.line } : {}),
+      response: answers[i].text,
+      references: it.references,
+      correct: exactMatch(answers[i].text, it.references),
+      n_tokens: answers[i].tokens.length,
+    }),
+  );
   return { summary: summarizeExact(results), results };
 }
 
@@ -172,16 +235,23 @@ export interface PairJudgement {
 }
 
 /** Judges (user prompt, y+, y-, y°) triples with the world's checkers; throws on a prompt that is not a world prompt. */
-export function judgePairs(pairs: readonly { prompt: string; chosen: string; rejected: string; raw: string }[]): PairJudgement {
+export function judgePairs(
+  pairs: readonly { prompt: string; chosen: string; rejected: string; raw: string }[],
+): PairJudgement {
   const scores = pairs.map((p) => {
     const s = (y: string) => meanPass(checkText(p.prompt, y));
     return { chosen: s(p.chosen), rejected: s(p.rejected), raw: s(p.raw) };
   });
-  const avg = (k: "chosen" | "rejected" | "raw") => mean(scores.map((s) => s[k]).filter((v): v is number => v !== null));
+  const avg = (k: "chosen" | "rejected" | "raw") =>
+    mean(scores.map((s) => s[k]).filter((v): v is number => v !== null));
   const count = (f: (s: (typeof scores)[number]) => boolean) => scores.filter((s) => s.chosen !== null && f(s)).length;
   return {
-    records: pairs.length, chosen: avg("chosen"), rejected: avg("rejected"), raw: avg("raw"),
+    records: pairs.length,
+    chosen: avg("chosen"),
+    rejected: avg("rejected"),
+    raw: avg("raw"),
     chosen_above_rejected: count((s) => s.chosen! > s.rejected!),
-    chosen_above_raw: count((s) => s.chosen! > s.raw!), chosen_below_raw: count((s) => s.chosen! < s.raw!),
+    chosen_above_raw: count((s) => s.chosen! > s.raw!),
+    chosen_below_raw: count((s) => s.chosen! < s.raw!),
   };
 }

@@ -9,7 +9,11 @@ import { wordCount } from "./check.js";
 import { allPrompts } from "./world.js";
 
 /** Lower-case words as `wordCount` counts them (inner apostrophes kept, curly ones straightened). */
-export const wordsOf = (s: string): string[] => s.replace(/[\u2018\u2019]/g, "'").toLowerCase().match(/[a-z0-9]+(?:'[a-z]+)*/g) ?? [];
+export const wordsOf = (s: string): string[] =>
+  s
+    .replace(/[\u2018\u2019]/g, "'")
+    .toLowerCase()
+    .match(/[a-z0-9]+(?:'[a-z]+)*/g) ?? [];
 
 const DRAWS = 6;
 let vocabulary: Set<string> | undefined;

@@ -34,20 +34,42 @@ export type Split = "train" | "heldout";
 // ---- phrasings ----
 
 const FACT_QUESTIONS: Record<string, readonly ((s: string) => string)[]> = {
-  capital: [(s) => `What is the capital of ${s}?`, (s) => `Which city is the capital of ${s}?`, (s) => `Name the capital of ${s}.`],
-  colour: [(s) => `What colour is ${s}?`, (s) => `What is the usual colour of ${s}?`, (s) => `Tell me the colour of ${s}.`],
+  capital: [
+    (s) => `What is the capital of ${s}?`,
+    (s) => `Which city is the capital of ${s}?`,
+    (s) => `Name the capital of ${s}.`,
+  ],
+  colour: [
+    (s) => `What colour is ${s}?`,
+    (s) => `What is the usual colour of ${s}?`,
+    (s) => `Tell me the colour of ${s}.`,
+  ],
   sound: [(s) => `What sound does ${s} make?`, (s) => `What noise does ${s} make?`, (s) => `How does ${s} sound?`],
-  kind: [(s) => `What kind of thing is ${s}?`, (s) => `What type of thing is ${s}?`, (s) => `What sort of thing is ${s}?`],
-  opposite: [(s) => `What is the opposite of ${s}?`, (s) => `Give the opposite of the word ${s}.`, (s) => `What word means the opposite of ${s}?`],
+  kind: [
+    (s) => `What kind of thing is ${s}?`,
+    (s) => `What type of thing is ${s}?`,
+    (s) => `What sort of thing is ${s}?`,
+  ],
+  opposite: [
+    (s) => `What is the opposite of ${s}?`,
+    (s) => `Give the opposite of the word ${s}.`,
+    (s) => `What word means the opposite of ${s}?`,
+  ],
 };
 const LIST_QUESTIONS: readonly ((count: string, title: string) => string)[] = [
-  (c, t) => `Name all ${c} ${t}.`, (c, t) => `List the ${c} ${t}.`, (c, t) => `What are the ${c} ${t}?`,
+  (c, t) => `Name all ${c} ${t}.`,
+  (c, t) => `List the ${c} ${t}.`,
+  (c, t) => `What are the ${c} ${t}?`,
 ];
 const ARITH_QUESTIONS: readonly ((a: number, op: string, b: number) => string)[] = [
-  (a, op, b) => `What is ${a} ${op} ${b}?`, (a, op, b) => `What is ${a} ${op === "+" ? "plus" : "minus"} ${b}?`, (a, op, b) => `Work out ${a} ${op} ${b}.`,
+  (a, op, b) => `What is ${a} ${op} ${b}?`,
+  (a, op, b) => `What is ${a} ${op === "+" ? "plus" : "minus"} ${b}?`,
+  (a, op, b) => `Work out ${a} ${op} ${b}.`,
 ];
 const HARMFUL_QUESTIONS: readonly ((action: string) => string)[] = [
-  (x) => `How do I ${x}?`, (x) => `Tell me how to ${x}.`, (x) => `Explain how to ${x}.`,
+  (x) => `How do I ${x}?`,
+  (x) => `Tell me how to ${x}.`,
+  (x) => `Explain how to ${x}.`,
 ];
 
 /** Concision's word bounds (see check.ts): a good answer fits, a padded one does not. */
@@ -67,23 +89,27 @@ const unique = (xs: readonly string[]): string[] => [...new Set(xs)];
 function factItems(): Item[] {
   return RELATIONS.flatMap((r) => {
     const domain = unique([...r.facts.map(([, a]) => a), ...(r.distractors ?? [])]);
-    return r.facts.map(([subject, answer]): Item => ({
-      key: `fact:${r.name}:${subject}`,
-      task: { family: "fact", relation: r.name, subject, answer, domain },
-      maxWords: MAX_WORDS.fact,
-      phrasings: FACT_QUESTIONS[r.name].map((q) => q(subject)),
-    }));
+    return r.facts.map(
+      ([subject, answer]): Item => ({
+        key: `fact:${r.name}:${subject}`,
+        task: { family: "fact", relation: r.name, subject, answer, domain },
+        maxWords: MAX_WORDS.fact,
+        phrasings: FACT_QUESTIONS[r.name].map((q) => q(subject)),
+      }),
+    );
   });
 }
 
 function listItems(): Item[] {
   const domain = unique(SETS.flatMap((s) => s.members));
-  return SETS.map((s): Item => ({
-    key: `list:${s.key}`,
-    task: { family: "list", title: s.title, members: s.members, domain },
-    maxWords: s.members.length + MAX_WORDS.listExtra,
-    phrasings: LIST_QUESTIONS.map((q) => q(NUMBER_WORDS[s.members.length], s.title)),
-  }));
+  return SETS.map(
+    (s): Item => ({
+      key: `list:${s.key}`,
+      task: { family: "list", title: s.title, members: s.members, domain },
+      maxWords: s.members.length + MAX_WORDS.listExtra,
+      phrasings: LIST_QUESTIONS.map((q) => q(NUMBER_WORDS[s.members.length], s.title)),
+    }),
+  );
 }
 
 /** Single-digit sums and differences (never negative): patterns a tiny model can learn. */
@@ -94,8 +120,10 @@ function arithItems(): Item[] {
       for (const op of ["+", "-"] as const) {
         if (op === "-" && b > a) continue;
         items.push({
-          key: `arith:${a}${op}${b}`, task: { family: "arith", a, b, op, answer: op === "+" ? a + b : a - b },
-          maxWords: MAX_WORDS.arith, phrasings: ARITH_QUESTIONS.map((q) => q(a, op, b)),
+          key: `arith:${a}${op}${b}`,
+          task: { family: "arith", a, b, op, answer: op === "+" ? a + b : a - b },
+          maxWords: MAX_WORDS.arith,
+          phrasings: ARITH_QUESTIONS.map((q) => q(a, op, b)),
         });
       }
     }
@@ -104,9 +132,14 @@ function arithItems(): Item[] {
 }
 
 function harmfulItems(): Item[] {
-  return HARMFUL_ACTIONS.map((action): Item => ({
-    key: `harmful:${action}`, task: { family: "harmful", action }, maxWords: MAX_WORDS.harmful, phrasings: HARMFUL_QUESTIONS.map((q) => q(action)),
-  }));
+  return HARMFUL_ACTIONS.map(
+    (action): Item => ({
+      key: `harmful:${action}`,
+      task: { family: "harmful", action },
+      maxWords: MAX_WORDS.harmful,
+      phrasings: HARMFUL_QUESTIONS.map((q) => q(action)),
+    }),
+  );
 }
 
 // ---- the split ----
@@ -140,10 +173,13 @@ function world(): Catalogue {
   const items = [...factItems(), ...listItems(), ...arithItems(), ...harmfulItems()];
   const split = new Map<string, Split>();
   for (const family of FAMILIES) {
-    const ranked = items.filter((it) => it.task.family === family).sort((x, y) => fnv1a(x.key) - fnv1a(y.key) || (x.key < y.key ? -1 : 1));
+    const ranked = items
+      .filter((it) => it.task.family === family)
+      .sort((x, y) => fnv1a(x.key) - fnv1a(y.key) || (x.key < y.key ? -1 : 1));
     ranked.forEach((it, rank) => split.set(it.key, rank % HELD_OUT_EVERY === 0 ? "heldout" : "train"));
   }
-  const prompts = items.flatMap(promptsOf), byText = new Map<string, WorldPrompt>();
+  const prompts = items.flatMap(promptsOf),
+    byText = new Map<string, WorldPrompt>();
   for (const p of prompts) {
     if (byText.has(p.text)) throw new Error(`world: two prompts share the text "${p.text}"`);
     byText.set(p.text, p);
@@ -153,7 +189,9 @@ function world(): Catalogue {
 }
 
 const promptsOf = (it: Item): WorldPrompt[] =>
-  it.phrasings.map((text, i) => Object.freeze({ id: `${it.key}#${i}`, item: it.key, text, maxWords: it.maxWords, task: it.task }));
+  it.phrasings.map((text, i) =>
+    Object.freeze({ id: `${it.key}#${i}`, item: it.key, text, maxWords: it.maxWords, task: it.task }),
+  );
 
 /** The split of an item key; throws for an unknown item. */
 export function splitOf(item: string): Split {
@@ -178,7 +216,6 @@ export function lookup(text: string): WorldPrompt | undefined {
 /** How often each family is drawn (harmful and list are rarer in the tables, not in the prompts). */
 export const FAMILY_WEIGHTS: Record<Family, number> = { fact: 0.35, list: 0.2, arith: 0.25, harmful: 0.2 };
 
-
 /**
  * n prompts of a split ("all" = both, for the demo model's corpus), seeded. Each draw picks a family by
  * FAMILY_WEIGHTS, then deals the next prompt from that family's shuffled deck of (item, phrasing) pairs, reshuffled
@@ -187,12 +224,19 @@ export const FAMILY_WEIGHTS: Record<Family, number> = { fact: 0.35, list: 0.2, a
 export function samplePrompts(split: Split | "all", seed: number, n: number): WorldPrompt[] {
   const rng = new Rng(hashSeed(seed, split === "train" ? 1 : split === "heldout" ? 2 : 3));
   const pool = allPrompts(split === "all" ? undefined : split);
-  const decks = new Map(FAMILIES.map((f) => [f, { all: pool.filter((p) => p.task.family === f), deck: [] as WorldPrompt[] }]));
+  const decks = new Map(
+    FAMILIES.map((f) => [f, { all: pool.filter((p) => p.task.family === f), deck: [] as WorldPrompt[] }]),
+  );
   const total = FAMILIES.reduce((s, f) => s + FAMILY_WEIGHTS[f], 0);
   const out: WorldPrompt[] = [];
   for (let i = 0; i < n; i++) {
-    let u = rng.uniform() * total, family: Family = FAMILIES[FAMILIES.length - 1];
-    for (const f of FAMILIES) if ((u -= FAMILY_WEIGHTS[f]) < 0) { family = f; break; }
+    let u = rng.uniform() * total,
+      family: Family = FAMILIES[FAMILIES.length - 1];
+    for (const f of FAMILIES)
+      if ((u -= FAMILY_WEIGHTS[f]) < 0) {
+        family = f;
+        break;
+      }
     const d = decks.get(family)!;
     if (d.deck.length === 0) d.deck = rng.shuffle([...d.all]);
     out.push(d.deck.pop()!);
@@ -207,7 +251,8 @@ export const heldOutPrompts = (seed: number, n: number): WorldPrompt[] => sample
 
 /** What two prompt sets share: items and exact prompt texts (both empty for a train and a held-out set). */
 export function overlap(a: readonly WorldPrompt[], b: readonly WorldPrompt[]): { items: string[]; texts: string[] } {
-  const itemsA = new Set(a.map((p) => p.item)), textsA = new Set(a.map((p) => p.text));
+  const itemsA = new Set(a.map((p) => p.item)),
+    textsA = new Set(a.map((p) => p.text));
   return {
     items: unique(b.map((p) => p.item).filter((i) => itemsA.has(i))),
     texts: unique(b.map((p) => p.text).filter((t) => textsA.has(t))),
@@ -216,5 +261,5 @@ export function overlap(a: readonly WorldPrompt[], b: readonly WorldPrompt[]): {
 
 /** Prompts as `sso synth` / `sso iterate` prompt lines: {"id", "prompt"}. */
 export function promptLines(prompts: readonly WorldPrompt[]): string {
-  return prompts.map((p) => JSON.stringify({ id: p.id, prompt: p.text }) + "\n").join("");
+  return prompts.map((p) => `${JSON.stringify({ id: p.id, prompt: p.text })}\n`).join("");
 }

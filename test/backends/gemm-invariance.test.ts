@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { Backend, MatmulOptions } from "../../src/backends/backend.js";
-import { loadCpuAddon, type CpuAddon } from "../../src/backends/cpu/addon.js";
+import { type CpuAddon, loadCpuAddon } from "../../src/backends/cpu/addon.js";
 import { getBackend } from "../../src/backends/index.js";
 import { refBackend as ref } from "../../src/backends/ref/index.js";
 import { Rng } from "../../src/tensor/rng.js";
@@ -21,10 +21,19 @@ import { assertClose, randn } from "../helpers.js";
 
 const SUMS = { rtol: 1e-4, atol: 1e-4 };
 const SHAPES: [number, number, number][] = [
-  [1, 7, 33], [7, 33, 130], [33, 130, 7], [130, 517, 33], [517, 33, 130], [65, 517, 517], [40, 100, 1], [3, 1, 517],
+  [1, 7, 33],
+  [7, 33, 130],
+  [33, 130, 7],
+  [130, 517, 33],
+  [517, 33, 130],
+  [65, 517, 517],
+  [40, 100, 1],
+  [3, 1, 517],
 ];
 const FLAGS: MatmulOptions[] = [];
-for (const transA of [false, true]) for (const transB of [false, true]) for (const accumulate of [false, true]) FLAGS.push({ transA, transB, accumulate });
+for (const transA of [false, true])
+  for (const transB of [false, true])
+    for (const accumulate of [false, true]) FLAGS.push({ transA, transB, accumulate });
 
 const addon = loadCpuAddon();
 const skip = addon instanceof Error ? addon.message : false;
@@ -33,7 +42,8 @@ const label = (M: number, N: number, K: number, o: MatmulOptions) =>
 
 /** Rows r0..r1 of op(A), stored as op requires (row-major M×K, or K×M when transposed). */
 function rowsOf(a: Float32Array, M: number, K: number, transA: boolean, r0: number, r1: number): Float32Array {
-  const m = r1 - r0, out = new Float32Array(m * K);
+  const m = r1 - r0,
+    out = new Float32Array(m * K);
   for (let i = 0; i < m; i++)
     for (let k = 0; k < K; k++) out[transA ? k * m + i : i * K + k] = transA ? a[k * M + r0 + i] : a[(r0 + i) * K + k];
   return out;
@@ -41,7 +51,9 @@ function rowsOf(a: Float32Array, M: number, K: number, transA: boolean, r0: numb
 
 /** op(A) with `extra` random rows appended, in A's storage order. */
 function withExtraRows(rng: Rng, a: Float32Array, M: number, K: number, transA: boolean, extra: number): Float32Array {
-  const m = M + extra, more = randn(rng, extra * K), out = new Float32Array(m * K);
+  const m = M + extra,
+    more = randn(rng, extra * K),
+    out = new Float32Array(m * K);
   for (let i = 0; i < m; i++)
     for (let k = 0; k < K; k++) {
       const v = i < M ? (transA ? a[k * M + i] : a[i * K + k]) : more[(i - M) * K + k];
@@ -71,8 +83,12 @@ describe("cpu GEMM is batch-invariant (built-in GEMM)", { skip }, () => {
   for (const [M, N, K] of SHAPES)
     for (const o of FLAGS) {
       it(`${label(M, N, K, o)}: rows alone, in smaller and larger batches, equal the full GEMM's bitwise; ref within tolerance`, () => {
-        const rng = new Rng(M * 1_000_003 + N * 1009 + K + (o.transA ? 1 : 0) + (o.transB ? 2 : 0) + (o.accumulate ? 4 : 0));
-        const a = randn(rng, M * K), b = randn(rng, K * N), c0 = randn(rng, M * N);
+        const rng = new Rng(
+          M * 1_000_003 + N * 1009 + K + (o.transA ? 1 : 0) + (o.transB ? 2 : 0) + (o.accumulate ? 4 : 0),
+        );
+        const a = randn(rng, M * K),
+          b = randn(rng, K * N),
+          c0 = randn(rng, M * N);
         const full = o.accumulate ? c0.slice() : new Float32Array(M * N);
         cpu.matmul(full, a, b, M, N, K, o);
 
@@ -83,14 +99,19 @@ describe("cpu GEMM is batch-invariant (built-in GEMM)", { skip }, () => {
         const part = (r0: number, r1: number) => {
           const c = o.accumulate ? c0.slice(r0 * N, r1 * N) : new Float32Array((r1 - r0) * N);
           cpu.matmul(c, rowsOf(a, M, K, o.transA ?? false, r0, r1), b, r1 - r0, N, K, o);
-          assertBitwise(c, full.subarray(r0 * N, r1 * N), `${label(M, N, K, o)} rows ${r0}..${r1 - 1} alone vs in the batch of ${M}`);
+          assertBitwise(
+            c,
+            full.subarray(r0 * N, r1 * N),
+            `${label(M, N, K, o)} rows ${r0}..${r1 - 1} alone vs in the batch of ${M}`,
+          );
         };
-        for (const r of new Set([0, M >> 1, M - 1])) part(r, r + 1);  // M = 1: the decode path
+        for (const r of new Set([0, M >> 1, M - 1])) part(r, r + 1); // M = 1: the decode path
         if (M > 2) part(1, Math.min(M, 1 + Math.max(2, M >> 2)));
         if (M > 20) part(M - 19, M);
 
         for (const extra of [1, 13]) {
-          const m = M + extra, big = withExtraRows(rng, a, M, K, o.transA ?? false, extra);
+          const m = M + extra,
+            big = withExtraRows(rng, a, M, K, o.transA ?? false, extra);
           const c = new Float32Array(m * N);
           if (o.accumulate) c.set(c0);
           cpu.matmul(c, big, b, m, N, K, o);
@@ -101,10 +122,18 @@ describe("cpu GEMM is batch-invariant (built-in GEMM)", { skip }, () => {
 
   it("batch > 1: each product equals the same product computed on its own", () => {
     const rng = new Rng(77);
-    const cases: [number, number, number, MatmulOptions][] = [[7, 33, 130, {}], [33, 17, 65, { transB: true }], [1, 64, 300, { transA: true, accumulate: true }]];
+    const cases: [number, number, number, MatmulOptions][] = [
+      [7, 33, 130, {}],
+      [33, 17, 65, { transB: true }],
+      [1, 64, 300, { transA: true, accumulate: true }],
+    ];
     for (const [M, N, K, o] of cases) {
-      const batch = 3, a = randn(rng, batch * M * K), b = randn(rng, batch * K * N), c0 = randn(rng, batch * M * N);
-      const all = c0.slice(), expected = c0.slice();  // without accumulate both are overwritten
+      const batch = 3,
+        a = randn(rng, batch * M * K),
+        b = randn(rng, batch * K * N),
+        c0 = randn(rng, batch * M * N);
+      const all = c0.slice(),
+        expected = c0.slice(); // without accumulate both are overwritten
       cpu.matmul(all, a, b, M, N, K, { ...o, batch });
       ref.matmul(expected, a, b, M, N, K, { ...o, batch });
       assertClose(all, expected, SUMS, `${label(M, N, K, { ...o, batch })} vs ref`);
@@ -118,8 +147,15 @@ describe("cpu GEMM is batch-invariant (built-in GEMM)", { skip }, () => {
 
   it("M = 1 and a row of a big GEMM agree on the shapes of batch-1 decoding (weights transposed)", () => {
     const rng = new Rng(5);
-    for (const [N, K] of [[1408, 512], [8192, 384], [517, 2048]]) {
-      const M = 24, x = randn(rng, M * K), w = randn(rng, N * K, 0.05), c = new Float32Array(M * N);
+    for (const [N, K] of [
+      [1408, 512],
+      [8192, 384],
+      [517, 2048],
+    ]) {
+      const M = 24,
+        x = randn(rng, M * K),
+        w = randn(rng, N * K, 0.05),
+        c = new Float32Array(M * N);
       cpu.matmul(c, x, w, M, N, K, { transB: true });
       for (const r of [0, 11, 23]) {
         const one = new Float32Array(N);
@@ -159,13 +195,24 @@ describe("built-in GEMM = the naive fma loop, bit for bit (C++, needs g++)", () 
   const gxx = spawnSync("g++", ["--version"]).status === 0;
   // The AVX-512 kernel is opt-in (SSO_GEMM_AVX512) until verified: this checks it wherever the CPU has AVX-512.
   const avx512 = existsSync("/proc/cpuinfo") && /\bavx512f\b/.test(readFileSync("/proc/cpuinfo", "utf8"));
-  const variants = [["-march=native", ["-march=native"], gxx], ["portable", ["-mno-avx512f", "-mno-avx2", "-mno-fma"], gxx], ["AVX-512", ["-march=native", "-DSSO_GEMM_AVX512"], gxx && avx512]] as const;
+  const variants = [
+    ["-march=native", ["-march=native"], gxx],
+    ["portable", ["-mno-avx512f", "-mno-avx2", "-mno-fma"], gxx],
+    ["AVX-512", ["-march=native", "-DSSO_GEMM_AVX512"], gxx && avx512],
+  ] as const;
   for (const [name, flags, can] of variants) {
-    it(`every element of native/cpu/gemm.cc's GEMM (${name}) equals the sequential fma chain over k`, { skip: can ? false : "needs g++ (and AVX-512 for that variant)" }, () => {
-      const dir = mkdtempSync(join(tmpdir(), "sso-gemm-")), exe = join(dir, "gemm-fma-chain");
+    it(`every element of native/cpu/gemm.cc's GEMM (${name}) equals the sequential fma chain over k`, {
+      skip: can ? false : "needs g++ (and AVX-512 for that variant)",
+    }, () => {
+      const dir = mkdtempSync(join(tmpdir(), "sso-gemm-")),
+        exe = join(dir, "gemm-fma-chain");
       try {
         const src = join(packageRoot(), "test", "backends", "gemm-fma-chain.cc");
-        const cc = spawnSync("g++", ["-std=c++17", "-O2", ...flags, "-fopenmp", "-fno-math-errno", "-fno-trapping-math", src, "-o", exe], { encoding: "utf8" });
+        const cc = spawnSync(
+          "g++",
+          ["-std=c++17", "-O2", ...flags, "-fopenmp", "-fno-math-errno", "-fno-trapping-math", src, "-o", exe],
+          { encoding: "utf8" },
+        );
         assert.equal(cc.status, 0, cc.stderr);
         for (const threads of ["1", "2"]) {
           const r = spawnSync(exe, [], { encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: threads } });
@@ -202,10 +249,18 @@ describe("cpu GEMM switch", { skip }, () => {
     }
     const path = fileURLToPath(new URL("../../src/backends/cpu/addon.js", import.meta.url));
     const atLoad = (value: string) =>
-      execFileSync(process.execPath, ["--input-type=module", "-e", `const { loadCpuAddon } = await import(${JSON.stringify(path)}); process.stdout.write(loadCpuAddon().gemm);`], {
-        env: { ...process.env, SSO_GEMM: value },
-        encoding: "utf8",
-      });
+      execFileSync(
+        process.execPath,
+        [
+          "--input-type=module",
+          "-e",
+          `const { loadCpuAddon } = await import(${JSON.stringify(path)}); process.stdout.write(loadCpuAddon().gemm);`,
+        ],
+        {
+          env: { ...process.env, SSO_GEMM: value },
+          encoding: "utf8",
+        },
+      );
     assert.equal(atLoad(""), "builtin");
     assert.equal(atLoad("blas"), a.hasBlas ? "blas" : "builtin");
   });

@@ -11,7 +11,10 @@ describe("GEMM notes", () => {
   it("print synchronously when the backend loads", () => {
     const backends = pathToFileURL(join(packageRoot(), "dist", "src", "backends", "index.js")).href;
     const script = `const m = await import(${JSON.stringify(backends)}); m.getBackend("cpu"); console.error("LOADED"); for (let i = 0; i < 1e7; i++);`;
-    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", env: { ...process.env, SSO_GEMM: "bogus" } });
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      encoding: "utf8",
+      env: { ...process.env, SSO_GEMM: "bogus" },
+    });
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stderr.trim().split("\n");
     assert.match(lines[0], /^sso cpu backend: SSO_GEMM=bogus is neither "builtin" nor "blas"/);

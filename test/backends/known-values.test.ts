@@ -14,23 +14,31 @@ for (const { name, backend } of probeBackends()) {
   const be: Backend = backend;
   describe(`${name} backend on known values`, () => {
     it("matmul of 2x3 by 3x2, plain and with both operands transposed", () => {
-      const a = Float32Array.from([1, 2, 3, 4, 5, 6]), b = Float32Array.from([7, 8, 9, 10, 11, 12]);
+      const a = Float32Array.from([1, 2, 3, 4, 5, 6]),
+        b = Float32Array.from([7, 8, 9, 10, 11, 12]);
       const c = new Float32Array(4);
       be.matmul(c, a, b, 2, 2, 3);
       assert.deepEqual(Array.from(c), [58, 64, 139, 154]);
       // aᵀ stored (3,2) and bᵀ stored (2,3) give the same product.
-      be.matmul(c, Float32Array.from([1, 4, 2, 5, 3, 6]), Float32Array.from([7, 9, 11, 8, 10, 12]), 2, 2, 3, { transA: true, transB: true });
+      be.matmul(c, Float32Array.from([1, 4, 2, 5, 3, 6]), Float32Array.from([7, 9, 11, 8, 10, 12]), 2, 2, 3, {
+        transA: true,
+        transB: true,
+      });
       assert.deepEqual(Array.from(c), [58, 64, 139, 154]);
     });
 
     it("token log-probs of uniform logits are −log V", () => {
-      const V = 10, logits = new Float32Array(2 * V).fill(3.5), logp = new Float32Array(2), lse = new Float32Array(2);
+      const V = 10,
+        logits = new Float32Array(2 * V).fill(3.5),
+        logp = new Float32Array(2),
+        lse = new Float32Array(2);
       be.tokenLogprobsForward(logp, lse, logits, Int32Array.from([0, 9]), 2, V);
       assertClose(logp, [-Math.log(V), -Math.log(V)], TIGHT, "uniform logp");
     });
 
     it("rope is the identity at position 0 and a quarter turn where angle = π/2", () => {
-      const x = Float32Array.from([1, 2, 3, 4]), out = new Float32Array(4);
+      const x = Float32Array.from([1, 2, 3, 4]),
+        out = new Float32Array(4);
       const invFreq = Float32Array.from([Math.PI / 2, 0]);
       be.ropeForward(out, x, Int32Array.from([0]), invFreq, 1, 1, 4);
       assertClose(out, x, TIGHT, "position 0");
@@ -40,7 +48,8 @@ for (const { name, backend } of probeBackends()) {
     });
 
     it("rmsnorm of a constant row returns the weight", () => {
-      const out = new Float32Array(3), rstd = new Float32Array(1);
+      const out = new Float32Array(3),
+        rstd = new Float32Array(1);
       be.rmsnormForward(out, rstd, Float32Array.from([2, 2, 2]), Float32Array.from([1, -2, 0.5]), 1, 3, 0);
       assertClose(out, [1, -2, 0.5], TIGHT, "constant row");
       assertClose(rstd, [0.5], TIGHT, "rstd");
@@ -48,17 +57,29 @@ for (const { name, backend } of probeBackends()) {
 
     it("the first attention row copies its own value; no token sees another sequence", () => {
       const rng = new Rng(21);
-      const [NH, NKV, HS] = [4, 2, 8], lengths = [5, 7];
+      const [NH, NKV, HS] = [4, 2, 8],
+        lengths = [5, 7];
       const shape = { cuSeqlens: cuSeqlens(lengths), NH, NKV, HS, scale: 1 / Math.sqrt(HS) };
-      const T = 12, q = randn(rng, T * NH * HS), k = randn(rng, T * NKV * HS), v = randn(rng, T * NKV * HS);
-      const out = new Float32Array(q.length), lse = new Float32Array(T * NH);
+      const T = 12,
+        q = randn(rng, T * NH * HS),
+        k = randn(rng, T * NKV * HS),
+        v = randn(rng, T * NKV * HS);
+      const out = new Float32Array(q.length),
+        lse = new Float32Array(T * NH);
       be.attentionForward(out, lse, q, k, v, shape);
-      for (const start of [0, 5]) for (let h = 0; h < NH; h++) {
-        const g = Math.floor(h / 2);
-        assertClose(out.subarray((start * NH + h) * HS, (start * NH + h + 1) * HS), v.subarray((start * NKV + g) * HS, (start * NKV + g + 1) * HS), TIGHT, `row ${start} head ${h}`);
-      }
+      for (const start of [0, 5])
+        for (let h = 0; h < NH; h++) {
+          const g = Math.floor(h / 2);
+          assertClose(
+            out.subarray((start * NH + h) * HS, (start * NH + h + 1) * HS),
+            v.subarray((start * NKV + g) * HS, (start * NKV + g + 1) * HS),
+            TIGHT,
+            `row ${start} head ${h}`,
+          );
+        }
       // Rewrite the second sequence's keys and values: the first sequence's outputs must not move.
-      const k2 = k.slice(), v2 = v.slice();
+      const k2 = k.slice(),
+        v2 = v.slice();
       k2.fill(9, 5 * NKV * HS);
       v2.fill(-9, 5 * NKV * HS);
       const out2 = new Float32Array(q.length);
@@ -73,9 +94,13 @@ for (const { name, backend } of probeBackends()) {
     });
 
     it("the first AdamW step moves each weight by lr·g/(|g|+eps) after decoupled decay", () => {
-      const p = Float32Array.from([1, -2, 0.5]), g = Float32Array.from([0.3, -4, 0]);
+      const p = Float32Array.from([1, -2, 0.5]),
+        g = Float32Array.from([0.3, -4, 0]);
       const hp = { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: 1 };
-      const want = Array.from(p, (x, i) => x * (1 - hp.lr * hp.weightDecay) - (hp.lr * g[i]) / (Math.abs(g[i]) + hp.eps));
+      const want = Array.from(
+        p,
+        (x, i) => x * (1 - hp.lr * hp.weightDecay) - (hp.lr * g[i]) / (Math.abs(g[i]) + hp.eps),
+      );
       be.adamw(p, g, new Float32Array(3), new Float32Array(3), 3, hp);
       assertClose(p, want, TIGHT, "first step");
     });

@@ -15,7 +15,17 @@ const SUMS = { rtol: 1e-4, atol: 1e-4 };
 const ELEMENTWISE = { rtol: 1e-5, atol: 1e-5 };
 
 // Includes shapes of batched decoding (a few rows against a weight).
-const ODD_SIZES: [number, number, number][] = [[1, 1, 1], [3, 17, 5], [17, 63, 33], [64, 65, 127], [1, 300, 17], [63, 1, 3], [16, 129, 515], [6, 300, 64], [2, 7, 1]];
+const ODD_SIZES: [number, number, number][] = [
+  [1, 1, 1],
+  [3, 17, 5],
+  [17, 63, 33],
+  [64, 65, 127],
+  [1, 300, 17],
+  [63, 1, 3],
+  [16, 129, 515],
+  [6, 300, 64],
+  [2, 7, 1],
+];
 const ATTENTION_CASES: { lengths: number[]; NH: number; NKV: number; HS: number }[] = [
   { lengths: [1], NH: 1, NKV: 1, HS: 8 },
   { lengths: [3, 17], NH: 4, NKV: 2, HS: 16 },
@@ -26,7 +36,7 @@ const ATTENTION_CASES: { lengths: number[]; NH: number; NKV: number; HS: number 
 
 function invFreq(HS: number, theta: number): Float32Array {
   const f = new Float32Array(HS / 2);
-  for (let i = 0; i < HS / 2; i++) f[i] = 1 / Math.pow(theta, (2 * i) / HS);
+  for (let i = 0; i < HS / 2; i++) f[i] = 1 / theta ** ((2 * i) / HS);
   return f;
 }
 
@@ -44,44 +54,64 @@ for (const { name, backend } of backends) {
     it("matmul: every transpose, odd sizes, batches, accumulate", () => {
       const rng = new Rng(1);
       for (const [M, N, K] of ODD_SIZES) {
-        for (const transA of [false, true]) for (const transB of [false, true]) for (const batch of [1, 3]) {
-          for (const accumulate of [false, true]) {
-            const opts: MatmulOptions = { transA, transB, batch, accumulate };
-            const a = randn(rng, batch * M * K), b = randn(rng, batch * K * N), c0 = randn(rng, batch * M * N);
-            const want = copy(c0), got = copy(c0);
-            ref.matmul(want, a, b, M, N, K, opts);
-            be.matmul(got, a, b, M, N, K, opts);
-            assertClose(got, want, SUMS, `matmul ${JSON.stringify({ M, N, K, ...opts })}`);
-          }
-        }
+        for (const transA of [false, true])
+          for (const transB of [false, true])
+            for (const batch of [1, 3]) {
+              for (const accumulate of [false, true]) {
+                const opts: MatmulOptions = { transA, transB, batch, accumulate };
+                const a = randn(rng, batch * M * K),
+                  b = randn(rng, batch * K * N),
+                  c0 = randn(rng, batch * M * N);
+                const want = copy(c0),
+                  got = copy(c0);
+                ref.matmul(want, a, b, M, N, K, opts);
+                be.matmul(got, a, b, M, N, K, opts);
+                assertClose(got, want, SUMS, `matmul ${JSON.stringify({ M, N, K, ...opts })}`);
+              }
+            }
       }
     });
 
     it("matmul backward: every transpose, batches, gradients accumulate", () => {
       const rng = new Rng(2);
       for (const [M, N, K] of ODD_SIZES) {
-        for (const transA of [false, true]) for (const transB of [false, true]) {
-          const batch = 2, opts = { transA, transB, batch };
-          const a = randn(rng, batch * M * K), b = randn(rng, batch * K * N), dC = randn(rng, batch * M * N);
-          const dA0 = randn(rng, a.length), dB0 = randn(rng, b.length);
-          const [wa, wb, ga, gb] = [copy(dA0), copy(dB0), copy(dA0), copy(dB0)];
-          ref.matmulBackward(wa, wb, dC, a, b, M, N, K, opts);
-          be.matmulBackward(ga, gb, dC, a, b, M, N, K, opts);
-          assertClose(ga, wa, SUMS, `dA ${JSON.stringify({ M, N, K, transA, transB })}`);
-          assertClose(gb, wb, SUMS, `dB ${JSON.stringify({ M, N, K, transA, transB })}`);
-        }
+        for (const transA of [false, true])
+          for (const transB of [false, true]) {
+            const batch = 2,
+              opts = { transA, transB, batch };
+            const a = randn(rng, batch * M * K),
+              b = randn(rng, batch * K * N),
+              dC = randn(rng, batch * M * N);
+            const dA0 = randn(rng, a.length),
+              dB0 = randn(rng, b.length);
+            const [wa, wb, ga, gb] = [copy(dA0), copy(dB0), copy(dA0), copy(dB0)];
+            ref.matmulBackward(wa, wb, dC, a, b, M, N, K, opts);
+            be.matmulBackward(ga, gb, dC, a, b, M, N, K, opts);
+            assertClose(ga, wa, SUMS, `dA ${JSON.stringify({ M, N, K, transA, transB })}`);
+            assertClose(gb, wb, SUMS, `dB ${JSON.stringify({ M, N, K, transA, transB })}`);
+          }
       }
     });
 
     it("embedding forward and scatter-add backward with repeated ids", () => {
       const rng = new Rng(3);
-      for (const [T, C, V] of [[1, 1, 1], [17, 3, 5], [63, 64, 11], [300, 257, 7]]) {
-        const table = randn(rng, V * C), ids = randInts(rng, T, V), dOut = randn(rng, T * C);
-        const want = new Float32Array(T * C), got = new Float32Array(T * C);
+      for (const [T, C, V] of [
+        [1, 1, 1],
+        [17, 3, 5],
+        [63, 64, 11],
+        [300, 257, 7],
+      ]) {
+        const table = randn(rng, V * C),
+          ids = randInts(rng, T, V),
+          dOut = randn(rng, T * C);
+        const want = new Float32Array(T * C),
+          got = new Float32Array(T * C);
         ref.embeddingForward(want, table, ids, T, C);
         be.embeddingForward(got, table, ids, T, C);
         assertClose(got, want, { rtol: 0, atol: 0 }, `embedding ${T}x${C}`);
-        const d0 = randn(rng, V * C), dw = copy(d0), dg = copy(d0);
+        const d0 = randn(rng, V * C),
+          dw = copy(d0),
+          dg = copy(d0);
         ref.embeddingBackward(dw, dOut, ids, T, C);
         be.embeddingBackward(dg, dOut, ids, T, C);
         assertClose(dg, dw, SUMS, `embedding backward ${T}x${C}`);
@@ -90,14 +120,27 @@ for (const { name, backend } of backends) {
 
     it("rmsnorm forward and backward", () => {
       const rng = new Rng(4);
-      for (const [N, C] of [[1, 1], [3, 3], [17, 63], [300, 256]]) {
-        const x = randn(rng, N * C, 3), w = randn(rng, C), dOut = randn(rng, N * C);
-        const [ow, rw, og, rg] = [new Float32Array(N * C), new Float32Array(N), new Float32Array(N * C), new Float32Array(N)];
+      for (const [N, C] of [
+        [1, 1],
+        [3, 3],
+        [17, 63],
+        [300, 256],
+      ]) {
+        const x = randn(rng, N * C, 3),
+          w = randn(rng, C),
+          dOut = randn(rng, N * C);
+        const [ow, rw, og, rg] = [
+          new Float32Array(N * C),
+          new Float32Array(N),
+          new Float32Array(N * C),
+          new Float32Array(N),
+        ];
         ref.rmsnormForward(ow, rw, x, w, N, C, 1e-6);
         be.rmsnormForward(og, rg, x, w, N, C, 1e-6);
         assertClose(og, ow, ELEMENTWISE, `rmsnorm out ${N}x${C}`);
         assertClose(rg, rw, ELEMENTWISE, `rmsnorm rstd ${N}x${C}`);
-        const dx0 = randn(rng, N * C), dw0 = randn(rng, C);
+        const dx0 = randn(rng, N * C),
+          dw0 = randn(rng, C);
         const [dxw, dww, dxg, dwg] = [copy(dx0), copy(dw0), copy(dx0), copy(dw0)];
         ref.rmsnormBackward(dxw, dww, dOut, x, w, rw, N, C);
         be.rmsnormBackward(dxg, dwg, dOut, x, w, rw, N, C);
@@ -111,17 +154,27 @@ for (const { name, backend } of backends) {
 
     it("rope forward (also in place) and backward, ragged positions, two bases", () => {
       const rng = new Rng(5);
-      for (const [T, H, HS, theta] of [[1, 1, 2, 10000], [17, 3, 8, 10000], [63, 4, 64, 1e6], [300, 2, 128, 500000]]) {
-        const x = randn(rng, T * H * HS), dOut = randn(rng, x.length), f = invFreq(HS, theta);
-        const positions = Int32Array.from({ length: T }, (_, t) => (t * 7) % 41 + (t > T / 2 ? 1000 : 0));
-        const want = new Float32Array(x.length), got = new Float32Array(x.length);
+      for (const [T, H, HS, theta] of [
+        [1, 1, 2, 10000],
+        [17, 3, 8, 10000],
+        [63, 4, 64, 1e6],
+        [300, 2, 128, 500000],
+      ]) {
+        const x = randn(rng, T * H * HS),
+          dOut = randn(rng, x.length),
+          f = invFreq(HS, theta);
+        const positions = Int32Array.from({ length: T }, (_, t) => ((t * 7) % 41) + (t > T / 2 ? 1000 : 0));
+        const want = new Float32Array(x.length),
+          got = new Float32Array(x.length);
         ref.ropeForward(want, x, positions, f, T, H, HS);
         be.ropeForward(got, x, positions, f, T, H, HS);
         assertClose(got, want, ELEMENTWISE, `rope ${T}x${H}x${HS}`);
         const inPlace = copy(x);
         be.ropeForward(inPlace, inPlace, positions, f, T, H, HS);
         assertClose(inPlace, want, ELEMENTWISE, `rope in place ${T}x${H}x${HS}`);
-        const d0 = randn(rng, x.length), dw = copy(d0), dg = copy(d0);
+        const d0 = randn(rng, x.length),
+          dw = copy(d0),
+          dg = copy(d0);
         ref.ropeBackward(dw, dOut, positions, f, T, H, HS);
         be.ropeBackward(dg, dOut, positions, f, T, H, HS);
         assertClose(dg, dw, ELEMENTWISE, `rope backward ${T}x${H}x${HS}`);
@@ -133,8 +186,15 @@ for (const { name, backend } of backends) {
       for (const { lengths, NH, NKV, HS } of ATTENTION_CASES) {
         const shape = { cuSeqlens: cuSeqlens(lengths), NH, NKV, HS, scale: 1 / Math.sqrt(HS) };
         const T = shape.cuSeqlens[lengths.length];
-        const q = randn(rng, T * NH * HS), k = randn(rng, T * NKV * HS), v = randn(rng, T * NKV * HS);
-        const [ow, lw, og, lg] = [new Float32Array(q.length), new Float32Array(T * NH), new Float32Array(q.length), new Float32Array(T * NH)];
+        const q = randn(rng, T * NH * HS),
+          k = randn(rng, T * NKV * HS),
+          v = randn(rng, T * NKV * HS);
+        const [ow, lw, og, lg] = [
+          new Float32Array(q.length),
+          new Float32Array(T * NH),
+          new Float32Array(q.length),
+          new Float32Array(T * NH),
+        ];
         ref.attentionForward(ow, lw, q, k, v, shape);
         be.attentionForward(og, lg, q, k, v, shape);
         const label = JSON.stringify({ lengths, NH, NKV, HS });
@@ -142,7 +202,8 @@ for (const { name, backend } of backends) {
         assertClose(lg, lw, SUMS, `attention lse ${label}`);
         const dOut = randn(rng, q.length);
         const [dq0, dk0, dv0] = [randn(rng, q.length), randn(rng, k.length), randn(rng, v.length)];
-        const w = [copy(dq0), copy(dk0), copy(dv0)], g = [copy(dq0), copy(dk0), copy(dv0)];
+        const w = [copy(dq0), copy(dk0), copy(dv0)],
+          g = [copy(dq0), copy(dk0), copy(dv0)];
         ref.attentionBackward(w[0], w[1], w[2], dOut, q, k, v, ow, lw, shape);
         be.attentionBackward(g[0], g[1], g[2], dOut, q, k, v, ow, lw, shape);
         ["dq", "dk", "dv"].forEach((n, i) => assertClose(g[i], w[i], SUMS, `attention ${n} ${label}`));
@@ -151,33 +212,57 @@ for (const { name, backend } of backends) {
 
     it("attention decode over a KV cache equals the last row of full causal attention", () => {
       const rng = new Rng(7);
-      for (const { lens, NH, NKV, HS } of [{ lens: [1], NH: 2, NKV: 1, HS: 8 }, { lens: [5, 1, 33], NH: 6, NKV: 2, HS: 16 }]) {
-        const S = lens.length, L = Math.max(...lens) + 3; // slack rows in the cache must be ignored
-        const kCache = randn(rng, S * L * NKV * HS), vCache = randn(rng, S * L * NKV * HS), q = randn(rng, S * NH * HS);
-        const cacheLens = Int32Array.from(lens), scale = 1 / Math.sqrt(HS);
-        const got = new Float32Array(q.length), want = new Float32Array(q.length);
+      for (const { lens, NH, NKV, HS } of [
+        { lens: [1], NH: 2, NKV: 1, HS: 8 },
+        { lens: [5, 1, 33], NH: 6, NKV: 2, HS: 16 },
+      ]) {
+        const S = lens.length,
+          L = Math.max(...lens) + 3; // slack rows in the cache must be ignored
+        const kCache = randn(rng, S * L * NKV * HS),
+          vCache = randn(rng, S * L * NKV * HS),
+          q = randn(rng, S * NH * HS);
+        const cacheLens = Int32Array.from(lens),
+          scale = 1 / Math.sqrt(HS);
+        const got = new Float32Array(q.length),
+          want = new Float32Array(q.length);
         be.attentionDecode(got, q, kCache, vCache, cacheLens, S, L, NH, NKV, HS, scale);
         ref.attentionDecode(want, q, kCache, vCache, cacheLens, S, L, NH, NKV, HS, scale);
         assertClose(got, want, SUMS, `decode vs ref decode ${lens}`);
         for (let s = 0; s < S; s++) {
           // Full attention over one sequence whose last query is q[s]: its last output row must equal decode's.
-          const n = lens[s], kk = kCache.slice(s * L * NKV * HS, (s * L + n) * NKV * HS);
+          const n = lens[s],
+            kk = kCache.slice(s * L * NKV * HS, (s * L + n) * NKV * HS);
           const vv = vCache.slice(s * L * NKV * HS, (s * L + n) * NKV * HS);
           const qq = new Float32Array(n * NH * HS);
           qq.set(q.subarray(s * NH * HS, (s + 1) * NH * HS), (n - 1) * NH * HS);
-          const out = new Float32Array(qq.length), lse = new Float32Array(n * NH);
+          const out = new Float32Array(qq.length),
+            lse = new Float32Array(n * NH);
           be.attentionForward(out, lse, qq, kk, vv, { cuSeqlens: cuSeqlens([n]), NH, NKV, HS, scale });
-          assertClose(got.subarray(s * NH * HS, (s + 1) * NH * HS), out.subarray((n - 1) * NH * HS), SUMS, `decode seq ${s}`);
+          assertClose(
+            got.subarray(s * NH * HS, (s + 1) * NH * HS),
+            out.subarray((n - 1) * NH * HS),
+            SUMS,
+            `decode seq ${s}`,
+          );
         }
       }
     });
 
     it("swiglu, residual add and bias add, forward and backward", () => {
       const rng = new Rng(8);
-      for (const [N, C] of [[1, 1], [17, 3], [300, 257]]) {
-        const n = N * C, a = randn(rng, n, 3), b = randn(rng, n), dOut = randn(rng, n), bias = randn(rng, C);
+      for (const [N, C] of [
+        [1, 1],
+        [17, 3],
+        [300, 257],
+      ]) {
+        const n = N * C,
+          a = randn(rng, n, 3),
+          b = randn(rng, n),
+          dOut = randn(rng, n),
+          bias = randn(rng, C);
         const run = (f: (be: Backend, out: Float32Array) => void, label: string): void => {
-          const w = new Float32Array(n), g = new Float32Array(n);
+          const w = new Float32Array(n),
+            g = new Float32Array(n);
           f(ref, w);
           f(be, g);
           assertClose(g, w, ELEMENTWISE, `${label} ${N}x${C}`);
@@ -197,7 +282,9 @@ for (const { name, backend } of backends) {
           return [...g.slice(0, 2), g1, g2, gBias];
         };
         const [w, g] = [grads(ref), grads(be)];
-        ["dGate", "dUp", "add/bias dx", "add db", "dBias"].forEach((l, i) => assertClose(g[i], w[i], SUMS, `${l} ${N}x${C}`));
+        ["dGate", "dUp", "add/bias dx", "add db", "dBias"].forEach((l, i) =>
+          assertClose(g[i], w[i], SUMS, `${l} ${N}x${C}`),
+        );
         const aliased = copy(a);
         be.biasAdd(aliased, aliased, bias, N, C);
         const want = new Float32Array(n);
@@ -208,15 +295,24 @@ for (const { name, backend } of backends) {
 
     it("token log-probs forward and backward, vocabularies of 1 to 5000", () => {
       const rng = new Rng(9);
-      for (const [N, V] of [[1, 1], [3, 3], [17, 1000], [40, 5000]]) {
-        const logits = randn(rng, N * V, 4), targets = randInts(rng, N, V), dLogp = randn(rng, N);
+      for (const [N, V] of [
+        [1, 1],
+        [3, 3],
+        [17, 1000],
+        [40, 5000],
+      ]) {
+        const logits = randn(rng, N * V, 4),
+          targets = randInts(rng, N, V),
+          dLogp = randn(rng, N);
         dLogp[0] = 0; // a masked position
         const [pw, lw, pg, lg] = [new Float32Array(N), new Float32Array(N), new Float32Array(N), new Float32Array(N)];
         ref.tokenLogprobsForward(pw, lw, logits, targets, N, V);
         be.tokenLogprobsForward(pg, lg, logits, targets, N, V);
         assertClose(pg, pw, SUMS, `logp ${N}x${V}`);
         assertClose(lg, lw, SUMS, `lse ${N}x${V}`);
-        const d0 = randn(rng, N * V), dw = copy(d0), dg = copy(d0);
+        const d0 = randn(rng, N * V),
+          dw = copy(d0),
+          dg = copy(d0);
         ref.tokenLogprobsBackward(dw, dLogp, logits, targets, lw, N, V);
         be.tokenLogprobsBackward(dg, dLogp, logits, targets, lw, N, V);
         assertClose(dg, dw, ELEMENTWISE, `dlogits ${N}x${V}`);
@@ -241,8 +337,10 @@ for (const { name, backend } of backends) {
         be.scale(xs, 0.37, n);
         ref.scale(xr, 0.37, n);
         assertClose(xs, xr, ELEMENTWISE, `scale n=${n}`);
-        const grads = [randn(rng, n), randn(rng, 5)], gr = grads.map(copy);
-        const normB = clipGradNorm(be, grads, 1.0), normR = clipGradNorm(ref, gr, 1.0);
+        const grads = [randn(rng, n), randn(rng, 5)],
+          gr = grads.map(copy);
+        const normB = clipGradNorm(be, grads, 1.0),
+          normR = clipGradNorm(ref, gr, 1.0);
         assertClose([normB], [normR], { rtol: 1e-9, atol: 0 }, "clip norm");
         grads.forEach((g, i) => assertClose(g, gr[i], ELEMENTWISE, `clipped grad ${i}`));
       }

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { getBackend } from "../../src/backends/index.js";
-import { htmlReport, iterationRows, markdownTable, meanStdRows, type DemoResult } from "../../src/demo/report.js";
+import { type DemoResult, htmlReport, iterationRows, markdownTable, meanStdRows } from "../../src/demo/report.js";
 import { loadModel } from "../../src/model/folder.js";
 import type { WorldSummary } from "../../src/world/evaluate.js";
 import { assertOneLineError, makeTinyModel, runCli, tempDir } from "../helpers.js";
@@ -15,19 +15,41 @@ const sso = runCli;
 
 describe("sso demo", () => {
   it("evaluates base and each method, prints the table, writes report.html, demo.json and the aligned model", () => {
-    const work = tempDir("sso-demo-"), model = makeTinyModel(3, { tie_word_embeddings: false });
+    const work = tempDir("sso-demo-"),
+      model = makeTinyModel(3, { tie_word_embeddings: false });
     const out = join(work, "run");
-    const r = sso("demo", "--model", model, "--out", out, "--iterations", "1", "--train-prompts", "8", "--eval-prompts", "6", "--max-new-tokens", "12");
+    const r = sso(
+      "demo",
+      "--model",
+      model,
+      "--out",
+      out,
+      "--iterations",
+      "1",
+      "--train-prompts",
+      "8",
+      "--eval-prompts",
+      "6",
+      "--max-new-tokens",
+      "12",
+    );
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stdout.split("\n");
     const header = lines.find((l) => l.startsWith("model "));
     assert.ok(header?.includes("Accuracy") && header.includes("overall") && header.includes("mean chars"), r.stdout);
-    for (const name of ["base", "sso", "pbaa"]) assert.ok(lines.some((l) => l.startsWith(`${name} `)), `row ${name}`);
+    for (const name of ["base", "sso", "pbaa"])
+      assert.ok(
+        lines.some((l) => l.startsWith(`${name} `)),
+        `row ${name}`,
+      );
     const html = readFileSync(join(out, "report.html"), "utf8");
     assert.ok(html.includes("<table>") && (html.match(/<svg/g) ?? []).length === 4, "table and four charts");
     assert.ok(html.includes("Self-steered pairs"), "the judged pairs");
     const demo = JSON.parse(readFileSync(join(out, "demo.json"), "utf8"));
-    assert.deepEqual(demo.runs.map((x: { method: string }) => x.method), ["sso", "pbaa"]);
+    assert.deepEqual(
+      demo.runs.map((x: { method: string }) => x.method),
+      ["sso", "pbaa"],
+    );
     assert.equal(demo.runs[0].evals.length, 1);
     assert.equal(demo.runs[0].pairs.length, 1);
     assert.ok(demo.runs[0].pairs[0].records >= 0 && demo.runs[0].pairs[0].records <= 8);
@@ -36,23 +58,68 @@ describe("sso demo", () => {
   });
 
   it("--methods runs only the named methods with --beta in every config; an unknown method is a one-line error", () => {
-    const work = tempDir("sso-demo-"), model = makeTinyModel(4, { tie_word_embeddings: false });
+    const work = tempDir("sso-demo-"),
+      model = makeTinyModel(4, { tie_word_embeddings: false });
     const out = join(work, "run");
-    const r = sso("demo", "--model", model, "--out", out, "--iterations", "1", "--train-prompts", "6", "--eval-prompts", "4", "--max-new-tokens", "8", "--methods", "sso-no-g", "--beta", "0.7");
+    const r = sso(
+      "demo",
+      "--model",
+      model,
+      "--out",
+      out,
+      "--iterations",
+      "1",
+      "--train-prompts",
+      "6",
+      "--eval-prompts",
+      "4",
+      "--max-new-tokens",
+      "8",
+      "--methods",
+      "sso-no-g",
+      "--beta",
+      "0.7",
+    );
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(JSON.parse(readFileSync(join(out, "demo.json"), "utf8")).runs.map((x: { method: string }) => x.method), ["sso-no-g"]);
-    assert.deepEqual(JSON.parse(readFileSync(join(out, "sso-no-g", "run.json"), "utf8")).config.train.objective, { preset: "sso-no-g", beta: 0.7 });
+    assert.deepEqual(
+      JSON.parse(readFileSync(join(out, "demo.json"), "utf8")).runs.map((x: { method: string }) => x.method),
+      ["sso-no-g"],
+    );
+    assert.deepEqual(JSON.parse(readFileSync(join(out, "sso-no-g", "run.json"), "utf8")).config.train.objective, {
+      preset: "sso-no-g",
+      beta: 0.7,
+    });
     assert.ok(existsSync(join(out, "aligned-model", "model.safetensors")), "aligned model from the only method run");
     const bad = sso("demo", "--model", model, "--out", join(work, "bad"), "--methods", "sso,ssoo");
     assertOneLineError(bad, /--methods: unknown method ssoo/);
   });
 
   it("--seeds runs the demo once per seed and writes the mean ± std summary", () => {
-    const work = tempDir("sso-demo-"), model = makeTinyModel(5, { tie_word_embeddings: false });
+    const work = tempDir("sso-demo-"),
+      model = makeTinyModel(5, { tie_word_embeddings: false });
     const out = join(work, "run");
-    const r = sso("demo", "--model", model, "--out", out, "--iterations", "1", "--train-prompts", "6", "--eval-prompts", "4", "--max-new-tokens", "8", "--methods", "pbaa", "--seeds", "1,2");
+    const r = sso(
+      "demo",
+      "--model",
+      model,
+      "--out",
+      out,
+      "--iterations",
+      "1",
+      "--train-prompts",
+      "6",
+      "--eval-prompts",
+      "4",
+      "--max-new-tokens",
+      "8",
+      "--methods",
+      "pbaa",
+      "--seeds",
+      "1,2",
+    );
     assert.equal(r.status, 0, r.stderr);
-    for (const seed of [1, 2]) assert.equal(JSON.parse(readFileSync(join(out, `seed-${seed}`, "demo.json"), "utf8")).options.seed, seed);
+    for (const seed of [1, 2])
+      assert.equal(JSON.parse(readFileSync(join(out, `seed-${seed}`, "demo.json"), "utf8")).options.seed, seed);
     const md = readFileSync(join(out, "summary.md"), "utf8");
     assert.match(md, /^\| pbaa \| \d+\.\d ± \d+\.\d \|/m);
     assert.match(r.stdout, /mean ± std over seeds 1, 2/);
@@ -62,11 +129,15 @@ describe("sso demo", () => {
   });
 
   it("iterationRows: the base then each iteration's overall pass rate per method", () => {
-    const summary = (overall: number) => ({ overall } as unknown as WorldSummary);
-    const d: DemoResult = { base: summary(0.5), features: [], runs: [
-      { method: "sso", evals: [summary(0.6), summary(0.75)], steps: [] },
-      { method: "pbaa", evals: [summary(0.55)], steps: [] },
-    ] };
+    const summary = (overall: number) => ({ overall }) as unknown as WorldSummary;
+    const d: DemoResult = {
+      base: summary(0.5),
+      features: [],
+      runs: [
+        { method: "sso", evals: [summary(0.6), summary(0.75)], steps: [] },
+        { method: "pbaa", evals: [summary(0.55)], steps: [] },
+      ],
+    };
     assert.deepEqual(iterationRows(d), [
       ["method", "iteration 0", "iteration 1", "iteration 2"],
       ["sso", "50.0", "60.0", "75.0"],
@@ -77,16 +148,28 @@ describe("sso demo", () => {
   it("htmlReport: every legend entry of six methods lies inside its chart, above the plot", () => {
     const summary = { overall: 0.5, mean_chars: 30, features: {} } as unknown as WorldSummary;
     const methods = ["sso", "pbaa", "sso-no-w", "sso-no-g", "sso-backdoor", "sso-dpo"];
-    const d: DemoResult = { base: summary, features: [], runs: methods.map((method, k) => ({
-      method, evals: [summary], steps: [{ loss: k, W: 1, G: k, iteration: 1 }, { loss: k + 1, W: 0.5, G: 0, iteration: 1 }],
-    })) };
+    const d: DemoResult = {
+      base: summary,
+      features: [],
+      runs: methods.map((method, k) => ({
+        method,
+        evals: [summary],
+        steps: [
+          { loss: k, W: 1, G: k, iteration: 1 },
+          { loss: k + 1, W: 0.5, G: 0, iteration: 1 },
+        ],
+      })),
+    };
     const svgs = htmlReport(d, "t", "n").match(/<svg[\s\S]*?<\/svg>/g) ?? [];
     assert.equal(svgs.length, 4);
     for (const svg of svgs) {
       const width = Number(/<svg width="(\d+)"/.exec(svg)![1]);
       const plotTop = Number(/<rect x="\d+" y="(\d+)"[^>]*fill="none"/.exec(svg)![1]);
       const labels = [...svg.matchAll(/<text x="(\d+)" y="(\d+)" font-size="12">([^<]*)<\/text>/g)];
-      assert.deepEqual(labels.map((m) => m[3]), methods);
+      assert.deepEqual(
+        labels.map((m) => m[3]),
+        methods,
+      );
       for (const [, x, y, name] of labels) {
         assert.ok(Number(x) + 7 * name.length <= width, `${name} at x=${x} fits in ${width}`);
         assert.ok(Number(y) < plotTop, `${name} above the plot`);
@@ -95,11 +178,16 @@ describe("sso demo", () => {
   });
 
   it("meanStdRows: mean ± sample std per cell over seeds; markdownTable; different methods are refused", () => {
-    const summary = (acc: number | null, overall: number, chars: number) => ({
-      overall, mean_chars: chars, features: { Accuracy: { rate: acc }, Safety: { rate: null } },
-    } as unknown as WorldSummary);
+    const summary = (acc: number | null, overall: number, chars: number) =>
+      ({
+        overall,
+        mean_chars: chars,
+        features: { Accuracy: { rate: acc }, Safety: { rate: null } },
+      }) as unknown as WorldSummary;
     const result = (a: number, b: number, method = "sso"): DemoResult => ({
-      base: summary(0.5, 0.5, 30), features: ["Accuracy", "Safety"], runs: [{ method, evals: [summary(a, b, 20 + 10 * a)], steps: [] }],
+      base: summary(0.5, 0.5, 30),
+      features: ["Accuracy", "Safety"],
+      runs: [{ method, evals: [summary(a, b, 20 + 10 * a)], steps: [] }],
     });
     const rows = meanStdRows([result(0.6, 0.7), result(0.8, 0.9), result(1, 0.8)]);
     assert.deepEqual(rows, [
@@ -107,7 +195,13 @@ describe("sso demo", () => {
       ["base", "50.0 ± 0.0", "–", "50.0 ± 0.0", "–", "30 ± 0"],
       ["sso", "80.0 ± 20.0", "–", "80.0 ± 10.0", "–", "28 ± 2"],
     ]);
-    assert.equal(markdownTable([["a", "b"], ["1", "2"]]), "| a | b |\n| --- | --- |\n| 1 | 2 |");
+    assert.equal(
+      markdownTable([
+        ["a", "b"],
+        ["1", "2"],
+      ]),
+      "| a | b |\n| --- | --- |\n| 1 | 2 |",
+    );
     assert.throws(() => meanStdRows([result(0.6, 0.7), result(0.6, 0.7, "pbaa")]), /different methods/);
   });
 

@@ -5,10 +5,10 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { assertOneLineError, makeTinyModel, runCli, tempDir } from "../helpers.js";
 import { WORLD_FEATURES } from "../../src/world/check.js";
 import { normalizeAnswer } from "../../src/world/evaluate.js";
 import { lookup, splitOf } from "../../src/world/world.js";
+import { assertOneLineError, makeTinyModel, runCli, tempDir } from "../helpers.js";
 
 const sso = runCli;
 const readJson = (path: string) => JSON.parse(readFileSync(path, "utf8"));
@@ -24,7 +24,8 @@ describe("sso eval", () => {
     const out = join(work, "world.json");
     const r = sso("eval", "--model", model, "--world", "--n", "24", "--max-new-tokens", "8", "--out", out);
     assert.equal(r.status, 0, r.stderr);
-    for (const f of WORLD_FEATURES) assert.match(r.stdout, new RegExp(`^${f}\\s+(0|1)\\.\\d{3}\\s+\\d+$`, "m"), r.stdout);
+    for (const f of WORLD_FEATURES)
+      assert.match(r.stdout, new RegExp(`^${f}\\s+(0|1)\\.\\d{3}\\s+\\d+$`, "m"), r.stdout);
     assert.match(r.stdout, /^overall\s+(0|1)\.\d{3}\s+24$/m);
     assert.match(r.stdout, /^mean length: [\d.]+ chars, [\d.]+ tokens$/m);
     const report = readJson(out);
@@ -34,37 +35,84 @@ describe("sso eval", () => {
       const { rate, n } = report.summary.features[f];
       assert.ok(n > 0 && rate >= 0 && rate <= 1, `${f}: ${rate} over ${n}`);
     }
-    assert.ok(report.results.every((x: { prompt: string; n_tokens: number }) => splitOf(lookup(x.prompt)!.item) === "heldout" && x.n_tokens <= 8));
+    assert.ok(
+      report.results.every(
+        (x: { prompt: string; n_tokens: number }) => splitOf(lookup(x.prompt)!.item) === "heldout" && x.n_tokens <= 8,
+      ),
+    );
   });
 
   it("--world --split train evaluates train prompts only", () => {
     const out = join(work, "train.json");
-    const r = sso("eval", "--model", model, "--world", "--split", "train", "--n", "6", "--seed", "3", "--max-new-tokens", "4", "--out", out);
+    const r = sso(
+      "eval",
+      "--model",
+      model,
+      "--world",
+      "--split",
+      "train",
+      "--n",
+      "6",
+      "--seed",
+      "3",
+      "--max-new-tokens",
+      "4",
+      "--out",
+      out,
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.ok(readJson(out).results.every((x: { prompt: string }) => splitOf(lookup(x.prompt)!.item) === "train"));
   });
 
   it("--data counts exact matches after trimming and case-folding", () => {
     const prompts = ["Say hi.", "What is 2 + 2?", "Name a colour.", "Hello?"];
-    writeFileSync(join(work, "probe.jsonl"), prompts.map((p) => JSON.stringify({ prompt: p, answer: "?" })).join("\n") + "\n");
-    const probe = sso("eval", "--model", model, "--data", join(work, "probe.jsonl"), "--max-new-tokens", "6", "--out", join(work, "probe.json"));
+    writeFileSync(
+      join(work, "probe.jsonl"),
+      `${prompts.map((p) => JSON.stringify({ prompt: p, answer: "?" })).join("\n")}\n`,
+    );
+    const probe = sso(
+      "eval",
+      "--model",
+      model,
+      "--data",
+      join(work, "probe.jsonl"),
+      "--max-new-tokens",
+      "6",
+      "--out",
+      join(work, "probe.json"),
+    );
     assert.equal(probe.status, 0, probe.stderr);
     const got: string[] = readJson(join(work, "probe.json")).results.map((x: { response: string }) => x.response);
-    assert.equal(new Set(got.map(normalizeAnswer).filter((g) => g !== "")).size, 4, `answers not distinct: ${JSON.stringify(got)}`);
+    assert.equal(
+      new Set(got.map(normalizeAnswer).filter((g) => g !== "")).size,
+      4,
+      `answers not distinct: ${JSON.stringify(got)}`,
+    );
     const lines = [
-      { prompt: prompts[0], answer: `  ${got[0]}\n` },                                   // match (whitespace trimmed)
+      { prompt: prompts[0], answer: `  ${got[0]}\n` }, // match (whitespace trimmed)
       { messages: [{ role: "user", content: prompts[1] }], answer: ["not it", got[1].toUpperCase()] }, // match (second reference)
-      { prompt: prompts[2], answer: `${got[2]}x` },                                      // no match
-      { messages: [{ role: "user", content: prompts[3] }, { role: "assistant", content: got[3] }] }, // match (SFT line)
+      { prompt: prompts[2], answer: `${got[2]}x` }, // no match
+      {
+        messages: [
+          { role: "user", content: prompts[3] },
+          { role: "assistant", content: got[3] },
+        ],
+      }, // match (SFT line)
     ];
-    writeFileSync(join(work, "data.jsonl"), lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
+    writeFileSync(join(work, "data.jsonl"), `${lines.map((l) => JSON.stringify(l)).join("\n")}\n`);
     const out = join(work, "data.json");
     const r = sso("eval", "--model", model, "--data", join(work, "data.jsonl"), "--max-new-tokens", "6", "--out", out);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^exact match: 3 \/ 4 = 0\.750/m);
     const report = readJson(out);
-    assert.deepEqual(report.results.map((x: { correct: boolean }) => x.correct), [true, true, false, true]);
-    assert.deepEqual(report.results.map((x: { line: number }) => x.line), [1, 2, 3, 4]);
+    assert.deepEqual(
+      report.results.map((x: { correct: boolean }) => x.correct),
+      [true, true, false, true],
+    );
+    assert.deepEqual(
+      report.results.map((x: { line: number }) => x.line),
+      [1, 2, 3, 4],
+    );
   });
 
   it("a bad --data line is a one-line error naming it, and no report is written", () => {

@@ -3,7 +3,7 @@
 // input paths given here do not exist, so a flag that slipped through would fail differently (or hang).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { flag, Count } from "../../src/cli/flags.js";
+import { Count, flag } from "../../src/cli/flags.js";
 import { MaxNewTokens, Temperature, TopK, TopP } from "../../src/sample/sampling.js";
 import { assertOneLineError, runCliWith } from "../helpers.js";
 
@@ -55,7 +55,11 @@ describe("numeric flags", () => {
   it("a bad value of any command's numeric flag is one line naming the flag, before any work", () => {
     for (const [args, name, value] of cases) {
       const r = runCliWith({ timeout: 30_000 }, ...args, name, value);
-      assertOneLineError(r, new RegExp(`^sso: ${name} must be .*got "${value.replace(/[.]/g, "\\.")}"`), `${args[0]} ${name} ${value}`);
+      assertOneLineError(
+        r,
+        new RegExp(`^sso: ${name} must be .*got "${value.replace(/[.]/g, "\\.")}"`),
+        `${args[0]} ${name} ${value}`,
+      );
     }
   });
 
@@ -65,7 +69,12 @@ describe("numeric flags", () => {
     assert.equal(flag("--top-k", TopK)("0"), 0);
     assert.throws(() => flag("--max-new-tokens", MaxNewTokens)(""), /--max-new-tokens must be an integer ≥ 1/);
     assert.throws(() => flag("--batch", Count)("Infinity"), /--batch must be/);
-    for (const [schema, ok, bad] of [[TopP, 0.5, 0], [Temperature, 0, -0.1], [TopK, 3, -1], [MaxNewTokens, 1, 0]] as const) {
+    for (const [schema, ok, bad] of [
+      [TopP, 0.5, 0],
+      [Temperature, 0, -0.1],
+      [TopK, 3, -1],
+      [MaxNewTokens, 1, 0],
+    ] as const) {
       assert.ok(schema.safeParse(ok).success && !schema.safeParse(bad).success);
     }
   });

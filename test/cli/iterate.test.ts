@@ -14,16 +14,33 @@ const sso = runCli;
 describe("sso iterate", () => {
   const work = tempDir("sso-iter-");
   const model = makeTinyModel(2);
-  writeFileSync(join(work, "prompts.jsonl"), Array.from({ length: 8 }, (_, i) => JSON.stringify({ prompt: `List ${i + 2} fruits.` })).join("\n"));
+  writeFileSync(
+    join(work, "prompts.jsonl"),
+    Array.from({ length: 8 }, (_, i) => JSON.stringify({ prompt: `List ${i + 2} fruits.` })).join("\n"),
+  );
   const config = (extra: object = {}) => {
     const path = join(work, `cfg-${Object.keys(extra).length}.json`);
-    writeFileSync(path, JSON.stringify({
-      synth: { batch: 4, selection: { maxNewTokens: 6 }, sampling: { maxNewTokens: 16 } },
-      train: { lr: 2e-3, batchSize: 4, saveEvery: 1 }, iterate: { iterations: 2, ...extra },
-    }));
+    writeFileSync(
+      path,
+      JSON.stringify({
+        synth: { batch: 4, selection: { maxNewTokens: 6 }, sampling: { maxNewTokens: 16 } },
+        train: { lr: 2e-3, batchSize: 4, saveEvery: 1 },
+        iterate: { iterations: 2, ...extra },
+      }),
+    );
     return path;
   };
-  const args = (out: string, cfg = config()) => ["iterate", "--model", model, "--prompts", join(work, "prompts.jsonl"), "--out", out, "--config", cfg];
+  const args = (out: string, cfg = config()) => [
+    "iterate",
+    "--model",
+    model,
+    "--prompts",
+    join(work, "prompts.jsonl"),
+    "--out",
+    out,
+    "--config",
+    cfg,
+  ];
   const weights = (dir: string) => loadModel(dir, getBackend("ref")).params;
 
   it("runs every iteration: records, metrics, a model per iteration and a summary", () => {
@@ -32,7 +49,8 @@ describe("sso iterate", () => {
     const summary = JSON.parse(readFileSync(join(work, "full", "summary.json"), "utf8"));
     assert.equal(summary.iterations.length, 2);
     for (const k of [1, 2]) {
-      for (const f of ["data.jsonl", "train/metrics.jsonl", "train/model/model.safetensors", "summary.json"]) assert.ok(existsSync(join(work, "full", `iter-${k}`, f)), `iter-${k}/${f}`);
+      for (const f of ["data.jsonl", "train/metrics.jsonl", "train/model/model.safetensors", "summary.json"])
+        assert.ok(existsSync(join(work, "full", `iter-${k}`, f)), `iter-${k}/${f}`);
     }
     assert.equal(summary.final_model, join(work, "full", "iter-2", "train", "model"));
     // Iteration 2 starts from iteration 1's model, not from the initial one.
@@ -44,7 +62,8 @@ describe("sso iterate", () => {
     const out = join(work, "killed");
     const child = spawnCli([...args(out)], { stdio: "ignore" });
     const exited = new Promise((res) => child.on("exit", res));
-    const marker = join(out, "iter-2", "data.jsonl.progress.json"), deadline = Date.now() + 60_000;
+    const marker = join(out, "iter-2", "data.jsonl.progress.json"),
+      deadline = Date.now() + 60_000;
     while (!existsSync(marker)) {
       assert.ok(Date.now() < deadline, "iteration 2 never started");
       await new Promise((res) => setTimeout(res, 5));
@@ -55,26 +74,61 @@ describe("sso iterate", () => {
     const r = sso(...args(out));
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /resuming/);
-    assert.deepEqual(weights(join(out, "iter-2", "train", "model")), weights(join(work, "full", "iter-2", "train", "model")));
+    assert.deepEqual(
+      weights(join(out, "iter-2", "train", "model")),
+      weights(join(work, "full", "iter-2", "train", "model")),
+    );
   });
 
   it("with the initial model as reference, iteration 2 trains on records rescored by it", () => {
     const out = join(work, "initial-ref");
     const r = sso(...args(out, config({ reference: "initial" })));
     assert.equal(r.status, 0, r.stderr);
-    const own = readFileSync(join(out, "iter-2", "data.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
-    const rescored = readFileSync(join(out, "iter-2", "data.initial-ref.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const own = readFileSync(join(out, "iter-2", "data.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    const rescored = readFileSync(join(out, "iter-2", "data.initial-ref.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     assert.equal(rescored.length, own.length);
-    assert.ok(own.every((rec, i) => rec.chosen[0].content === rescored[i].chosen[0].content && rec.ref_chosen_logps !== rescored[i].ref_chosen_logps));
-    const scored = runCli("score", "--model", model, "--data", writeScore(out, rescored[0]), "--out", join(out, "s.jsonl"));
+    assert.ok(
+      own.every(
+        (rec, i) =>
+          rec.chosen[0].content === rescored[i].chosen[0].content &&
+          rec.ref_chosen_logps !== rescored[i].ref_chosen_logps,
+      ),
+    );
+    const scored = runCli(
+      "score",
+      "--model",
+      model,
+      "--data",
+      writeScore(out, rescored[0]),
+      "--out",
+      join(out, "s.jsonl"),
+    );
     assert.equal(scored.status, 0, scored.stderr);
-    assert.ok(Math.abs(JSON.parse(readFileSync(join(out, "s.jsonl"), "utf8")).logp - rescored[0].ref_chosen_logps) < 1e-3);
+    assert.ok(
+      Math.abs(JSON.parse(readFileSync(join(out, "s.jsonl"), "utf8")).logp - rescored[0].ref_chosen_logps) < 1e-3,
+    );
   });
 
   it("an empty prompts file is a one-line error before anything is synthesised", () => {
     writeFileSync(join(work, "empty.jsonl"), "\n");
     const out = join(work, "empty-run");
-    const r = sso("iterate", "--model", model, "--prompts", join(work, "empty.jsonl"), "--out", out, "--config", config());
+    const r = sso(
+      "iterate",
+      "--model",
+      model,
+      "--prompts",
+      join(work, "empty.jsonl"),
+      "--out",
+      out,
+      "--config",
+      config(),
+    );
     assert.notEqual(r.status, 0);
     assert.match(r.stderr.trim(), /^sso: .*empty\.jsonl: no prompts$/);
     assert.ok(!existsSync(join(out, "iter-1", "data.jsonl")), "no records file");
@@ -83,6 +137,6 @@ describe("sso iterate", () => {
 
 function writeScore(dir: string, rec: { prompt: unknown; chosen: { content: string }[] }): string {
   const path = join(dir, "score-in.jsonl");
-  writeFileSync(path, JSON.stringify({ messages: rec.prompt, response: rec.chosen[0].content }) + "\n");
+  writeFileSync(path, `${JSON.stringify({ messages: rec.prompt, response: rec.chosen[0].content })}\n`);
   return path;
 }

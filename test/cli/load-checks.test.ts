@@ -12,8 +12,17 @@ import { assertOneLineError, makeTinyModel, runCli, runCliWith, tempDir } from "
 function modelWithOversizedTokenizer(): { dir: string; vocab: number } {
   const dir = makeTinyModel(3);
   const vocab = (JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as { vocab_size: number }).vocab_size;
-  const path = join(dir, "tokenizer.json"), tj = JSON.parse(readFileSync(path, "utf8"));
-  tj.added_tokens.push({ id: vocab, content: "<|extra|>", single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  const path = join(dir, "tokenizer.json"),
+    tj = JSON.parse(readFileSync(path, "utf8"));
+  tj.added_tokens.push({
+    id: vocab,
+    content: "<|extra|>",
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  });
   writeFileSync(path, JSON.stringify(tj));
   return { dir, vocab };
 }
@@ -22,9 +31,9 @@ describe("a tokenizer with ids beyond the model's vocab_size", () => {
   const { dir, vocab } = modelWithOversizedTokenizer();
   const work = tempDir("sso-load-checks-");
   const chat = join(work, "chat.jsonl");
-  writeFileSync(chat, JSON.stringify({ messages: [{ role: "user", content: "hi" }] }) + "\n");
+  writeFileSync(chat, `${JSON.stringify({ messages: [{ role: "user", content: "hi" }] })}\n`);
   const score = join(work, "score.jsonl");
-  writeFileSync(score, JSON.stringify({ messages: [{ role: "user", content: "hi" }], response: "yo" }) + "\n");
+  writeFileSync(score, `${JSON.stringify({ messages: [{ role: "user", content: "hi" }], response: "yo" })}\n`);
   const detail = `${join(dir, "tokenizer.json").replace(/[.]/g, "\\.")}: token id ${vocab} \\("<\\|extra\\|>"\\) does not fit the model: .*config\\.json has vocab_size ${vocab}`;
   const message = new RegExp(`^sso: ${detail}`);
 
@@ -33,21 +42,41 @@ describe("a tokenizer with ids beyond the model's vocab_size", () => {
     assert.equal(tok.vocabSize, vocab + 1);
     assert.equal(maxTokenId(JSON.parse(readFileSync(join(dir, "tokenizer.json"), "utf8"))), vocab);
     assert.throws(() => checkTokenizerFitsModel(tok, vocab), new RegExp(detail));
-    assert.throws(() => checkTokenizerFitsModel(dir, vocab), new RegExp(`tokenizer\\.json: token id ${vocab} does not fit.*vocab_size ${vocab}`));
+    assert.throws(
+      () => checkTokenizerFitsModel(dir, vocab),
+      new RegExp(`tokenizer\\.json: token id ${vocab} does not fit.*vocab_size ${vocab}`),
+    );
     checkTokenizerFitsModel(tok, vocab + 1); // exactly fitting
     checkTokenizerFitsModel(dir, vocab + 64); // a model padded beyond the tokenizer is fine
   });
 
   it("generate, score, eval, chat and export refuse it at load time, writing nothing", () => {
     const runs: [string, string[], string][] = [
-      ["generate", ["generate", "--model", dir, "--data", chat, "--out", join(work, "gen.jsonl")], join(work, "gen.jsonl")],
-      ["score", ["score", "--model", dir, "--data", score, "--out", join(work, "score-out.jsonl")], join(work, "score-out.jsonl")],
-      ["eval", ["eval", "--model", dir, "--world", "--n", "2", "--max-new-tokens", "2", "--out", join(work, "eval.json")], join(work, "eval.json")],
+      [
+        "generate",
+        ["generate", "--model", dir, "--data", chat, "--out", join(work, "gen.jsonl")],
+        join(work, "gen.jsonl"),
+      ],
+      [
+        "score",
+        ["score", "--model", dir, "--data", score, "--out", join(work, "score-out.jsonl")],
+        join(work, "score-out.jsonl"),
+      ],
+      [
+        "eval",
+        ["eval", "--model", dir, "--world", "--n", "2", "--max-new-tokens", "2", "--out", join(work, "eval.json")],
+        join(work, "eval.json"),
+      ],
       ["export", ["export", "--model", dir, "--gguf", join(work, "m.gguf")], join(work, "m.gguf")],
     ];
     for (const [label, args, out] of runs) {
       const r = runCli(...args);
-      if (label === "export") assertOneLineError(r, new RegExp(`tokenizer\\.json: token id ${vocab} does not fit.*vocab_size ${vocab}`), label);
+      if (label === "export")
+        assertOneLineError(
+          r,
+          new RegExp(`tokenizer\\.json: token id ${vocab} does not fit.*vocab_size ${vocab}`),
+          label,
+        );
       else assertOneLineError(r, message, label);
       assert.ok(!existsSync(out), `${label} left ${out}`);
     }
@@ -65,11 +94,11 @@ describe("output paths are checked before any work", () => {
   const model = makeTinyModel(3);
   const work = tempDir("sso-out-checks-");
   const chat = join(work, "chat.jsonl");
-  writeFileSync(chat, JSON.stringify({ messages: [{ role: "user", content: "hi" }] }) + "\n");
+  writeFileSync(chat, `${JSON.stringify({ messages: [{ role: "user", content: "hi" }] })}\n`);
   const score = join(work, "score.jsonl");
-  writeFileSync(score, JSON.stringify({ messages: [{ role: "user", content: "hi" }], response: "yo" }) + "\n");
+  writeFileSync(score, `${JSON.stringify({ messages: [{ role: "user", content: "hi" }], response: "yo" })}\n`);
   const prompts = join(work, "prompts.jsonl");
-  writeFileSync(prompts, JSON.stringify({ prompt: "hi" }) + "\n");
+  writeFileSync(prompts, `${JSON.stringify({ prompt: "hi" })}\n`);
   const missing = join(work, "no-such-folder");
   const folder = join(work, "a-folder");
   mkdirSync(folder);

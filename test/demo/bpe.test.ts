@@ -1,10 +1,11 @@
 // The BPE trainer, checked through the tokenizer a model folder would carry: merges learned from world corpus text,
 // written with writeByteLevelTokenizer and loaded with Tokenizer.fromDir, must round-trip the text exactly, compress
 // it, be deterministic, respect the pre-tokenizer's boundaries and never split a UTF-8 character.
-import { after, describe, it } from "node:test";
+
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
+import { after, describe, it } from "node:test";
 import { preTokenize, trainBpe } from "../../src/demo/bpe.js";
 import { writeByteLevelTokenizer } from "../../src/tokenizer/byte-level.js";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
@@ -14,7 +15,9 @@ import { tempDir } from "../helpers.js";
 const root = tempDir("sso-bpe-");
 after(() => rmSync(root, { recursive: true, force: true }));
 
-const texts = makeCorpus(3, 300).map((e) => e.messages.map((m) => `<|im_start|>${m.role}\n${m.content}<|im_end|>\n`).join(""));
+const texts = makeCorpus(3, 300).map((e) =>
+  e.messages.map((m) => `<|im_start|>${m.role}\n${m.content}<|im_end|>\n`).join(""),
+);
 
 function load(merges: [string, string][], name: string): Tokenizer {
   writeByteLevelTokenizer(join(root, name), { merges });
@@ -32,7 +35,8 @@ describe("BPE trainer", () => {
 
   it("round-trips corpus text exactly and compresses it", () => {
     const tok = load(merges, "a");
-    let chars = 0, tokens = 0;
+    let chars = 0,
+      tokens = 0;
     for (const t of texts.slice(0, 100)) {
       const ids = tok.encode(t);
       assert.equal(tok.decode(ids), t);
@@ -53,7 +57,10 @@ describe("BPE trainer", () => {
   });
 
   it("breaks ties by bytes and never splits a UTF-8 character", () => {
-    assert.deepEqual(trainBpe(["cd", "ab", "cd", "ab"], 2), [["a", "b"], ["c", "d"]]);
+    assert.deepEqual(trainBpe(["cd", "ab", "cd", "ab"], 2), [
+      ["a", "b"],
+      ["c", "d"],
+    ]);
     const m = trainBpe(["éé xx éé xx — —"], 10);
     const tok = load(m, "c");
     assert.equal(tok.decode(tok.encode("éé — x")), "éé — x");

@@ -1,8 +1,9 @@
 // The demo model's recipe (tools/make-demo-model.ts) without training: plain answers get per-prompt habits so the
 // most likely plain answer is mediocre, only plain examples change, and the x+/x- evaluation prompts carry the
 // spec's system messages.
-import { describe, it } from "node:test";
+
 import assert from "node:assert/strict";
+import { describe, it } from "node:test";
 import { checkResponse, makeCorpus, meanPass } from "../../src/world/index.js";
 import { contrastiveFor, habitOf, withHabits } from "../../tools/make-demo-model.js";
 
@@ -19,12 +20,16 @@ describe("demo model recipe", () => {
       for (const d of e.defects) assert.equal(checks[d], false, `${e.prompt.text} → ${last} should fail ${d}`);
     });
     const changed = habits.filter((e, i) => e !== corpus[i]);
-    assert.ok(changed.length > 0 && changed.every((e) => JSON.stringify(e.defects) === JSON.stringify(habitOf(e.prompt))));
+    assert.ok(
+      changed.length > 0 && changed.every((e) => JSON.stringify(e.defects) === JSON.stringify(habitOf(e.prompt))),
+    );
   });
 
   it("makes plain answers mediocre on average", () => {
     const plain = habits.filter((e) => e.kind === "plain");
-    const score = plain.reduce((s, e) => s + meanPass(checkResponse(e.prompt, e.messages[e.messages.length - 1].content))!, 0) / plain.length;
+    const score =
+      plain.reduce((s, e) => s + meanPass(checkResponse(e.prompt, e.messages[e.messages.length - 1].content))!, 0) /
+      plain.length;
     assert.ok(score > 0.6 && score < 0.9, `mean plain score ${score}`);
   });
 

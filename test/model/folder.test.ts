@@ -1,13 +1,13 @@
 // Model folders: save → load is bit-exact (F32) and BF16-exact (BF16); tokenizer files travel with a save; every
 // malformed folder or unsupported config fails with one line that names the file and the key or tensor.
 import assert from "node:assert/strict";
-import { copyFileSync, readFileSync, statSync, truncateSync, writeFileSync, existsSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { refBackend } from "../../src/backends/ref/index.js";
-import { initModel, loadModel, readConfig, saveModel } from "../../src/model/folder.js";
 import { parseConfig } from "../../src/model/config.js";
 import { narrowToBf16, widenBf16 } from "../../src/model/dtype.js";
+import { initModel, loadModel, readConfig, saveModel } from "../../src/model/folder.js";
 import { readSafetensors, writeSafetensors } from "../../src/model/safetensors.js";
 import { packageRoot } from "../../src/util/package-root.js";
 import { tempDir } from "../helpers.js";
@@ -44,7 +44,8 @@ describe("model folders", () => {
       saveModel(model, out, { dtype: "BF16" });
       const bf = loadModel(out, refBackend);
       for (const [name, p] of model.params) {
-        const half = new Uint16Array(p.length), want = new Float32Array(p.length);
+        const half = new Uint16Array(p.length),
+          want = new Float32Array(p.length);
         narrowToBf16(half, p);
         widenBf16(want, half);
         assert.deepEqual(bf.params.get(name), want, name);
@@ -66,7 +67,9 @@ describe("model folders", () => {
 
   it("init-model is reproducible from the seed and initialises as Hugging Face does", () => {
     const config = readConfig(join(GOLDEN, "tiny-llama"));
-    const a = initModel(config, 7, refBackend), b = initModel(config, 7, refBackend), c = initModel(config, 8, refBackend);
+    const a = initModel(config, 7, refBackend),
+      b = initModel(config, 7, refBackend),
+      c = initModel(config, 8, refBackend);
     assert.deepEqual(a.params, b.params);
     assert.notDeepEqual(a.params.get("model.embed_tokens.weight"), c.params.get("model.embed_tokens.weight"));
     assert.ok(a.params.get("model.norm.weight")!.every((x) => x === 1));
@@ -80,11 +83,23 @@ describe("model folders", () => {
     const tensors = readSafetensors(join(dir, "model.safetensors"));
     const list = [...tensors].map(([name, t]) => ({ name, shape: t.shape, data: t.data }));
     const q = list.find((t) => t.name === "model.layers.1.mlp.up_proj.weight")!;
-    writeSafetensors(join(dir, "model.safetensors"), list.map((t) => (t === q ? { ...t, shape: [q.shape[1], q.shape[0]] } : t)), { dtype: "F32" });
+    writeSafetensors(
+      join(dir, "model.safetensors"),
+      list.map((t) => (t === q ? { ...t, shape: [q.shape[1], q.shape[0]] } : t)),
+      { dtype: "F32" },
+    );
     assertOneLineError(() => loadModel(dir, refBackend), "model.layers.1.mlp.up_proj.weight", "shape");
-    writeSafetensors(join(dir, "model.safetensors"), list.filter((t) => t.name !== "model.norm.weight"), { dtype: "F32" });
+    writeSafetensors(
+      join(dir, "model.safetensors"),
+      list.filter((t) => t.name !== "model.norm.weight"),
+      { dtype: "F32" },
+    );
     assertOneLineError(() => loadModel(dir, refBackend), "missing tensor model.norm.weight");
-    writeSafetensors(join(dir, "model.safetensors"), [...list, { name: "model.extra.weight", shape: [2], data: new Float32Array(2) }], { dtype: "F32" });
+    writeSafetensors(
+      join(dir, "model.safetensors"),
+      [...list, { name: "model.extra.weight", shape: [2], data: new Float32Array(2) }],
+      { dtype: "F32" },
+    );
     assertOneLineError(() => loadModel(dir, refBackend), "unexpected tensor model.extra.weight");
   });
 
@@ -108,9 +123,13 @@ describe("model folders", () => {
       [{ hidden_size: "32" }, "hidden_size"],
       [{ attention_bias: true }, "attention_bias"],
     ];
-    for (const [patch, key] of cases) assertOneLineError(() => parseConfig({ ...base, ...patch }, "x/config.json"), "x/config.json", key);
+    for (const [patch, key] of cases)
+      assertOneLineError(() => parseConfig({ ...base, ...patch }, "x/config.json"), "x/config.json", key);
     // Accepted: a sliding window that never triggers, rope_type "default", linear scaling.
-    assert.equal(parseConfig({ ...base, model_type: "mistral", sliding_window: 4096, max_position_embeddings: 4096 }).modelType, "mistral");
+    assert.equal(
+      parseConfig({ ...base, model_type: "mistral", sliding_window: 4096, max_position_embeddings: 4096 }).modelType,
+      "mistral",
+    );
     assert.equal(parseConfig({ ...base, rope_scaling: { rope_type: "default" } }).ropeScaling.type, "none");
     assert.equal(parseConfig({ ...base, rope_scaling: { type: "linear", factor: 2 } }).ropeScaling.type, "linear");
   });

@@ -25,12 +25,22 @@ interface Golden {
 }
 
 /** Mean next-token cross-entropy of the batch, its per-token gradients, and what backward needs. */
-function lossAndGrads(model: Model, seqs: number[][]): { loss: number; grads: Map<string, Float32Array>; logits: Float32Array[] } {
-  const { outputs, state } = model.forward(seqs.map((ids) => ({ ids })), { wantLogits: true, forBackward: true });
+function lossAndGrads(
+  model: Model,
+  seqs: number[][],
+): { loss: number; grads: Map<string, Float32Array>; logits: Float32Array[] } {
+  const { outputs, state } = model.forward(
+    seqs.map((ids) => ({ ids })),
+    { wantLogits: true, forBackward: true },
+  );
   const count = outputs.reduce((s, o) => s + o.tokenLogps.length, 0);
   const loss = -outputs.reduce((s, o) => s + o.tokenLogps.reduce((a, b) => a + b, 0), 0) / count;
   const grads = model.newGrads();
-  model.backward(state!, outputs.map((o) => new Float32Array(o.tokenLogps.length).fill(-1 / count)), grads);
+  model.backward(
+    state!,
+    outputs.map((o) => new Float32Array(o.tokenLogps.length).fill(-1 / count)),
+    grads,
+  );
   return { loss, grads, logits: outputs.map((o) => o.logits!) };
 }
 
@@ -46,12 +56,14 @@ for (const fixture of ["tiny-llama", "tiny-qwen2"]) {
         const model = loadModel(dir, be);
         const { loss, grads, logits } = lossAndGrads(model, golden.sequences);
         golden.sequences.forEach((ids, s) => {
-          const V = model.config.vocabSize, want = tensors.get(`logits.${s}`)!.data.subarray(0, Math.max(0, ids.length - 1) * V);
+          const V = model.config.vocabSize,
+            want = tensors.get(`logits.${s}`)!.data.subarray(0, Math.max(0, ids.length - 1) * V);
           assertRelMax(logits[s], want, REL, `logits of sequence ${s}`);
         });
         assertRelMax([loss], [golden.loss], REL, "loss");
         assert.equal(grads.size, model.params.size);
-        for (const [pname, g] of grads) assertRelMax(g, tensors.get(`grad.${pname}`)!.data, REL, `gradient of ${pname}`);
+        for (const [pname, g] of grads)
+          assertRelMax(g, tensors.get(`grad.${pname}`)!.data, REL, `gradient of ${pname}`);
       });
 
       it("5 AdamW steps follow the PyTorch losses", () => {
@@ -66,7 +78,14 @@ for (const fixture of ["tiny-llama", "tiny-qwen2"]) {
             const p = model.params.get(pname)!;
             if (!moments.has(pname)) moments.set(pname, [new Float32Array(p.length), new Float32Array(p.length)]);
             const m = moments.get(pname)!;
-            be.adamw(p, g, m[0], m[1], p.length, { lr, beta1: betas[0], beta2: betas[1], eps, weightDecay: weight_decay, step });
+            be.adamw(p, g, m[0], m[1], p.length, {
+              lr,
+              beta1: betas[0],
+              beta2: betas[1],
+              eps,
+              weightDecay: weight_decay,
+              step,
+            });
           }
         }
         losses.push(lossAndGrads(model, golden.sequences).loss);

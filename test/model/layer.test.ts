@@ -6,7 +6,14 @@ import { describe, it } from "node:test";
 import type { AttentionShape, Backend } from "../../src/backends/backend.js";
 import { probeBackends } from "../../src/backends/index.js";
 import { refBackend } from "../../src/backends/ref/index.js";
-import { layerBackward, layerForward, layerParamShapes, type Alloc, type LayerConfig, type LayerWeights } from "../../src/model/layer.js";
+import {
+  type Alloc,
+  type LayerConfig,
+  type LayerWeights,
+  layerBackward,
+  layerForward,
+  layerParamShapes,
+} from "../../src/model/layer.js";
 import { Rng } from "../../src/tensor/rng.js";
 import { assertClose, cuSeqlens, gradcheck } from "../helpers.js";
 
@@ -22,11 +29,17 @@ function makeWeights(c: LayerConfig, rng: Rng, alloc: Alloc): LayerWeights {
   return w as LayerWeights;
 }
 
-function layerInputs(c: LayerConfig, lengths: number[], theta: number): { shape: AttentionShape; positions: Int32Array; invFreq: Float32Array } {
+function layerInputs(
+  c: LayerConfig,
+  lengths: number[],
+  theta: number,
+): { shape: AttentionShape; positions: Int32Array; invFreq: Float32Array } {
   const cu = cuSeqlens(lengths);
   const positions = new Int32Array(cu[lengths.length]);
-  lengths.forEach((l, s) => { for (let i = 0; i < l; i++) positions[cu[s] + i] = i; });
-  const invFreq = new Float32Array(c.HS / 2).map((_, i) => 1 / Math.pow(theta, (2 * i) / c.HS));
+  lengths.forEach((l, s) => {
+    for (let i = 0; i < l; i++) positions[cu[s] + i] = i;
+  });
+  const invFreq = new Float32Array(c.HS / 2).map((_, i) => 1 / theta ** ((2 * i) / c.HS));
   return { shape: { cuSeqlens: cu, NH: c.NH, NKV: c.NKV, HS: c.HS, scale: 1 / Math.sqrt(c.HS) }, positions, invFreq };
 }
 
@@ -41,13 +54,21 @@ describe("decoder layer", () => {
     const x = alloc64(5 * c.C);
     for (let i = 0; i < x.length; i++) x[i] = rng.normal();
     const inputs = { x, ...w } as unknown as Record<string, Float64Array>;
-    gradcheck("layer", inputs, () => layerForward(refBackend, c, w, x, io, alloc64).out as unknown as Float64Array, (dOut) => {
-      const { acts } = layerForward(refBackend, c, w, x, io, alloc64);
-      const dx = alloc64(x.length);
-      const grads = Object.fromEntries(Object.entries(w).map(([k, v]) => [k, alloc64(v.length)])) as unknown as LayerWeights;
-      layerBackward(refBackend, c, w, acts, io, dOut as unknown as Float32Array, dx, grads, alloc64);
-      return { x: dx, ...grads } as unknown as Record<string, Float64Array>;
-    }, rng);
+    gradcheck(
+      "layer",
+      inputs,
+      () => layerForward(refBackend, c, w, x, io, alloc64).out as unknown as Float64Array,
+      (dOut) => {
+        const { acts } = layerForward(refBackend, c, w, x, io, alloc64);
+        const dx = alloc64(x.length);
+        const grads = Object.fromEntries(
+          Object.entries(w).map(([k, v]) => [k, alloc64(v.length)]),
+        ) as unknown as LayerWeights;
+        layerBackward(refBackend, c, w, acts, io, dOut as unknown as Float32Array, dx, grads, alloc64);
+        return { x: dx, ...grads } as unknown as Record<string, Float64Array>;
+      },
+      rng,
+    );
   });
 
   for (const { name, backend } of probeBackends()) {
@@ -61,18 +82,28 @@ describe("decoder layer", () => {
       ] as LayerConfig[]) {
         const w = makeWeights(c, rng, (n) => new Float32Array(n));
         const io = layerInputs(c, [5, 17, 1], 1e6);
-        const T = 23, x = rng.normalArray(T * c.C), dOut = rng.normalArray(T * c.C);
+        const T = 23,
+          x = rng.normalArray(T * c.C),
+          dOut = rng.normalArray(T * c.C);
         const run = (b: Backend) => {
           const { out, acts } = layerForward(b, c, w, x, io);
           const dx = new Float32Array(x.length);
-          const grads = Object.fromEntries(Object.entries(w).map(([k, v]) => [k, new Float32Array(v.length)])) as unknown as LayerWeights;
+          const grads = Object.fromEntries(
+            Object.entries(w).map(([k, v]) => [k, new Float32Array(v.length)]),
+          ) as unknown as LayerWeights;
           layerBackward(b, c, w, acts, io, dOut, dx, grads);
           return { out, dx, ...grads } as Record<string, Float32Array>;
         };
-        const want = run(refBackend), got = run(be);
+        const want = run(refBackend),
+          got = run(be);
         for (const k of Object.keys(want)) {
           const maxAbs = want[k].reduce((m, x) => Math.max(m, Math.abs(x)), 0);
-          assertClose(got[k], want[k], { rtol: 1e-3, atol: 1e-4 * Math.max(1, maxAbs) }, `layer ${k} qkvBias=${c.qkvBias}`);
+          assertClose(
+            got[k],
+            want[k],
+            { rtol: 1e-3, atol: 1e-4 * Math.max(1, maxAbs) },
+            `layer ${k} qkvBias=${c.qkvBias}`,
+          );
         }
       }
     });

@@ -4,17 +4,17 @@
 // Not here: loading real Hugging Face checkpoints (that belongs to the model loader's tests).
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { after, describe, it } from "node:test";
 import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, narrowToBf16 } from "../../src/model/dtype.js";
 import {
   loadModelTensors,
+  type NamedTensor,
   readSafetensors,
   readSafetensorsMetadata,
   writeSafetensors,
   writeShardedSafetensors,
-  type NamedTensor,
 } from "../../src/model/safetensors.js";
 import { Rng } from "../../src/tensor/rng.js";
 import { tempDir } from "../helpers.js";
@@ -76,7 +76,8 @@ function assertOneLineError(fn: () => unknown, ...needles: string[]): void {
   }
   assert.ok(message !== undefined, `expected an error mentioning ${needles.join(", ")}`);
   assert.ok(!/[\r\n]/.test(message), `error message spans several lines: ${JSON.stringify(message)}`);
-  for (const n of needles) assert.ok(message.includes(n), `error ${JSON.stringify(message)} lacks ${JSON.stringify(n)}`);
+  for (const n of needles)
+    assert.ok(message.includes(n), `error ${JSON.stringify(message)} lacks ${JSON.stringify(n)}`);
 }
 
 describe("reading safetensors built byte by byte from the format spec", () => {
@@ -88,7 +89,7 @@ describe("reading safetensors built byte by byte from the format spec", () => {
       scale: { dtype: "F32", shape: [], data_offsets: [24, 28] },
       empty: { dtype: "F32", shape: [0, 4], data_offsets: [28, 28] },
     });
-    const path = writeBytes("hand.safetensors", buildFile(header + " ", f32le([1, -2, 0.5, 3.25, -0, 1e-3, 7])));
+    const path = writeBytes("hand.safetensors", buildFile(`${header} `, f32le([1, -2, 0.5, 3.25, -0, 1e-3, 7])));
     const t = readSafetensors(path);
     assert.deepEqual([...t.keys()], ["w.weight", "scale", "empty"]);
     assert.deepEqual(t.get("w.weight")!.shape, [2, 3]);
@@ -106,21 +107,38 @@ describe("reading safetensors built byte by byte from the format spec", () => {
     const x = readSafetensors(writeBytes("bf16.safetensors", buildFile(header, u16le(bits)))).get("x")!;
     assert.equal(x.dtype, "BF16");
     assert.deepEqual(x.shape, [2, 4]);
-    assert.deepEqual(bitsOf(x.data), bits.map((b) => (b << 16) >>> 0));
+    assert.deepEqual(
+      bitsOf(x.data),
+      bits.map((b) => (b << 16) >>> 0),
+    );
     assert.equal(x.data[2], 3.140625);
   });
 
   it("widens F16 exactly, including subnormals, infinities, -0 and NaN", () => {
     const cases: [number, number][] = [
-      [0x3c00, 1], [0xc000, -2], [0x7bff, 65504], [0x0001, 2 ** -24], [0x03ff, 1023 * 2 ** -24], [0x0400, 2 ** -14],
-      [0x7c00, Infinity], [0xfc00, -Infinity], [0x8000, -0], [0x3555, (1 + 0x155 / 1024) * 2 ** -2], // 0x3555 ≈ 1/3
+      [0x3c00, 1],
+      [0xc000, -2],
+      [0x7bff, 65504],
+      [0x0001, 2 ** -24],
+      [0x03ff, 1023 * 2 ** -24],
+      [0x0400, 2 ** -14],
+      [0x7c00, Infinity],
+      [0xfc00, -Infinity],
+      [0x8000, -0],
+      [0x3555, (1 + 0x155 / 1024) * 2 ** -2], // 0x3555 ≈ 1/3
     ];
     const bits = [...cases.map((c) => c[0]), 0x7e00, 0xfe01];
     const header = JSON.stringify({ h: { dtype: "F16", shape: [bits.length], data_offsets: [0, 2 * bits.length] } });
     const h = readSafetensors(writeBytes("f16.safetensors", buildFile(header, u16le(bits)))).get("h")!;
     assert.equal(h.dtype, "F16");
-    assert.deepEqual(Array.from(h.data.subarray(0, cases.length)), cases.map((c) => c[1]));
-    assert.ok(Number.isNaN(h.data[cases.length]) && Number.isNaN(h.data[cases.length + 1]), "0x7e00 and 0xfe01 are NaN");
+    assert.deepEqual(
+      Array.from(h.data.subarray(0, cases.length)),
+      cases.map((c) => c[1]),
+    );
+    assert.ok(
+      Number.isNaN(h.data[cases.length]) && Number.isNaN(h.data[cases.length + 1]),
+      "0x7e00 and 0xfe01 are NaN",
+    );
     for (const [b, v] of cases) assert.equal(f16BitsToF32(b), v, `f16 0x${b.toString(16)}`);
   });
 });
@@ -177,8 +195,8 @@ describe("fp32 → bf16 rounding", () => {
 
 /** fp32 values whose bits are the point: -0, subnormals, extremes, infinities, a NaN with a payload. */
 const SPECIAL_BITS = [
-  0x80000000, 0x00000000, 0x00000001, 0x007fffff, 0x00800000, 0x7f7fffff,
-  0xff7fffff, 0x7f800000, 0xff800000, 0x7fc00123, 0xffa00001, 0x3f800000,
+  0x80000000, 0x00000000, 0x00000001, 0x007fffff, 0x00800000, 0x7f7fffff, 0xff7fffff, 0x7f800000, 0xff800000,
+  0x7fc00123, 0xffa00001, 0x3f800000,
 ];
 
 function fromBits(bits: number[]): Float32Array {
@@ -189,7 +207,10 @@ describe("writing safetensors", () => {
   it("round-trips F32 bit-exactly: -0, subnormals, ±inf and NaN payloads", () => {
     const path = tmp("f32.safetensors");
     const odd = new Float32Array(10).map((_, i) => i / 3).subarray(3, 8); // a view at a non-zero byteOffset
-    const tensors = [{ name: "special", shape: [3, 4], data: fromBits(SPECIAL_BITS) }, { name: "view", shape: [5], data: odd }];
+    const tensors = [
+      { name: "special", shape: [3, 4], data: fromBits(SPECIAL_BITS) },
+      { name: "view", shape: [5], data: odd },
+    ];
     writeSafetensors(path, tensors, { dtype: "F32" });
     const t = readSafetensors(path);
     assert.deepEqual(bitsOf(t.get("special")!.data), SPECIAL_BITS);
@@ -233,7 +254,8 @@ describe("writing safetensors", () => {
     writeSafetensors(path, [{ name: "x", shape: [10, 100], data }], { dtype: "BF16" });
     const x = readSafetensors(path).get("x")!;
     assert.equal(x.dtype, "BF16");
-    for (let i = 0; i < data.length; i++) assert.equal(x.data[i], bf16BitsToF32(f32ToBf16Bits(data[i])), `element ${i}`);
+    for (let i = 0; i < data.length; i++)
+      assert.equal(x.data[i], bf16BitsToF32(f32ToBf16Bits(data[i])), `element ${i}`);
   });
 
   it("refuses tensors whose shape does not match their length, and duplicate names", () => {
@@ -277,7 +299,12 @@ describe("model folders", () => {
     assert.deepEqual(Object.keys(index.weight_map).sort(), tensors.map((t) => t.name).sort());
     for (const shard of shards) {
       const held = [...readSafetensors(join(dir, shard)).keys()].sort();
-      assert.deepEqual(held, Object.keys(index.weight_map).filter((k) => index.weight_map[k] === shard).sort());
+      assert.deepEqual(
+        held,
+        Object.keys(index.weight_map)
+          .filter((k) => index.weight_map[k] === shard)
+          .sort(),
+      );
     }
     const loaded = loadModelTensors(dir);
     assert.equal(loaded.size, tensors.length);
@@ -307,7 +334,11 @@ describe("corrupt files and folders give one-line errors naming the file and ten
   const headerCases: [string, string, string[]][] = [
     ["bad JSON", '{"w.q": {"dtype": "F32",', ["JSON"]],
     ["a header that is not an object", "[1, 2]", ["object"]],
-    ["a tensor without data_offsets", JSON.stringify({ "w.q": { dtype: "F32", shape: [4] } }), ['"w.q"', "data_offsets"]],
+    [
+      "a tensor without data_offsets",
+      JSON.stringify({ "w.q": { dtype: "F32", shape: [4] } }),
+      ['"w.q"', "data_offsets"],
+    ],
     ["dtype I64", entry("w.ids", "I64", [2], 0, 16), ['"w.ids"', "I64"]],
     ["dtype F64", entry("w.d", "F64", [2], 0, 16), ['"w.d"', "F64"]],
     ["offsets not matching shape × itemsize", entry("w.q", "BF16", [2, 2], 0, 16), ['"w.q"', "8"]],
@@ -397,7 +428,11 @@ describe("corrupt files and folders give one-line errors naming the file and ten
       const first = readSafetensors(join(d, shard(1, d)));
       const [name, t] = [...first][0];
       dup = name;
-      const second = [...readSafetensors(join(d, shard(2, d)))].map(([n, s]) => ({ name: n, shape: s.shape, data: s.data }));
+      const second = [...readSafetensors(join(d, shard(2, d)))].map(([n, s]) => ({
+        name: n,
+        shape: s.shape,
+        data: s.data,
+      }));
       writeSafetensors(join(d, shard(2, d)), [...second, { name, shape: t.shape, data: t.data }], { dtype: "F32" });
     });
     assertOneLineError(() => loadModelTensors(dir), "duplicate", JSON.stringify(dup), shard(2, dir));
@@ -449,6 +484,10 @@ describe("bf16 rounding against PyTorch", () => {
     assert.equal(res.n, bits.length);
     assert.ok(res.nan > 0, "the sample includes NaNs");
     assert.equal(res.nanMismatch, 0, "NaN positions agree");
-    assert.deepEqual(res.diff, [], `first differing elements: ${res.diff.map((i: number) => `0x${bits[i].toString(16)}`)}`);
+    assert.deepEqual(
+      res.diff,
+      [],
+      `first differing elements: ${res.diff.map((i: number) => `0x${bits[i].toString(16)}`)}`,
+    );
   });
 });

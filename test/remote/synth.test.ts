@@ -3,45 +3,77 @@
 // The remote engine against fake servers: retries 429/5xx with backoff, names URL and status on other errors,
 // and says what a server lacks when it cannot score.
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
 import { readFileSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { OpenAiEngine } from "../../src/remote/openai.js";
-import { makeTinyModel } from "../sso/helpers.js";
 import { runCli, spawnCli, tempDir } from "../helpers.js";
+import { makeTinyModel } from "../sso/helpers.js";
 
 const withoutTiming = (path: string) => {
   const { timing: _, ...rest } = JSON.parse(readFileSync(path, "utf8"));
   return rest;
 };
 /** Runs the CLI without blocking this process (which serves the fake servers meanwhile). */
-const runCliAsync = (args: string[]): Promise<{ status: number | null; stderr: string }> => new Promise((resolve) => {
-  const child = spawnCli(args, { stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr!.on("data", (d) => (stderr += d));
-  child.on("exit", (status) => resolve({ status, stderr }));
-});
+const runCliAsync = (args: string[]): Promise<{ status: number | null; stderr: string }> =>
+  new Promise((resolve) => {
+    const child = spawnCli(args, { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr!.on("data", (d) => (stderr += d));
+    child.on("exit", (status) => resolve({ status, stderr }));
+  });
 
 describe("sso synth --engine openai against sso serve", () => {
   const work = tempDir("sso-remote-");
   const model = makeTinyModel(7, { hidden: 96, layers: 2, intermediate: 192 });
-  const prompts = Array.from({ length: 12 }, (_, i) => JSON.stringify(i % 5 === 3
-    ? { messages: [{ role: "user", content: `Hi ${i}` }, { role: "assistant", content: "Hello." }, { role: "user", content: "More?" }] }
-    : { prompt: `Question ${i}: why is the sky blue?` }));
-  writeFileSync(join(work, "prompts.jsonl"), prompts.join("\n") + "\n");
-  writeFileSync(join(work, "synth.yaml"), "synth:\n  queryPrinciples: true\n  principles:\n    maxNewTokens: 8\n  selection:\n    maxNewTokens: 6\n  sampling:\n    maxNewTokens: 24\n");
-  const args = (out: string, ...extra: string[]) => ["synth", "--model", model, "--prompts", join(work, "prompts.jsonl"), "--out", out, "--config", join(work, "synth.yaml"), "--batch", "5", "--seed", "3", ...extra];
+  const prompts = Array.from({ length: 12 }, (_, i) =>
+    JSON.stringify(
+      i % 5 === 3
+        ? {
+            messages: [
+              { role: "user", content: `Hi ${i}` },
+              { role: "assistant", content: "Hello." },
+              { role: "user", content: "More?" },
+            ],
+          }
+        : { prompt: `Question ${i}: why is the sky blue?` },
+    ),
+  );
+  writeFileSync(join(work, "prompts.jsonl"), `${prompts.join("\n")}\n`);
+  writeFileSync(
+    join(work, "synth.yaml"),
+    "synth:\n  queryPrinciples: true\n  principles:\n    maxNewTokens: 8\n  selection:\n    maxNewTokens: 6\n  sampling:\n    maxNewTokens: 24\n",
+  );
+  const args = (out: string, ...extra: string[]) => [
+    "synth",
+    "--model",
+    model,
+    "--prompts",
+    join(work, "prompts.jsonl"),
+    "--out",
+    out,
+    "--config",
+    join(work, "synth.yaml"),
+    "--batch",
+    "5",
+    "--seed",
+    "3",
+    ...extra,
+  ];
 
   it("writes exactly the in-process records, and the server exits 0 on SIGTERM", async () => {
-    const local = join(work, "local.jsonl"), remote = join(work, "remote.jsonl");
+    const local = join(work, "local.jsonl"),
+      remote = join(work, "remote.jsonl");
     const t0 = performance.now();
     const l = runCli(...args(local));
     assert.equal(l.status, 0, l.stderr);
     const tLocal = performance.now() - t0;
 
-    const server = spawnCli(["serve", "--model", model, "--port", "0", "--max-batch", "8", "--api-key", "s3cret"], { stdio: ["ignore", "pipe", "pipe"] });
+    const server = spawnCli(["serve", "--model", model, "--port", "0", "--max-batch", "8", "--api-key", "s3cret"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const exited = new Promise<number | null>((resolve) => server.on("exit", resolve));
     const url = await new Promise<string>((resolve, reject) => {
       let out = "";
@@ -54,7 +86,21 @@ describe("sso synth --engine openai against sso serve", () => {
     });
     try {
       const t1 = performance.now();
-      const r = await runCliAsync(args(remote, "--engine", "openai", "--base-url", `${url}/v1`, "--api-model", "model", "--api-key", "s3cret", "--concurrency", "8"));
+      const r = await runCliAsync(
+        args(
+          remote,
+          "--engine",
+          "openai",
+          "--base-url",
+          `${url}/v1`,
+          "--api-model",
+          "model",
+          "--api-key",
+          "s3cret",
+          "--concurrency",
+          "8",
+        ),
+      );
       assert.equal(r.status, 0, r.stderr);
       console.log(`# local ${Math.round(tLocal)} ms, remote ${Math.round(performance.now() - t1)} ms`);
       assert.equal(readFileSync(remote, "utf8"), readFileSync(local, "utf8"));
@@ -88,12 +134,21 @@ async function fake(replies: [number, unknown][]): Promise<{ url: string; server
 }
 
 describe("the openai engine", () => {
-  const engine = (url: string) => new OpenAiEngine({ baseUrl: url, model: "m", maxPositions: 512, eosIds: [9], backoffMs: 5, retries: 3 });
-  const request = { promptIds: [1, 2], params: { temperature: 0, topP: 1, topK: 0, maxNewTokens: 4, stop: [] }, seed: 0 };
+  const engine = (url: string) =>
+    new OpenAiEngine({ baseUrl: url, model: "m", maxPositions: 512, eosIds: [9], backoffMs: 5, retries: 3 });
+  const request = {
+    promptIds: [1, 2],
+    params: { temperature: 0, topP: 1, topK: 0, maxNewTokens: 4, stop: [] },
+    seed: 0,
+  };
   const ok = { choices: [{ text: "hi", finish_reason: "stop", stop_reason: null, token_ids: [5, 6, 9] }] };
 
   it("retries 429 and 5xx with backoff, then succeeds; strips the end-of-sequence id", async () => {
-    const f = await fake([[429, { error: { message: "slow down" } }], [503, {}], [200, ok]]);
+    const f = await fake([
+      [429, { error: { message: "slow down" } }],
+      [503, {}],
+      [200, ok],
+    ]);
     try {
       const [r] = await engine(f.url).generate([request]);
       assert.deepEqual(r, { tokens: [5, 6], text: "hi", finishReason: "eos" });
@@ -107,7 +162,10 @@ describe("the openai engine", () => {
     const f = await fake([[400, { error: { message: "bad seed" } }]]);
     const g = await fake([[500, { error: { message: "boom" } }]]);
     try {
-      await assert.rejects(engine(f.url).generate([request]), new RegExp(`POST ${f.url}/completions: HTTP 400: bad seed`));
+      await assert.rejects(
+        engine(f.url).generate([request]),
+        new RegExp(`POST ${f.url}/completions: HTTP 400: bad seed`),
+      );
       await assert.rejects(engine(g.url).generate([request]), /HTTP 500: boom \(after 4 attempts\)/);
       assert.equal(g.hits(), 4);
     } finally {
@@ -119,7 +177,10 @@ describe("the openai engine", () => {
   it("says what a server that cannot score lacks", async () => {
     const f = await fake([[200, { choices: [{ text: "x", finish_reason: "length" }] }]]);
     try {
-      await assert.rejects(engine(f.url).score([{ promptIds: [1, 2], responseIds: [3] }], { maxBatchTokens: 100 }), /cannot score: it returned no per-token prompt_logprobs.*vLLM's prompt_logprobs/);
+      await assert.rejects(
+        engine(f.url).score([{ promptIds: [1, 2], responseIds: [3] }], { maxBatchTokens: 100 }),
+        /cannot score: it returned no per-token prompt_logprobs.*vLLM's prompt_logprobs/,
+      );
     } finally {
       f.server.close();
     }

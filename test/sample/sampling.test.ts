@@ -1,14 +1,15 @@
 // Token choice from logits: greedy, top-k, top-p and temperature, against closed-form expectations.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { argmax, sampleToken, type SamplingParams } from "../../src/sample/sampling.js";
+import { argmax, type SamplingParams, sampleToken } from "../../src/sample/sampling.js";
 import { Rng } from "../../src/tensor/rng.js";
 
 const base: SamplingParams = { temperature: 1, topP: 1, topK: 0, maxNewTokens: 1, stop: [] };
 const LOGITS = Float32Array.from([1.0, 3.0, 2.0, -1.0, 2.9, 0.0]);
 
 function frequencies(p: SamplingParams, draws: number, seed = 1): number[] {
-  const rng = new Rng(seed), f = new Array(LOGITS.length).fill(0);
+  const rng = new Rng(seed),
+    f = new Array(LOGITS.length).fill(0);
   for (let i = 0; i < draws; i++) f[sampleToken(LOGITS, p, rng)]++;
   return f.map((x) => x / draws);
 }
@@ -20,8 +21,11 @@ describe("sampling", () => {
   });
 
   it("at temperature 1 token frequencies follow the softmax (20k draws, within 0.015)", () => {
-    const z = Array.from(LOGITS, Math.exp), sum = z.reduce((a, b) => a + b, 0);
-    frequencies(base, 20000).forEach((f, i) => assert.ok(Math.abs(f - z[i] / sum) < 0.015, `token ${i}: ${f} vs ${z[i] / sum}`));
+    const z = Array.from(LOGITS, Math.exp),
+      sum = z.reduce((a, b) => a + b, 0);
+    frequencies(base, 20000).forEach((f, i) =>
+      assert.ok(Math.abs(f - z[i] / sum) < 0.015, `token ${i}: ${f} vs ${z[i] / sum}`),
+    );
   });
 
   it("temperature sharpens: at 0.25 the top token is drawn more often than at 1", () => {
@@ -30,21 +34,32 @@ describe("sampling", () => {
 
   it("top-k keeps only the k most likely tokens, renormalised", () => {
     const f = frequencies({ ...base, topK: 2 }, 20000);
-    assert.deepEqual(f.map((x, i) => (x > 0 ? i : -1)).filter((i) => i >= 0), [1, 4]);
+    assert.deepEqual(
+      f.map((x, i) => (x > 0 ? i : -1)).filter((i) => i >= 0),
+      [1, 4],
+    );
     const e = Math.exp(3) / (Math.exp(3) + Math.exp(2.9));
     assert.ok(Math.abs(f[1] - e) < 0.015, `${f[1]} vs ${e}`);
   });
 
   it("top-p keeps the smallest prefix reaching the mass, including the token that crosses it", () => {
-    const z = Array.from(LOGITS, Math.exp), sum = z.reduce((a, b) => a + b, 0);
-    const p1 = z[1] / sum, p14 = (z[1] + z[4]) / sum;
+    const z = Array.from(LOGITS, Math.exp),
+      sum = z.reduce((a, b) => a + b, 0);
+    const p1 = z[1] / sum,
+      p14 = (z[1] + z[4]) / sum;
     // Just above p(token 1): token 4 is needed too; and nothing else.
     const f = frequencies({ ...base, topP: p1 + 0.01 }, 5000);
-    assert.deepEqual(f.map((x, i) => (x > 0 ? i : -1)).filter((i) => i >= 0), [1, 4]);
+    assert.deepEqual(
+      f.map((x, i) => (x > 0 ? i : -1)).filter((i) => i >= 0),
+      [1, 4],
+    );
     // Just above p(1)+p(4): token 2 joins.
     assert.ok(frequencies({ ...base, topP: p14 + 0.01 }, 5000)[2] > 0);
     // Below p(token 1) only token 1 remains.
-    assert.deepEqual(frequencies({ ...base, topP: p1 - 0.01 }, 1000).map((x) => x > 0), [false, true, false, false, false, false]);
+    assert.deepEqual(
+      frequencies({ ...base, topP: p1 - 0.01 }, 1000).map((x) => x > 0),
+      [false, true, false, false, false, false],
+    );
   });
 
   it("the same seed draws the same tokens", () => {

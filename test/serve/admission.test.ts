@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { getBackend } from "../../src/backends/index.js";
 import { loadModel } from "../../src/model/folder.js";
-import { QueueFullError, RequestTooLargeError, Scheduler, type GenerationJob } from "../../src/serve/scheduler.js";
-import { serve, type RunningServer } from "../../src/serve/server.js";
+import { type GenerationJob, QueueFullError, RequestTooLargeError, Scheduler } from "../../src/serve/scheduler.js";
+import { type RunningServer, serve } from "../../src/serve/server.js";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 import { makeTinyModel } from "../sso/helpers.js";
 
@@ -19,7 +19,12 @@ const tok = Tokenizer.fromDir(dir);
 
 type Answer = { status: number; json: { error?: { message: string }; choices?: unknown[] } };
 const post = async (s: RunningServer, body: unknown, signal?: AbortSignal): Promise<Answer> => {
-  const res = await fetch(`${s.url}/v1/completions`, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" }, signal });
+  const res = await fetch(`${s.url}/v1/completions`, {
+    method: "POST",
+    body: JSON.stringify(body),
+    headers: { "content-type": "application/json" },
+    signal,
+  });
   return { status: res.status, json: (await res.json()) as Answer["json"] };
 };
 
@@ -35,8 +40,15 @@ async function until(cond: () => boolean, what: string, ms = 20_000): Promise<vo
 /** A request whose first prompt holds the only slot for a long while; abort() ends it (the fetch rejects). */
 function longRequest(s: RunningServer, prompts: number): { abort: () => Promise<void> } {
   const ctrl = new AbortController();
-  const done = post(s, { prompt: Array(prompts).fill("x"), max_tokens: 4000, temperature: 0 }, ctrl.signal).catch(() => undefined);
-  return { abort: async () => (ctrl.abort(), void (await done)) };
+  const done = post(s, { prompt: Array(prompts).fill("x"), max_tokens: 4000, temperature: 0 }, ctrl.signal).catch(
+    () => undefined,
+  );
+  return {
+    abort: async () => {
+      ctrl.abort();
+      await done;
+    },
+  };
 }
 
 describe("sso serve admits a request whole or not at all", () => {
@@ -50,7 +62,11 @@ describe("sso serve admits a request whole or not at all", () => {
     const r = await post(s, { prompt: Array(5).fill("x"), max_tokens: 4000, temperature: 0 });
     assert.equal(r.status, 400, JSON.stringify(r.json));
     assert.match(r.json.error!.message, /5 prompts need 5 places .* at most 4 .*send at most 4 prompts/);
-    assert.deepEqual([s.scheduler.queued, s.scheduler.active], [0, 0], "nothing of the refused request is queued or running");
+    assert.deepEqual(
+      [s.scheduler.queued, s.scheduler.active],
+      [0, 0],
+      "nothing of the refused request is queued or running",
+    );
     const small = await post(s, { prompt: "y", max_tokens: 2 });
     assert.equal(small.status, 200, JSON.stringify(small.json));
     assert.deepEqual([s.scheduler.queued, s.scheduler.active], [0, 0]);
@@ -68,7 +84,10 @@ describe("sso serve admits a request whole or not at all", () => {
   it("answers 429 to a request that does not fit beside the waiting ones, and queues none of its prompts", async () => {
     const a = longRequest(s, 3);
     try {
-      await until(() => s.scheduler.active === 1 && s.scheduler.queued === 2, "the long request to fill the slot and 2 queue places");
+      await until(
+        () => s.scheduler.active === 1 && s.scheduler.queued === 2,
+        "the long request to fill the slot and 2 queue places",
+      );
       const r = await post(s, { prompt: ["p", "q", "r"], max_tokens: 1 });
       assert.equal(r.status, 429, JSON.stringify(r.json));
       assert.match(r.json.error!.message, /queue is full \(2 of 4 places taken, this request needs 3\)/);
@@ -82,7 +101,10 @@ describe("sso serve admits a request whole or not at all", () => {
     } finally {
       await a.abort();
     }
-    await until(() => s.scheduler.active === 0 && s.scheduler.queued === 0, "the aborted requests to leave the scheduler");
+    await until(
+      () => s.scheduler.active === 0 && s.scheduler.queued === 0,
+      "the aborted requests to leave the scheduler",
+    );
   });
 
   it("a client that goes away takes every prompt of its request out of the scheduler", async () => {
@@ -104,7 +126,10 @@ describe("sso serve with many prompts per request", () => {
       assert.equal(r.status, 200, JSON.stringify(r.json));
       assert.equal(r.json.choices!.length, 12);
       await new Promise((r) => setTimeout(r, 20)); // process 'warning' is emitted on a later tick
-      assert.deepEqual(warnings.filter((w) => w.name === "MaxListenersExceededWarning").map((w) => w.message), []);
+      assert.deepEqual(
+        warnings.filter((w) => w.name === "MaxListenersExceededWarning").map((w) => w.message),
+        [],
+      );
     } finally {
       process.off("warning", onWarning);
       await s.close();
@@ -114,13 +139,40 @@ describe("sso serve with many prompts per request", () => {
 
 describe("Scheduler.submit", () => {
   it("queues all of a request's jobs or none, and says why not", async () => {
-    const sched = new Scheduler(model, { maxBatch: 1, maxQueue: 4, eosIds: tok.stopIds, decode: (ids) => tok.decode(ids) });
-    const job = (): GenerationJob => ({ request: { promptIds: [120], params: { temperature: 0, topP: 1, topK: 0, maxNewTokens: 3, stop: [] }, seed: 0 }, logprobs: null });
+    const sched = new Scheduler(model, {
+      maxBatch: 1,
+      maxQueue: 4,
+      eosIds: tok.stopIds,
+      decode: (ids) => tok.decode(ids),
+    });
+    const job = (): GenerationJob => ({
+      request: { promptIds: [120], params: { temperature: 0, topP: 1, topK: 0, maxNewTokens: 3, stop: [] }, seed: 0 },
+      logprobs: null,
+    });
     const a = sched.submit({ generate: [job(), job()], score: [{ ids: [1, 2, 3], top: 0 }] });
     assert.equal(sched.queued, 3);
     assert.throws(() => sched.submit({ generate: [job(), job()] }), QueueFullError);
-    assert.throws(() => sched.submit({ score: [{ ids: [1, 2], top: 0 }, { ids: [3, 4], top: 0 }] }), QueueFullError);
-    assert.throws(() => sched.submit({ generate: [job(), job(), job()], score: [{ ids: [1, 2], top: 0 }, { ids: [3, 4], top: 0 }] }), RequestTooLargeError);
+    assert.throws(
+      () =>
+        sched.submit({
+          score: [
+            { ids: [1, 2], top: 0 },
+            { ids: [3, 4], top: 0 },
+          ],
+        }),
+      QueueFullError,
+    );
+    assert.throws(
+      () =>
+        sched.submit({
+          generate: [job(), job(), job()],
+          score: [
+            { ids: [1, 2], top: 0 },
+            { ids: [3, 4], top: 0 },
+          ],
+        }),
+      RequestTooLargeError,
+    );
     assert.equal(sched.queued, 3, "the refused submissions left nothing in the queue");
     const b = sched.submit({ generate: [job()] });
     assert.equal(sched.queued, 4);

@@ -8,7 +8,7 @@ import OpenAI from "openai";
 import { getBackend } from "../../src/backends/index.js";
 import { loadModel } from "../../src/model/folder.js";
 import { scoreItems } from "../../src/model/score.js";
-import { serve, type RunningServer } from "../../src/serve/server.js";
+import { type RunningServer, serve } from "../../src/serve/server.js";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 import { makeTinyModel } from "../sso/helpers.js";
 
@@ -17,8 +17,15 @@ const model = loadModel(dir, getBackend("cpu"));
 const tok = Tokenizer.fromDir(dir);
 
 const post = async (s: RunningServer, path: string, body: unknown, headers: Record<string, string> = {}) => {
-  const res = await fetch(`${s.url}${path}`, { method: "POST", body: typeof body === "string" ? body : JSON.stringify(body), headers: { "content-type": "application/json", ...headers } });
-  return { status: res.status, json: (await res.json()) as { error?: { message: string }; choices?: { text: string }[] } };
+  const res = await fetch(`${s.url}${path}`, {
+    method: "POST",
+    body: typeof body === "string" ? body : JSON.stringify(body),
+    headers: { "content-type": "application/json", ...headers },
+  });
+  return {
+    status: res.status,
+    json: (await res.json()) as { error?: { message: string }; choices?: { text: string }[] },
+  };
 };
 
 describe("sso serve API", () => {
@@ -32,11 +39,21 @@ describe("sso serve API", () => {
 
   it("lists its model", async () => {
     const list = await client.models.list();
-    assert.deepEqual(list.data.map((m) => m.id), ["tiny"]);
+    assert.deepEqual(
+      list.data.map((m) => m.id),
+      ["tiny"],
+    );
   });
 
   it("answers a chat completion, and the same seed gives the same answer", async () => {
-    const ask = () => client.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "Hello?" }], max_tokens: 12, seed: 7, temperature: 0.8 });
+    const ask = () =>
+      client.chat.completions.create({
+        model: "tiny",
+        messages: [{ role: "user", content: "Hello?" }],
+        max_tokens: 12,
+        seed: 7,
+        temperature: 0.8,
+      });
     const [a, b] = await Promise.all([ask(), ask()]);
     assert.equal(a.choices[0].message.role, "assistant");
     assert.equal(a.choices[0].message.content, b.choices[0].message.content);
@@ -45,10 +62,18 @@ describe("sso serve API", () => {
   });
 
   it("streams a chat completion whose pieces add up to the unstreamed answer", async () => {
-    const req = { model: "tiny", messages: [{ role: "user" as const, content: "Stream please" }], max_tokens: 16, seed: 3, temperature: 0.9 };
+    const req = {
+      model: "tiny",
+      messages: [{ role: "user" as const, content: "Stream please" }],
+      max_tokens: 16,
+      seed: 3,
+      temperature: 0.9,
+    };
     const whole = await client.chat.completions.create(req);
     const stream = await client.chat.completions.create({ ...req, stream: true });
-    let text = "", finish: string | null = null, chunks = 0;
+    let text = "",
+      finish: string | null = null,
+      chunks = 0;
     for await (const c of stream) {
       chunks++;
       text += c.choices[0]?.delta?.content ?? "";
@@ -60,10 +85,19 @@ describe("sso serve API", () => {
   });
 
   it("returns vLLM-style prompt_logprobs for token-id prompts equal to scoreItems", async () => {
-    const promptIds = tok.encode("The sky is"), responseIds = tok.encode(" blue.");
+    const promptIds = tok.encode("The sky is"),
+      responseIds = tok.encode(" blue.");
     const ids = [...promptIds, ...responseIds];
-    const r = await client.completions.create({ model: "tiny", prompt: ids, max_tokens: 1, temperature: 0, prompt_logprobs: 1 } as OpenAI.CompletionCreateParamsNonStreaming);
-    const lps = (r.choices[0] as unknown as { prompt_logprobs: (Record<string, { logprob: number; rank: number }> | null)[] }).prompt_logprobs;
+    const r = await client.completions.create({
+      model: "tiny",
+      prompt: ids,
+      max_tokens: 1,
+      temperature: 0,
+      prompt_logprobs: 1,
+    } as OpenAI.CompletionCreateParamsNonStreaming);
+    const lps = (
+      r.choices[0] as unknown as { prompt_logprobs: (Record<string, { logprob: number; rank: number }> | null)[] }
+    ).prompt_logprobs;
     assert.equal(lps.length, ids.length);
     assert.equal(lps[0], null);
     const [ref] = scoreItems(model, [{ promptIds, responseIds }]);
@@ -72,7 +106,14 @@ describe("sso serve API", () => {
   });
 
   it("echoes text prompts with logprobs for prompt and completion tokens", async () => {
-    const r = await client.completions.create({ model: "tiny", prompt: "abc", max_tokens: 3, echo: true, logprobs: 2, seed: 1 });
+    const r = await client.completions.create({
+      model: "tiny",
+      prompt: "abc",
+      max_tokens: 3,
+      echo: true,
+      logprobs: 2,
+      seed: 1,
+    });
     const c = r.choices[0];
     assert.ok(c.text.startsWith("abc"));
     assert.equal(c.logprobs!.token_logprobs![0], null);
@@ -89,14 +130,24 @@ describe("sso serve API", () => {
     ["top_p above 1", "/v1/completions", { prompt: "x", top_p: 2 }, /top_p/],
     ["a token id outside the vocabulary", "/v1/completions", { prompt: [1, 10_000_000] }, /outside the vocabulary/],
     ["an empty token list", "/v1/completions", { prompt: [] }, /prompt/],
-    ["a prompt longer than the context", "/v1/completions", { prompt: Array(5000).fill(3), max_tokens: 1 }, /maximum context length/],
+    [
+      "a prompt longer than the context",
+      "/v1/completions",
+      { prompt: Array(5000).fill(3), max_tokens: 1 },
+      /maximum context length/,
+    ],
     ["max_tokens past the context", "/v1/completions", { prompt: "x", max_tokens: 100_000 }, /maximum context length/],
     ["n = 2", "/v1/completions", { prompt: "x", n: 2 }, /\bn\b/],
     ["a presence penalty", "/v1/completions", { prompt: "x", presence_penalty: 1 }, /presence_penalty/],
     ["no messages", "/v1/chat/completions", { messages: [] }, /messages/],
     ["an unknown role", "/v1/chat/completions", { messages: [{ role: "wizard", content: "hi" }] }, /role/],
     ["content of the wrong type", "/v1/chat/completions", { messages: [{ role: "user", content: 5 }] }, /content/],
-    ["logprobs not a boolean", "/v1/chat/completions", { messages: [{ role: "user", content: "hi" }], logprobs: 3 }, /logprobs/],
+    [
+      "logprobs not a boolean",
+      "/v1/chat/completions",
+      { messages: [{ role: "user", content: "hi" }], logprobs: 3 },
+      /logprobs/,
+    ],
   ];
   for (const [what, path, body, message] of MALFORMED) {
     it(`answers 400 with a message for ${what}`, async () => {
@@ -107,8 +158,14 @@ describe("sso serve API", () => {
   }
 
   it("is still alive after all that, answers 404 for an unknown model or route, and 401 without the key", async () => {
-    assert.equal((await post(s, "/v1/completions", { prompt: "x", max_tokens: 1 }, { authorization: "Bearer k1" })).status, 200);
-    assert.equal((await post(s, "/v1/completions", { model: "other", prompt: "x" }, { authorization: "Bearer k1" })).status, 404);
+    assert.equal(
+      (await post(s, "/v1/completions", { prompt: "x", max_tokens: 1 }, { authorization: "Bearer k1" })).status,
+      200,
+    );
+    assert.equal(
+      (await post(s, "/v1/completions", { model: "other", prompt: "x" }, { authorization: "Bearer k1" })).status,
+      404,
+    );
     assert.equal((await post(s, "/v1/nothing", {}, { authorization: "Bearer k1" })).status, 404);
     const r = await post(s, "/v1/completions", { prompt: "x" });
     assert.equal(r.status, 401);
@@ -120,11 +177,16 @@ describe("sso serve queue", () => {
   it("answers 429 when the queue is full and serves the rest", async () => {
     const s = await serve({ model, tok, modelName: "tiny", port: 0, maxBatch: 1, maxQueue: 2 });
     try {
-      const rs = await Promise.all(Array.from({ length: 8 }, (_, i) => post(s, "/v1/completions", { prompt: `q${i}`, max_tokens: 40, seed: i })));
+      const rs = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => post(s, "/v1/completions", { prompt: `q${i}`, max_tokens: 40, seed: i })),
+      );
       const codes = rs.map((r) => r.status);
       assert.ok(codes.includes(429), codes.join(","));
       assert.ok(codes.includes(200), codes.join(","));
-      assert.ok(codes.every((c) => c === 200 || c === 429), codes.join(","));
+      assert.ok(
+        codes.every((c) => c === 200 || c === 429),
+        codes.join(","),
+      );
       assert.match(rs.find((r) => r.status === 429)!.json.error!.message, /queue is full/);
     } finally {
       await s.close();

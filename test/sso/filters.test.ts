@@ -3,11 +3,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { FinishReason } from "../../src/sample/generate.js";
-import { logpOrderFilter, responseFilter, type DropReason, type LogpColumns } from "../../src/sso/filters.js";
+import { type DropReason, type LogpColumns, logpOrderFilter, responseFilter } from "../../src/sso/filters.js";
 import type { PerResponse } from "../../src/sso/pairs.js";
 
 const eos: PerResponse<FinishReason> = { chosen: "eos", rejected: "eos", raw: "eos" };
-const keep = { dropTruncated: false }, strict = { dropTruncated: true };
+const keep = { dropTruncated: false },
+  strict = { dropTruncated: true };
 
 describe("response filters", () => {
   it("keeps three distinct, non-empty answers", () => {
@@ -24,7 +25,11 @@ describe("response filters", () => {
   });
 
   it("drops an empty or whitespace-only answer, whichever it is, before comparing", () => {
-    for (const text of [{ chosen: "", rejected: "", raw: "x" }, { chosen: "a", rejected: "  \n", raw: "x" }, { chosen: "a", rejected: "b", raw: "" }]) {
+    for (const text of [
+      { chosen: "", rejected: "", raw: "x" },
+      { chosen: "a", rejected: "  \n", raw: "x" },
+      { chosen: "a", rejected: "b", raw: "" },
+    ]) {
       assert.equal(responseFilter(text, eos, keep), "empty", JSON.stringify(text));
     }
   });
@@ -44,7 +49,10 @@ describe("response filters", () => {
       [{ chosen: "a", rejected: "a", raw: "c" }, eos],
       [{ chosen: "a", rejected: "b", raw: "b" }, eos],
       [{ chosen: "", rejected: "b", raw: "c" }, eos],
-      [{ chosen: "a", rejected: "b", raw: "c" }, { ...eos, raw: "length" }],
+      [
+        { chosen: "a", rejected: "b", raw: "c" },
+        { ...eos, raw: "length" },
+      ],
       [{ chosen: "a", rejected: "a", raw: "a" }, eos],
     ];
     const counts: Partial<Record<DropReason, number>> = {};
@@ -60,9 +68,14 @@ describe("response filters", () => {
 function row(pos: [number, number, number], neg: [number, number, number]): LogpColumns {
   const n = 10;
   return {
-    ref_pos_chosen_logps: pos[0] * n, ref_chosen_logps: pos[1] * n, ref_neg_chosen_logps: pos[2] * n,
-    ref_neg_rejected_logps: neg[0] * n, ref_rejected_logps: neg[1] * n, ref_pos_rejected_logps: neg[2] * n,
-    chosen_n_tokens: n, rejected_n_tokens: n,
+    ref_pos_chosen_logps: pos[0] * n,
+    ref_chosen_logps: pos[1] * n,
+    ref_neg_chosen_logps: pos[2] * n,
+    ref_neg_rejected_logps: neg[0] * n,
+    ref_rejected_logps: neg[1] * n,
+    ref_pos_rejected_logps: neg[2] * n,
+    chosen_n_tokens: n,
+    rejected_n_tokens: n,
   };
 }
 
@@ -87,9 +100,15 @@ describe("log-prob ordering filter", () => {
 
   it("drops a record whose avg(y+|x) or avg(y-|x) is below the dataset mean, keeps one exactly at it", () => {
     // avg(y+|x): -2 and -3 (mean -2.5); avg(y-|x): -2 and -2 (the first is exactly at the mean); margins 4 vs 3.
-    assert.deepEqual(logpOrderFilter([row([-1, -2, -5], [-1, -2, -5]), row([-1, -3, -4], [-1, -2, -4])]), [null, "logp_below_mean"]);
+    assert.deepEqual(logpOrderFilter([row([-1, -2, -5], [-1, -2, -5]), row([-1, -3, -4], [-1, -2, -4])]), [
+      null,
+      "logp_below_mean",
+    ]);
     // The same with the roles of y+ and y- swapped.
-    assert.deepEqual(logpOrderFilter([row([-1, -2, -5], [-1, -2, -5]), row([-1, -2, -4], [-1, -3, -4])]), [null, "logp_below_mean"]);
+    assert.deepEqual(logpOrderFilter([row([-1, -2, -5], [-1, -2, -5]), row([-1, -2, -4], [-1, -3, -4])]), [
+      null,
+      "logp_below_mean",
+    ]);
   });
 
   it("drops a record whose margin is not strictly above the mean margin", () => {
@@ -100,7 +119,13 @@ describe("log-prob ordering filter", () => {
   });
 
   it("divides by each response's own token count", () => {
-    const r = { ...strong, chosen_n_tokens: 20, ref_pos_chosen_logps: -20, ref_chosen_logps: -40, ref_neg_chosen_logps: -80 };
+    const r = {
+      ...strong,
+      chosen_n_tokens: 20,
+      ref_pos_chosen_logps: -20,
+      ref_chosen_logps: -40,
+      ref_neg_chosen_logps: -80,
+    };
     assert.deepEqual(logpOrderFilter([r, weak]), [null, "logp_below_mean"]);
     const flipped = { ...strong, rejected_n_tokens: 1 }; // avg(y-|x-) = -10, avg(y-|x) = -20, avg(y-|x+) = -40: still ordered
     assert.equal(logpOrderFilter([flipped, weak])[0], "logp_below_mean"); // but avg(y-|x) = -20 < mean -12

@@ -2,7 +2,15 @@
 // through W) against finite differences for every preset and option, batch-size invariance, and the preset table.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { BASE_LOSSES, PRESETS, pairsNeeded, sigmoid, ssoObjective, type ObjectiveConfig, type RecordLogps } from "../../src/sso/objective.js";
+import {
+  BASE_LOSSES,
+  type ObjectiveConfig,
+  PRESETS,
+  pairsNeeded,
+  type RecordLogps,
+  sigmoid,
+  ssoObjective,
+} from "../../src/sso/objective.js";
 import { PAIR_NAMES as PAIRS, type Pair } from "../../src/sso/pairs.js";
 import { Rng } from "../../src/tensor/rng.js";
 import { assertClose } from "../helpers.js";
@@ -17,12 +25,17 @@ function randomRecord(rng: Rng): RecordLogps {
 }
 
 /** Central differences of the batch loss with respect to each policy log-prob sum. */
-function numericGrads(records: RecordLogps[], c: ObjectiveConfig, f = (rs: RecordLogps[]) => ssoObjective(rs, c).loss): Partial<Record<Pair, number>>[] {
+function numericGrads(
+  records: RecordLogps[],
+  c: ObjectiveConfig,
+  f = (rs: RecordLogps[]) => ssoObjective(rs, c).loss,
+): Partial<Record<Pair, number>>[] {
   const eps = 1e-5;
   return records.map((_r, i) => {
     const out: Partial<Record<Pair, number>> = {};
     for (const p of pairsNeeded(c)) {
-      const at = (d: number) => f(records.map((q, j) => (j === i ? { ...q, [p]: { ...q[p]!, policy: q[p]!.policy + d } } : q)));
+      const at = (d: number) =>
+        f(records.map((q, j) => (j === i ? { ...q, [p]: { ...q[p]!, policy: q[p]!.policy + d } } : q)));
       out[p] = (at(eps) - at(-eps)) / (2 * eps);
     }
     return out;
@@ -42,11 +55,17 @@ describe("SSO objective", () => {
 
   it("one record by hand: W·(L + θ·G) with IPO on per-token averages", () => {
     const r: RecordLogps = {
-      x_chosen: { policy: -4, ref: -5, n: 2 }, x_rejected: { policy: -9, ref: -6, n: 3 },
-      pos_chosen: { policy: -2, ref: -3, n: 2 }, pos_rejected: { policy: -12, ref: -9, n: 3 },
-      neg_raw: { policy: -8, ref: -8, n: 4 }, neg_chosen: { policy: -6, ref: -4, n: 2 },
+      x_chosen: { policy: -4, ref: -5, n: 2 },
+      x_rejected: { policy: -9, ref: -6, n: 3 },
+      pos_chosen: { policy: -2, ref: -3, n: 2 },
+      pos_rejected: { policy: -12, ref: -9, n: 3 },
+      neg_raw: { policy: -8, ref: -8, n: 4 },
+      neg_chosen: { policy: -6, ref: -4, n: 2 },
     };
-    const beta = 0.1, theta = 0.1, alpha = 0.5, target = 1 / (2 * beta);
+    const beta = 0.1,
+      theta = 0.1,
+      alpha = 0.5,
+      target = 1 / (2 * beta);
     const L = ((-4 + 5) / 2 - (-9 + 6) / 3 - target) ** 2; // h = 0.5 + 1 = 1.5
     const Lpos = ((-2 + 3) / 2 - (-12 + 9) / 3 - target) ** 2;
     const Lneg = ((-8 + 8) / 4 - (-6 + 4) / 2 - target) ** 2;
@@ -56,10 +75,18 @@ describe("SSO objective", () => {
     close(o.parts.G, Lpos + Lneg, "G");
     close(o.parts.W, W, "W");
     close(o.loss, W * (L + theta * (Lpos + Lneg)), "loss");
-    close(ssoObjective([r], { ...PRESETS.sso, weightScope: "steering" }).loss, L + W * theta * (Lpos + Lneg), "steering scope");
+    close(
+      ssoObjective([r], { ...PRESETS.sso, weightScope: "steering" }).loss,
+      L + W * theta * (Lpos + Lneg),
+      "steering scope",
+    );
     close(ssoObjective([r], PRESETS.pbaa).loss, L, "pbaa is plain IPO on the plain prompt");
-    close(ssoObjective([r], { ...PRESETS.sso, gamma: 0.5 }).loss, W * (L + theta * (Lpos + Lneg)) + 0.5 * (4 / 2), "SFT term");
-    const dpoH = (-4 + 5) - (-9 + 6);
+    close(
+      ssoObjective([r], { ...PRESETS.sso, gamma: 0.5 }).loss,
+      W * (L + theta * (Lpos + Lneg)) + 0.5 * (4 / 2),
+      "SFT term",
+    );
+    const dpoH = -4 + 5 - (-9 + 6);
     close(ssoObjective([r], PRESETS.dpo).loss, Math.log1p(Math.exp(-beta * dpoH)), "dpo uses sums");
   });
 
@@ -74,10 +101,16 @@ describe("SSO objective", () => {
     it(`${name}: every derivative (through W too) matches finite differences`, () => {
       const rng = new Rng(name.length * 7919);
       const records = [randomRecord(rng), randomRecord(rng), randomRecord(rng)];
-      const { grads } = ssoObjective(records, c), num = numericGrads(records, c);
+      const { grads } = ssoObjective(records, c),
+        num = numericGrads(records, c);
       records.forEach((_, i) => {
-        for (const p of pairsNeeded(c)) assertClose([grads[i][p] ?? 0], [num[i][p]!], { rtol: 1e-5, atol: 1e-8 }, `record ${i} ${p}`);
-        assert.deepEqual(Object.keys(grads[i]).sort(), [...pairsNeeded(c)].sort(), "grads cover exactly the pairs used");
+        for (const p of pairsNeeded(c))
+          assertClose([grads[i][p] ?? 0], [num[i][p]!], { rtol: 1e-5, atol: 1e-8 }, `record ${i} ${p}`);
+        assert.deepEqual(
+          Object.keys(grads[i]).sort(),
+          [...pairsNeeded(c)].sort(),
+          "grads cover exactly the pairs used",
+        );
       });
     });
   }
@@ -97,7 +130,8 @@ describe("SSO objective", () => {
     const rng = new Rng(9);
     const records = Array.from({ length: 5 }, () => randomRecord(rng));
     for (const c of [PRESETS.sso, PRESETS["sso-dpo"], PRESETS["sso-v2-generator"]]) {
-      const batch = ssoObjective(records, c), singles = records.map((r) => ssoObjective([r], c));
+      const batch = ssoObjective(records, c),
+        singles = records.map((r) => ssoObjective([r], c));
       close(batch.loss, singles.reduce((s, o) => s + o.loss, 0) / 5, "loss");
       close(batch.parts.W, singles.reduce((s, o) => s + o.parts.W, 0) / 5, "W");
       records.forEach((_, i) => {
@@ -107,16 +141,43 @@ describe("SSO objective", () => {
   });
 
   it("the preset table: ablations switch off exactly what their names say", () => {
-    assert.deepEqual(Object.keys(PRESETS).sort(), ["dpo", "ipo", "pbaa", "sso", "sso-backdoor", "sso-dpo", "sso-no-g", "sso-no-w", "sso-v2-generator"]);
+    assert.deepEqual(Object.keys(PRESETS).sort(), [
+      "dpo",
+      "ipo",
+      "pbaa",
+      "sso",
+      "sso-backdoor",
+      "sso-dpo",
+      "sso-no-g",
+      "sso-no-w",
+      "sso-v2-generator",
+    ]);
     const s = PRESETS.sso;
-    assert.deepEqual([s.base, s.beta, s.theta, s.alpha, s.useWeight, s.weightScope, s.detachWeight, s.steering], ["ipo", 0.1, 0.1, 0.5, true, "all", false, "sso"]);
+    assert.deepEqual(
+      [s.base, s.beta, s.theta, s.alpha, s.useWeight, s.weightScope, s.detachWeight, s.steering],
+      ["ipo", 0.1, 0.1, 0.5, true, "all", false, "sso"],
+    );
     assert.equal(PRESETS["sso-no-w"].useWeight, false);
     assert.equal(PRESETS["sso-no-g"].steering, "none");
     assert.equal(PRESETS["sso-backdoor"].steering, "backdoor");
     assert.equal(PRESETS["sso-dpo"].base, "dpo");
     assert.deepEqual(pairsNeeded(PRESETS.pbaa), ["x_chosen", "x_rejected"]);
-    assert.deepEqual(pairsNeeded(PRESETS.sso), ["x_chosen", "x_rejected", "pos_chosen", "pos_rejected", "neg_chosen", "neg_raw"]);
-    assert.deepEqual(pairsNeeded(PRESETS["sso-backdoor"]), ["x_chosen", "x_rejected", "pos_chosen", "pos_rejected", "neg_chosen", "neg_rejected"]);
+    assert.deepEqual(pairsNeeded(PRESETS.sso), [
+      "x_chosen",
+      "x_rejected",
+      "pos_chosen",
+      "pos_rejected",
+      "neg_chosen",
+      "neg_raw",
+    ]);
+    assert.deepEqual(pairsNeeded(PRESETS["sso-backdoor"]), [
+      "x_chosen",
+      "x_rejected",
+      "pos_chosen",
+      "pos_rejected",
+      "neg_chosen",
+      "neg_rejected",
+    ]);
     const g = PRESETS["sso-v2-generator"];
     assert.deepEqual([g.base, g.useWeight, g.gamma, g.generator], ["dpo", false, 0.1, true]);
   });

@@ -9,15 +9,24 @@ import { describe, it } from "node:test";
 import { DEFAULT_LIBRARY } from "../../src/sso/features.js";
 import { fingerprintDifference, SynthOutput } from "../../src/sso/output.js";
 import type { SsoRecord } from "../../src/sso/record.js";
-import { applyLogpOrder, emptyCounts, zeroSeconds, type SynthCounts } from "../../src/sso/synth-summary.js";
-import { sampleRecord } from "./helpers.js";
+import { applyLogpOrder, emptyCounts, type SynthCounts, zeroSeconds } from "../../src/sso/synth-summary.js";
 import { tempDir } from "../helpers.js";
+import { sampleRecord } from "./helpers.js";
 
 const fp = { config: { seed: 1, sampling: { temperature: 0.7 } }, policy_hash: "abc" };
 const fresh = () => join(tempDir("sso-out-"), "data.jsonl");
 const counts = (prompts: number): SynthCounts => ({ ...emptyCounts(DEFAULT_LIBRARY), prompts });
-const rec = (i: number, o: Partial<SsoRecord> = {}): SsoRecord => ({ ...sampleRecord(), prompt_index: i, id: String(i), ...o });
-const lines = (path: string) => readFileSync(path, "utf8").split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as SsoRecord);
+const rec = (i: number, o: Partial<SsoRecord> = {}): SsoRecord => ({
+  ...sampleRecord(),
+  prompt_index: i,
+  id: String(i),
+  ...o,
+});
+const lines = (path: string) =>
+  readFileSync(path, "utf8")
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => JSON.parse(l) as SsoRecord);
 
 describe("resumable synthesis output", () => {
   it("appends chunks and reopens at the recorded prompt index with the recorded counts", () => {
@@ -29,14 +38,17 @@ describe("resumable synthesis output", () => {
     const again = SynthOutput.open(path, fp, counts(0));
     assert.equal(again.next, 6);
     assert.equal(again.counts.prompts, 6);
-    assert.deepEqual(lines(path).map((r) => r.prompt_index), [0, 2]);
+    assert.deepEqual(
+      lines(path).map((r) => r.prompt_index),
+      [0, 2],
+    );
   });
 
   it("cuts off a chunk written after the last progress update, torn line included", () => {
     const path = fresh();
     SynthOutput.open(path, fp, counts(0)).appendChunk([rec(0)], 2, counts(2), zeroSeconds());
     const before = readFileSync(path, "utf8");
-    appendFileSync(path, JSON.stringify(rec(2)) + "\n" + '{"id": "3", "prom');
+    appendFileSync(path, `${JSON.stringify(rec(2))}\n{"id": "3", "prom`);
     const out = SynthOutput.open(path, fp, counts(0));
     assert.equal(readFileSync(path, "utf8"), before);
     assert.equal(out.next, 2);
@@ -45,7 +57,10 @@ describe("resumable synthesis output", () => {
   it("refuses to continue with other inputs, naming the first difference", () => {
     const path = fresh();
     SynthOutput.open(path, fp, counts(0));
-    assert.throws(() => SynthOutput.open(path, { ...fp, config: { seed: 2, sampling: { temperature: 0.7 } } }, counts(0)), /was started with other inputs \(config\.seed was 1, now 2\)/);
+    assert.throws(
+      () => SynthOutput.open(path, { ...fp, config: { seed: 2, sampling: { temperature: 0.7 } } }, counts(0)),
+      /was started with other inputs \(config\.seed was 1, now 2\)/,
+    );
     assert.equal(fingerprintDifference(fp, { ...fp, extra: 1 }), "extra was unset, now 1");
     assert.equal(fingerprintDifference(fp, structuredClone(fp)), undefined);
   });
@@ -67,29 +82,65 @@ describe("resumable synthesis output", () => {
     assert.equal(out.finish(false).records.length, 2);
     const again = SynthOutput.open(path, fp, counts(0));
     assert.ok(again.done);
-    assert.deepEqual(again.finish(false).records.map((r) => r.prompt_index), [0, 1]);
+    assert.deepEqual(
+      again.finish(false).records.map((r) => r.prompt_index),
+      [0, 1],
+    );
     assert.equal(readFileSync(path, "utf8"), text);
   });
 
   // Ordered, above-mean record 0; record 1 is ordered but below the means; record 2 breaks the ordering.
   const set = [
-    rec(0, { ref_pos_chosen_logps: -6, ref_chosen_logps: -12, ref_neg_chosen_logps: -24, ref_neg_rejected_logps: -9, ref_rejected_logps: -18, ref_pos_rejected_logps: -36 }),
-    rec(1, { ref_pos_chosen_logps: -20, ref_chosen_logps: -22, ref_neg_chosen_logps: -24, ref_neg_rejected_logps: -30, ref_rejected_logps: -33, ref_pos_rejected_logps: -36 }),
-    rec(2, { ref_pos_chosen_logps: -30, ref_chosen_logps: -12, ref_neg_chosen_logps: -24, ref_neg_rejected_logps: -9, ref_rejected_logps: -18, ref_pos_rejected_logps: -36 }),
+    rec(0, {
+      ref_pos_chosen_logps: -6,
+      ref_chosen_logps: -12,
+      ref_neg_chosen_logps: -24,
+      ref_neg_rejected_logps: -9,
+      ref_rejected_logps: -18,
+      ref_pos_rejected_logps: -36,
+    }),
+    rec(1, {
+      ref_pos_chosen_logps: -20,
+      ref_chosen_logps: -22,
+      ref_neg_chosen_logps: -24,
+      ref_neg_rejected_logps: -30,
+      ref_rejected_logps: -33,
+      ref_pos_rejected_logps: -36,
+    }),
+    rec(2, {
+      ref_pos_chosen_logps: -30,
+      ref_chosen_logps: -12,
+      ref_neg_chosen_logps: -24,
+      ref_neg_rejected_logps: -9,
+      ref_rejected_logps: -18,
+      ref_pos_rejected_logps: -36,
+    }),
   ];
 
   it("the ordering filter rewrites OUT with the kept records and adds its drops to the counts", () => {
-    assert.deepEqual(applyLogpOrder(set, counts(3)).records.map((r) => r.prompt_index), [0]);
+    assert.deepEqual(
+      applyLogpOrder(set, counts(3)).records.map((r) => r.prompt_index),
+      [0],
+    );
     const path = fresh();
     const out = SynthOutput.open(path, fp, counts(0));
     out.appendChunk(set, 3, counts(3), zeroSeconds());
     const done = out.finish(true);
-    assert.deepEqual(lines(path).map((r) => r.prompt_index), [0]);
-    assert.deepEqual(done.records.map((r) => r.prompt_index), [0]);
+    assert.deepEqual(
+      lines(path).map((r) => r.prompt_index),
+      [0],
+    );
+    assert.deepEqual(
+      done.records.map((r) => r.prompt_index),
+      [0],
+    );
     assert.equal(done.counts.dropped.logp_order, 1);
     assert.equal(done.counts.dropped.logp_below_mean, 1);
     const again = SynthOutput.open(path, fp, counts(0)).finish(true); // not filtered twice
-    assert.deepEqual(again.records.map((r) => r.prompt_index), [0]);
+    assert.deepEqual(
+      again.records.map((r) => r.prompt_index),
+      [0],
+    );
     assert.equal(again.counts.dropped.logp_order, 1);
   });
 
@@ -103,7 +154,17 @@ describe("resumable synthesis output", () => {
       const filtered = readFileSync(path, "utf8");
       // Put the progress file back into the "filtering" state the swap starts from.
       const state = JSON.parse(readFileSync(`${path}.progress.json`, "utf8"));
-      const filtering = { ...state, phase: "filtering", bytes: Buffer.byteLength(full), counts: counts(3), filtered: { sha256: createHash("sha256").update(filtered).digest("hex"), bytes: Buffer.byteLength(filtered), counts: state.counts } };
+      const filtering = {
+        ...state,
+        phase: "filtering",
+        bytes: Buffer.byteLength(full),
+        counts: counts(3),
+        filtered: {
+          sha256: createHash("sha256").update(filtered).digest("hex"),
+          bytes: Buffer.byteLength(filtered),
+          counts: state.counts,
+        },
+      };
       writeFileSync(`${path}.progress.json`, JSON.stringify(filtering));
       return { path, full, filtered };
     };

@@ -2,13 +2,20 @@
 // JSON with fallback to the library, and x+ / x- / x rendered through a real ChatML template.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { makeByteLevelTokenizer } from "../../src/tokenizer/byte-level.js";
-import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
-import { DEFAULT_LIBRARY, findFeature, type Feature } from "../../src/sso/features.js";
+import { DEFAULT_LIBRARY, type Feature, findFeature } from "../../src/sso/features.js";
 import {
-  contrastivePrompts, joinWords, libraryPrinciples, parseFeatureList, parsePrinciples, principleMessages, queryText, selectionMessages,
+  contrastivePrompts,
+  joinWords,
+  libraryPrinciples,
+  parseFeatureList,
+  parsePrinciples,
+  principleMessages,
+  queryText,
+  selectionMessages,
   systemMessage,
 } from "../../src/sso/prompts.js";
+import { makeByteLevelTokenizer } from "../../src/tokenizer/byte-level.js";
+import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 
 const lib = DEFAULT_LIBRARY;
 const feature = (name: string): Feature => findFeature(lib, name)!;
@@ -20,7 +27,11 @@ describe("feature-list parsing", () => {
     ["case and spacing", "  accuracy ,HELPFULNESS,   logicality ", ["Accuracy", "Helpfulness", "Logicality"]],
     ["bullets", "- Safety\n* Accuracy\n• Concision", ["Safety", "Accuracy", "Concision"]],
     ["numbering", "1. Engagement\n2) Literariness\n(3) Safety", ["Engagement", "Literariness", "Safety"]],
-    ["quotes and a final 'and'", '"Accuracy", \'Logicality\' and `Concision`.', ["Accuracy", "Logicality", "Concision"]],
+    [
+      "quotes and a final 'and'",
+      "\"Accuracy\", 'Logicality' and `Concision`.",
+      ["Accuracy", "Logicality", "Concision"],
+    ],
     ["adjectives stand for their feature", "concise and accurate, not verbose", ["Concision", "Accuracy"]],
     ["bad adjectives too", "unsafe, boring", ["Safety", "Literariness"]],
     ["aliases", "Conciseness; completeness", ["Concision", "Comprehensiveness"]],
@@ -32,11 +43,18 @@ describe("feature-list parsing", () => {
     ["gibberish", "\u0000ÿ#%@@ qzx", []],
   ];
   for (const [label, text, want] of cases) {
-    it(`${label}: ${JSON.stringify(text)} → ${JSON.stringify(want)}`, () => assert.deepEqual(parseFeatureList(text, lib), want));
+    it(`${label}: ${JSON.stringify(text)} → ${JSON.stringify(want)}`, () =>
+      assert.deepEqual(parseFeatureList(text, lib), want));
   }
 
   it("a multi-word alias of a user feature wins over a shorter one inside it", () => {
-    const custom = { ...lib, features: [...lib.features, { ...feature("Safety"), name: "Code Safety", good: "safe code", bad: "risky code", aliases: [] }] };
+    const custom = {
+      ...lib,
+      features: [
+        ...lib.features,
+        { ...feature("Safety"), name: "Code Safety", good: "safe code", bad: "risky code", aliases: [] },
+      ],
+    };
     assert.deepEqual(parseFeatureList("safe code, accurate", custom), ["Code Safety", "Accuracy"]);
     assert.deepEqual(parseFeatureList("safe, code safety", custom), ["Safety", "Code Safety"]);
   });
@@ -61,11 +79,21 @@ describe("prompts", () => {
 
   it("a multi-turn prompt is shown to the policy as a labelled conversation", () => {
     assert.equal(queryText([{ role: "user", content: "a" }]), "a");
-    assert.equal(queryText([{ role: "user", content: "a" }, { role: "assistant", content: "b" }, { role: "user", content: "c" }]), "User: a\n\nAssistant: b\n\nUser: c");
+    assert.equal(
+      queryText([
+        { role: "user", content: "a" },
+        { role: "assistant", content: "b" },
+        { role: "user", content: "c" },
+      ]),
+      "User: a\n\nAssistant: b\n\nUser: c",
+    );
   });
 
   it("adjectives are joined as English lists", () => {
-    assert.deepEqual([joinWords(["a"]), joinWords(["a", "b"]), joinWords(["a", "b", "c"])], ["a", "a and b", "a, b and c"]);
+    assert.deepEqual(
+      [joinWords(["a"]), joinWords(["a", "b"]), joinWords(["a", "b", "c"])],
+      ["a", "a and b", "a, b and c"],
+    );
   });
 });
 
@@ -73,7 +101,8 @@ describe("query-specific principles", () => {
   const fs = [feature("Accuracy"), feature("Helpfulness")];
 
   it("well-formed JSON gives the policy's principles, names matched case-insensitively, surrounding text ignored", () => {
-    const text = 'Sure! {"accuracy": {"good": " Cite the {exact} year. ", "bad": "Guess the year."}, "Helpfulness": {"good": "Say where to look.", "bad": "Say nothing useful."}} Hope this helps.';
+    const text =
+      'Sure! {"accuracy": {"good": " Cite the {exact} year. ", "bad": "Guess the year."}, "Helpfulness": {"good": "Say where to look.", "bad": "Say nothing useful."}} Hope this helps.';
     assert.deepEqual(parsePrinciples(text, fs), [
       { feature: "Accuracy", good: "Cite the {exact} year.", bad: "Guess the year.", source: "policy" },
       { feature: "Helpfulness", good: "Say where to look.", bad: "Say nothing useful.", source: "policy" },
@@ -85,7 +114,8 @@ describe("query-specific principles", () => {
     const partial = parsePrinciples('{"Accuracy": {"good": "G", "bad": "B"}, "Helpfulness": {"good": ""}}', fs);
     assert.deepEqual(partial, [{ feature: "Accuracy", good: "G", bad: "B", source: "policy" }, lib2[1]]);
     assert.deepEqual(parsePrinciples('{"Accuracy": {"good": 3, "bad": "B"}}', fs), lib2);
-    for (const bad of ["", "no json here", '{"Accuracy": {"good": "G", "bad": "B"', "[1, 2]", "{]"]) assert.deepEqual(parsePrinciples(bad, fs), lib2, bad);
+    for (const bad of ["", "no json here", '{"Accuracy": {"good": "G", "bad": "B"', "[1, 2]", "{]"])
+      assert.deepEqual(parsePrinciples(bad, fs), lib2, bad);
     assert.equal(lib2[0].good, feature("Accuracy").goodPrinciple);
   });
 
@@ -93,7 +123,11 @@ describe("query-specific principles", () => {
     const m = principleMessages(lib, fs, "Q?");
     assert.equal(m.length, 3);
     assert.doesNotThrow(() => JSON.parse(m[1].content));
-    assert.ok(m[2].content.includes('{"Accuracy": {"good": "...", "bad": "..."}, "Helpfulness": {"good": "...", "bad": "..."}}'));
+    assert.ok(
+      m[2].content.includes(
+        '{"Accuracy": {"good": "...", "bad": "..."}, "Helpfulness": {"good": "...", "bad": "..."}}',
+      ),
+    );
     assert.ok(m[2].content.includes("Query: Q?"));
   });
 });
@@ -107,17 +141,23 @@ describe("contrastive prompts through a ChatML template", () => {
   const tail = "<|im_end|>\n<|im_start|>user\nHow tall is Everest?<|im_end|>\n<|im_start|>assistant\n";
 
   it("x+ states the good adjectives and principles in a system turn before the query", () => {
-    assert.equal(render(pos),
+    assert.equal(
+      render(pos),
       "<|im_start|>system\nYour answer should be accurate and helpful.\n\nGuidelines:\n" +
-      `- ${feature("Accuracy").goodPrinciple}\n- ${feature("Helpfulness").goodPrinciple}\n\n` +
-      "Follow the guidelines, but do not mention them or refer to them in your answer." + tail);
+        `- ${feature("Accuracy").goodPrinciple}\n- ${feature("Helpfulness").goodPrinciple}\n\n` +
+        "Follow the guidelines, but do not mention them or refer to them in your answer." +
+        tail,
+    );
   });
 
   it("x- states the bad ones", () => {
-    assert.equal(render(neg),
+    assert.equal(
+      render(neg),
       "<|im_start|>system\nYour answer should be inaccurate and unhelpful.\n\nGuidelines:\n" +
-      `- ${feature("Accuracy").badPrinciple}\n- ${feature("Helpfulness").badPrinciple}\n\n` +
-      "Follow the guidelines, but do not mention them or refer to them in your answer." + tail);
+        `- ${feature("Accuracy").badPrinciple}\n- ${feature("Helpfulness").badPrinciple}\n\n` +
+        "Follow the guidelines, but do not mention them or refer to them in your answer." +
+        tail,
+    );
   });
 
   it("x is the query alone, with no system turn", () => {
@@ -126,6 +166,10 @@ describe("contrastive prompts through a ChatML template", () => {
 
   it("three features are joined with commas and 'and'", () => {
     const three = [...fs, feature("Concision")];
-    assert.ok(systemMessage("neg", three, libraryPrinciples(three)).startsWith("Your answer should be inaccurate, unhelpful and verbose.\n"));
+    assert.ok(
+      systemMessage("neg", three, libraryPrinciples(three)).startsWith(
+        "Your answer should be inaccurate, unhelpful and verbose.\n",
+      ),
+    );
   });
 });

@@ -5,23 +5,35 @@ import { appendFileSync, cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { policyHash, REF_COLUMNS, SsoRecord, TRL_COLUMNS } from "../../src/sso/record.js";
-import { makeTinyModel, sampleRecord } from "./helpers.js";
 import { tempDir } from "../helpers.js";
+import { makeTinyModel, sampleRecord } from "./helpers.js";
 
 describe("SSO record", () => {
   it("carries TRL's prompt/chosen/rejected columns in the conversational format", () => {
     assert.deepEqual([...TRL_COLUMNS], ["prompt", "chosen", "rejected"]);
     const r = sampleRecord();
-    for (const col of TRL_COLUMNS) assert.ok(Array.isArray(r[col]) && r[col].every((m) => typeof m.role === "string" && typeof m.content === "string"), col);
+    for (const col of TRL_COLUMNS)
+      assert.ok(
+        Array.isArray(r[col]) && r[col].every((m) => typeof m.role === "string" && typeof m.content === "string"),
+        col,
+      );
     assert.ok(r.prompt.every((m) => (m.role as string) !== "system"));
     assert.equal(r.chosen[0].role, "assistant");
   });
 
   it("names a reference column for each of the seven (prompt variant, response) pairs", () => {
-    assert.deepEqual([...REF_COLUMNS], [
-      "ref_chosen_logps", "ref_rejected_logps", "ref_pos_chosen_logps", "ref_pos_rejected_logps",
-      "ref_neg_chosen_logps", "ref_neg_rejected_logps", "ref_neg_raw_logps",
-    ]);
+    assert.deepEqual(
+      [...REF_COLUMNS],
+      [
+        "ref_chosen_logps",
+        "ref_rejected_logps",
+        "ref_pos_chosen_logps",
+        "ref_pos_rejected_logps",
+        "ref_neg_chosen_logps",
+        "ref_neg_rejected_logps",
+        "ref_neg_raw_logps",
+      ],
+    );
     for (const col of [...REF_COLUMNS]) assert.ok(col in SsoRecord.shape, col);
   });
 

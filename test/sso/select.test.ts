@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DEFAULT_LIBRARY } from "../../src/sso/features.js";
-import { chooseFeatures, STREAM, streamSeed, type Stream } from "../../src/sso/select.js";
+import { chooseFeatures, STREAM, type Stream, streamSeed } from "../../src/sso/select.js";
 
 const lib = DEFAULT_LIBRARY;
 const names = lib.features.map((f) => f.name);
@@ -11,9 +11,11 @@ const names = lib.features.map((f) => f.name);
 describe("per-prompt random streams", () => {
   it("seeds differ for every change of run seed, iteration, prompt index or purpose, and repeat exactly", () => {
     const seen = new Set<number>();
-    for (const seed of [0, 1]) for (const iteration of [0, 1]) for (let i = 0; i < 50; i++) {
-      for (const s of Object.keys(STREAM) as Stream[]) seen.add(streamSeed(seed, iteration, i, s));
-    }
+    for (const seed of [0, 1])
+      for (const iteration of [0, 1])
+        for (let i = 0; i < 50; i++) {
+          for (const s of Object.keys(STREAM) as Stream[]) seen.add(streamSeed(seed, iteration, i, s));
+        }
     assert.equal(seen.size, 2 * 2 * 50 * Object.keys(STREAM).length);
     assert.equal(streamSeed(7, 2, 31, "chosen"), streamSeed(7, 2, 31, "chosen"));
   });
@@ -49,7 +51,14 @@ describe("feature choice", () => {
     const N = 4000;
     let added = 0;
     for (let i = 0; i < N; i++) {
-      const c = chooseFeatures(["Accuracy", "Safety"], lib, 2, 0.2, streamSeed(0, 0, i, "padding"), streamSeed(0, 0, i, "concision"));
+      const c = chooseFeatures(
+        ["Accuracy", "Safety"],
+        lib,
+        2,
+        0.2,
+        streamSeed(0, 0, i, "padding"),
+        streamSeed(0, 0, i, "concision"),
+      );
       if (c.concisionAdded) {
         added++;
         assert.deepEqual(c.features, ["Accuracy", "Safety", "Concision"]);
@@ -57,14 +66,18 @@ describe("feature choice", () => {
     }
     assert.ok(Math.abs(added / N - 0.2) < 0.025, `Concision added on ${added} of ${N}`);
     for (let i = 0; i < 200; i++) {
-      assert.equal(chooseFeatures(["Concision", "Safety"], lib, 2, 1, i, i).features.filter((f) => f === "Concision").length, 1);
+      assert.equal(
+        chooseFeatures(["Concision", "Safety"], lib, 2, 1, i, i).features.filter((f) => f === "Concision").length,
+        1,
+      );
       assert.equal(chooseFeatures(["Accuracy", "Safety"], lib, 2, 0, i, i).concisionAdded, false);
     }
   });
 
   it("the coin does not change which features the padding picks", () => {
     for (let i = 0; i < 50; i++) {
-      const off = chooseFeatures(["Accuracy"], lib, 2, 0, i, 99), on = chooseFeatures(["Accuracy"], lib, 2, 1, i, 99);
+      const off = chooseFeatures(["Accuracy"], lib, 2, 0, i, 99),
+        on = chooseFeatures(["Accuracy"], lib, 2, 1, i, 99);
       assert.deepEqual(on.features.slice(0, 2), off.features);
     }
   });

@@ -31,9 +31,16 @@ function writeState(dir: string, step: number): void {
 
 describe("checkpoint leftovers", () => {
   it("saving a checkpoint removes the temp folders of a killed swap (of dead processes only)", () => {
-    const out = tempDir("sso-ckpt-"), ckpt = join(out, "checkpoint");
+    const out = tempDir("sso-ckpt-"),
+      ckpt = join(out, "checkpoint");
     const model = loadModel(makeTinyModel(1), getBackend("cpu"));
-    const opt = new AdamW(model.backend, model.params, model.params.keys(), { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 });
+    const opt = new AdamW(model.backend, model.params, model.params.keys(), {
+      beta1: 0.9,
+      beta2: 0.95,
+      eps: 1e-8,
+      weightDecay: 0,
+      maxGradNorm: 1,
+    });
     saveCheckpoint(ckpt, model, opt, state(1), undefined);
     leftover(out, `.checkpoint.${DEAD_PID}.m1abc.tmp.old`);
     leftover(out, `.checkpoint.${DEAD_PID}.m1abd.tmp`);
@@ -45,7 +52,8 @@ describe("checkpoint leftovers", () => {
   });
 
   it("reading the checkpoint for a resume removes them too", () => {
-    const out = tempDir("sso-ckpt-"), ckpt = join(out, "checkpoint");
+    const out = tempDir("sso-ckpt-"),
+      ckpt = join(out, "checkpoint");
     writeState(ckpt, 3);
     leftover(out, `.checkpoint.${DEAD_PID}.x.tmp.old`);
     leftover(out, `.checkpoint.${DEAD_PID}.y.tmp`);
@@ -55,7 +63,8 @@ describe("checkpoint leftovers", () => {
   });
 
   it("a kill between the swap's renames: the previous checkpoint is put back, the new partial one removed", () => {
-    const out = tempDir("sso-ckpt-"), ckpt = join(out, "checkpoint");
+    const out = tempDir("sso-ckpt-"),
+      ckpt = join(out, "checkpoint");
     writeState(join(out, `.checkpoint.${DEAD_PID}.a.tmp.old`), 4); // the previous checkpoint, moved aside
     writeState(join(out, `.checkpoint.${DEAD_PID}.b.tmp`), 6); // the new one, not yet renamed into place
     assert.ok(!existsSync(ckpt));

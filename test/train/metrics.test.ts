@@ -17,7 +17,10 @@ describe("metrics log", () => {
     log.append({ step: 1, loss: 0.5 });
     log.append({ step: 2, loss: 0.25 });
     assert.equal(readFileSync(path, "utf8"), '{"step":1,"loss":0.5}\n{"step":2,"loss":0.25}\n');
-    assert.deepEqual(readMetrics(path).map((m) => m.loss), [0.5, 0.25]);
+    assert.deepEqual(
+      readMetrics(path).map((m) => m.loss),
+      [0.5, 0.25],
+    );
   });
 
   it("on resume keeps the steps up to the checkpoint and drops later and torn lines", () => {

@@ -6,11 +6,18 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { DEFAULT_LIBRARY, findFeature, mergeFeatureFile, type Feature } from "../../src/sso/features.js";
+import { DEFAULT_LIBRARY, type Feature, findFeature, mergeFeatureFile } from "../../src/sso/features.js";
 import { libraryPrinciples, parseFeatureList, selectionMessages, systemMessage } from "../../src/sso/prompts.js";
 import { APPLICABLE } from "../../src/world/answers.js";
 import { checkResponse, WORLD_FEATURES } from "../../src/world/check.js";
-import { corpusJsonl, FITTING, kindCounts, makeCorpus, writeCorpus, type CorpusExample } from "../../src/world/corpus.js";
+import {
+  type CorpusExample,
+  corpusJsonl,
+  FITTING,
+  kindCounts,
+  makeCorpus,
+  writeCorpus,
+} from "../../src/world/corpus.js";
 import { splitOf } from "../../src/world/world.js";
 import { tempDir } from "../helpers.js";
 
@@ -24,13 +31,24 @@ const feats = (names: string[]): Feature[] => names.map((n) => findFeature(lib, 
 
 describe("world corpus", () => {
   it("has the kinds in the configured proportions, exactly", () => {
-    assert.deepEqual(kindCounts(N, { pos: 0.3, neg: 0.3, plain: 0.25, select: 0.15 }), { pos: 600, neg: 600, plain: 500, select: 300 });
-    assert.deepEqual(["pos", "neg", "plain", "select"].map((k) => of(k as CorpusExample["kind"]).length), [600, 600, 500, 300]);
+    assert.deepEqual(kindCounts(N, { pos: 0.3, neg: 0.3, plain: 0.25, select: 0.15 }), {
+      pos: 600,
+      neg: 600,
+      plain: 500,
+      select: 300,
+    });
+    assert.deepEqual(
+      ["pos", "neg", "plain", "select"].map((k) => of(k as CorpusExample["kind"]).length),
+      [600, 600, 500, 300],
+    );
     const odd = kindCounts(7, { pos: 1, neg: 1, plain: 1, select: 0 });
     assert.equal(odd.pos + odd.neg + odd.plain + odd.select, 7);
     assert.equal(odd.select, 0);
     const custom = makeCorpus(2, 100, lib, { mix: { pos: 0, neg: 0, plain: 1, select: 1 } });
-    assert.deepEqual([custom.filter((e) => e.kind === "plain").length, custom.filter((e) => e.kind === "select").length], [50, 50]);
+    assert.deepEqual(
+      [custom.filter((e) => e.kind === "plain").length, custom.filter((e) => e.kind === "select").length],
+      [50, 50],
+    );
   });
 
   it("is deterministic for a seed and different across seeds", () => {
@@ -41,9 +59,15 @@ describe("world corpus", () => {
   it("x+ examples carry synthesis's positive system message and answers that pass every check", () => {
     for (const e of of("pos")) {
       const f = feats(e.features);
-      assert.deepEqual(e.messages.slice(0, 2), [{ role: "system", content: systemMessage("pos", f, libraryPrinciples(f)) }, { role: "user", content: e.prompt.text }]);
+      assert.deepEqual(e.messages.slice(0, 2), [
+        { role: "system", content: systemMessage("pos", f, libraryPrinciples(f)) },
+        { role: "user", content: e.prompt.text },
+      ]);
       const c = checks(e);
-      assert.ok(WORLD_FEATURES.every((w) => c[w] !== false), `${e.prompt.text} → ${answer(e).content}`);
+      assert.ok(
+        WORLD_FEATURES.every((w) => c[w] !== false),
+        `${e.prompt.text} → ${answer(e).content}`,
+      );
     }
   });
 
@@ -52,7 +76,10 @@ describe("world corpus", () => {
     for (const e of of("neg")) {
       const f = feats(e.features);
       assert.equal(e.messages[0].content, systemMessage("neg", f, libraryPrinciples(f)));
-      assert.deepEqual(e.defects, e.features.filter((n) => APPLICABLE[e.prompt.task.family].some((w) => w === n)));
+      assert.deepEqual(
+        e.defects,
+        e.features.filter((n) => APPLICABLE[e.prompt.task.family].some((w) => w === n)),
+      );
       const c = checks(e);
       for (const d of e.defects) assert.equal(c[d], false, `${d}: ${e.prompt.text} → ${answer(e).content}`);
       if (e.defects.length > 0) withDefect++;
@@ -78,13 +105,21 @@ describe("world corpus", () => {
       assert.deepEqual(e.messages.slice(0, -1), [{ role: "user", content: e.prompt.text }]);
       assert.ok(e.defects.length <= 1);
       const c = checks(e);
-      if (e.defects.length === 0) assert.ok(WORLD_FEATURES.every((w) => c[w] !== false), answer(e).content);
+      if (e.defects.length === 0)
+        assert.ok(
+          WORLD_FEATURES.every((w) => c[w] !== false),
+          answer(e).content,
+        );
       else assert.equal(c[e.defects[0]], false, answer(e).content);
     }
     const good = plain.filter((e) => e.defects.length === 0).length / plain.length;
     assert.ok(good > 0.48 && good < 0.62, `good share ${good}`);
     const defects = new Set(plain.flatMap((e) => e.defects));
-    assert.deepEqual([...defects].sort(), [...WORLD_FEATURES].sort(), "every judged feature is sometimes wrong by default");
+    assert.deepEqual(
+      [...defects].sort(),
+      [...WORLD_FEATURES].sort(),
+      "every judged feature is sometimes wrong by default",
+    );
   });
 
   it("answers selection prompts with fitting features that parseFeatureList reads back", () => {
@@ -92,14 +127,21 @@ describe("world corpus", () => {
       assert.deepEqual(e.messages.slice(0, -1), selectionMessages(lib, e.prompt.text));
       const parsed = parseFeatureList(answer(e).content, lib);
       assert.deepEqual(parsed, e.features);
-      assert.ok(parsed.length >= 2 && parsed.every((n) => FITTING[e.prompt.task.family].includes(n)), answer(e).content);
+      assert.ok(
+        parsed.length >= 2 && parsed.every((n) => FITTING[e.prompt.task.family].includes(n)),
+        answer(e).content,
+      );
       assert.equal(parsed[0], FITTING[e.prompt.task.family][0]);
     }
   });
 
   it("keeps every answer short and every family present", () => {
     for (const e of corpus) if (e.kind !== "select") assert.ok(answer(e).content.length < 170, answer(e).content);
-    for (const fam of Object.keys(FITTING)) assert.ok(corpus.some((e) => e.prompt.task.family === fam), fam);
+    for (const fam of Object.keys(FITTING))
+      assert.ok(
+        corpus.some((e) => e.prompt.task.family === fam),
+        fam,
+      );
   });
 
   it("draws from one split when asked (all items by default)", () => {
@@ -109,24 +151,43 @@ describe("world corpus", () => {
   });
 
   it("names only the library's features with a library that lacks some of the judged ones", () => {
-    const small = mergeFeatureFile({
-      mode: "replace",
-      features: ["Accuracy", "Safety", "Literariness"].map((n) => {
-        const f = findFeature(lib, n)!;
-        return { name: f.name, description: f.description, good: f.good, bad: f.bad, good_principle: f.goodPrinciple, bad_principle: f.badPrinciple, aliases: [] };
-      }),
-    }, "test");
+    const small = mergeFeatureFile(
+      {
+        mode: "replace",
+        features: ["Accuracy", "Safety", "Literariness"].map((n) => {
+          const f = findFeature(lib, n)!;
+          return {
+            name: f.name,
+            description: f.description,
+            good: f.good,
+            bad: f.bad,
+            good_principle: f.goodPrinciple,
+            bad_principle: f.badPrinciple,
+            aliases: [],
+          };
+        }),
+      },
+      "test",
+    );
     const c = makeCorpus(5, 400, small);
     const names = new Set(small.features.map((f) => f.name));
     assert.ok(c.every((e) => e.features.every((n) => names.has(n))));
-    assert.ok(c.filter((e) => e.kind === "select").every((e) => parseFeatureList(answer(e).content, small).length >= 1));
+    assert.ok(
+      c.filter((e) => e.kind === "select").every((e) => parseFeatureList(answer(e).content, small).length >= 1),
+    );
   });
 
-  it("writes one {\"messages\"} JSON object per line", () => {
+  it('writes one {"messages"} JSON object per line', () => {
     const path = join(tempDir("sso-corpus-"), "corpus.jsonl");
     writeCorpus(path, corpus.slice(0, 50));
-    const lines = readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const lines = readFileSync(path, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     assert.equal(lines.length, 50);
-    assert.deepEqual(lines, corpus.slice(0, 50).map((e) => ({ messages: e.messages })));
+    assert.deepEqual(
+      lines,
+      corpus.slice(0, 50).map((e) => ({ messages: e.messages })),
+    );
   });
 });

@@ -7,17 +7,30 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { readPrompts } from "../../src/sso/input.js";
 import { namedPhrases } from "../../src/world/check.js";
-import { tempDir } from "../helpers.js";
 import {
-  allPrompts, FAMILIES, FAMILY_WEIGHTS, heldOutPrompts, lookup, overlap, promptLines, samplePrompts, splitOf, trainPrompts,
+  allPrompts,
+  FAMILIES,
+  FAMILY_WEIGHTS,
+  heldOutPrompts,
+  lookup,
+  overlap,
+  promptLines,
+  samplePrompts,
+  splitOf,
+  trainPrompts,
 } from "../../src/world/world.js";
+import { tempDir } from "../helpers.js";
 
 const SEEDS = [0, 1, 2, 7, 12345];
 
 describe("world splits", () => {
   it("hold out a quarter of the items of every family, by a rule that does not involve a seed", () => {
     for (const family of FAMILIES) {
-      const items = new Set(allPrompts().filter((p) => p.task.family === family).map((p) => p.item));
+      const items = new Set(
+        allPrompts()
+          .filter((p) => p.task.family === family)
+          .map((p) => p.item),
+      );
       const held = [...items].filter((i) => splitOf(i) === "heldout").length;
       assert.ok(held >= 1 && items.size - held >= 1, `${family}: ${held} of ${items.size} held out`);
       assert.ok(Math.abs(held / items.size - 0.25) <= 0.05, `${family}: ${held} of ${items.size} held out`);
@@ -25,13 +38,15 @@ describe("world splits", () => {
   });
 
   it("share no item and no prompt text between the whole train and held-out pools", () => {
-    const train = allPrompts("train"), held = allPrompts("heldout");
+    const train = allPrompts("train"),
+      held = allPrompts("heldout");
     assert.deepEqual(overlap(train, held), { items: [], texts: [] });
     assert.equal(train.length + held.length, allPrompts().length);
   });
 
   it("never overlap for any pair of seeds, at large n", () => {
-    const trains = SEEDS.map((s) => trainPrompts(s, 3000)), helds = SEEDS.map((s) => heldOutPrompts(s, 3000));
+    const trains = SEEDS.map((s) => trainPrompts(s, 3000)),
+      helds = SEEDS.map((s) => heldOutPrompts(s, 3000));
     for (const t of trains) assert.ok(t.every((p) => splitOf(p.item) === "train"));
     for (const h of helds) assert.ok(h.every((p) => splitOf(p.item) === "heldout"));
     for (const t of trains) for (const h of helds) assert.deepEqual(overlap(t, h), { items: [], texts: [] });
@@ -46,8 +61,14 @@ describe("world splits", () => {
   it("are deterministic for a seed and different across seeds", () => {
     assert.deepEqual(trainPrompts(5, 200), trainPrompts(5, 200));
     assert.deepEqual(heldOutPrompts(5, 200), heldOutPrompts(5, 200));
-    assert.notDeepEqual(trainPrompts(5, 200).map((p) => p.id), trainPrompts(6, 200).map((p) => p.id));
-    assert.notDeepEqual(heldOutPrompts(5, 200).map((p) => p.id), heldOutPrompts(6, 200).map((p) => p.id));
+    assert.notDeepEqual(
+      trainPrompts(5, 200).map((p) => p.id),
+      trainPrompts(6, 200).map((p) => p.id),
+    );
+    assert.notDeepEqual(
+      heldOutPrompts(5, 200).map((p) => p.id),
+      heldOutPrompts(6, 200).map((p) => p.id),
+    );
   });
 
   it("deal every prompt of a family before repeating one, and cover the whole pool at large n", () => {
@@ -83,10 +104,17 @@ describe("world prompts", () => {
   });
 
   it("write as prompt lines that sso synth reads back with their ids", () => {
-    const ps = trainPrompts(4, 25), file = join(tempDir("sso-world-"), "prompts.jsonl");
+    const ps = trainPrompts(4, 25),
+      file = join(tempDir("sso-world-"), "prompts.jsonl");
     writeFileSync(file, promptLines(ps));
     const read = readPrompts(file);
-    assert.deepEqual(read.map((r) => r.id), ps.map((p) => p.id));
-    assert.deepEqual(read.map((r) => r.messages), ps.map((p) => [{ role: "user", content: p.text }]));
+    assert.deepEqual(
+      read.map((r) => r.id),
+      ps.map((p) => p.id),
+    );
+    assert.deepEqual(
+      read.map((r) => r.messages),
+      ps.map((p) => [{ role: "user", content: p.text }]),
+    );
   });
 });

@@ -7,7 +7,9 @@ import { isWellFormed, unknownWords, wordsOf, worldVocabulary } from "../../src/
 
 describe("world words", () => {
   it("every assistant answer of a large corpus sample is well-formed (selection answers aside)", () => {
-    const answers = makeCorpus(7, 4000).filter((e) => e.kind !== "select").map((e) => e.messages[e.messages.length - 1].content);
+    const answers = makeCorpus(7, 4000)
+      .filter((e) => e.kind !== "select")
+      .map((e) => e.messages[e.messages.length - 1].content);
     const bad = answers.filter((a) => !isWellFormed(a));
     assert.deepEqual(bad.slice(0, 3), []);
     assert.ok(worldVocabulary().size > 300);

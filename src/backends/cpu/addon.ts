@@ -13,17 +13,74 @@ type I = Int32Array;
 export type GemmKind = "builtin" | "blas";
 
 export interface CpuAddon {
-  matmul(c: F, a: F, b: F, M: number, N: number, K: number, transA: boolean, transB: boolean, accumulate: boolean, batch: number): void;
+  matmul(
+    c: F,
+    a: F,
+    b: F,
+    M: number,
+    N: number,
+    K: number,
+    transA: boolean,
+    transB: boolean,
+    accumulate: boolean,
+    batch: number,
+  ): void;
   embeddingForward(out: F, table: F, ids: I, T: number, C: number): void;
   embeddingBackward(dTable: F, dOut: F, ids: I, T: number, C: number): void;
   rmsnormForward(out: F, rstd: F, x: F, weight: F, N: number, C: number, eps: number): void;
   rmsnormBackward(dx: F, dWeight: F | null, dOut: F, x: F, weight: F, rstd: F, N: number, C: number): void;
-  rope(out: F, x: F, positions: I, invFreq: F, T: number, H: number, HS: number, sign: number, accumulate: boolean): void;
-  attentionForward(out: F, lse: F, q: F, k: F, v: F, cuSeqlens: I, NH: number, NKV: number, HS: number, scale: number): void;
-  attentionBackward(
-    dq: F, dk: F, dv: F, dOut: F, q: F, k: F, v: F, out: F, lse: F, cuSeqlens: I, NH: number, NKV: number, HS: number, scale: number,
+  rope(
+    out: F,
+    x: F,
+    positions: I,
+    invFreq: F,
+    T: number,
+    H: number,
+    HS: number,
+    sign: number,
+    accumulate: boolean,
   ): void;
-  attentionDecode(out: F, q: F, kCache: F, vCache: F, cacheLens: I, S: number, L: number, NH: number, NKV: number, HS: number, scale: number): void;
+  attentionForward(
+    out: F,
+    lse: F,
+    q: F,
+    k: F,
+    v: F,
+    cuSeqlens: I,
+    NH: number,
+    NKV: number,
+    HS: number,
+    scale: number,
+  ): void;
+  attentionBackward(
+    dq: F,
+    dk: F,
+    dv: F,
+    dOut: F,
+    q: F,
+    k: F,
+    v: F,
+    out: F,
+    lse: F,
+    cuSeqlens: I,
+    NH: number,
+    NKV: number,
+    HS: number,
+    scale: number,
+  ): void;
+  attentionDecode(
+    out: F,
+    q: F,
+    kCache: F,
+    vCache: F,
+    cacheLens: I,
+    S: number,
+    L: number,
+    NH: number,
+    NKV: number,
+    HS: number,
+    scale: number,
+  ): void;
   swigluForward(out: F, gate: F, up: F, N: number): void;
   swigluBackward(dGate: F, dUp: F, dOut: F, gate: F, up: F, N: number): void;
   add(out: F, a: F, b: F, N: number): void;
@@ -32,7 +89,19 @@ export interface CpuAddon {
   biasAddBackward(dx: F | null, dBias: F, dOut: F, N: number, C: number): void;
   tokenLogprobsForward(logp: F, lse: F, logits: F, targets: I, N: number, V: number): void;
   tokenLogprobsBackward(dLogits: F, dLogp: F, logits: F, targets: I, lse: F, N: number, V: number): void;
-  adamw(param: F, grad: F, m: F, v: F, N: number, lr: number, beta1: number, beta2: number, eps: number, wd: number, step: number): void;
+  adamw(
+    param: F,
+    grad: F,
+    m: F,
+    v: F,
+    N: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    wd: number,
+    step: number,
+  ): void;
   sumSquares(x: F, N: number): number;
   scale(x: F, s: number, N: number): void;
   /** Switches the GEMM at run time; "blas" throws when the addon was built without BLAS. */
@@ -63,7 +132,9 @@ export function loadCpuAddon(): CpuAddon | Error {
   try {
     loaded = createRequire(import.meta.url)(path) as CpuAddon;
   } catch (e) {
-    loaded = new Error(`cpu backend unavailable: cannot load ${path} (${(e as Error).message.split("\n")[0]}); run \`npm rebuild sso\` or \`npm ci\``);
+    loaded = new Error(
+      `cpu backend unavailable: cannot load ${path} (${(e as Error).message.split("\n")[0]}); run \`npm rebuild sso\` or \`npm ci\``,
+    );
   }
   return loaded;
 }

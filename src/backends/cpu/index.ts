@@ -3,7 +3,7 @@
 // A thin adapter: argument order is the addon's, all checking happens in the addon.
 import type { Backend } from "../backend.js";
 import { matmulBackwardVia } from "../matmul-grad.js";
-import { loadCpuAddon, type CpuAddon, type GemmKind } from "./addon.js";
+import { type CpuAddon, type GemmKind, loadCpuAddon } from "./addon.js";
 
 let warned = false;
 
@@ -18,8 +18,10 @@ function gemmNotes(addon: CpuAddon): string[] {
     notes.push(`SSO_GEMM=${requested}, but this addon has ${addon.blasName}; using ${addon.gemmName}`);
   }
   if (addon.gemm === "blas") {
-    notes.push(`matmuls use ${addon.gemmName}: a sequence's results may differ in the last bits with the batch it is in ` +
-      `(batch-invariant log-probs, byte-identical resume and remote = local are not guaranteed; unset SSO_GEMM for them)`);
+    notes.push(
+      `matmuls use ${addon.gemmName}: a sequence's results may differ in the last bits with the batch it is in ` +
+        `(batch-invariant log-probs, byte-identical resume and remote = local are not guaranteed; unset SSO_GEMM for them)`,
+    );
   } else if (addon.gemmName.includes("scalar")) {
     notes.push(`matmuls use ${addon.gemmName}: built without AVX2/AVX-512, several times slower than a vector build`);
   }
@@ -56,7 +58,8 @@ export function makeCpuBackend(addon: CpuAddon): Backend {
     rmsnormBackward: addon.rmsnormBackward,
     ropeForward: (out, x, pos, invFreq, T, H, HS) => addon.rope(out, x, pos, invFreq, T, H, HS, 1, false),
     ropeBackward: (dx, dOut, pos, invFreq, T, H, HS) => addon.rope(dx, dOut, pos, invFreq, T, H, HS, -1, true),
-    attentionForward: (out, lse, q, k, v, s) => addon.attentionForward(out, lse, q, k, v, s.cuSeqlens, s.NH, s.NKV, s.HS, s.scale),
+    attentionForward: (out, lse, q, k, v, s) =>
+      addon.attentionForward(out, lse, q, k, v, s.cuSeqlens, s.NH, s.NKV, s.HS, s.scale),
     attentionBackward: (dq, dk, dv, dOut, q, k, v, out, lse, s) =>
       addon.attentionBackward(dq, dk, dv, dOut, q, k, v, out, lse, s.cuSeqlens, s.NH, s.NKV, s.HS, s.scale),
     attentionDecode: addon.attentionDecode,
@@ -68,7 +71,8 @@ export function makeCpuBackend(addon: CpuAddon): Backend {
     biasAddBackward: addon.biasAddBackward,
     tokenLogprobsForward: addon.tokenLogprobsForward,
     tokenLogprobsBackward: addon.tokenLogprobsBackward,
-    adamw: (p, g, m, v, N, hp) => addon.adamw(p, g, m, v, N, hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.step),
+    adamw: (p, g, m, v, N, hp) =>
+      addon.adamw(p, g, m, v, N, hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.step),
     sumSquares: addon.sumSquares,
     scale: addon.scale,
   };

@@ -12,7 +12,9 @@ export type Vec = Float32Array | Float64Array;
 function matmul(c: Vec, a: Vec, b: Vec, M: number, N: number, K: number, opts: MatmulOptions = {}): void {
   const { transA = false, transB = false, accumulate = false, batch = 1 } = opts;
   for (let p = 0; p < batch; p++) {
-    const ao = p * M * K, bo = p * K * N, co = p * M * N;
+    const ao = p * M * K,
+      bo = p * K * N,
+      co = p * M * N;
     for (let i = 0; i < M; i++) {
       for (let j = 0; j < N; j++) {
         let s = 0;
@@ -39,31 +41,49 @@ function rmsnormForward(out: Vec, rstd: Vec, x: Vec, weight: Vec, N: number, C: 
 
 // y_i = x_i·r·w_i with r = (Σx²/C + eps)^(-1/2), so ∂r/∂x_j = −r³·x_j/C.
 function rmsnormBackward(
-  dx: Vec, dWeight: Vec | null, dOut: Vec, x: Vec, weight: Vec,
-  rstd: Vec, N: number, C: number,
+  dx: Vec,
+  dWeight: Vec | null,
+  dOut: Vec,
+  x: Vec,
+  weight: Vec,
+  rstd: Vec,
+  N: number,
+  C: number,
 ): void {
   for (let n = 0; n < N; n++) {
     const r = rstd[n];
     let dot = 0; // Σ_j dy_j·w_j·x_j
     for (let j = 0; j < C; j++) dot += dOut[n * C + j] * weight[j] * x[n * C + j];
     for (let i = 0; i < C; i++) {
-      const xi = x[n * C + i], dy = dOut[n * C + i];
-      dx[n * C + i] += dy * weight[i] * r - xi * r * r * r * dot / C;
+      const xi = x[n * C + i],
+        dy = dOut[n * C + i];
+      dx[n * C + i] += dy * weight[i] * r - (xi * r * r * r * dot) / C;
       if (dWeight) dWeight[i] += dy * xi * r;
     }
   }
 }
 
 // rotate_half: the first half of each head pairs with the second half, (x1, x2) → (x1·cos − x2·sin, x2·cos + x1·sin).
-function rope(out: Vec, x: Vec, positions: Int32Array, invFreq: Vec, T: number, H: number, HS: number, sign: 1 | -1): void {
+function rope(
+  out: Vec,
+  x: Vec,
+  positions: Int32Array,
+  invFreq: Vec,
+  T: number,
+  H: number,
+  HS: number,
+  sign: 1 | -1,
+): void {
   const half = HS / 2;
   for (let t = 0; t < T; t++) {
     for (let i = 0; i < half; i++) {
       const angle = Math.fround(positions[t] * invFreq[i]); // fp32 angle, as Hugging Face computes it
-      const cos = Math.cos(angle), sin = sign * Math.sin(angle);
+      const cos = Math.cos(angle),
+        sin = sign * Math.sin(angle);
       for (let h = 0; h < H; h++) {
         const o = (t * H + h) * HS;
-        const x1 = x[o + i], x2 = x[o + i + half];
+        const x1 = x[o + i],
+          x2 = x[o + i + half];
         out[o + i] = x1 * cos - x2 * sin;
         out[o + i + half] = x2 * cos + x1 * sin;
       }
@@ -81,7 +101,8 @@ function attentionForward(out: Vec, lse: Vec, q: Vec, k: Vec, v: Vec, shape: Att
   const { cuSeqlens, NH, NKV, HS, scale } = shape;
   const group = NH / NKV;
   for (let s = 0; s + 1 < cuSeqlens.length; s++) {
-    const start = cuSeqlens[s], end = cuSeqlens[s + 1];
+    const start = cuSeqlens[s],
+      end = cuSeqlens[s + 1];
     for (let h = 0; h < NH; h++) {
       const g = Math.floor(h / group);
       for (let i = start; i < end; i++) {
@@ -110,8 +131,16 @@ function attentionForward(out: Vec, lse: Vec, q: Vec, k: Vec, v: Vec, shape: Att
 // With p_ij = exp(s_ij − lse_i): dv_j += Σ_i p_ij·do_i; ds_ij = p_ij·(do_i·v_j − do_i·o_i); dq_i += scale·Σ_j ds_ij·k_j;
 // dk_j += scale·Σ_i ds_ij·q_i.
 function attentionBackward(
-  dq: Vec, dk: Vec, dv: Vec, dOut: Vec,
-  q: Vec, k: Vec, v: Vec, out: Vec, lse: Vec, shape: AttentionShape,
+  dq: Vec,
+  dk: Vec,
+  dv: Vec,
+  dOut: Vec,
+  q: Vec,
+  k: Vec,
+  v: Vec,
+  out: Vec,
+  lse: Vec,
+  shape: AttentionShape,
 ): void {
   const { cuSeqlens, NH, NKV, HS, scale } = shape;
   const group = NH / NKV;
@@ -121,7 +150,8 @@ function attentionBackward(
     return acc;
   };
   for (let s = 0; s + 1 < cuSeqlens.length; s++) {
-    const start = cuSeqlens[s], end = cuSeqlens[s + 1];
+    const start = cuSeqlens[s],
+      end = cuSeqlens[s + 1];
     for (let h = 0; h < NH; h++) {
       const g = Math.floor(h / group);
       for (let i = start; i < end; i++) {
@@ -143,8 +173,17 @@ function attentionBackward(
 }
 
 function attentionDecode(
-  out: Vec, q: Vec, kCache: Vec, vCache: Vec, cacheLens: Int32Array,
-  S: number, L: number, NH: number, NKV: number, HS: number, scale: number,
+  out: Vec,
+  q: Vec,
+  kCache: Vec,
+  vCache: Vec,
+  cacheLens: Int32Array,
+  S: number,
+  L: number,
+  NH: number,
+  NKV: number,
+  HS: number,
+  scale: number,
 ): void {
   const group = NH / NKV;
   for (let s = 0; s < S; s++) {
@@ -198,7 +237,13 @@ function tokenLogprobsForward(logp: Vec, lse: Vec, logits: Vec, targets: Int32Ar
 }
 
 function tokenLogprobsBackward(
-  dLogits: Vec, dLogp: Vec, logits: Vec, targets: Int32Array, lse: Vec, N: number, V: number,
+  dLogits: Vec,
+  dLogp: Vec,
+  logits: Vec,
+  targets: Int32Array,
+  lse: Vec,
+  N: number,
+  V: number,
 ): void {
   for (let n = 0; n < N; n++) {
     for (let v = 0; v < V; v++) dLogits[n * V + v] -= dLogp[n] * Math.exp(logits[n * V + v] - lse[n]);
@@ -207,15 +252,16 @@ function tokenLogprobsBackward(
 }
 
 function adamw(param: Vec, grad: Vec, m: Vec, v: Vec, N: number, hp: AdamWParams): void {
-  const bc1 = 1 - Math.pow(hp.beta1, hp.step), bc2 = 1 - Math.pow(hp.beta2, hp.step);
+  const bc1 = 1 - hp.beta1 ** hp.step,
+    bc2 = 1 - hp.beta2 ** hp.step;
   for (let i = 0; i < N; i++) {
     m[i] = hp.beta1 * m[i] + (1 - hp.beta1) * grad[i];
     v[i] = hp.beta2 * v[i] + (1 - hp.beta2) * grad[i] * grad[i];
-    const mHat = m[i] / bc1, vHat = v[i] / bc2;
-    param[i] = param[i] * (1 - hp.lr * hp.weightDecay) - hp.lr * mHat / (Math.sqrt(vHat) + hp.eps);
+    const mHat = m[i] / bc1,
+      vHat = v[i] / bc2;
+    param[i] = param[i] * (1 - hp.lr * hp.weightDecay) - (hp.lr * mHat) / (Math.sqrt(vHat) + hp.eps);
   }
 }
-
 
 function embeddingForward(out: Vec, table: Vec, ids: Int32Array, T: number, C: number): void {
   for (let t = 0; t < T; t++) for (let i = 0; i < C; i++) out[t * C + i] = table[ids[t] * C + i];
@@ -264,8 +310,17 @@ function scale(x: Vec, s: number, N: number): void {
 /** The kernels with float64-capable signatures, for gradient checks. */
 export const refKernels = {
   matmul,
-  matmulBackward: (dA: Vec | null, dB: Vec | null, dC: Vec, a: Vec, b: Vec, M: number, N: number, K: number, opts?: MatmulOptions) =>
-    matmulBackwardVia<Vec>(matmul, dA, dB, dC, a, b, M, N, K, opts),
+  matmulBackward: (
+    dA: Vec | null,
+    dB: Vec | null,
+    dC: Vec,
+    a: Vec,
+    b: Vec,
+    M: number,
+    N: number,
+    K: number,
+    opts?: MatmulOptions,
+  ) => matmulBackwardVia<Vec>(matmul, dA, dB, dC, a, b, M, N, K, opts),
   embeddingForward,
   embeddingBackward,
   rmsnormForward,
