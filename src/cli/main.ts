@@ -146,14 +146,14 @@ program
   .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
   .option(
     "--engine <name>",
-    "what samples and scores: local (this process) or openai (an OpenAI-compatible server)",
+    "what samples and scores: local (this process), openai (vLLM, SGLang or sso serve, detected) or sglang",
     "local",
   )
-  .option("--base-url <url>", "--engine openai: the server's URL, e.g. http://127.0.0.1:8000/v1")
-  .option("--api-model <name>", "--engine openai: the model name on the server")
-  .option("--api-key <key>", "--engine openai: bearer token (default: $OPENAI_API_KEY)")
-  .option("--concurrency <n>", "--engine openai: requests in flight", flag("--concurrency", Count), 16)
-  .option("--timeout <s>", "--engine openai: seconds per request", flag("--timeout", Seconds), 600)
+  .option("--base-url <url>", "--engine openai/sglang: the server's URL, e.g. http://127.0.0.1:8000/v1")
+  .option("--api-model <name>", "--engine openai/sglang: the model name on the server")
+  .option("--api-key <key>", "--engine openai/sglang: bearer token (default: $OPENAI_API_KEY)")
+  .option("--concurrency <n>", "--engine openai/sglang: requests in flight", flag("--concurrency", Count), 16)
+  .option("--timeout <s>", "--engine openai/sglang: seconds per request", flag("--timeout", Seconds), 600)
   .action(async (opts) => (await import("./synth.js")).synthCommand(opts));
 
 program

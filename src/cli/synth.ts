@@ -1,6 +1,6 @@
 // `sso synth --model DIR --prompts PROMPTS.jsonl --out DATA.jsonl [--config FILE]`: flags and the config file into a
-// resolved synthesis config, then the library's runSynth (src/sso/run-synth.ts). With `--engine openai` sampling
-// and scoring run on an OpenAI-compatible server; the model folder still gives the tokenizer, the chat template,
+// resolved synthesis config, then the library's runSynth (src/sso/run-synth.ts). With `--engine openai` (vLLM,
+// SGLang or `sso serve`, told apart by GET /v1/models) or `--engine sglang` sampling and scoring run on a server; the model folder still gives the tokenizer, the chat template,
 // the context length and the policy hash.
 import { loadConfig } from "../config.js";
 import { resolveSynthConfig, type SynthOverrides } from "../sso/config.js";
@@ -12,7 +12,7 @@ export interface SynthCliOptions extends SynthOverrides {
   out: string;
   config?: string;
   backend: string;
-  /** local (default) or openai. */
+  /** local (default), openai (detects vLLM / SGLang / sso serve) or sglang. */
   engine?: string;
   baseUrl?: string;
   apiModel?: string;
@@ -27,12 +27,15 @@ function remoteOptions(opts: SynthCliOptions): RemoteOptions | undefined {
   const engine = opts.engine ?? "local";
   if (engine === "local") {
     const stray = (["baseUrl", "apiModel", "apiKey"] as const).find((k) => opts[k] !== undefined);
-    if (stray) throw new Error(`--${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --engine openai`);
+    if (stray)
+      throw new Error(`--${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --engine openai or sglang`);
     return undefined;
   }
-  if (engine !== "openai") throw new Error(`--engine must be local or openai, got "${engine}"`);
-  if (!opts.baseUrl || !opts.apiModel) throw new Error("--engine openai needs --base-url and --api-model");
+  if (engine !== "openai" && engine !== "sglang")
+    throw new Error(`--engine must be local, openai or sglang, got "${engine}"`);
+  if (!opts.baseUrl || !opts.apiModel) throw new Error(`--engine ${engine} needs --base-url and --api-model`);
   return {
+    engine,
     baseUrl: opts.baseUrl,
     apiModel: opts.apiModel,
     apiKey: opts.apiKey,

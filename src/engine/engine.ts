@@ -9,7 +9,7 @@ import { type ScoreItem, type ScoreResult, scoreItems } from "../model/score.js"
 import { type GenerationRequest, type GenerationResult, generate } from "../sample/generate.js";
 import type { ChatMessage } from "../tokenizer/tokenizer.js";
 
-/** A generation request; `messages` (what promptIds encode) lets an engine fall back to chat completions. */
+/** A generation request; `messages` are what promptIds encode (for engines and tests that want the text). */
 export interface EngineRequest extends GenerationRequest {
   messages?: ChatMessage[];
 }
@@ -30,6 +30,8 @@ export interface Engine {
   readonly settings: Record<string, unknown>;
   /** The model's context length (prompt + completion tokens). */
   readonly maxPositions: number;
+  /** The longest prompt + response it can score (a server that generates a token after the prompt needs one more). */
+  readonly maxScoreLength: number;
   generate(requests: readonly EngineRequest[], opts?: GenerateCallOptions): Promise<GenerationResult[]>;
   score(items: readonly ScoreItem[], opts: ScoreCallOptions): Promise<ScoreResult[]>;
 }
@@ -61,6 +63,10 @@ export class LocalEngine implements Engine {
 
   get maxPositions(): number {
     return this.model.config.maxPositionEmbeddings;
+  }
+
+  get maxScoreLength(): number {
+    return this.maxPositions;
   }
 
   run(call: EngineCall): GenerationResult[] | ScoreResult[] {

@@ -1,228 +1,168 @@
-// A synthesis engine on any OpenAI-compatible server (vLLM, SGLang, `sso serve`). Tokenisation stays ours:
-// sampling sends our chat-templated prompt as token ids to /v1/completions (with a per-request seed), falling back
-// to /v1/chat/completions with the messages when the server has no completions route; scoring sends prompt +
-// response ids with vLLM's `prompt_logprobs` and reads back the log-prob of each response token, so what is
-// scored is exactly the ids we train on. Requests run with bounded concurrency, a timeout each, and bounded
-// retries with exponential backoff on 429, 5xx and network errors. Not here: the stages that call it.
+// A synthesis engine on a vLLM-style OpenAI-compatible server (vLLM, `sso serve`). Tokenisation stays ours:
+// sampling sends our chat-templated prompt as token ids to /v1/completions with a per-request seed and every
+// sampling field pinned (a server fills omitted ones from the model's generation_config.json) plus the tokenizer's
+// stop ids; scoring sends many prompt + response id lists per request with vLLM's `prompt_logprobs` and reads back
+// the log-prob of each response token, so what is scored is exactly the ids we train on. There is no chat
+// fallback: chat completions would apply the server's template, not ours, so a 404 fails with the server's message.
+// Not here: HTTP and retries (http.ts), reading numbers and reasons (reading.ts), probing the server (connect.ts),
+// SGLang, which has no prompt_logprobs (sglang.ts).
 import type { Engine, EngineRequest, GenerateCallOptions, ScoreCallOptions } from "../engine/engine.js";
 import type { ScoreItem, ScoreResult } from "../model/score.js";
-import type { FinishReason, GenerationResult } from "../sample/generate.js";
+import type { GenerationResult } from "../sample/generate.js";
+import { type Http, pool } from "./http.js";
+import { finishOf, logprobOf, resultOf } from "./reading.js";
 
-export interface OpenAiEngineOptions {
-  /** E.g. http://127.0.0.1:8000/v1 (a URL without /v1 gets it appended). */
-  baseUrl: string;
+export interface RemoteEngineOptions {
+  http: Http;
   /** The model's name on the server. */
   model: string;
-  apiKey?: string;
-  /** Context length of the model (from our copy of its config.json). */
+  /** Context length: the smaller of our config.json's and the server's max_model_len. */
   maxPositions: number;
-  /** End-of-sequence ids: a completion that ends on one has it stripped from its tokens. */
-  eosIds: readonly number[];
+  /** The tokenizer's end-of-turn / end-of-sequence ids: sent as stop_token_ids, stripped from results. */
+  stopIds: readonly number[];
   /** Requests in flight at once. */
   concurrency?: number;
-  timeoutMs?: number;
-  /** Retries after the first attempt, on 429, 5xx and network errors. */
-  retries?: number;
-  /** First backoff; doubled per retry. */
-  backoffMs?: number;
+  /** Most prompts in one scoring request. */
+  scorePrompts?: number;
+  /** What identifies the server in a resumable run's fingerprint (e.g. {engine: "openai", base_url, api_model}). */
+  settings: Record<string, unknown>;
 }
 
-export class HttpStatusError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/** Sums a scored item's response log-probs. */
+export const scoreResult = (token_logps: number[]): ScoreResult => ({
+  logp: token_logps.reduce((a, b) => a + b, 0),
+  n_tokens: token_logps.length,
+  token_logps,
+});
 
-/** Runs fn over items with at most `limit` in flight; results in item order. */
-export async function pool<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, i: number) => Promise<R>,
-): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i], i);
+/** Consecutive runs of items, each at most maxTokens tokens (a longer item alone) and maxItems items. */
+export function scoreGroups(items: readonly ScoreItem[], maxTokens: number, maxItems: number): ScoreItem[][] {
+  const out: ScoreItem[][] = [];
+  let group: ScoreItem[] = [],
+    tokens = 0;
+  for (const it of items) {
+    const n = it.promptIds.length + it.responseIds.length;
+    if (group.length > 0 && (tokens + n > maxTokens || group.length >= maxItems)) {
+      out.push(group);
+      group = [];
+      tokens = 0;
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    group.push(it);
+    tokens += n;
+  }
+  if (group.length > 0) out.push(group);
   return out;
 }
 
-interface CompletionChoice {
+/** Every sampling field our sampler has or a server might default, pinned to what we sample with. */
+export function pinnedSampling(r: EngineRequest): Record<string, unknown> {
+  const p = r.params;
+  return {
+    temperature: p.temperature,
+    top_p: p.topP,
+    top_k: p.topK > 0 ? p.topK : -1,
+    min_p: 0,
+    repetition_penalty: 1,
+    presence_penalty: 0,
+    frequency_penalty: 0,
+  };
+}
+
+interface Choice {
+  index?: number;
   text?: string;
-  message?: { content?: string | null };
   finish_reason?: string | null;
   stop_reason?: string | number | null;
   token_ids?: number[] | null;
-  prompt_logprobs?: (Record<string, { logprob: number }> | null)[] | null;
+  prompt_logprobs?: (Record<string, { logprob: number | null }> | null)[] | null;
 }
 
 interface CompletionResponse {
-  choices?: CompletionChoice[];
+  choices?: Choice[];
   usage?: { completion_tokens?: number };
 }
 
 export class OpenAiEngine implements Engine {
   readonly settings: Record<string, unknown>;
   readonly maxPositions: number;
-  private readonly base: string;
-  private mode: "completions" | "chat" = "completions";
+  readonly maxScoreLength: number;
 
-  constructor(private readonly opts: OpenAiEngineOptions) {
-    let base = opts.baseUrl.replace(/\/+$/, "");
-    if (!/\/v1$/.test(base)) base += "/v1";
-    this.base = base;
+  constructor(
+    private readonly opts: RemoteEngineOptions,
+    /** The server scores a prompt without generating (echo with max_tokens 0: `sso serve`); vLLM generates one
+     * token after it, so a scored pair must leave room for it. */
+    private readonly echoScoring = false,
+  ) {
     this.maxPositions = opts.maxPositions;
-    this.settings = { engine: "openai", base_url: base, api_model: opts.model };
+    this.maxScoreLength = echoScoring ? opts.maxPositions : opts.maxPositions - 1;
+    this.settings = opts.settings;
+  }
+
+  private get url(): string {
+    return `${this.opts.http.root}/v1/completions`;
   }
 
   async generate(requests: readonly EngineRequest[], opts: GenerateCallOptions = {}): Promise<GenerationResult[]> {
     return pool(requests, this.opts.concurrency ?? 16, async (r, i) => {
-      const result = await this.generateOne(r);
+      const result = await this.generateOne(r, i);
       opts.onResult?.(i);
       return result;
     });
   }
 
+  private async generateOne(r: EngineRequest, i: number): Promise<GenerationResult> {
+    const body = await this.opts.http.post<CompletionResponse>("/v1/completions", {
+      model: this.opts.model,
+      prompt: r.promptIds,
+      max_tokens: r.params.maxNewTokens,
+      ...pinnedSampling(r),
+      seed: r.seed,
+      stop: r.params.stop,
+      stop_token_ids: this.opts.stopIds,
+      return_token_ids: true,
+    });
+    const c = body.choices?.[0];
+    if (!c || typeof c.text !== "string") throw new Error(`${this.url}: a completion response without choices[0].text`);
+    const finish = finishOf(c.finish_reason, c.stop_reason, `${this.url} (request ${i})`);
+    return resultOf(c.text, finish, c.token_ids, body.usage?.completion_tokens, this.opts.stopIds);
+  }
+
   async score(items: readonly ScoreItem[], opts: ScoreCallOptions): Promise<ScoreResult[]> {
-    return pool(items, this.opts.concurrency ?? 16, async (it) => {
-      const result = await this.scoreOne(it);
-      opts.onBatch?.(1);
+    const groups = scoreGroups(items, opts.maxBatchTokens, this.opts.scorePrompts ?? 32);
+    const scored = await pool(groups, this.opts.concurrency ?? 16, async (group) => {
+      const result = await this.scoreGroup(group);
+      opts.onBatch?.(group.length);
       return result;
     });
+    return scored.flat();
   }
 
-  private sampling(r: EngineRequest): Record<string, unknown> {
-    const p = r.params;
-    return {
-      model: this.opts.model,
-      max_tokens: p.maxNewTokens,
-      temperature: p.temperature,
-      top_p: p.topP,
-      seed: r.seed,
-      ...(p.topK > 0 ? { top_k: p.topK } : {}),
-      ...(p.stop.length > 0 ? { stop: p.stop } : {}),
-      return_token_ids: true,
-    };
-  }
-
-  private async generateOne(r: EngineRequest): Promise<GenerationResult> {
-    if (this.mode === "completions") {
-      try {
-        return this.toResult(await this.post("/completions", { ...this.sampling(r), prompt: r.promptIds }), "text");
-      } catch (e) {
-        if (!(e instanceof HttpStatusError && e.status === 404) || !r.messages) throw e;
-        this.mode = "chat"; // no /v1/completions: the server's own chat template applies from here on
-      }
-    }
-    if (!r.messages)
-      throw new Error(
-        `${this.base}: the server has no /v1/completions and this request has no messages for /v1/chat/completions`,
-      );
-    return this.toResult(
-      await this.post("/chat/completions", { ...this.sampling(r), messages: r.messages }),
-      "message",
-    );
-  }
-
-  private toResult(body: CompletionResponse, field: "text" | "message"): GenerationResult {
-    const c = body.choices?.[0];
-    const text = field === "text" ? c?.text : c?.message?.content;
-    if (!c || typeof text !== "string")
-      throw new Error(
-        `${this.base}: a completion response without choices[0].${field === "text" ? "text" : "message.content"}`,
-      );
-    const finishReason: FinishReason =
-      c.finish_reason === "length" ? "length" : typeof c.stop_reason === "string" ? "stop" : "eos";
-    let tokens: number[];
-    if (Array.isArray(c.token_ids)) {
-      tokens = c.token_ids;
-      if (finishReason === "eos" && tokens.length > 0 && this.opts.eosIds.includes(tokens[tokens.length - 1]))
-        tokens = tokens.slice(0, -1);
-    } else {
-      // The server does not return ids: only the count is known (what synthesis uses of them).
-      const n = (body.usage?.completion_tokens ?? 0) - (finishReason === "eos" ? 1 : 0);
-      tokens = new Array<number>(Math.max(0, n)).fill(-1);
-    }
-    return { tokens, text, finishReason };
-  }
-
-  private async scoreOne(it: ScoreItem): Promise<ScoreResult> {
-    const ids = [...it.promptIds, ...it.responseIds];
-    const url = `${this.base}/completions`;
-    const body = await this.post("/completions", {
+  private async scoreGroup(items: readonly ScoreItem[]): Promise<ScoreResult[]> {
+    const ids = items.map((it) => [...it.promptIds, ...it.responseIds]);
+    const body = await this.opts.http.post<CompletionResponse>("/v1/completions", {
       model: this.opts.model,
       prompt: ids,
-      max_tokens: 1,
+      ...(this.echoScoring ? { echo: true, max_tokens: 0 } : { max_tokens: 1 }),
       temperature: 0,
-      prompt_logprobs: 0,
+      // 1, not 0: one vLLM V1 snapshot reads 0 as "off"; the prompt's own token always comes with its rank.
+      prompt_logprobs: 1,
     });
-    const lps = body.choices?.[0]?.prompt_logprobs;
-    if (!Array.isArray(lps) || lps.length !== ids.length) {
-      throw new Error(
-        `${url} cannot score: it returned no per-token prompt_logprobs for a token-id prompt (scoring needs vLLM's prompt_logprobs on /v1/completions; llama.cpp and Ollama only give log-probs of generated tokens)`,
+    const choices = [...(body.choices ?? [])].sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
+    return items.map((it, k) => {
+      const lps = choices[k]?.prompt_logprobs;
+      if (choices.length !== items.length || !Array.isArray(lps) || lps.length !== ids[k].length)
+        throw new Error(
+          `${this.url} cannot score: it returned no per-token prompt_logprobs for a token-id prompt (scoring needs vLLM's prompt_logprobs on /v1/completions, or SGLang's /generate with --engine sglang; llama.cpp and Ollama only give log-probs of generated tokens)`,
+        );
+      return scoreResult(
+        it.responseIds.map((id, j) => {
+          const t = it.promptIds.length + j,
+            entry = lps[t]?.[String(id)];
+          if (!entry)
+            throw new Error(`${this.url} cannot score: prompt_logprobs[${t}] lacks the prompt's own token ${id}`);
+          return logprobOf(entry.logprob, `${this.url}: prompt_logprobs[${t}]`);
+        }),
       );
-    }
-    const token_logps = it.responseIds.map((id, j) => {
-      const t = it.promptIds.length + j,
-        entry = lps[t]?.[String(id)];
-      if (!entry || typeof entry.logprob !== "number")
-        throw new Error(`${url} cannot score: prompt_logprobs[${t}] lacks the prompt's own token ${id}`);
-      return entry.logprob;
     });
-    return { logp: token_logps.reduce((a, b) => a + b, 0), n_tokens: token_logps.length, token_logps };
-  }
-
-  /** POST with a timeout, retrying 429 / 5xx / network errors with exponential backoff. */
-  private async post(path: string, body: unknown): Promise<CompletionResponse> {
-    const url = `${this.base}${path}`,
-      retries = this.opts.retries ?? 4;
-    for (let attempt = 0; ; attempt++) {
-      let error: Error;
-      try {
-        const res = await fetch(url, {
-          method: "POST",
-          body: JSON.stringify(body),
-          signal: AbortSignal.timeout(this.opts.timeoutMs ?? 600_000),
-          headers: {
-            "content-type": "application/json",
-            ...(this.opts.apiKey ? { authorization: `Bearer ${this.opts.apiKey}` } : {}),
-          },
-        });
-        const text = await res.text();
-        if (res.ok) {
-          try {
-            return JSON.parse(text) as CompletionResponse;
-          } catch {
-            throw new Error(`POST ${url}: the answer is not JSON: ${text.slice(0, 200)}`);
-          }
-        }
-        let message = text.slice(0, 300);
-        try {
-          message = (JSON.parse(text) as { error?: { message?: string }; message?: string }).error?.message ?? message;
-        } catch {
-          /* keep the raw text */
-        }
-        error = new HttpStatusError(res.status, `POST ${url}: HTTP ${res.status}: ${message}`);
-        if (res.status !== 429 && res.status < 500) throw error;
-      } catch (e) {
-        if (e instanceof HttpStatusError && e.status !== 429 && e.status < 500) throw e;
-        if (!(e instanceof HttpStatusError) && (e as Error).message.startsWith("POST ")) throw e;
-        error =
-          e instanceof HttpStatusError
-            ? e
-            : new Error(
-                `POST ${url}: ${(e as Error).name === "TimeoutError" ? `no answer within ${(this.opts.timeoutMs ?? 600_000) / 1000} s` : (e as Error).message}`,
-              );
-      }
-      if (attempt >= retries) throw new Error(`${error.message} (after ${retries + 1} attempts)`);
-      await new Promise((r) => setTimeout(r, (this.opts.backoffMs ?? 500) * 2 ** attempt));
-    }
   }
 }

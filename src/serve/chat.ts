@@ -1,9 +1,9 @@
 // POST /v1/chat/completions: messages through the tokenizer's chat template, one generation (max_tokens defaults
 // to the rest of the context), answered whole or streamed as chat.completion.chunk events, with OpenAI's chat
-// logprobs and vLLM's return_token_ids. Deliberately not here: tools, n > 1 (rejected by protocol.ts), HTTP
-// plumbing (http.ts), the SSE mechanics (sse.ts).
+// logprobs and vLLM's return_token_ids (prompt_token_ids at the top level, token_ids per choice). Deliberately
+// not here: tools, n > 1 (rejected by protocol.ts), HTTP plumbing (http.ts), the SSE mechanics (sse.ts).
 import type { ServerResponse } from "node:http";
-import { checkLength, checkModel, newId, now, type ServeContext } from "./context.js";
+import { checkLength, checkModel, checkStopIds, newId, now, type ServeContext } from "./context.js";
 import { finishOf, generation } from "./generation.js";
 import { bad, sendJson } from "./http.js";
 import { type ChatRequest, chatLogprobs, samplingOf, seedOf } from "./protocol.js";
@@ -32,6 +32,7 @@ export async function chat(ctx: ServeContext, r: ChatRequest, res: ServerRespons
         : "max_tokens must be at least 1",
     );
   checkLength(ctx, promptIds.length, maxTokens);
+  checkStopIds(ctx, r.stop_token_ids);
   const top = r.logprobs ? (r.top_logprobs ?? 0) : null;
   const params = samplingOf(r, maxTokens),
     id = newId("chatcmpl"),
@@ -73,9 +74,11 @@ export async function chat(ctx: ServeContext, r: ChatRequest, res: ServerRespons
         message: { role: "assistant", content: out.result.text },
         logprobs: out.logprobs ? { content: chatLogprobs(out.logprobs, ctx.piece) } : null,
         ...finishOf(out.result, params.stop, ctx.decode),
-        ...(r.return_token_ids ? { prompt_token_ids: promptIds, token_ids: gen.ids } : {}),
+        ...(r.return_token_ids ? { token_ids: gen.ids } : {}),
       },
     ],
+    // vLLM's ChatCompletionResponse has the prompt's ids at the top level, the completion's per choice.
+    ...(r.return_token_ids ? { prompt_token_ids: promptIds } : {}),
     usage: { prompt_tokens: promptIds.length, completion_tokens, total_tokens: promptIds.length + completion_tokens },
   });
 }

@@ -8,6 +8,7 @@ import type { ServerResponse } from "node:http";
 import {
   checkLength,
   checkModel,
+  checkStopIds,
   idPrompt,
   newId,
   now,
@@ -39,8 +40,10 @@ export async function completions(
   const maxTokens = r.max_tokens ?? 16;
   const logprobs = r.logprobs ?? null,
     promptLogprobs = r.prompt_logprobs ?? null;
-  if (maxTokens === 0 && !r.echo && promptLogprobs === null)
-    throw bad("max_tokens is 0: only allowed with echo or prompt_logprobs");
+  // As vLLM: max_tokens 0 only with echo (the prompt's log-probs without a completion); no prompt_logprobs streamed.
+  if (maxTokens === 0 && !r.echo) throw bad("max_tokens is 0: only allowed with echo");
+  if (r.stream && promptLogprobs !== null) throw bad("`prompt_logprobs` are not available when `stream=True`.");
+  checkStopIds(ctx, r.stop_token_ids);
   prompts.forEach((p) => checkLength(ctx, p.ids.length, maxTokens));
   if (r.stream && prompts.length > 1) throw bad("stream is supported for one prompt at a time");
   const params = samplingOf(r, maxTokens),

@@ -1,6 +1,6 @@
 // What every endpoint handler shares: the server's options, the scheduler, the tokenizer's two decodings (text for
 // answers, raw pieces for log-prob tables), the checks both endpoints make (model name, context length, prompt
-// token ids), and response ids/timestamps. Deliberately not here: HTTP plumbing (http.ts), any one endpoint's
+// token ids, stop ids), and response ids/timestamps. Deliberately not here: HTTP plumbing (http.ts), any one endpoint's
 // request handling (completions.ts, chat.ts).
 import type { Model } from "../model/model.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
@@ -50,6 +50,15 @@ export function checkModel(ctx: ServeContext, name: string | undefined): void {
       404,
       `the model "${name}" does not exist (this server has "${ctx.opts.modelName}")`,
       "not_found_error",
+    );
+}
+
+/** vLLM's stop_token_ids: we stop at the tokenizer's stop ids only, so any other id is refused, not ignored. */
+export function checkStopIds(ctx: ServeContext, ids: readonly number[] | null | undefined): void {
+  const other = (ids ?? []).find((t) => !ctx.eos.has(t));
+  if (other !== undefined)
+    throw bad(
+      `stop_token_ids: ${other} is not one of the tokenizer's stop ids (${[...ctx.eos].join(", ")}), the only ones supported`,
     );
 }
 

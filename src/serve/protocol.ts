@@ -1,7 +1,7 @@
 // The OpenAI-compatible request shapes `sso serve` accepts (zod schemas), their translation into our sampling
 // parameters, and the log-prob shapes of its answers (OpenAI's `logprobs` for completions and chat, vLLM's
 // `prompt_logprobs`). Unknown fields are ignored, as OpenAI clients send many; fields whose non-default values we
-// cannot honour (penalties, n > 1, logit_bias) are rejected with a message. HTTP handling is server.ts.
+// cannot honour (penalties, min_p, n > 1, logit_bias) are rejected with a message. HTTP handling is server.ts.
 import { z } from "zod";
 import type { SamplingParams } from "../sample/sampling.js";
 import type { TokenLogprob } from "./scheduler.js";
@@ -10,10 +10,12 @@ import type { TokenLogprob } from "./scheduler.js";
 export const MAX_TOP_LOGPROBS = 20;
 
 const stop = z.union([z.string(), z.array(z.string()).max(16)]).nullish();
-const unsupportedZero = z
-  .number()
-  .refine((x) => x === 0, "only 0 is supported")
-  .nullish();
+const only = (v: number) =>
+  z
+    .number()
+    .refine((x) => x === v, `only ${v} is supported`)
+    .nullish();
+const unsupportedZero = only(0);
 
 const sampling = {
   model: z.string().optional(),
@@ -32,6 +34,11 @@ const sampling = {
   n: z.literal(1).nullish(),
   frequency_penalty: unsupportedZero,
   presence_penalty: unsupportedZero,
+  /** vLLM's and SGLang's extra sampling fields: accepted at their neutral values, which is what we sample with. */
+  min_p: unsupportedZero,
+  repetition_penalty: only(1),
+  /** vLLM: stop at these ids; the tokenizer's own stop ids are the only ones we stop at (context.ts checks). */
+  stop_token_ids: z.array(z.number().int().min(0)).max(64).nullish(),
   /** vLLM: include the prompt's and the completion's token ids in each choice. */
   return_token_ids: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
@@ -80,6 +87,9 @@ export function samplingOf(
 export const seedOf = (seed: number | null | undefined): number =>
   seed === undefined || seed === null ? Math.floor(Math.random() * 2 ** 32) : Number(BigInt.asUintN(32, BigInt(seed)));
 
+/** vLLM clamps −∞ to −9999.0 (serving_completion.py); so do we, rather than send JSON's null for −Infinity. */
+const finiteLogprob = (x: number): number => Math.max(x, -9999);
+
 /** vLLM's prompt_logprobs: null for the first token, then {token id: {logprob, rank, decoded_token}} per position. */
 export function vllmPromptLogprobs(
   lps: readonly TokenLogprob[],
@@ -89,8 +99,10 @@ export function vllmPromptLogprobs(
     null,
     ...lps.map((lp) => {
       const out: Record<string, { logprob: number; rank: number; decoded_token: string }> = {};
-      out[lp.token] = { logprob: lp.logprob, rank: lp.rank, decoded_token: piece(lp.token) };
-      lp.top.forEach((t, i) => (out[t.token] ??= { logprob: t.logprob, rank: i + 1, decoded_token: piece(t.token) }));
+      out[lp.token] = { logprob: finiteLogprob(lp.logprob), rank: lp.rank, decoded_token: piece(lp.token) };
+      lp.top.forEach(
+        (t, i) => (out[t.token] ??= { logprob: finiteLogprob(t.logprob), rank: i + 1, decoded_token: piece(t.token) }),
+      );
       return out;
     }),
   ];

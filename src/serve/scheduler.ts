@@ -55,8 +55,24 @@ export interface ScoreJob {
   top: number;
 }
 
-/** Log-softmax facts about one token of a logits row. */
-export function tokenLogprob(row: Float32Array, token: number, top: number): TokenLogprob {
+/**
+ * Log-softmax facts about one token of a logits row. `known` is the token's log-prob when the caller has it (a
+ * scoring forward computes it): then, for top ≤ 1 (what prompt_logprobs 0 or 1 ask for), one pass over the row
+ * finds the rank and the best token, with the normaliser read back from the known log-prob.
+ */
+export function tokenLogprob(row: Float32Array, token: number, top: number, known?: number): TokenLogprob {
+  if (known !== undefined && top <= 1) {
+    const x = row[token];
+    let rank = 1,
+      best = 0;
+    for (let i = 0; i < row.length; i++) {
+      const v = row[i];
+      if (v > x || (v === x && i < token)) rank++;
+      if (v > row[best]) best = i;
+    }
+    const lse = x - known;
+    return { token, logprob: known, rank, top: top === 1 ? [{ token: best, logprob: row[best] - lse }] : [] };
+  }
   let max = -Infinity;
   for (let i = 0; i < row.length; i++) if (row[i] > max) max = row[i];
   let sum = 0;
@@ -74,7 +90,12 @@ export function tokenLogprob(row: Float32Array, token: number, top: number): Tok
       }
     }
   }
-  return { token, logprob: row[token] - lse, rank, top: best.map((t) => ({ token: t, logprob: row[t] - lse })) };
+  return {
+    token,
+    logprob: known ?? row[token] - lse,
+    rank,
+    top: best.map((t) => ({ token: t, logprob: row[t] - lse })),
+  };
 }
 
 /** The outcomes of one submit, in the order of its jobs. */
@@ -297,8 +318,7 @@ export class Scheduler {
           Array.from(o.tokenLogps, (logprob, t) => {
             const token = w.job.ids[t + 1];
             // The log-prob is the forward's own (as scoreItems returns it); rank and alternatives come from the logits.
-            const facts = tokenLogprob(o.logits!.subarray(t * V, (t + 1) * V), token, wantLogits ? w.job.top : 0);
-            return { ...facts, logprob };
+            return tokenLogprob(o.logits!.subarray(t * V, (t + 1) * V), token, wantLogits ? w.job.top : 0, logprob);
           }),
         );
       });

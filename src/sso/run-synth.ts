@@ -8,8 +8,9 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { MultiBar, type SingleBar } from "cli-progress";
 import { getBackend } from "../backends/index.js";
+import type { Engine } from "../engine/engine.js";
 import { loadModel, readConfig } from "../model/folder.js";
-import { OpenAiEngine } from "../remote/openai.js";
+import { connectEngine } from "../remote/connect.js";
 import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 import { checkOutputFile } from "../util/output-path.js";
 import type { SynthConfig } from "./config.js";
@@ -22,8 +23,10 @@ import type { Stage } from "./stages.js";
 import { checkConfig, type SynthOptions, synthesizeChunks, synthesizeChunksOn } from "./synth.js";
 import { emptyCounts, type SynthSummary, summarize, TIMED } from "./synth-summary.js";
 
-/** A remote OpenAI-compatible engine (vLLM, SGLang, `sso serve`) for sampling and scoring. */
+/** A remote engine (vLLM, SGLang, `sso serve`) for sampling and scoring. */
 export interface RemoteOptions {
+  /** "openai" detects the server from GET /v1/models; "sglang" uses SGLang's native /generate without asking. */
+  engine: "openai" | "sglang";
   baseUrl: string;
   /** The model name the server serves. */
   apiModel: string;
@@ -62,7 +65,20 @@ export function runSynth(run: SynthRun): SynthSummary | Promise<SynthSummary> {
       throw new Error(`${run.prompts}: prompt ${p.id}: ${(e as Error).message}`);
     }
   }
-  const remote = run.remote ? remoteEngine(run.remote, run.model, tok) : null;
+  if (run.remote)
+    return remoteEngine(run.remote, run.model, tok).then((engine) => start(run, tok, prompts, lib, engine));
+  return start(run, tok, prompts, lib, null) as SynthSummary;
+}
+
+/** Opens (or resumes) the output and synthesises on the engine: in-process (null, synchronous) or remote. */
+function start(
+  run: SynthRun,
+  tok: Tokenizer,
+  prompts: ReturnType<typeof readPrompts>,
+  lib: ReturnType<typeof loadFeatureLibrary>,
+  remote: Engine | null,
+): SynthSummary | Promise<SynthSummary> {
+  const { config } = run;
   const model = remote ? null : loadModel(run.model, getBackend(run.backend));
   const policy = { model: run.model, hash: policyHash(run.model) };
   const fingerprint = {
@@ -100,14 +116,15 @@ export function runSynth(run: SynthRun): SynthSummary | Promise<SynthSummary> {
   return finish();
 }
 
-function remoteEngine(r: RemoteOptions, modelDir: string, tok: Tokenizer): OpenAiEngine {
+function remoteEngine(r: RemoteOptions, modelDir: string, tok: Tokenizer): Promise<Engine> {
   if (!/^https?:\/\//.test(r.baseUrl)) throw new Error(`--base-url must be an http(s) URL, got "${r.baseUrl}"`);
-  return new OpenAiEngine({
+  return connectEngine({
     baseUrl: r.baseUrl,
     model: r.apiModel,
+    engine: r.engine,
     apiKey: r.apiKey ?? process.env.OPENAI_API_KEY,
     maxPositions: readConfig(modelDir).maxPositionEmbeddings,
-    eosIds: tok.stopIds,
+    stopIds: tok.stopIds,
     concurrency: r.concurrency,
     timeoutMs: r.timeoutSeconds * 1000,
   });

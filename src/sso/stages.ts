@@ -44,6 +44,8 @@ export type Stage = "select" | "principles" | "sample" | "score";
 export interface StageContext {
   /** The model's context length: prompt + answer budget must fit it. */
   maxPositions: number;
+  /** The longest (prompt variant, response) pair the engine can score. */
+  maxScoreLength: number;
   tok: Tokenizer;
   lib: FeatureLibrary;
   config: SynthConfig;
@@ -225,8 +227,8 @@ export type RefScores = Record<RefColumn, number> & {
 
 /**
  * Reference log-probs of a chunk in one scoring call. The ids are the chat encoding the trainer uses
- * (encodeChat: prompt with generation prompt, response + end-of-turn), not the sampled ids. Null where a pair does
- * not fit the model's context (a re-encoded answer can be longer than the sampled one).
+ * (encodeChat: prompt with generation prompt, response + end-of-turn), not the sampled ids. Null where a pair is
+ * longer than the engine can score (a re-encoded answer can be longer than the sampled one).
  */
 export function* scoreStage(
   ctx: StageContext,
@@ -246,7 +248,7 @@ export function* scoreStage(
         );
       counts[kind] = it.responseIds.length;
     });
-    const ok = items.every((it) => it.promptIds.length + it.responseIds.length <= ctx.maxPositions);
+    const ok = items.every((it) => it.promptIds.length + it.responseIds.length <= ctx.maxScoreLength);
     return ok ? { items, counts: counts as PerResponse<number> } : null;
   });
   const flat: ScoreItem[] = perRecord.flatMap((r) => r?.items ?? []);

@@ -85,7 +85,7 @@ export function synthesizeChunks(
   opts: SynthOptions,
 ): ChunksResult {
   const engine = new LocalEngine(model, tok.stopIds, (ids) => tok.decode(ids, { skipSpecialTokens: true }));
-  return runLocal(chunkSteps(engine.maxPositions, tok, prompts, config, opts), engine);
+  return runLocal(chunkSteps(engine, tok, prompts, config, opts), engine);
 }
 
 /** `synthesizeChunks` on any engine (a remote one: src/remote/); the records equal the in-process ones. */
@@ -96,11 +96,11 @@ export function synthesizeChunksOn(
   config: SynthConfig,
   opts: SynthOptions,
 ): Promise<ChunksResult> {
-  return runOn(chunkSteps(engine.maxPositions, tok, prompts, config, opts), engine);
+  return runOn(chunkSteps(engine, tok, prompts, config, opts), engine);
 }
 
 function* chunkSteps(
-  maxPositions: number,
+  limits: { maxPositions: number; maxScoreLength: number },
   tok: Tokenizer,
   prompts: readonly SynthPrompt[],
   config: SynthConfig,
@@ -111,7 +111,8 @@ function* chunkSteps(
   const start = opts.start ?? 0;
   if (start % config.batch !== 0 && start !== prompts.length)
     throw new Error(`synthesize: start ${start} is not a multiple of batch ${config.batch}`);
-  const ctx: StageContext = { maxPositions, tok, lib, config, onProgress: opts.onProgress };
+  const { maxPositions, maxScoreLength } = limits;
+  const ctx: StageContext = { maxPositions, maxScoreLength, tok, lib, config, onProgress: opts.onProgress };
   const counts = structuredClone(opts.counts ?? emptyCounts(lib)),
     seconds = { ...(opts.seconds ?? zeroSeconds()) };
   const all: SsoRecord[] = [];

@@ -8,6 +8,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { connectEngine } from "../../src/remote/connect.js";
+import { Http } from "../../src/remote/http.js";
 import { OpenAiEngine } from "../../src/remote/openai.js";
 import { runCli, spawnCli, tempDir } from "../helpers.js";
 import { makeTinyModel } from "../sso/helpers.js";
@@ -135,7 +137,13 @@ async function fake(replies: [number, unknown][]): Promise<{ url: string; server
 
 describe("the openai engine", () => {
   const engine = (url: string) =>
-    new OpenAiEngine({ baseUrl: url, model: "m", maxPositions: 512, eosIds: [9], backoffMs: 5, retries: 3 });
+    new OpenAiEngine({
+      http: new Http(url.replace(/\/v1$/, ""), { backoffMs: 5, retries: 3 }),
+      model: "m",
+      maxPositions: 512,
+      stopIds: [9],
+      settings: {},
+    });
   const request = {
     promptIds: [1, 2],
     params: { temperature: 0, topP: 1, topK: 0, maxNewTokens: 4, stop: [] },
@@ -183,6 +191,79 @@ describe("the openai engine", () => {
       );
     } finally {
       f.server.close();
+    }
+  });
+
+  it("fails fast with the server's message on a 404 (an unknown model), never falling back to chat", async () => {
+    const f = await fake([[404, { error: { message: "The model `m` does not exist.", code: 404 } }]]);
+    try {
+      await assert.rejects(engine(f.url).generate([request]), /HTTP 404: The model `m` does not exist\.$/);
+      assert.equal(f.hits(), 1);
+    } finally {
+      f.server.close();
+    }
+  });
+
+  it("treats a finish_reason other than stop/length as an error, and an integer stop_reason as end-of-sequence", async () => {
+    const f = await fake([
+      [200, { choices: [{ text: "hi", finish_reason: "stop", stop_reason: 9, token_ids: [5, 9] }] }],
+      [200, { choices: [{ text: "", finish_reason: "abort", stop_reason: null, token_ids: [] }] }],
+    ]);
+    try {
+      assert.deepEqual((await engine(f.url).generate([request]))[0], { tokens: [5], text: "hi", finishReason: "eos" });
+      await assert.rejects(engine(f.url).generate([request]), /finish_reason "abort"/);
+    } finally {
+      f.server.close();
+    }
+  });
+
+  it("reads vLLM's -9999.0 and sso serve's null log-prob as -Infinity, and scores many prompts per request", async () => {
+    const lp = (v: number | null) => ({ "3": { logprob: v, rank: 1, decoded_token: "c" } });
+    const f = await fake([
+      [
+        200,
+        {
+          choices: [0, 1].map((index) => ({
+            index,
+            text: "",
+            prompt_logprobs: [null, lp(-1), index ? lp(null) : lp(-9999)],
+          })),
+        },
+      ],
+    ]);
+    try {
+      const items = [0, 1].map(() => ({ promptIds: [1, 3], responseIds: [3] }));
+      const r = await engine(f.url).score(items, { maxBatchTokens: 100 });
+      assert.deepEqual(
+        r.map((x) => x.logp),
+        [-Infinity, -Infinity],
+      );
+      assert.equal(f.hits(), 1);
+    } finally {
+      f.server.close();
+    }
+  });
+
+  it("takes the context length from GET /v1/models and names the models a server has", async () => {
+    const models = (owned_by: string) => ({ data: [{ id: "m", owned_by, max_model_len: 100 }] });
+    const connect = (url: string, model = "m") =>
+      connectEngine({ baseUrl: url, model, engine: "openai", maxPositions: 512, stopIds: [9], retries: 0 });
+    const v = await fake([[200, models("vllm")]]),
+      s = await fake([[200, models("sso")]]),
+      g = await fake([[200, models("sglang")]]);
+    try {
+      const [ev, es, eg] = [await connect(v.url), await connect(s.url), await connect(g.url)];
+      // vLLM generates a token after a scored prompt (max_tokens 1); sso serve scores with echo and max_tokens 0;
+      // SGLang refuses inputs of context_len tokens.
+      assert.deepEqual([ev.maxPositions, ev.maxScoreLength], [100, 99]);
+      assert.deepEqual([es.maxPositions, es.maxScoreLength], [100, 100]);
+      assert.deepEqual([eg.maxPositions, eg.maxScoreLength, eg.settings.engine], [99, 99, "sglang"]);
+      await assert.rejects(
+        connect(v.url, "x"),
+        /^Error: --api-model "x": .*\/v1\/models does not list it \(the server has "m"\)$/,
+      );
+    } finally {
+      for (const x of [v, s, g]) x.server.close();
     }
   });
 });

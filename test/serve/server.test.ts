@@ -121,6 +121,36 @@ describe("sso serve API", () => {
     assert.ok(c.logprobs!.top_logprobs!.slice(1).every((t) => Object.keys(t!).length <= 2));
   });
 
+  it("puts a chat answer's prompt_token_ids at the top level and token_ids per choice, as vLLM does", async () => {
+    const r = await post(
+      s,
+      "/v1/chat/completions",
+      {
+        messages: [{ role: "user", content: "Hi" }],
+        max_tokens: 3,
+        seed: 1,
+        return_token_ids: true,
+      },
+      { authorization: "Bearer k1" },
+    );
+    const j = r.json as unknown as { prompt_token_ids: number[]; choices: Record<string, unknown>[] };
+    assert.deepEqual(j.prompt_token_ids, tok.encodePrompt([{ role: "user", content: "Hi" }]));
+    assert.ok(Array.isArray(j.choices[0].token_ids) && !("prompt_token_ids" in j.choices[0]));
+  });
+
+  it("scores a prompt without generating with echo and max_tokens 0, -inf as vLLM's -9999.0", async () => {
+    const r = await post(
+      s,
+      "/v1/completions",
+      { prompt: [1, 2, 3], echo: true, max_tokens: 0, prompt_logprobs: 1 },
+      { authorization: "Bearer k1" },
+    );
+    const c = (r.json.choices as unknown as { prompt_logprobs: (Record<string, { logprob: number }> | null)[] }[])[0];
+    assert.equal(r.status, 200);
+    assert.equal(c.prompt_logprobs.length, 3);
+    assert.ok(Object.values(c.prompt_logprobs[2]!).every((e) => typeof e.logprob === "number" && e.logprob >= -9999));
+  });
+
   const MALFORMED: [string, string, unknown, RegExp][] = [
     ["not JSON", "/v1/completions", "{bad", /invalid JSON/],
     ["an array body", "/v1/completions", [1, 2], /JSON object/],
@@ -139,6 +169,17 @@ describe("sso serve API", () => {
     ["max_tokens past the context", "/v1/completions", { prompt: "x", max_tokens: 100_000 }, /maximum context length/],
     ["n = 2", "/v1/completions", { prompt: "x", n: 2 }, /\bn\b/],
     ["a presence penalty", "/v1/completions", { prompt: "x", presence_penalty: 1 }, /presence_penalty/],
+    // Where vLLM refuses, so do we (vllm/entrypoints/openai/completion/protocol.py), rather than ignore a field.
+    ["max_tokens 0 without echo", "/v1/completions", { prompt: [1, 2], max_tokens: 0, prompt_logprobs: 1 }, /echo/],
+    [
+      "prompt_logprobs when streaming",
+      "/v1/completions",
+      { prompt: [1, 2], stream: true, prompt_logprobs: 1 },
+      /`prompt_logprobs` are not available when `stream=True`/,
+    ],
+    ["a repetition penalty", "/v1/completions", { prompt: "x", repetition_penalty: 1.05 }, /repetition_penalty/],
+    ["a min_p", "/v1/completions", { prompt: "x", min_p: 0.05 }, /min_p/],
+    ["a foreign stop token id", "/v1/completions", { prompt: "x", stop_token_ids: [7] }, /stop_token_ids: 7/],
     ["no messages", "/v1/chat/completions", { messages: [] }, /messages/],
     ["an unknown role", "/v1/chat/completions", { messages: [{ role: "wizard", content: "hi" }] }, /role/],
     ["content of the wrong type", "/v1/chat/completions", { messages: [{ role: "user", content: 5 }] }, /content/],
