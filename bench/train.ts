@@ -1,11 +1,14 @@
 // Training-step benchmark: forward + backward + clipping + AdamW on ~1M, ~10M and ~40M-parameter models at
-// sequence length 256, as tokens/s and as a fraction of the GEMM peak measured in the same process; and, when
-// Debian's python3-torch is installed, the same steps in PyTorch CPU (bench/train_torch.py, 2 threads) with
-// our/PyTorch ratios. Ends with one JSON summary line.
+// sequence length 256, as tokens/s and as a fraction of the GEMM peak measured in the same process; with the
+// built-in batch-invariant GEMM and, when the addon links OpenBLAS, with OpenBLAS too (alternating, same process);
+// and, when Debian's python3-torch is installed, the same steps in PyTorch CPU (bench/train_torch.py, 2 threads)
+// with our/PyTorch ratios. Ends with one JSON summary line.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Backend } from "../src/backends/backend.js";
+import { loadCpuAddon } from "../src/backends/cpu/addon.js";
+import { setCpuGemm } from "../src/backends/cpu/index.js";
 import { getBackend } from "../src/backends/index.js";
 import { parseConfig } from "../src/model/config.js";
 import { initModel } from "../src/model/folder.js";
@@ -126,43 +129,70 @@ function benchTorch(): Record<string, number> | string {
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as Record<string, number>;
 }
 
+/** Runs fn with each GEMM the addon has (built-in, then OpenBLAS when linked), restoring the built-in one. */
+function perGemm<T>(fn: () => T): { builtin: T; blas?: T } {
+  const addon = loadCpuAddon();
+  const hasBlas = !(addon instanceof Error) && addon.hasBlas;
+  setCpuGemm("builtin");
+  const builtin = fn();
+  if (!hasBlas) return { builtin };
+  try {
+    setCpuGemm("blas");
+    return { builtin, blas: fn() };
+  } finally {
+    setCpuGemm("builtin");
+  }
+}
+
 export function benchTrain(): void {
   const be = getBackend("cpu");
-  const peak = gemmPeak(be);
+  const peak = perGemm(() => gemmPeak(be));
   const tokens = TRAIN_BENCH.batch * TRAIN_BENCH.seqLen;
+  const blasPeak = peak.blas === undefined ? "" : `, OpenBLAS ${round(peak.blas, 1)}`;
   console.log(
-    `train bench · ${be.description} · GEMM peak ${round(peak, 1)} GFLOPS · batch ${TRAIN_BENCH.batch}×${TRAIN_BENCH.seqLen} tokens`,
+    `train bench · GEMM peak: built-in ${round(peak.builtin, 1)} GFLOPS${blasPeak} · batch ${TRAIN_BENCH.batch}×${TRAIN_BENCH.seqLen} tokens`,
   );
   const torch = benchTorch();
   if (typeof torch === "string") console.log(`PyTorch baseline skipped: ${torch}`);
-  const summary: Record<string, number | string> = { bench: "train", gemm_peak_gflops: round(peak, 1) };
+  const summary: Record<string, number | string> = { bench: "train", gemm_peak_gflops: round(peak.builtin, 1) };
+  if (peak.blas !== undefined) summary.blas_gemm_peak_gflops = round(peak.blas, 1);
   console.log(
-    ["model", "params", "ms/step", "tok/s", "GFLOPS", "of peak", "torch tok/s", "ours/torch"]
+    ["model", "gemm", "params", "ms/step", "tok/s", "GFLOPS", "of peak", "torch tok/s", "ours/torch"]
       .map((h) => h.padEnd(12))
       .join(""),
   );
   for (const [name, raw] of Object.entries(TRAIN_CONFIGS)) {
-    const { params, msPerStep } = benchOurs(be, raw);
-    const tokS = tokens / (msPerStep / 1000),
-      gflops = stepFlops(raw, params, tokens) / (msPerStep * 1e6);
-    const torchMs = typeof torch === "string" ? undefined : torch[name];
-    const cells = [
-      name,
-      `${round(params / 1e6, 1)}M`,
-      round(msPerStep, 0),
-      round(tokS, 0),
-      round(gflops, 1),
-      `${round((100 * gflops) / peak, 0)}%`,
-      torchMs ? round(tokens / (torchMs / 1000), 0) : "-",
-      torchMs ? `${round(torchMs / msPerStep, 2)}×` : "-",
-    ];
-    console.log(cells.map((c) => String(c).padEnd(12)).join(""));
-    Object.assign(summary, { [`${name}_tok_s`]: round(tokS, 0), [`${name}_peak_fraction`]: round(gflops / peak, 3) });
-    if (torchMs)
+    const runs = perGemm(() => benchOurs(be, raw));
+    for (const [gemm, run] of Object.entries(runs)) {
+      const { params, msPerStep } = run;
+      const gemmPeakNow = gemm === "blas" ? peak.blas! : peak.builtin;
+      const tokS = tokens / (msPerStep / 1000),
+        gflops = stepFlops(raw, params, tokens) / (msPerStep * 1e6);
+      const torchMs = typeof torch === "string" ? undefined : torch[name];
+      const cells = [
+        name,
+        gemm,
+        `${round(params / 1e6, 1)}M`,
+        round(msPerStep, 0),
+        round(tokS, 0),
+        round(gflops, 1),
+        `${round((100 * gflops) / gemmPeakNow, 0)}%`,
+        torchMs ? round(tokens / (torchMs / 1000), 0) : "-",
+        torchMs ? `${round(torchMs / msPerStep, 2)}×` : "-",
+      ];
+      console.log(cells.map((c) => String(c).padEnd(12)).join(""));
+      const key = gemm === "blas" ? `${name}_blas` : name;
       Object.assign(summary, {
-        [`${name}_torch_tok_s`]: round(tokens / (torchMs / 1000), 0),
-        [`${name}_ratio_vs_torch`]: round(torchMs / msPerStep, 2),
+        [`${key}_tok_s`]: round(tokS, 0),
+        [`${key}_peak_fraction`]: round(gflops / gemmPeakNow, 3),
       });
+      if (torchMs) {
+        Object.assign(summary, {
+          [`${name}_torch_tok_s`]: round(tokens / (torchMs / 1000), 0),
+          [`${key}_ratio_vs_torch`]: round(torchMs / msPerStep, 2),
+        });
+      }
+    }
   }
   console.log(JSON.stringify(summary));
 }
