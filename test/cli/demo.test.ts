@@ -42,8 +42,19 @@ describe("sso demo", () => {
         lines.some((l) => l.startsWith(`${name} `)),
         `row ${name}`,
       );
+    const vsHeader = lines.findIndex((l) => l.startsWith("method ") && l.includes("LC win rate % [95% CI]"));
+    assert.ok(vsHeader > 0, r.stdout);
+    for (const [k, name] of ["sso", "pbaa"].entries())
+      assert.match(
+        lines[vsHeader + 1 + k],
+        new RegExp(`^${name}\\s+\\d+\\.\\d \\[\\d+\\.\\d, \\d+\\.\\d\\]\\s+\\d+\\.\\d \\[`),
+      );
     const html = readFileSync(join(out, "report.html"), "utf8");
     assert.ok(html.includes("<table>") && (html.match(/<svg/g) ?? []).length === 4, "table and four charts");
+    assert.ok(
+      html.includes("Against the base model") && html.includes('<table class="sbs">'),
+      "win rates, side by side",
+    );
     assert.ok(html.includes("Self-steered pairs"), "the judged pairs");
     const demo = JSON.parse(readFileSync(join(out, "demo.json"), "utf8"));
     assert.deepEqual(
@@ -52,6 +63,10 @@ describe("sso demo", () => {
     );
     assert.equal(demo.runs[0].evals.length, 1);
     assert.equal(demo.runs[0].pairs.length, 1);
+    const vs = demo.runs[0].vs_base;
+    assert.equal(vs.n, 6);
+    assert.equal(vs.wins + vs.losses + vs.ties + vs.unparsed, 6);
+    assert.equal(vs.inconsistent, 0, "the world judge does not depend on the order");
     assert.ok(demo.runs[0].pairs[0].records >= 0 && demo.runs[0].pairs[0].records <= 8);
     assert.ok(existsSync(join(out, "aligned-model", "model.safetensors")));
     loadModel(join(out, "aligned-model"), getBackend("ref"));
