@@ -7,7 +7,11 @@
 //   choice  a multiple-choice letter A–J: "answer is (B)" / "Answer: B", else a response that is only a letter,
 //           else one that starts "B." / "(B)", else the last parenthesised "(B)".
 // References go through the same extraction (a GSM8K solution ends in "#### 42"), falling back to the whole text.
-// Pure functions; the CLI (cli/eval.ts) generates the responses and prints accuracy with its interval.
+// `mathAccuracy` scores responses with a bootstrap interval; `readMathData` reads the problems (JSONL). Generating
+// responses and printing are elsewhere (run.ts, cli/eval.ts).
+import { z } from "zod";
+import { readJsonl } from "../util/jsonl.js";
+import { type Interval, meanWithInterval } from "./stats.js";
 
 export const ANSWER_FORMATS = ["gsm8k", "math", "choice"] as const;
 export type AnswerFormat = (typeof ANSWER_FORMATS)[number];
@@ -146,4 +150,57 @@ export function gradeAnswer(format: AnswerFormat, response: string, reference: s
         ? mathEqual(got, expected)
         : got === expected.replace(/[()\s.]/g, "").toUpperCase();
   return { extracted: got, expected, correct };
+}
+
+const MathLine = z
+  .object({
+    prompt: z.string().min(1).optional(),
+    question: z.string().min(1).optional(),
+    problem: z.string().min(1).optional(),
+    answer: z.string().optional(),
+    solution: z.string().optional(),
+  })
+  .refine((v) => (v.prompt ?? v.question ?? v.problem) !== undefined, 'needs "prompt", "question" or "problem"')
+  .refine((v) => (v.answer ?? v.solution) !== undefined, 'needs "answer" or "solution" (the reference)')
+  .transform((v) => ({ prompt: (v.prompt ?? v.question ?? v.problem)!, reference: (v.answer ?? v.solution)! }));
+
+/** Problems from JSONL: {"prompt" | "question" | "problem", "answer" | "solution"} per line. */
+export const readMathData = (path: string): { prompt: string; reference: string }[] =>
+  readJsonl(path, MathLine).map((l) => l.value);
+
+export interface MathSummary {
+  n: number;
+  correct: number;
+  /** Responses with no answer in the format. */
+  unextracted: number;
+  accuracy: number | null;
+  accuracy_ci: Interval | null;
+}
+
+/** Grades responses[i] against items[i]; accuracy with a bootstrap 95% interval from `seed`. */
+export function mathAccuracy(
+  items: readonly { prompt: string; reference: string }[],
+  responses: readonly string[],
+  format: AnswerFormat,
+  seed = 0,
+): { summary: MathSummary; results: ({ prompt: string; response: string } & Graded)[] } {
+  const results = items.map((it, i) => ({
+    prompt: it.prompt,
+    response: responses[i],
+    ...gradeAnswer(format, responses[i], it.reference),
+  }));
+  const acc = meanWithInterval(
+    results.map((r) => (r.correct ? 1 : 0)),
+    { seed },
+  );
+  return {
+    summary: {
+      n: results.length,
+      correct: results.filter((r) => r.correct).length,
+      unextracted: results.filter((r) => r.extracted === null).length,
+      accuracy: acc.value,
+      accuracy_ci: acc.ci,
+    },
+    results,
+  };
 }

@@ -23,7 +23,7 @@ import {
   summarizeGrades,
 } from "./grade.js";
 import { JudgmentCache } from "./judge.js";
-import { type AnswerFormat, gradeAnswer } from "./math.js";
+import { type AnswerFormat, type MathSummary, mathAccuracy, readMathData } from "./math.js";
 import {
   judgePairs,
   llmPairJudge,
@@ -33,7 +33,6 @@ import {
   summarizePairs,
 } from "./pairwise.js";
 import { pairwiseHtml } from "./report.js";
-import { type Interval, meanWithInterval } from "./stats.js";
 import { worldPairJudge } from "./world-judge.js";
 
 export interface JudgeFlags {
@@ -198,18 +197,6 @@ export async function runGrade(o: GradeRunOptions): Promise<{ summary: GradeSumm
   return { summary, cached: cache.hits, asked: cache.misses };
 }
 
-const MathLine = z
-  .object({
-    prompt: z.string().min(1).optional(),
-    question: z.string().min(1).optional(),
-    problem: z.string().min(1).optional(),
-    answer: z.string().optional(),
-    solution: z.string().optional(),
-  })
-  .refine((v) => (v.prompt ?? v.question ?? v.problem) !== undefined, 'needs "prompt", "question" or "problem"')
-  .refine((v) => (v.answer ?? v.solution) !== undefined, 'needs "answer" or "solution" (the reference)')
-  .transform((v) => ({ prompt: (v.prompt ?? v.question ?? v.problem)!, reference: (v.answer ?? v.solution)! }));
-
 const ResponseLine = z
   .object({ output: z.string().optional(), response: z.string().optional(), text: z.string().optional() })
   .refine((v) => (v.output ?? v.response ?? v.text) !== undefined, 'needs "output", "response" or "text"')
@@ -224,21 +211,12 @@ export interface MathRunOptions extends ModelFlags {
   seed: number;
 }
 
-export interface MathSummary {
-  n: number;
-  correct: number;
-  /** Responses with no answer in the format. */
-  unextracted: number;
-  accuracy: number | null;
-  accuracy_ci: Interval | null;
-}
-
 /** Accuracy on verifiable problems; --answers is a JSONL file whose line i answers line i of --data. */
 export function runMath(o: MathRunOptions): MathSummary {
   if ((o.answers === undefined) === (o.model === undefined))
     throw new Error("eval math: give exactly one of --answers FILE or --model DIR");
   if (o.out !== undefined) checkOutputFile("--out", o.out);
-  const items = readJsonl(o.data, MathLine).map((l) => l.value);
+  const items = readMathData(o.data);
   let responses: string[];
   if (o.answers !== undefined) {
     responses = readJsonl(o.answers, ResponseLine).map((l) => l.value);
@@ -254,22 +232,7 @@ export function runMath(o: MathRunOptions): MathSummary {
       { maxNewTokens: o.maxNewTokens, batch: o.batch },
     ).map((r) => r.output);
   }
-  const results = items.map((it, i) => ({
-    prompt: it.prompt,
-    response: responses[i],
-    ...gradeAnswer(o.format, responses[i], it.reference),
-  }));
-  const acc = meanWithInterval(
-    results.map((r) => (r.correct ? 1 : 0)),
-    { seed: o.seed },
-  );
-  const summary: MathSummary = {
-    n: results.length,
-    correct: results.filter((r) => r.correct).length,
-    unextracted: results.filter((r) => r.extracted === null).length,
-    accuracy: acc.value,
-    accuracy_ci: acc.ci,
-  };
+  const { summary, results } = mathAccuracy(items, responses, o.format, o.seed);
   if (o.out !== undefined)
     writeFileAtomic(o.out, `${JSON.stringify({ mode: "math", format: o.format, summary, results }, null, 2)}\n`);
   return summary;
