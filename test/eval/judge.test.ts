@@ -66,6 +66,47 @@ describe("position swap", () => {
   });
 });
 
+describe("sso eval pairwise --judge world", () => {
+  it("judges answer files offline with the checkers; a non-world prompt is a one-line error", () => {
+    const work = tempDir("sso-world-judge-");
+    const prompts = heldOutPrompts(0, 30)
+      .filter((p) => p.task.family === "arith")
+      .slice(0, 4);
+    const right = (p: (typeof prompts)[number]) => `The answer is ${(p.task as { answer: number }).answer}.`;
+    const mine = join(work, "mine.jsonl"),
+      base = join(work, "base.json");
+    // Mine: right, right, right, wrong; the baseline: wrong, wrong, right, wrong.
+    writeFileSync(
+      mine,
+      prompts
+        .map((p, i) => `${JSON.stringify({ prompt: p.text, response: i < 3 ? right(p) : "The answer is -1." })}\n`)
+        .join(""),
+    );
+    writeFileSync(
+      base,
+      JSON.stringify(
+        prompts.map((p, i) => ({
+          instruction: p.text,
+          output: i === 2 ? right(p) : "The answer is -1.",
+          generator: "ref",
+        })),
+      ),
+    );
+    const out = join(work, "r.json");
+    const r = runCli("eval", "pairwise", "--answers", mine, "--baseline", base, "--judge", "world", "--out", out);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^mine\.jsonl vs ref: 4 items, 4 judged in both orders, 0 unparsed$/m);
+    assert.match(r.stdout, /^wins 2, losses 0, ties 2; the two orders disagreed on 0$/m);
+    assert.match(r.stdout, /^win rate % {8}75\.0 \[/m);
+    writeFileSync(mine, `${JSON.stringify({ prompt: "Not from the world", response: "x" })}\n`);
+    writeFileSync(base, JSON.stringify([{ instruction: "Not from the world", output: "y" }]));
+    assertOneLineError(
+      runCli("eval", "pairwise", "--answers", mine, "--baseline", base, "--judge", "world", "--out", out),
+      /not a world prompt/,
+    );
+  });
+});
+
 describe("parsing the judge", () => {
   const verdicts: [string, "A" | "B" | "tie" | null][] = [
     ["A is longer but B is right.\nVerdict: B", "B"],
