@@ -39,11 +39,15 @@ export function gradeText(s: GradeSummary): string {
 export const esc = (s: string): string =>
   s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
 
-/** Indices of a seeded sample of `count` of n items, in order. */
-export function sampleIndices(n: number, count: number, seed: number): number[] {
-  const idx = Array.from({ length: n }, (_, i) => i);
-  return new Rng(seed)
-    .shuffle(idx)
+/** Indices of a seeded sample of `count` of n items, in order; items for which `preferred` holds are taken first. */
+export function sampleIndices(
+  n: number,
+  count: number,
+  seed: number,
+  preferred: (i: number) => boolean = () => true,
+): number[] {
+  const shuffled = new Rng(seed).shuffle(Array.from({ length: n }, (_, i) => i));
+  return [...shuffled.filter(preferred), ...shuffled.filter((i) => !preferred(i))]
     .slice(0, Math.min(count, n))
     .sort((a, b) => a - b);
 }
@@ -62,17 +66,19 @@ const verdictText = (o: PairOutcome): string => {
   return `<b>${pref}</b><br>model shown first: ${one(o.model_first, true)}<br>baseline shown first: ${one(o.baseline_first, false)}`;
 };
 
-/** An HTML table of sampled prompts: the baseline's and the model's answers side by side and the verdicts. */
+/** An HTML table of sampled prompts (those whose two answers differ first): both answers side by side and the verdicts. */
 export function sideBySide(
   outcomes: readonly PairOutcome[],
   names: { model: string; baseline: string },
   count = 10,
   seed = 0,
 ): string {
-  const rows = sampleIndices(outcomes.length, count, seed).map((i) => {
-    const o = outcomes[i];
-    return `<tr><td>${esc(o.instruction)}</td><td><pre>${esc(o.baseline)}</pre></td><td><pre>${esc(o.output)}</pre></td><td>${verdictText(o)}</td></tr>`;
-  });
+  const rows = sampleIndices(outcomes.length, count, seed, (i) => outcomes[i].output !== outcomes[i].baseline).map(
+    (i) => {
+      const o = outcomes[i];
+      return `<tr><td>${esc(o.instruction)}</td><td><pre>${esc(o.baseline)}</pre></td><td><pre>${esc(o.output)}</pre></td><td>${verdictText(o)}</td></tr>`;
+    },
+  );
   return `<table class="sbs"><tr><th>prompt</th><th>${esc(names.baseline)}</th><th>${esc(names.model)}</th><th>verdict</th></tr>${rows.join("")}</table>`;
 }
 
