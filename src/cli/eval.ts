@@ -152,9 +152,11 @@ export function runEval(opts: EvalCliOptions): void {
 export async function runPairwiseCli(opts: PairwiseRunOptions): Promise<void> {
   const r = await runPairwise(opts);
   console.log(pairwiseText(r.summary, r.names.model, r.names.baseline));
-  console.error(
-    `judge ${r.names.judge}: ${r.asked} asked, ${r.cached} from the cache · report → ${opts.out}${opts.html ? `, ${opts.html}` : ""}`,
-  );
+  const judged =
+    r.names.judge === "world"
+      ? "judge world (offline)"
+      : `judge ${r.names.judge}: ${r.asked} asked, ${r.cached} from the cache`;
+  console.error(`${judged} · report → ${opts.out}${opts.html ? `, ${opts.html}` : ""}`);
 }
 
 export async function runGradeCli(opts: GradeRunOptions): Promise<void> {

@@ -6,7 +6,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { getBackend } from "../../src/backends/index.js";
-import { type DemoResult, htmlReport, iterationRows, markdownTable, meanStdRows } from "../../src/demo/report.js";
+import {
+  type DemoResult,
+  htmlReport,
+  iterationRows,
+  markdownTable,
+  meanStdRows,
+  versusBaseMeanStdRows,
+} from "../../src/demo/report.js";
+import type { PairwiseSummary } from "../../src/eval/pairwise.js";
 import { loadModel } from "../../src/model/folder.js";
 import type { WorldSummary } from "../../src/world/evaluate.js";
 import { assertOneLineError, makeTinyModel, runCli, tempDir } from "../helpers.js";
@@ -190,6 +198,18 @@ describe("sso demo", () => {
         assert.ok(Number(y) < plotTop, `${name} above the plot`);
       }
     }
+  });
+
+  it("versusBaseMeanStdRows: win rate and LC win rate as mean ± sample std over seeds", () => {
+    const result = (win: number, lc: number): DemoResult => ({
+      base: {} as WorldSummary,
+      features: [],
+      runs: [{ method: "sso", evals: [], steps: [], vs_base: { win_rate: win, lc_win_rate: lc } as PairwiseSummary }],
+    });
+    assert.deepEqual(versusBaseMeanStdRows([result(0.5, 0.6), result(0.7, 0.6), result(0.6, 0.6)]), [
+      ["method", "win rate %", "LC win rate %"],
+      ["sso", "60.0 ± 10.0", "60.0 ± 0.0"],
+    ]);
   });
 
   it("meanStdRows: mean ± sample std per cell over seeds; markdownTable; different methods are refused", () => {
