@@ -3,6 +3,8 @@
 // overall score and the mean answer length; --data generates an answer per JSONL line and prints exact-match
 // accuracy (normalisation in world/evaluate.ts). Every input is validated before the model loads; errors are one
 // line; --out writes the full report (summary and every answer) atomically. Answers are greedy.
+// `sso eval pairwise | grade | math` (judged pairwise win rates, MT-Bench-style grades, verifiable accuracy) only
+// print here: their work is src/eval/run.ts.
 import { z } from "zod";
 import { getBackend } from "../backends/index.js";
 import { gradeText, pairwiseText, rateText } from "../eval/report.js";

@@ -235,9 +235,22 @@ const evalCommand = program
   .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
   .action(async (opts) => (await import("./eval.js")).runEval(opts));
 
+/** Flags of a local model answering an evaluation's prompts (--model). */
+function answeringOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "--max-new-tokens <n>",
+      "--model: token limit per answer (greedy)",
+      flag("--max-new-tokens", MaxNewTokens),
+      512,
+    )
+    .option("--batch <n>", "--model: sequences decoded together", flag("--batch", Count), 16)
+    .option("--backend <name>", "--model: compute backend (ref, cpu)", "cpu");
+}
+
 /** Flags of a judged evaluation: the judge, its cache, and a local model's answering when one answers. */
 function judgeOptions(cmd: Command, judges: string): Command {
-  return cmd
+  return answeringOptions(cmd)
     .option("--judge <kind>", judges, "openai")
     .option("--judge-url <url>", "--judge openai: the judge server, e.g. https://api.openai.com/v1")
     .option("--judge-model <name>", "--judge openai: the judge's model name on the server")
@@ -249,15 +262,7 @@ function judgeOptions(cmd: Command, judges: string): Command {
     .option("--timeout <s>", "seconds per judge request", flag("--timeout", Seconds), 300)
     .option("--cache <file>", "judgment cache, JSONL (default: OUT.judgments.jsonl); a rerun asks nothing twice")
     .option("--concurrency <n>", "judge requests in flight", flag("--concurrency", Count), 8)
-    .option("--seed <n>", "bootstrap seed of the 95% intervals", flag("--seed", Seed), 0)
-    .option(
-      "--max-new-tokens <n>",
-      "--model: token limit per answer (greedy)",
-      flag("--max-new-tokens", MaxNewTokens),
-      512,
-    )
-    .option("--batch <n>", "--model: sequences decoded together", flag("--batch", Count), 16)
-    .option("--backend <name>", "--model: compute backend (ref, cpu)", "cpu");
+    .option("--seed <n>", "bootstrap seed of the 95% intervals", flag("--seed", Seed), 0);
 }
 
 judgeOptions(
@@ -291,7 +296,7 @@ judgeOptions(
   "openai (an OpenAI-compatible judge)",
 ).action(async (opts) => (await import("./eval.js")).runGradeCli(opts));
 
-evalCommand
+const mathCommand = evalCommand
   .command("math")
   .description("accuracy on verifiable answers: GSM8K's final number, MATH's \\boxed{}, multiple-choice letters")
   .requiredOption("--data <file>", 'JSONL {"prompt" | "question" | "problem", "answer" | "solution"} per line')
@@ -303,16 +308,8 @@ evalCommand
   .option("--answers <file>", 'JSONL {"output" | "response" | "text"} per line, line i answering line i of --data')
   .option("--model <dir>", "or a model folder that answers each prompt")
   .option("--out <file>", "JSON report with every extracted answer")
-  .option("--seed <n>", "bootstrap seed of the 95% interval", flag("--seed", Seed), 0)
-  .option(
-    "--max-new-tokens <n>",
-    "--model: token limit per answer (greedy)",
-    flag("--max-new-tokens", MaxNewTokens),
-    512,
-  )
-  .option("--batch <n>", "--model: sequences decoded together", flag("--batch", Count), 16)
-  .option("--backend <name>", "--model: compute backend (ref, cpu)", "cpu")
-  .action(async (opts) => (await import("./eval.js")).runMathCli(opts));
+  .option("--seed <n>", "bootstrap seed of the 95% interval", flag("--seed", Seed), 0);
+answeringOptions(mathCommand).action(async (opts) => (await import("./eval.js")).runMathCli(opts));
 
 program
   .command("demo")

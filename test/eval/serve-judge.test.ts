@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { makeTinyModel, runCli, spawnCli, tempDir } from "../helpers.js";
+import { makeTinyModel, runCli, spawnCli, startServe, tempDir } from "../helpers.js";
 
 /** Runs the CLI without blocking this process, with extra environment variables. */
 const runCliAsync = (
@@ -49,19 +49,7 @@ describe("sso eval with sso serve as the judge", () => {
     );
     writeFileSync(answers, `${JSON.stringify({ question_id: 1, turns: ["5", "10"] })}\n`);
 
-    const server = spawnCli(["serve", "--model", judgeModel, "--port", "0", "--api-key", "s3cret"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const exited = new Promise<number | null>((resolve) => server.on("exit", resolve));
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      server.stdout!.on("data", (d) => {
-        out += d;
-        const m = /on (http:\/\/127\.0\.0\.1:\d+)\/v1/.exec(out);
-        if (m) resolve(m[1]);
-      });
-      server.on("exit", () => reject(new Error("sso serve exited before listening")));
-    });
+    const { server, url, exited } = await startServe(["--model", judgeModel, "--api-key", "s3cret"]);
     const judge = [
       "--judge-url",
       url,
