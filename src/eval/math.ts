@@ -42,8 +42,7 @@ export function extractGsm8k(text: string): string | undefined {
 export function extractBoxed(text: string): string | undefined {
   const at = Math.max(text.lastIndexOf("\\boxed"), text.lastIndexOf("\\fbox"));
   if (at < 0) return undefined;
-  let i = text.indexOf(text.startsWith("\\boxed", at) ? "\\boxed" : "\\fbox", at);
-  i += text.startsWith("\\boxed", at) ? 6 : 5;
+  const i = at + (text.startsWith("\\boxed", at) ? "\\boxed" : "\\fbox").length;
   if (text[i] === " ") {
     const m = /^ +([^\s$]+)/.exec(text.slice(i));
     return m?.[1];
@@ -57,7 +56,7 @@ export function extractBoxed(text: string): string | undefined {
   return undefined;
 }
 
-/** Removes one {…} group's braces at position i of s when it is a single token: \frac12 → \frac{1}{2}. */
+/** Braces a command's single-character arguments: braceArgs(s, "frac", 2) turns \frac12 into \frac{1}{2}. */
 const braceArgs = (s: string, command: string, count: number): string =>
   s.replace(new RegExp(`\\\\${command}((?:\\s*(?:\\{[^{}]*\\}|[0-9a-zA-Z])){${count}})`, "g"), (_, args: string) => {
     const parts = [...args.matchAll(/\{([^{}]*)\}|([0-9a-zA-Z])/g)].map((m) => m[1] ?? m[2]);
