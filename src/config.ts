@@ -1,7 +1,9 @@
 // The one `sso` config: synthesis, training and the iterate loop, each a zod section with documented defaults
 // (SSO-SPEC values), read from a JSON or YAML file; command-line flags override single keys. An unknown or
 // mistyped key anywhere is a one-line error naming it. `sso config` shows the effective result.
+import { dirname, isAbsolute, resolve } from "node:path";
 import { z } from "zod";
+import { IterationEvalConfig } from "./eval/config.js";
 import { resolveSynthConfig, SynthConfig } from "./sso/config.js";
 import { readStructuredFile } from "./sso/file.js";
 import { TrainConfig } from "./sso/train-config.js";
@@ -11,6 +13,8 @@ export const IterateConfig = z.strictObject({
   iterations: z.number().int().positive().default(3),
   /** Reference model of each iteration: its starting snapshot (the spec's default) or the initial model. */
   reference: z.enum(["iteration", "initial"]).default("iteration"),
+  /** An evaluation after each iteration (src/eval/iteration.ts): world checkers and/or math accuracy. */
+  eval: IterationEvalConfig.optional(),
 });
 export type IterateConfig = z.infer<typeof IterateConfig>;
 
@@ -29,6 +33,11 @@ export function loadConfig(file: string | undefined): SsoConfig {
 
 /** The config file ready for the library: defaults filled in and file paths in it made relative to the file. */
 export function resolveConfig(file: string | undefined): SsoConfig {
-  const c = loadConfig(file);
-  return { ...c, synth: resolveSynthConfig(c.synth, file) };
+  const c = loadConfig(file),
+    math = c.iterate.eval?.math;
+  const iterate =
+    math && file !== undefined && !isAbsolute(math.data)
+      ? { ...c.iterate, eval: { ...c.iterate.eval, math: { ...math, data: resolve(dirname(file), math.data) } } }
+      : c.iterate;
+  return { ...c, synth: resolveSynthConfig(c.synth, file), iterate };
 }

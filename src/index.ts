@@ -7,10 +7,27 @@
 export { BACKEND_NAMES, type Backend, type BackendName, getBackend, probeBackends } from "./backends/index.js";
 // Configuration.
 export { IterateConfig, loadConfig, resolveConfig, SsoConfig } from "./config.js";
+// Evaluation: pairwise judging with (length-controlled) win rates, single-answer grading, verifiable answers.
+export { type AnswerRow, pairUp, readAnswers } from "./eval/answers.js";
+export { type ChatJudge, openAiChat } from "./eval/client.js";
+export { type GradeSummary, gradeAnswers, summarizeGrades } from "./eval/grade.js";
+export { JudgmentCache } from "./eval/judge.js";
+export { type AnswerFormat, extractBoxed, extractChoice, extractGsm8k, gradeAnswer, mathEqual } from "./eval/math.js";
+export {
+  judgePairs,
+  llmPairJudge,
+  type PairItem,
+  type PairJudge,
+  type PairOutcome,
+  type PairwiseSummary,
+  summarizePairs,
+} from "./eval/pairwise.js";
+export { runGrade, runMath, runPairwise } from "./eval/run.js";
+export { bootstrapInterval, lengthControlled, meanWithInterval } from "./eval/stats.js";
+export { worldPairJudge } from "./eval/world-judge.js";
 export { type ModelConfig, parseConfig } from "./model/config.js";
 export { initModel, loadModel, readConfig, type SaveOptions, saveModel } from "./model/folder.js";
 export { Model, type SequenceInput, type SequenceOutput } from "./model/model.js";
-
 // Scoring and generation.
 export { type ScoreItem, type ScoreResult, scoreItems } from "./model/score.js";
 export { type FinishReason, type GenerationRequest, type GenerationResult, generate } from "./sample/generate.js";
@@ -25,7 +42,6 @@ export {
   type RecordLogps,
   ssoObjective,
 } from "./sso/objective.js";
-
 // Self-Steering Optimization: the pairs, the objective, synthesis, training and the loop.
 export { PAIR_NAMES, PAIRS, type Pair, pairLabel, REF_COLUMNS, type RefColumn } from "./sso/pairs.js";
 export { SsoRecord } from "./sso/record.js";
@@ -36,8 +52,6 @@ export type { SynthSummary } from "./sso/synth-summary.js";
 export { type StepMetrics, type TrainOptions, trainSso } from "./sso/train.js";
 export { ObjectiveSettings, objectiveConfig, TrainConfig } from "./sso/train-config.js";
 export { type ChatMessage, Tokenizer } from "./tokenizer/tokenizer.js";
-
-// Evaluation.
 export {
   type ExactItem,
   type ExactSummary,

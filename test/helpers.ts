@@ -63,6 +63,27 @@ export function spawnCli(args: string[], options: SpawnOptions = { stdio: "ignor
   return spawn(process.execPath, [CLI, ...args], options);
 }
 
+/**
+ * Starts `sso serve ARGS… --port 0` in the background and resolves with the server and its base URL (without /v1)
+ * once it listens, plus a promise of its exit code.
+ */
+export async function startServe(
+  args: string[],
+): Promise<{ server: ChildProcess; url: string; exited: Promise<number | null> }> {
+  const server = spawnCli(["serve", ...args, "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+  const exited = new Promise<number | null>((resolve) => server.on("exit", resolve));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    server.stdout!.on("data", (d) => {
+      out += d;
+      const m = /on (http:\/\/127\.0\.0\.1:\d+)\/v1/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    server.on("exit", () => reject(new Error("sso serve exited before listening")));
+  });
+  return { server, url, exited };
+}
+
 /** Asserts a CLI run failed with a non-zero exit and exactly one line on stderr that matches pattern. */
 export function assertOneLineError(r: CliResult, pattern: RegExp | string, label = ""): void {
   const at = label ? `${label}: ` : "";

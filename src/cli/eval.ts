@@ -3,8 +3,19 @@
 // overall score and the mean answer length; --data generates an answer per JSONL line and prints exact-match
 // accuracy (normalisation in world/evaluate.ts). Every input is validated before the model loads; errors are one
 // line; --out writes the full report (summary and every answer) atomically. Answers are greedy.
+// `sso eval pairwise | grade | math` (judged pairwise win rates, MT-Bench-style grades, verifiable accuracy) only
+// print here: their work is src/eval/run.ts.
 import { z } from "zod";
 import { getBackend } from "../backends/index.js";
+import { gradeText, pairwiseText, rateText } from "../eval/report.js";
+import {
+  type GradeRunOptions,
+  type MathRunOptions,
+  type PairwiseRunOptions,
+  runGrade,
+  runMath,
+  runPairwise,
+} from "../eval/run.js";
 import { loadModel, readConfig } from "../model/folder.js";
 import { lineMessages, PromptOrMessages } from "../tokenizer/chat-line.js";
 import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
@@ -23,7 +34,7 @@ import {
 import { type Split, samplePrompts } from "../world/world.js";
 
 export interface EvalCliOptions {
-  model: string;
+  model?: string;
   world?: boolean;
   data?: string;
   split?: string;
@@ -64,7 +75,8 @@ const DataLine = z
     return { messages, references };
   });
 
-function checkOptions(opts: EvalCliOptions): void {
+function checkOptions(opts: EvalCliOptions): asserts opts is EvalCliOptions & { model: string } {
+  if (opts.model === undefined) throw new Error("eval: --model DIR is required (or use eval pairwise | grade | math)");
   if (Boolean(opts.world) === (opts.data !== undefined))
     throw new Error("eval: give exactly one of --world or --data FILE");
   if (opts.data !== undefined && (opts.split !== undefined || opts.n !== undefined || opts.seed !== undefined)) {
@@ -135,4 +147,30 @@ export function runEval(opts: EvalCliOptions): void {
     writeFileAtomic(opts.out, `${JSON.stringify(report, null, 2)}\n`);
     console.error(`report → ${opts.out}`);
   }
+}
+
+// ---- `sso eval pairwise | grade | math` (the work is in src/eval/run.ts) ----
+
+export async function runPairwiseCli(opts: PairwiseRunOptions): Promise<void> {
+  const r = await runPairwise(opts);
+  console.log(pairwiseText(r.summary, r.names.model, r.names.baseline));
+  const judged =
+    r.names.judge === "world"
+      ? "judge world (offline)"
+      : `judge ${r.names.judge}: ${r.asked} asked, ${r.cached} from the cache`;
+  console.error(`${judged} · report → ${opts.out}${opts.html ? `, ${opts.html}` : ""}`);
+}
+
+export async function runGradeCli(opts: GradeRunOptions): Promise<void> {
+  const r = await runGrade(opts);
+  console.log(gradeText(r.summary));
+  console.error(`judge: ${r.asked} asked, ${r.cached} from the cache · report → ${opts.out}`);
+}
+
+export function runMathCli(opts: MathRunOptions): void {
+  const s = runMath(opts);
+  console.log(
+    `accuracy % ${rateText(s.accuracy, s.accuracy_ci)}: ${s.correct} / ${s.n} correct, ${s.unextracted} without an answer in the ${opts.format} format`,
+  );
+  if (opts.out !== undefined) console.error(`report → ${opts.out}`);
 }

@@ -1,6 +1,8 @@
 // The demo's outputs for people: the comparison table as text and an HTML report with small inline-SVG line charts
 // (training loss, W and G per step, world adherence per iteration) and the same table. No chart library: a few
 // polylines are all the report needs, and the file must open offline.
+import type { PairwiseSummary } from "../eval/pairwise.js";
+import { rateText, SIDE_BY_SIDE_CSS } from "../eval/report.js";
 import type { PairJudgement, WorldSummary } from "../world/evaluate.js";
 
 export interface MethodRun {
@@ -11,6 +13,8 @@ export interface MethodRun {
   steps: { loss: number; W: number; G: number; iteration: number }[];
   /** Each iteration's synthesised pairs judged by the world's checkers (absent in results from before this field). */
   pairs?: PairJudgement[];
+  /** The final iteration against the base model, judged pairwise by the world's checkers (absent in older results). */
+  vs_base?: PairwiseSummary;
 }
 
 export interface DemoResult {
@@ -111,6 +115,47 @@ export function pairRows(d: DemoResult): string[][] {
   ];
 }
 
+/** Per method: win rate and length-controlled win rate against the base model (% with 95% CI), wins/losses/ties. */
+export function versusBaseRows(d: DemoResult): string[][] {
+  return [
+    ["method", "win rate % [95% CI]", "LC win rate % [95% CI]", "wins", "losses", "ties", "orders disagree"],
+    ...d.runs
+      .filter((r) => r.vs_base)
+      .map((r) => {
+        const s = r.vs_base!;
+        return [
+          r.method,
+          rateText(s.win_rate, s.win_rate_ci),
+          rateText(s.lc_win_rate, s.lc_win_rate_ci),
+          String(s.wins),
+          String(s.losses),
+          String(s.ties),
+          String(s.inconsistent),
+        ];
+      }),
+  ];
+}
+
+/** versusBaseRows over several seeds: win rate and LC win rate as mean ± std (sample std) of the seeds' values. */
+export function versusBaseMeanStdRows(results: readonly DemoResult[]): string[][] {
+  const methods = results[0].runs.map((r) => r.method);
+  const cell = (pick: (s: PairwiseSummary) => number | null, method: string) => {
+    const xs = results
+      .map((d) => d.runs.find((r) => r.method === method)?.vs_base)
+      .map((s) => (s ? pick(s) : null))
+      .filter((v): v is number => v !== null)
+      .map((v) => 100 * v);
+    if (xs.length === 0) return "–";
+    const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+    const sd = xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
+    return `${m.toFixed(1)} ± ${sd.toFixed(1)}`;
+  };
+  return [
+    ["method", "win rate %", "LC win rate %"],
+    ...methods.map((m) => [m, cell((s) => s.win_rate, m), cell((s) => s.lc_win_rate, m)]),
+  ];
+}
+
 export function textTable(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   return rows
@@ -157,7 +202,8 @@ function chart(title: string, series: { name: string; ys: number[] }[], xLabel: 
 <text x="${W / 2 - 20}" y="${H - 6}" font-size="11">${esc(xLabel)}</text>${legend.join("")}${lines.join("")}</svg></figure>`;
 }
 
-export function htmlReport(d: DemoResult, title: string, notes: string): string {
+/** The page; `sideBySideHtml` (eval/report.ts's sideBySide of one method against base) is shown when given. */
+export function htmlReport(d: DemoResult, title: string, notes: string, sideBySideHtml = ""): string {
   const table = (rows: string[][]) =>
     `<table><tr>${rows[0].map((h) => `<th>${esc(h)}</th>`).join("")}</tr>${rows
       .slice(1)
@@ -170,8 +216,10 @@ export function htmlReport(d: DemoResult, title: string, notes: string): string 
     ys: [d.base.overall ?? 0, ...r.evals.map((e) => e.overall ?? 0)],
   }));
   return `<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title>
-<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:980px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}figure{display:inline-block;margin:8px}figcaption{font-weight:600}</style>
+<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:980px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}figure{display:inline-block;margin:8px}figcaption{font-weight:600}${SIDE_BY_SIDE_CSS}</style>
 </head><body><h1>${esc(title)}</h1><p>${esc(notes)}</p><h2>Held-out world evaluation (pass rate %, final iteration)</h2>${table(comparisonRows(d))}
+<h2>Against the base model</h2><p>Each held-out prompt's final-iteration answer against the base model's, judged by the world's checkers (the higher mean pass rate wins) with both answer orders; win rate counts ties half; the length-controlled win rate removes the length-difference term of a logistic regression (AlpacaEval 2). 95% bootstrap intervals.</p>${table(versusBaseRows(d))}
+${sideBySideHtml ? `<h3>Side by side: ${esc(d.runs[0]?.method ?? "")} vs base on sampled prompts</h3>${sideBySideHtml}` : ""}
 <h2>Training</h2>${chart(
     "loss per step",
     per((s) => s.loss),

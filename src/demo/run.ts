@@ -7,6 +7,9 @@ import { join } from "node:path";
 import { z } from "zod";
 import { getBackend } from "../backends/index.js";
 import { SsoConfig } from "../config.js";
+import { type PairOutcome, summarizePairs } from "../eval/pairwise.js";
+import { sideBySide } from "../eval/report.js";
+import { judgeWorldPairs } from "../eval/world-judge.js";
 import { loadModel } from "../model/folder.js";
 import { validate } from "../sso/file.js";
 import { runIterate } from "../sso/iterate.js";
@@ -19,7 +22,13 @@ import { readJsonl } from "../util/jsonl.js";
 import { packageRoot } from "../util/package-root.js";
 import { progress } from "../util/progress.js";
 import { WORLD_FEATURES } from "../world/check.js";
-import { evaluateWorld, judgePairs, type PairJudgement, type WorldSummary } from "../world/evaluate.js";
+import {
+  evaluateWorld,
+  judgePairs,
+  type PairJudgement,
+  type WorldResult,
+  type WorldSummary,
+} from "../world/evaluate.js";
 import { heldOutPrompts, promptLines, trainPrompts, type WorldPrompt } from "../world/world.js";
 import {
   comparisonRows,
@@ -30,6 +39,8 @@ import {
   markdownTable,
   meanStdRows,
   textTable,
+  versusBaseMeanStdRows,
+  versusBaseRows,
 } from "./report.js";
 
 export const DEFAULT_METHODS = ["sso", "pbaa"];
@@ -56,15 +67,27 @@ export interface DemoOptions {
 
 export const defaultDemoModel = (): string => join(packageRoot(), "models", "sso-demo");
 
-function evaluate(dir: string, label: string, prompts: readonly WorldPrompt[], o: DemoOptions): WorldSummary {
+function evaluate(
+  dir: string,
+  label: string,
+  prompts: readonly WorldPrompt[],
+  o: DemoOptions,
+): { summary: WorldSummary; results: WorldResult[] } {
   const model = loadModel(dir, getBackend(o.backend)),
     tok = Tokenizer.fromDir(dir);
   const bar = progress(`eval ${label}`, prompts.length, "prompts");
   try {
-    return evaluateWorld(model, tok, prompts, { maxNewTokens: o.maxNewTokens, onAnswer: () => bar.tick(1) }).summary;
+    return evaluateWorld(model, tok, prompts, { maxNewTokens: o.maxNewTokens, onAnswer: () => bar.tick(1) });
   } finally {
     bar.stop();
   }
+}
+
+/** The final iteration's answers against the base model's, judged pairwise by the world's checkers in both orders. */
+function versusBase(base: readonly WorldResult[], final: readonly WorldResult[]): PairOutcome[] {
+  return judgeWorldPairs(
+    final.map((r, i) => ({ instruction: r.prompt, output: r.response, baseline: base[i].response })),
+  );
 }
 
 /** The demo's numeric options, checked before any work. */
@@ -143,6 +166,8 @@ export function runDemo(o: DemoOptions): DemoResult {
   );
   const base = evaluate(modelDir, "base", heldout, o);
   const runs: MethodRun[] = [];
+  let judgeMs = 0,
+    sample = "";
   for (const [i, method] of methods.entries()) {
     const dir = join(o.out, method);
     console.error(`— ${method}`);
@@ -150,14 +175,26 @@ export function runDemo(o: DemoOptions): DemoResult {
     const evals = Array.from({ length: o.iterations }, (_, i) =>
       evaluate(join(dir, `iter-${i + 1}`, "train", "model"), `${method} it${i + 1}`, heldout, o),
     );
-    runs.push({ method, evals, steps: trainSteps(dir, o.iterations), pairs: judgedPairs(dir, o.iterations) });
+    const tj = performance.now(),
+      outcomes = versusBase(base.results, evals[evals.length - 1].results),
+      vs_base = summarizePairs(outcomes, { seed: o.seed });
+    judgeMs += performance.now() - tj;
+    if (i === 0) sample = sideBySide(outcomes, { model: method, baseline: "base" }, 10, o.seed);
+    runs.push({
+      method,
+      evals: evals.map((e) => e.summary),
+      steps: trainSteps(dir, o.iterations),
+      pairs: judgedPairs(dir, o.iterations),
+      vs_base,
+    });
   }
-  const result: DemoResult = { base, runs, features: [...WORLD_FEATURES] };
+  console.error(`pairwise judging vs base (world checkers, both orders, bootstrap CIs): ${judgeMs.toFixed(0)} ms`);
+  const result: DemoResult = { base: base.summary, runs, features: [...WORLD_FEATURES] };
   const minutes = ((performance.now() - t0) / 60000).toFixed(1);
   const notes = `Seed ${o.seed}; ${train.length} training prompts; ${heldout.length} held-out prompts (never in training); ${o.iterations} iterations; ${minutes} min on ${o.backend}.`;
   writeFileAtomic(
     join(o.out, "report.html"),
-    htmlReport(result, "sso demo: Self-Steering Optimization in the principle world", notes),
+    htmlReport(result, "sso demo: Self-Steering Optimization in the principle world", notes, sample),
   );
   writeFileAtomic(join(o.out, "demo.json"), `${JSON.stringify({ options: o, ...result }, null, 2)}\n`);
   const aligned = join(o.out, "aligned-model"),
@@ -166,6 +203,8 @@ export function runDemo(o: DemoOptions): DemoResult {
   cpSync(join(o.out, alignedFrom, `iter-${o.iterations}`, "train", "model"), aligned, { recursive: true });
   console.log(`\nHeld-out world evaluation, pass rate % after ${o.iterations} iterations (${notes})\n`);
   console.log(textTable(comparisonRows(result)));
+  console.log(`\nAgainst the base model, judged pairwise by the world's checkers in both orders (% with 95% CI)\n`);
+  console.log(textTable(versusBaseRows(result)));
   console.log(`\nreport: ${join(o.out, "report.html")} · aligned model: ${aligned}`);
   return result;
 }
@@ -177,13 +216,17 @@ export function runDemoSeeds(o: DemoOptions & { seeds: number[] }): DemoResult[]
   const results = o.seeds.map((seed) => runDemo({ ...o, seed, seeds: undefined, out: join(o.out, `seed-${seed}`) }));
   const table = meanStdRows(results);
   const perSeed = results.map((r, i) => `seed ${o.seeds[i]}:\n\n${markdownTable(iterationRows(r))}`).join("\n\n");
+  const vs = versusBaseMeanStdRows(results);
   const md =
     `Held-out world pass rate %, mean ± std over seeds ${o.seeds.join(", ")} (final iteration)\n\n${markdownTable(table)}\n\n` +
+    `Against the base model (world checkers as pairwise judge, both orders), %, mean ± std over seeds:\n\n${markdownTable(vs)}\n\n` +
     `Overall pass rate per iteration (0 = base):\n\n${perSeed}\n`;
   writeFileAtomic(join(o.out, "summary.md"), md);
   writeFileAtomic(join(o.out, "summary.json"), `${JSON.stringify({ options: o, results }, null, 2)}\n`);
   console.log(`\nHeld-out world evaluation, mean ± std over seeds ${o.seeds.join(", ")}\n`);
   console.log(textTable(table));
+  console.log(`\nAgainst the base model (world checkers as pairwise judge), mean ± std over seeds\n`);
+  console.log(textTable(vs));
   console.log(`\nsummary: ${join(o.out, "summary.md")}`);
   return results;
 }

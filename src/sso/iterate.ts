@@ -5,6 +5,7 @@
 //   OUT/iter-k/data.jsonl             records (+ .progress.json, .summary.json from synthesis)
 //   OUT/iter-k/data.initial-ref.jsonl the same records scored by the initial model (reference: initial)
 //   OUT/iter-k/train/                 checkpoint, metrics.jsonl, model
+//   OUT/iter-k/eval.json              the configured evaluation (iterate.eval), also in the iteration's summary
 //   OUT/iter-k/summary.json           what the iteration did; OUT/summary.json all of them
 // Each stage is itself resumable, so a killed run, rerun with the same arguments, continues in the stage it stopped
 // in and ends with the weights an uninterrupted run would have.
@@ -12,6 +13,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { getBackend } from "../backends/index.js";
 import type { SsoConfig } from "../config.js";
+import { evaluateIteration, type IterationEval, iterationEvalLine } from "../eval/iteration.js";
 import { loadModel } from "../model/folder.js";
 import { Tokenizer } from "../tokenizer/tokenizer.js";
 import { readCheckpointState } from "../train/checkpoint.js";
@@ -43,6 +45,8 @@ export interface IterationSummary {
   synth: SynthSummary;
   train: { steps: number; first: MetricsLine; last: MetricsLine };
   seconds_this_session: number;
+  /** The configured evaluation of this iteration's model (iterate.eval). */
+  eval?: IterationEval;
 }
 
 const json = (v: unknown): string => `${JSON.stringify(v, null, 2)}\n`;
@@ -56,9 +60,9 @@ export function runIterate(run: IterateRun): { iterations: IterationSummary[]; f
   mkdirSync(run.out, { recursive: true });
   const runPath = join(run.out, "run.json");
   if (existsSync(runPath)) {
-    // Only the iteration count may change: a finished run can be extended.
     const { iterations: _, ...was } = readJson(runPath) as Record<string, unknown> & { config: SsoConfig };
-    const strip = (c: SsoConfig) => ({ ...c, iterate: { ...c.iterate, iterations: 0 } });
+    // Only the iteration count and the evaluation may change: neither changes the weights.
+    const strip = (c: SsoConfig) => ({ ...c, iterate: { ...c.iterate, iterations: 0, eval: undefined } });
     if (
       JSON.stringify({ ...was, config: strip(was.config) }) !== JSON.stringify({ ...inputs, config: strip(config) })
     ) {
@@ -72,6 +76,19 @@ export function runIterate(run: IterateRun): { iterations: IterationSummary[]; f
   let policy = run.model;
   for (let k = 1; k <= iterations; k++) {
     const summary = iteration(run, k, policy);
+    if (config.iterate.eval) {
+      summary.eval = evaluateIteration(
+        config.iterate.eval,
+        {
+          model: summary.model,
+          initial: run.model,
+          outFile: join(run.out, `iter-${k}`, "eval.json"),
+          initialFile: join(run.out, "eval-initial.json"),
+        },
+        config.backend,
+      );
+      console.error(iterationEvalLine(k, summary.eval));
+    }
     writeFileAtomic(join(run.out, `iter-${k}`, "summary.json"), json(summary));
     summaries.push(summary);
     policy = summary.model;

@@ -6,7 +6,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { getBackend } from "../../src/backends/index.js";
-import { type DemoResult, htmlReport, iterationRows, markdownTable, meanStdRows } from "../../src/demo/report.js";
+import {
+  type DemoResult,
+  htmlReport,
+  iterationRows,
+  markdownTable,
+  meanStdRows,
+  versusBaseMeanStdRows,
+} from "../../src/demo/report.js";
+import type { PairwiseSummary } from "../../src/eval/pairwise.js";
 import { loadModel } from "../../src/model/folder.js";
 import type { WorldSummary } from "../../src/world/evaluate.js";
 import { assertOneLineError, makeTinyModel, runCli, tempDir } from "../helpers.js";
@@ -42,8 +50,19 @@ describe("sso demo", () => {
         lines.some((l) => l.startsWith(`${name} `)),
         `row ${name}`,
       );
+    const vsHeader = lines.findIndex((l) => l.startsWith("method ") && l.includes("LC win rate % [95% CI]"));
+    assert.ok(vsHeader > 0, r.stdout);
+    for (const [k, name] of ["sso", "pbaa"].entries())
+      assert.match(
+        lines[vsHeader + 1 + k],
+        new RegExp(`^${name}\\s+\\d+\\.\\d \\[\\d+\\.\\d, \\d+\\.\\d\\]\\s+\\d+\\.\\d \\[`),
+      );
     const html = readFileSync(join(out, "report.html"), "utf8");
     assert.ok(html.includes("<table>") && (html.match(/<svg/g) ?? []).length === 4, "table and four charts");
+    assert.ok(
+      html.includes("Against the base model") && html.includes('<table class="sbs">'),
+      "win rates, side by side",
+    );
     assert.ok(html.includes("Self-steered pairs"), "the judged pairs");
     const demo = JSON.parse(readFileSync(join(out, "demo.json"), "utf8"));
     assert.deepEqual(
@@ -52,6 +71,10 @@ describe("sso demo", () => {
     );
     assert.equal(demo.runs[0].evals.length, 1);
     assert.equal(demo.runs[0].pairs.length, 1);
+    const vs = demo.runs[0].vs_base;
+    assert.equal(vs.n, 6);
+    assert.equal(vs.wins + vs.losses + vs.ties + vs.unparsed, 6);
+    assert.equal(vs.inconsistent, 0, "the world judge does not depend on the order");
     assert.ok(demo.runs[0].pairs[0].records >= 0 && demo.runs[0].pairs[0].records <= 8);
     assert.ok(existsSync(join(out, "aligned-model", "model.safetensors")));
     loadModel(join(out, "aligned-model"), getBackend("ref"));
@@ -175,6 +198,18 @@ describe("sso demo", () => {
         assert.ok(Number(y) < plotTop, `${name} above the plot`);
       }
     }
+  });
+
+  it("versusBaseMeanStdRows: win rate and LC win rate as mean ± sample std over seeds", () => {
+    const result = (win: number, lc: number): DemoResult => ({
+      base: {} as WorldSummary,
+      features: [],
+      runs: [{ method: "sso", evals: [], steps: [], vs_base: { win_rate: win, lc_win_rate: lc } as PairwiseSummary }],
+    });
+    assert.deepEqual(versusBaseMeanStdRows([result(0.5, 0.6), result(0.7, 0.6), result(0.6, 0.6)]), [
+      ["method", "win rate %", "LC win rate %"],
+      ["sso", "60.0 ± 10.0", "60.0 ± 0.0"],
+    ]);
   });
 
   it("meanStdRows: mean ± sample std per cell over seeds; markdownTable; different methods are refused", () => {

@@ -58,6 +58,44 @@ describe("sso iterate", () => {
     assert.equal(summary.iterations[1].policy, join(work, "full", "iter-1", "train", "model"));
   });
 
+  it("iterate.eval evaluates each iteration (world vs the initial model, math) and a finished run accepts it", () => {
+    const problems = join(work, "math.jsonl");
+    writeFileSync(problems, `${JSON.stringify({ question: "What is 2 + 2?", answer: "#### 4" })}\n`);
+    const cfg = join(work, "cfg-eval.json");
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        ...JSON.parse(readFileSync(config(), "utf8")),
+        iterate: {
+          iterations: 2,
+          eval: { world: { n: 6, maxNewTokens: 8 }, math: { data: "math.jsonl", format: "gsm8k", maxNewTokens: 8 } },
+        },
+      }),
+    );
+    const r = sso(...args(join(work, "full"), cfg)); // the run of the first test, now with an evaluation
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /resuming/);
+    for (const k of [1, 2])
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^iteration ${k} eval: world overall [\\d.]+%, vs initial: win rate [\\d.]+ \\[[\\d.]+, [\\d.]+\\], LC [\\d.]+ \\[.*; math accuracy [\\d.]+ \\[.*\\(\\d/1\\)$`,
+          "m",
+        ),
+      );
+    const summary = JSON.parse(readFileSync(join(work, "full", "summary.json"), "utf8"));
+    for (const it of summary.iterations) {
+      assert.equal(it.eval.world.vs_initial.n, 6);
+      assert.equal(it.eval.world.vs_initial.inconsistent, 0);
+      assert.equal(it.eval.math.n, 1);
+    }
+    assert.ok(existsSync(join(work, "full", "eval-initial.json")));
+    assert.deepEqual(
+      JSON.parse(readFileSync(join(work, "full", "iter-1", "eval.json"), "utf8")),
+      summary.iterations[0].eval,
+    );
+  });
+
   it("a run killed in its second iteration resumes there and ends with the same final weights", async () => {
     const out = join(work, "killed");
     const child = spawnCli([...args(out)], { stdio: "ignore" });

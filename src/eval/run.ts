@@ -1,0 +1,239 @@
+// The evaluation runs behind `sso eval pairwise | grade | math`: check every input and output path first, get the
+// answers (files, or a local model's greedy answers), judge or grade them, write the JSON report (and the HTML
+// side-by-side page) atomically, and return the summary for the command to print. The judge is an
+// OpenAI-compatible server (`openai`, API key from an environment variable) or, for pairwise, the principle
+// world's checkers (`world`). Judgments go through the cache file (default: the report's path + .judgments.jsonl).
+import { basename } from "node:path";
+import { z } from "zod";
+import { getBackend } from "../backends/index.js";
+import { loadModel, readConfig } from "../model/folder.js";
+import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
+import { writeFileAtomic } from "../util/atomic.js";
+import { readJsonl } from "../util/jsonl.js";
+import { checkOutputFile } from "../util/output-path.js";
+import { progress } from "../util/progress.js";
+import { type AnswerRow, generateAnswers, pairUp, readAnswers } from "./answers.js";
+import { type ChatJudge, judgeApiKey, openAiChat } from "./client.js";
+import {
+  answerTurns,
+  type GradeSummary,
+  gradeAnswers,
+  readAnswerTurns,
+  readQuestions,
+  summarizeGrades,
+} from "./grade.js";
+import { JudgmentCache } from "./judge.js";
+import { type AnswerFormat, type MathSummary, mathAccuracy, readMathData } from "./math.js";
+import {
+  judgePairs,
+  llmPairJudge,
+  type PairJudge,
+  type PairOutcome,
+  type PairwiseSummary,
+  summarizePairs,
+} from "./pairwise.js";
+import { pairwiseHtml } from "./report.js";
+import { worldPairJudge } from "./world-judge.js";
+
+export interface JudgeFlags {
+  judge: string;
+  judgeUrl?: string;
+  judgeModel?: string;
+  /** The environment variable holding the API key (default OPENAI_API_KEY; optional for a judge on 127.0.0.1). */
+  judgeKeyEnv?: string;
+  /** Seconds per judge request. */
+  timeout?: number;
+  /** Token limit of a judge's reply. */
+  judgeMaxTokens?: number;
+  cache?: string;
+  concurrency: number;
+}
+
+export interface ModelFlags {
+  maxNewTokens: number;
+  batch: number;
+  backend: string;
+}
+
+/** The chat judge the flags name; a missing URL, model name or API key is a one-line error. */
+export function chatJudge(f: JudgeFlags): ChatJudge {
+  if (f.judge !== "openai")
+    throw new Error(
+      `--judge must be openai${f.judge === "world" ? " here (world judges pairs only)" : ""}, got "${f.judge}"`,
+    );
+  if (f.judgeUrl === undefined || f.judgeModel === undefined)
+    throw new Error("--judge openai needs --judge-url and --judge-model");
+  return openAiChat({
+    baseUrl: f.judgeUrl,
+    model: f.judgeModel,
+    apiKey: judgeApiKey(f.judgeUrl, f.judgeKeyEnv),
+    ...(f.timeout === undefined ? {} : { timeoutMs: f.timeout * 1000 }),
+    ...(f.judgeMaxTokens === undefined ? {} : { maxTokens: f.judgeMaxTokens }),
+  });
+}
+
+function load(dir: string, backend: string) {
+  const tok = Tokenizer.fromDir(dir);
+  checkTokenizerFitsModel(tok, readConfig(dir).vocabSize);
+  return { model: loadModel(dir, getBackend(backend)), tok };
+}
+
+const PromptLine = z
+  .object({ prompt: z.string().min(1).optional(), instruction: z.string().min(1).optional() })
+  .refine((v) => (v.prompt ?? v.instruction) !== undefined, 'needs "prompt" or "instruction"')
+  .transform((v) => (v.prompt ?? v.instruction)!);
+
+export interface PairwiseRunOptions extends JudgeFlags, ModelFlags {
+  /** The model's answers (file) or the model (folder) answering the baseline's instructions or --prompts. */
+  answers?: string;
+  model?: string;
+  baseline?: string;
+  baselineModel?: string;
+  prompts?: string;
+  out: string;
+  html?: string;
+  /** Bootstrap seed (and the side-by-side sample's). */
+  seed: number;
+  /** Prompts shown side by side in the HTML page. */
+  sideBySide: number;
+}
+
+export interface PairwiseRun {
+  names: { model: string; baseline: string; judge: string };
+  summary: PairwiseSummary;
+  outcomes: PairOutcome[];
+  /** Judge requests answered from the cache, and sent. */
+  cached: number;
+  asked: number;
+}
+
+export async function runPairwise(o: PairwiseRunOptions): Promise<PairwiseRun> {
+  if ((o.answers === undefined) === (o.model === undefined))
+    throw new Error("eval pairwise: give exactly one of --answers FILE or --model DIR");
+  if ((o.baseline === undefined) === (o.baselineModel === undefined))
+    throw new Error("eval pairwise: give exactly one of --baseline FILE or --baseline-model DIR");
+  if (o.model !== undefined && o.baselineModel !== undefined && o.prompts === undefined)
+    throw new Error("eval pairwise: --model with --baseline-model needs --prompts FILE (the instructions to answer)");
+  const cache = new JudgmentCache(o.judge === "world" ? undefined : (o.cache ?? `${o.out}.judgments.jsonl`));
+  const judge: PairJudge = o.judge === "world" ? worldPairJudge : llmPairJudge(chatJudge(o), cache);
+  checkOutputFile("--out", o.out);
+  if (o.html !== undefined) checkOutputFile("--html", o.html);
+  if (cache.path !== undefined) checkOutputFile("--cache", cache.path, { append: true });
+  let modelRows = o.answers !== undefined ? readAnswers(o.answers) : undefined;
+  let baseRows = o.baseline !== undefined ? readAnswers(o.baseline) : undefined;
+  const prompts = o.prompts !== undefined ? readJsonl(o.prompts, PromptLine).map((l) => l.value) : undefined;
+  const generate = (dir: string, instructions: string[]): AnswerRow[] => {
+    const { model, tok } = load(dir, o.backend);
+    const bar = progress(`answers ${basename(dir)}`, instructions.length, "answers");
+    try {
+      return generateAnswers(model, tok, instructions, basename(dir), {
+        maxNewTokens: o.maxNewTokens,
+        batch: o.batch,
+        onAnswer: () => bar.tick(1),
+      });
+    } finally {
+      bar.stop();
+    }
+  };
+  if (modelRows === undefined) modelRows = generate(o.model!, prompts ?? baseRows!.map((r) => r.instruction));
+  if (baseRows === undefined) baseRows = generate(o.baselineModel!, prompts ?? modelRows.map((r) => r.instruction));
+  const items = pairUp(modelRows, baseRows);
+  const names = {
+    model: modelRows[0]?.generator ?? basename(o.answers ?? o.model!),
+    baseline: baseRows[0]?.generator ?? basename(o.baseline ?? o.baselineModel!),
+    judge: judge.id,
+  };
+  const bar = progress("judge", items.length, "items");
+  let outcomes: PairOutcome[];
+  try {
+    outcomes = await judgePairs(items, judge, { concurrency: o.concurrency, onItem: () => bar.tick(1) });
+  } finally {
+    bar.stop();
+  }
+  const summary = summarizePairs(outcomes, { seed: o.seed });
+  writeFileAtomic(o.out, `${JSON.stringify({ mode: "pairwise", ...names, summary, outcomes }, null, 2)}\n`);
+  if (o.html !== undefined) writeFileAtomic(o.html, pairwiseHtml(summary, outcomes, names, o.sideBySide, o.seed));
+  return { names, summary, outcomes, cached: cache.hits, asked: cache.misses };
+}
+
+export interface GradeRunOptions extends JudgeFlags, ModelFlags {
+  questions: string;
+  answers?: string;
+  model?: string;
+  out: string;
+  seed: number;
+}
+
+export async function runGrade(o: GradeRunOptions): Promise<{ summary: GradeSummary; cached: number; asked: number }> {
+  if ((o.answers === undefined) === (o.model === undefined))
+    throw new Error("eval grade: give exactly one of --answers FILE or --model DIR");
+  const judge = chatJudge(o);
+  const cache = new JudgmentCache(o.cache ?? `${o.out}.judgments.jsonl`);
+  checkOutputFile("--out", o.out);
+  checkOutputFile("--cache", cache.path!, { append: true });
+  const questions = readQuestions(o.questions);
+  let answers: string[][];
+  if (o.answers !== undefined) answers = readAnswerTurns(o.answers, questions);
+  else {
+    const { model, tok } = load(o.model!, o.backend);
+    answers = answerTurns(model, tok, questions, { maxNewTokens: o.maxNewTokens, batch: o.batch });
+  }
+  const bar = progress(
+    "grade",
+    questions.reduce((a, q) => a + q.turns.length, 0),
+    "turns",
+  );
+  let grades: Awaited<ReturnType<typeof gradeAnswers>>;
+  try {
+    grades = await gradeAnswers(questions, answers, judge, cache, {
+      concurrency: o.concurrency,
+      onGrade: () => bar.tick(1),
+    });
+  } finally {
+    bar.stop();
+  }
+  const summary = summarizeGrades(grades, { seed: o.seed });
+  writeFileAtomic(o.out, `${JSON.stringify({ mode: "grade", judge: judge.id, summary, grades }, null, 2)}\n`);
+  return { summary, cached: cache.hits, asked: cache.misses };
+}
+
+const ResponseLine = z
+  .object({ output: z.string().optional(), response: z.string().optional(), text: z.string().optional() })
+  .refine((v) => (v.output ?? v.response ?? v.text) !== undefined, 'needs "output", "response" or "text"')
+  .transform((v) => (v.output ?? v.response ?? v.text)!);
+
+export interface MathRunOptions extends ModelFlags {
+  data: string;
+  format: AnswerFormat;
+  answers?: string;
+  model?: string;
+  out?: string;
+  seed: number;
+}
+
+/** Accuracy on verifiable problems; --answers is a JSONL file whose line i answers line i of --data. */
+export function runMath(o: MathRunOptions): MathSummary {
+  if ((o.answers === undefined) === (o.model === undefined))
+    throw new Error("eval math: give exactly one of --answers FILE or --model DIR");
+  if (o.out !== undefined) checkOutputFile("--out", o.out);
+  const items = readMathData(o.data);
+  let responses: string[];
+  if (o.answers !== undefined) {
+    responses = readJsonl(o.answers, ResponseLine).map((l) => l.value);
+    if (responses.length !== items.length)
+      throw new Error(`--answers ${o.answers}: ${responses.length} answers for ${items.length} problems in ${o.data}`);
+  } else {
+    const { model, tok } = load(o.model!, o.backend);
+    responses = generateAnswers(
+      model,
+      tok,
+      items.map((it) => it.prompt),
+      o.model!,
+      { maxNewTokens: o.maxNewTokens, batch: o.batch },
+    ).map((r) => r.output);
+  }
+  const { summary, results } = mathAccuracy(items, responses, o.format, o.seed);
+  if (o.out !== undefined)
+    writeFileAtomic(o.out, `${JSON.stringify({ mode: "math", format: o.format, summary, results }, null, 2)}\n`);
+  return summary;
+}
