@@ -1,8 +1,8 @@
-// The judge on an OpenAI-compatible server: one chat completion per call (temperature 0), with a timeout and bounded
-// retries with exponential backoff on 429, 5xx and network errors; other HTTP errors fail at once with URL and
-// status. The API key comes from an environment variable, never from a flag, and is never printed. Concurrency is
-// the caller's (`pool` in src/remote/openai.ts). Not here: prompts (prompts.ts), caching (judge.ts).
-import { HttpStatusError } from "../remote/openai.js";
+// The judge on an OpenAI-compatible server: one chat completion per call (temperature 0) through the remote engines'
+// HTTP client (src/remote/http.ts: timeout, bounded retries with backoff on 429, 5xx and network errors; other
+// errors fail at once with URL and status). The API key comes from an environment variable, never from a flag,
+// and is never printed. Concurrency is the caller's (`pool` in src/remote/http.ts). Not here: prompts (prompts.ts), caching (judge.ts).
+import { Http } from "../remote/http.js";
 import type { ChatMessage } from "../tokenizer/tokenizer.js";
 
 /** Something that answers a chat: a model behind an HTTP API, or a fake in tests. */
@@ -45,51 +45,22 @@ export function judgeApiKey(url: string, variable: string | undefined, env = pro
 export function openAiChat(opts: ChatClientOptions): ChatJudge {
   let base = opts.baseUrl.replace(/\/+$/, "");
   if (!/\/v1$/.test(base)) base += "/v1";
-  const url = `${base}/chat/completions`,
-    retries = opts.retries ?? 4,
-    timeoutMs = opts.timeoutMs ?? 300_000;
-  const once = async (messages: readonly ChatMessage[]): Promise<string> => {
-    const res = await fetch(url, {
-      method: "POST",
-      signal: AbortSignal.timeout(timeoutMs),
-      headers: {
-        "content-type": "application/json",
-        ...(opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {}),
-      },
-      body: JSON.stringify({ model: opts.model, messages, temperature: 0, max_tokens: opts.maxTokens ?? 512, seed: 0 }),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new HttpStatusError(res.status, `POST ${url}: HTTP ${res.status}: ${text.slice(0, 300)}`);
-    let content: unknown;
-    try {
-      content = (JSON.parse(text) as { choices?: { message?: { content?: unknown } }[] }).choices?.[0]?.message
-        ?.content;
-    } catch {
-      throw new Error(`POST ${url}: the answer is not JSON: ${text.slice(0, 200)}`);
-    }
-    if (typeof content !== "string") throw new Error(`POST ${url}: a chat response without choices[0].message.content`);
-    return content;
-  };
+  const http = new Http(base, {
+    apiKey: opts.apiKey,
+    timeoutMs: opts.timeoutMs ?? 300_000,
+    retries: opts.retries,
+    backoffMs: opts.backoffMs,
+  });
+  type ChatResponse = { choices?: { message?: { content?: unknown } }[] };
   return {
     id: `${base} ${opts.model}`,
     async complete(messages) {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          return await once(messages);
-        } catch (e) {
-          const retryable =
-            e instanceof HttpStatusError
-              ? e.status === 429 || e.status >= 500
-              : !(e as Error).message.startsWith("POST ");
-          if (!retryable) throw e;
-          const message =
-            e instanceof HttpStatusError
-              ? e.message
-              : `POST ${url}: ${(e as Error).name === "TimeoutError" ? `no answer within ${timeoutMs / 1000} s` : (e as Error).message}`;
-          if (attempt >= retries) throw new Error(`${message} (after ${retries + 1} attempts)`);
-          await new Promise((r) => setTimeout(r, (opts.backoffMs ?? 500) * 2 ** attempt));
-        }
+      const body = { model: opts.model, messages, temperature: 0, max_tokens: opts.maxTokens ?? 512, seed: 0 };
+      const content = (await http.post<ChatResponse>("/chat/completions", body)).choices?.[0]?.message?.content;
+      if (typeof content !== "string") {
+        throw new Error(`POST ${base}/chat/completions: a chat response without choices[0].message.content`);
       }
+      return content;
     },
   };
 }

@@ -6,7 +6,7 @@
 // and per turn.
 import { z } from "zod";
 import type { Model } from "../model/model.js";
-import { pool } from "../remote/openai.js";
+import { pool } from "../remote/http.js";
 import type { ChatMessage, Tokenizer } from "../tokenizer/tokenizer.js";
 import { readJsonl } from "../util/jsonl.js";
 import { type AnswerOptions, answerAll } from "../world/evaluate.js";

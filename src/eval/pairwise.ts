@@ -5,7 +5,7 @@
 // "unparsed": counted and reported, left out of the rates, never a tie. The summary: wins / losses / ties, how often
 // the two orders disagreed, the win rate (mean preference, ties count half, as AlpacaEval) and the length-controlled
 // win rate (stats.ts), each with a bootstrap 95% interval from a seed, and mean lengths.
-import { pool } from "../remote/openai.js";
+import { pool } from "../remote/http.js";
 import type { ChatJudge } from "./client.js";
 import { ask, type Judgment, type JudgmentCache } from "./judge.js";
 import { PAIRWISE_FIX, pairwiseMessages, parseVerdict, type Verdict } from "./prompts.js";
