@@ -8,14 +8,20 @@ The model is written out in plain PyTorch following transformers' LlamaForCausal
 (RMSNorm, rotate_half RoPE with llama3 scaling, repeat_kv GQA, causal softmax attention, SwiGLU MLP, tied or untied
 LM head). transformers itself is not installable here (only Debian's python3-torch is), so this file is the
 independent twin of src/model/. Everything is computed in float64 from the float32 weights, so the goldens are the
-exact answers our float32 engine is measured against. Run: /usr/bin/python3 tools/make_golden.py
+exact answers our float32 engine is measured against. RoPE, RMSNorm and rotate_half come from
+python/sso_torch/model.py (the torch trainer's model), so the twin and the trainer share them. Run: /usr/bin/python3 tools/make_golden.py
 """
 import json
 import math
 import os
 import struct
 
+import sys
+
 import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from sso_torch.model import inv_freq, rms_norm, rotate_half  # noqa: E402  the math the torch trainer trains with
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures", "golden")
 
@@ -73,32 +79,6 @@ def init_params(c, gen):
             t = torch.randn(shape, generator=gen) / math.sqrt(shape[-1])
         params[name] = t.float()
     return params
-
-
-def inv_freq(c):
-    """transformers' rope init: fp32 default frequencies, then the llama3 rule."""
-    hs = c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"]
-    f = 1.0 / (c["rope_theta"] ** (torch.arange(0, hs, 2, dtype=torch.int64).float() / hs))
-    rs = c.get("rope_scaling")
-    if rs and rs["rope_type"] == "llama3":
-        factor, lo, hi, old = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"], rs["original_max_position_embeddings"]
-        low_wavelen, high_wavelen = old / lo, old / hi
-        wavelen = 2 * math.pi / f
-        f_llama = torch.where(wavelen > low_wavelen, f / factor, f)
-        smooth = (old / wavelen - lo) / (hi - lo)
-        smoothed = (1 - smooth) * f_llama / factor + smooth * f_llama
-        is_medium = ~(wavelen < high_wavelen) * ~(wavelen > low_wavelen)
-        f = torch.where(is_medium, smoothed, f_llama)
-    return f
-
-
-def rms_norm(x, w, eps):
-    return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
-
-
-def rotate_half(x):
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
 def forward(c, p, ids):

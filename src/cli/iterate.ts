@@ -3,8 +3,9 @@
 import { resolveConfig, SsoConfig } from "../config.js";
 import { validate } from "../sso/file.js";
 import { runIterate } from "../sso/iterate.js";
+import { type TrainCliOptions, withTrainerFlags } from "./train.js";
 
-export interface IterateCliOptions {
+export interface IterateCliOptions extends Pick<TrainCliOptions, "trainer" | "nproc" | "python"> {
   model: string;
   prompts: string;
   out: string;
@@ -19,6 +20,7 @@ export function iterateCommand(opts: IterateCliOptions): void {
     {
       ...file,
       ...(opts.backend !== undefined && { backend: opts.backend }),
+      train: withTrainerFlags(file.train, opts),
       iterate: { ...file.iterate, ...(opts.iterations !== undefined && { iterations: opts.iterations }) },
     },
     SsoConfig,

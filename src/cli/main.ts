@@ -194,6 +194,13 @@ program
   .option("--batch-size <n>", "records per optimizer step", flag("--batch-size", Count))
   .option("--seed <n>", "record shuffling seed", flag("--seed", Seed))
   .option("--backend <name>", "compute backend (ref, cpu); default from the config")
+  .option("--trainer <name>", "ts (our engine) or torch (PyTorch ranks, python/sso_torch); default from the config")
+  .option("--nproc <n>", "torch: processes (ranks) on this node", flag("--nproc", Count))
+  .option("--python <path>", "torch: a Python with torch (default from the config: python3)")
+  .option("--nnodes <n>", "torch: nodes; each runs this command with its --node-rank", flag("--nnodes", Count))
+  .option("--node-rank <k>", "torch: this node's index (0 = the master)", flag("--node-rank", Index))
+  .option("--master-addr <host>", "torch: node 0's address")
+  .option("--master-port <port>", "torch: node 0's rendezvous port", flag("--master-port", Port))
   .action(async (opts) => (await import("./train.js")).trainCommand(opts));
 
 program
@@ -207,6 +214,9 @@ program
   .option("--iterations <n>", "iterations (default from the config: 3)", flag("--iterations", Count))
   .option("--config <file>", "sso config (JSON or YAML): synth, train and iterate sections")
   .option("--backend <name>", "compute backend (ref, cpu); default from the config")
+  .option("--trainer <name>", "ts (our engine) or torch (PyTorch ranks, python/sso_torch); default from the config")
+  .option("--nproc <n>", "torch: processes (ranks) on this node", flag("--nproc", Count))
+  .option("--python <path>", "torch: a Python with torch (default from the config: python3)")
   .action(async (opts) => (await import("./iterate.js")).iterateCommand(opts));
 
 const evalCommand = program

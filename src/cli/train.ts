@@ -18,13 +18,37 @@ export interface TrainCliOptions {
   epochs?: number;
   batchSize?: number;
   seed?: number;
+  trainer?: string;
+  nproc?: number;
+  python?: string;
+  nnodes?: number;
+  nodeRank?: number;
+  masterAddr?: string;
+  masterPort?: number;
+}
+
+/** The train section with the trainer flags (shared with `sso iterate`) over it; validated by the caller. */
+export function withTrainerFlags(train: Record<string, unknown> & { torch?: object }, opts: Partial<TrainCliOptions>) {
+  const torch = {
+    ...(opts.nproc !== undefined && { nproc: opts.nproc }),
+    ...(opts.python !== undefined && { python: opts.python }),
+    ...(opts.nnodes !== undefined && { nnodes: opts.nnodes }),
+    ...(opts.nodeRank !== undefined && { nodeRank: opts.nodeRank }),
+    ...(opts.masterAddr !== undefined && { masterAddr: opts.masterAddr }),
+    ...(opts.masterPort !== undefined && { masterPort: opts.masterPort }),
+  };
+  return {
+    ...train,
+    ...(opts.trainer !== undefined && { trainer: opts.trainer }),
+    torch: { ...train.torch, ...torch },
+  };
 }
 
 export function trainCommand(opts: TrainCliOptions): void {
   const file = loadConfig(opts.config);
   const config = validate(
     {
-      ...file.train,
+      ...withTrainerFlags(file.train, opts),
       ...(opts.lr !== undefined && { lr: opts.lr }),
       ...(opts.epochs !== undefined && { epochs: opts.epochs }),
       ...(opts.batchSize !== undefined && { batchSize: opts.batchSize }),

@@ -12,7 +12,8 @@ import { checkTensors, initParams, paramSpecs } from "./params.js";
 import { loadModelTensors, writeShardedSafetensors } from "./safetensors.js";
 
 /** Files of a model folder that are not weights or config and travel with a saved model unchanged. */
-const CARRIED_FILES = [
+/** The tokenizer and generation files a saved model folder carries over from its source folder. */
+export const CARRIED_FILES = [
   "tokenizer.json",
   "tokenizer_config.json",
   "special_tokens_map.json",
@@ -49,17 +50,21 @@ export interface SaveOptions {
   carryFrom?: string;
 }
 
+/** The config.json a saved folder holds: the one read, with torch_dtype saying the weights' dtype. */
+export function savedConfigText(config: ModelConfig, dtype: SaveOptions["dtype"]): string {
+  return `${JSON.stringify({ ...config.raw, torch_dtype: dtype === "BF16" ? "bfloat16" : "float32" }, null, 2)}\n`;
+}
+
 /** Saves the model as a Hugging Face folder, replacing dir atomically (and removing what a killed earlier save left). */
 export function saveModel(model: Model, dir: string, opts: SaveOptions): void {
   cleanAtomicLeftovers(dir);
-  const config = { ...model.config.raw, torch_dtype: opts.dtype === "BF16" ? "bfloat16" : "float32" };
   const tensors = paramSpecs(model.config).map((s) => ({
     name: s.name,
     shape: s.shape,
     data: model.params.get(s.name)!,
   }));
   writeDirAtomic(dir, (tmp) => {
-    writeFileAtomic(join(tmp, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
+    writeFileAtomic(join(tmp, "config.json"), savedConfigText(model.config, opts.dtype));
     writeShardedSafetensors(tmp, tensors, { dtype: opts.dtype, maxShardBytes: MAX_SHARD_BYTES });
     if (opts.carryFrom) {
       for (const f of CARRIED_FILES)

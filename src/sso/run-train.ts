@@ -1,6 +1,6 @@
 // Training on a records file: the library function behind `sso train` and each iteration of `sso iterate`. Reads
 // and validates the records, refuses to overwrite a checkpoint unless resuming, loads the policy (or the
-// checkpoint's model when resuming), trains (train.ts) and prints one closing line. Not here: flags, the loop.
+// checkpoint's model when resuming), trains (train.ts, or PyTorch ranks: torch-train.ts) and prints one closing line. Not here: flags, the loop.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { getBackend } from "../backends/index.js";
@@ -8,6 +8,7 @@ import { loadModel, readConfig } from "../model/folder.js";
 import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 import { readJsonl } from "../util/jsonl.js";
 import { SsoRecord } from "./record.js";
+import { checkTorch, trainTorch } from "./torch-train.js";
 import { type StepMetrics, trainSso } from "./train.js";
 import type { TrainConfig } from "./train-config.js";
 
@@ -26,6 +27,8 @@ export interface TrainRun {
 
 /** Trains run.model on run.data into run.out; returns the metrics of the steps run now. */
 export function runTrain(run: TrainRun): StepMetrics[] {
+  const torch = run.config.trainer === "torch";
+  if (torch) checkTorch(run.config.torch);
   const records = readJsonl(run.data, SsoRecord).map((l) => l.value);
   if (records.length === 0) throw new Error(`${run.data}: no records to train on`);
   const ckpt = join(run.out, "checkpoint");
@@ -34,9 +37,17 @@ export function runTrain(run: TrainRun): StepMetrics[] {
     throw new Error(`${ckpt} exists: pass --resume to continue it, or choose another --out`);
   const tok = Tokenizer.fromDir(run.model);
   checkTokenizerFitsModel(tok, readConfig(run.model).vocabSize);
-  const model = loadModel(resuming ? join(ckpt, "model") : run.model, getBackend(run.backend));
-  const t0 = performance.now();
-  const steps = trainSso(model, tok, records, run.config, { out: run.out, sourceDir: run.model, resume: resuming });
+  const t0 = performance.now(),
+    opts = { out: run.out, sourceDir: run.model, resume: resuming };
+  const steps = torch
+    ? trainTorch(run.model, tok, records, run.config, opts)
+    : trainSso(
+        loadModel(resuming ? join(ckpt, "model") : run.model, getBackend(run.backend)),
+        tok,
+        records,
+        run.config,
+        opts,
+      );
   const last = steps[steps.length - 1];
   console.error(
     `trained ${steps.length} steps in ${((performance.now() - t0) / 1000).toFixed(1)} s${last ? ` (final loss ${last.loss.toFixed(4)}, W ${last["sso/W"].toFixed(3)})` : ""} → ${join(run.out, "model")}`,

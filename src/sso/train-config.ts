@@ -21,6 +21,28 @@ export const ObjectiveSettings = z.strictObject({
 });
 export type ObjectiveSettings = z.infer<typeof ObjectiveSettings>;
 
+/** The PyTorch trainer (`trainer: "torch"`, python/sso_torch): its Python, ranks and devices; docs/SCALE.md. */
+export const TorchSettings = z.strictObject({
+  /** A Python ≥ 3.10 with torch ≥ 1.13 (Debian: apt-get install python3-torch). */
+  python: z.string().min(1).default("python3"),
+  /** Processes (ranks) on this node: one per GPU, or CPU processes with gloo. */
+  nproc: z.number().int().positive().default(1),
+  nnodes: z.number().int().positive().default(1),
+  /** This node's index in 0..nnodes−1; every node runs the same command with its own nodeRank. */
+  nodeRank: z.number().int().min(0).default(0),
+  masterAddr: z.string().min(1).default("127.0.0.1"),
+  /** The rendezvous port of node 0; 0 = a free port (one node only). */
+  masterPort: z.number().int().min(0).max(65535).default(0),
+  /** auto = CUDA (NCCL) when available, else CPU (gloo). */
+  device: z.enum(["auto", "cpu", "cuda"]).default("auto"),
+  /** FSDP instead of DDP (CUDA only, where torch.distributed.fsdp imports; unverified). */
+  fsdp: z.boolean().default(false),
+  gradientCheckpointing: z.boolean().default(false),
+  /** auto = transformers' AutoModelForCausalLM when importable, else the built-in Llama/Qwen2 module. */
+  model: z.enum(["auto", "builtin", "transformers"]).default("auto"),
+});
+export type TorchSettings = z.infer<typeof TorchSettings>;
+
 export const TrainConfig = z.strictObject({
   objective: ObjectiveSettings.prefault({}),
   /** Peak learning rate (cosine schedule after linear warmup). */
@@ -45,6 +67,9 @@ export const TrainConfig = z.strictObject({
   freeze: z.array(z.string()).default([]),
   /** Weight dtype of saved model folders. */
   saveDtype: z.enum(["F32", "BF16"]).default("F32"),
+  /** ts = our engine in this process; torch = PyTorch ranks (python/sso_torch), same math and outputs. */
+  trainer: z.enum(["ts", "torch"]).default("ts"),
+  torch: TorchSettings.prefault({}),
 });
 export type TrainConfig = z.infer<typeof TrainConfig>;
 

@@ -23,14 +23,14 @@ import { countColumn, PAIR_NAMES, PAIRS, type Pair, pairLabel, SYSTEM_FIELD } fr
 import type { SsoRecord } from "./record.js";
 import { objectiveConfig, type TrainConfig } from "./train-config.js";
 
-interface Sequence {
+export interface Sequence {
   ids: number[];
   scoreFrom: number;
   ref: number;
 }
 
 /** A record's sequences for the given pairs, tokenised exactly as synthesis scored them. */
-function recordSequences(tok: Tokenizer, r: SsoRecord, pairs: readonly Pair[]): Sequence[] {
+export function recordSequences(tok: Tokenizer, r: SsoRecord, pairs: readonly Pair[]): Sequence[] {
   return pairs.map((p) => {
     const { variant, response, ref } = PAIRS[p],
       system = SYSTEM_FIELD[variant];
@@ -115,8 +115,27 @@ function epochOrder(n: number, seed: number, epoch: number): number[] {
   return new Rng(mixSeed(seed, epoch)).shuffle(Array.from({ length: n }, (_, i) => i));
 }
 
-function fingerprint(records: readonly SsoRecord[], cfg: TrainConfig): string {
-  const h = createHash("sha256").update(JSON.stringify(cfg));
+/** A run's steps: per epoch, per run, warmup steps, and each step's records and learning rate (1-based steps). */
+export function stepPlan(n: number, cfg: TrainConfig) {
+  const stepsPerEpoch = Math.ceil(n / cfg.batchSize),
+    total = stepsPerEpoch * cfg.epochs,
+    warmup = Math.round(cfg.warmupRatio * total);
+  return {
+    stepsPerEpoch,
+    total,
+    batch: (step: number): number[] => {
+      const epoch = Math.floor((step - 1) / stepsPerEpoch),
+        within = (step - 1) % stepsPerEpoch;
+      return epochOrder(n, cfg.seed, epoch).slice(within * cfg.batchSize, (within + 1) * cfg.batchSize);
+    },
+    lr: (step: number): number => cosineWithWarmup(cfg.lr, step, total, warmup),
+  };
+}
+
+/** Identifies a run's records and math; which trainer runs it (and on how many ranks) is not part of it. */
+export function fingerprint(records: readonly SsoRecord[], cfg: TrainConfig): string {
+  const { trainer: _t, torch: _x, ...math } = cfg;
+  const h = createHash("sha256").update(JSON.stringify(math));
   for (const r of records) h.update(`${r.id}\0${r.ref_chosen_logps}\0${r.chosen[0].content}\0`);
   return h.digest("hex").slice(0, 16);
 }
@@ -135,9 +154,8 @@ export function trainSso(
   model.freeze(cfg.freeze);
   const grads = model.newGrads();
   const opt = new AdamW(model.backend, model.params, grads.keys(), cfg);
-  const stepsPerEpoch = Math.ceil(records.length / cfg.batchSize),
-    total = stepsPerEpoch * cfg.epochs;
-  const warmup = Math.round(cfg.warmupRatio * total),
+  const plan = stepPlan(records.length, cfg),
+    { stepsPerEpoch, total } = plan,
     fp = fingerprint(records, cfg);
   const ckptDir = join(opts.out, "checkpoint"),
     metricsPath = join(opts.out, "metrics.jsonl");
@@ -162,14 +180,9 @@ export function trainSso(
     step = start + 1;
   try {
     for (; step <= total; step++) {
-      const epoch = Math.floor((step - 1) / stepsPerEpoch),
-        within = (step - 1) % stepsPerEpoch;
-      const batch = epochOrder(records.length, cfg.seed, epoch).slice(
-        within * cfg.batchSize,
-        (within + 1) * cfg.batchSize,
-      );
-      const m = trainStep(model, grads, batch, sequences, obj, pairs, cfg.microBatch);
-      const lr = cosineWithWarmup(cfg.lr, step, total, warmup);
+      const epoch = Math.floor((step - 1) / stepsPerEpoch);
+      const m = trainStep(model, grads, plan.batch(step), sequences, obj, pairs, cfg.microBatch);
+      const lr = plan.lr(step);
       const gradNorm = opt.update(grads, lr);
       const metrics: StepMetrics = {
         step,

@@ -1,0 +1,57 @@
+"""Entry points: `python3 -m sso_torch launch PLAN.json` (start the ranks, launch.py), `rank PLAN.json` (one rank,
+train.py; its failure as one line in DIR/rank-K.error), `objective IN.json` (objective.py on {config, batches},
+printing {loss, parts, grads} per batch as JSON: the parity test's entry point), `version` (the torch version).
+"""
+import json
+import os
+import sys
+import traceback
+
+
+def main(argv):
+    cmd = argv[0] if argv else ""
+    if cmd == "version":
+        import torch
+
+        print(torch.__version__)
+        return 0
+    if cmd == "objective":
+        from .objective import sso_objective
+
+        with open(argv[1]) as f:
+            spec = json.load(f)
+        out = []
+        for batch in spec["batches"]:
+            loss, parts, grads = sso_objective(batch, spec["config"])
+            out.append({"loss": loss, "parts": parts, "grads": grads})
+        json.dump(out, sys.stdout)
+        return 0
+    if cmd == "launch":
+        from .launch import main as launch
+
+        return launch(argv[1])
+    if cmd == "rank":
+        from .launch import die_with_parent
+
+        die_with_parent()
+        try:
+            from .train import run
+
+            run(argv[1])
+            return 0
+        except BaseException as e:  # noqa: BLE001 - every failure becomes the rank's one line
+            traceback.print_exc()
+            with open(argv[1]) as f:
+                d = json.load(f)["dir"]
+            msg = str(e).strip().split("\n")[0] or type(e).__name__
+            if not isinstance(e, (ValueError, FileNotFoundError)) and type(e).__name__ != "StepError":
+                msg = f"{type(e).__name__}: {msg}"
+            with open(os.path.join(d, f"rank-{os.environ.get('RANK', '0')}.error"), "w") as f:
+                f.write(msg + "\n")
+            return 1
+    print(f"usage: python3 -m sso_torch launch|rank PLAN.json | objective IN.json | version (got {cmd!r})", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

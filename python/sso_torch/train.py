@@ -1,0 +1,222 @@
+"""One rank of the torch trainer. The plan (written by src/sso/torch-train.ts) fixes everything TypeScript owns:
+the shard of tokenised sequences, each step's records and learning rate, the resolved objective, the optimizer
+settings, the trainable names, the fingerprint and the step to resume from. Per step, this rank takes every
+WORLD-th record of the step's batch, forwards them in micro-batches, and backpropagates the objective's exact
+per-sequence derivatives (objective.py) scaled so that the step's loss is the mean of per-record losses over the
+whole batch, however it is split over ranks and micro-batches (DDP averages over ranks, so each rank's share is
+multiplied by WORLD). Then, as src/train/optimizer.ts: refuse a non-finite gradient, clip the global norm
+(coefficient max/(norm + 1e-6), norm in float64), and step torch.optim.AdamW — the same update as our kernel
+(decoupled decay p·(1 − lr·wd) on every trainable tensor, both bias corrections). Rank 0 appends metrics and
+writes checkpoints and the final model (checkpoint.py). Not here: tokenisation, record order, the schedule.
+"""
+import json
+import math
+import os
+import signal
+import time
+from array import array
+from contextlib import nullcontext
+
+import torch
+import torch.distributed as dist
+
+from . import checkpoint
+from .model import build, load_weights, response_logp_sums
+from .objective import sso_objective
+
+
+class StepError(Exception):
+    pass
+
+
+def load_shard(folder):
+    with open(os.path.join(folder, "shard.json")) as f:
+        index = json.load(f)
+    ids = array("i")
+    with open(os.path.join(folder, "shard.bin"), "rb") as f:
+        ids.frombytes(f.read())
+    return [(ids[o : o + n].tolist(), s, ref) for o, n, s, ref in index["sequences"]]
+
+
+def run(plan_path):
+    with open(plan_path) as f:
+        plan = json.load(f)
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    tc = plan["torch"]
+    cuda = tc["device"] == "cuda" or (tc["device"] == "auto" and torch.cuda.is_available())
+    if tc["device"] == "cuda" and not torch.cuda.is_available():
+        raise StepError("train.torch.device: cuda is not available on this machine")
+    if tc["fsdp"] and not cuda:
+        raise StepError("train.torch.fsdp: FSDP needs CUDA devices (use DDP on CPU: fsdp false)")
+    device = torch.device("cuda", local) if cuda else torch.device("cpu")
+    if cuda:
+        torch.cuda.set_device(device)
+    torch.set_num_threads(max(1, plan["threads"]))
+    if world > 1:
+        dist.init_process_group("nccl" if cuda else "gloo", rank=rank, world_size=world)
+
+    module, _ = build(plan["init"], tc["model"])
+    load_weights(module, plan["init"], plan["tied"])
+    module.to(device)
+    trainable = set(plan["trainable"])
+    named = dict(module.named_parameters())
+    for name, p in named.items():
+        p.requires_grad_(name in trainable)
+    if tc["gradientCheckpointing"]:
+        if hasattr(module, "gradient_checkpointing_enable"):
+            module.gradient_checkpointing_enable()
+        else:
+            module.gradient_checkpointing = True
+    module.train()
+    wrapped = module
+    if tc["fsdp"]:
+        wrapped = fsdp_wrap(module)
+    elif world > 1:
+        wrapped = torch.nn.parallel.DistributedDataParallel(module, device_ids=[local] if cuda else None)
+    params = [(n, p) for n, p in named.items() if n in trainable]
+    o = plan["optim"]
+    opt = torch.optim.AdamW(
+        [p for _, p in params], lr=0.0, betas=(o["beta1"], o["beta2"]), eps=o["eps"], weight_decay=o["weightDecay"], foreach=False
+    )
+    start = plan["start"]
+    if start > 0:
+        moments = checkpoint.load_moments(os.path.join(plan["out"], "checkpoint", "optimizer.safetensors"))
+        for name, p in params:
+            if name not in moments or moments[name][0].numel() != p.numel():
+                raise StepError(f"{plan['out']}/checkpoint/optimizer.safetensors: no matching moments for {name}")
+            m, v = moments[name]
+            opt.state[p] = {"step": torch.tensor(float(start)), "exp_avg": m.view_as(p).to(device).clone(), "exp_avg_sq": v.view_as(p).to(device).clone()}
+
+    shard = load_shard(plan["dir"])
+    pairs, obj, P = plan["pairs"], plan["objective"], len(plan["pairs"])
+    micro, total, per_epoch = plan["microBatch"], plan["total"], plan["stepsPerEpoch"]
+    die = os.environ.get("SSO_TORCH_DIE_AT", "")  # test hook "RANK:STEP": this rank kills itself at that step
+    metrics_path = os.path.join(plan["out"], "metrics.jsonl")
+    for step in range(start + 1, total + 1):
+        if die == f"{rank}:{step}":
+            os.kill(os.getpid(), signal.SIGKILL)
+        try:
+            batch = plan["steps"][step - 1]
+            m = train_step(wrapped, module, batch, shard, pairs, P, obj, micro, rank, world, device)
+            norm = clip_and_check([(n, p) for n, p in params], o["maxGradNorm"], wrapped if tc["fsdp"] else None)
+            lr = plan["lrs"][step - 1]
+            for g in opt.param_groups:
+                g["lr"] = lr
+            opt.step()
+            opt.zero_grad(set_to_none=False)
+        except StepError as e:
+            raise StepError(f"step {step}: {e}") from None
+        if rank == 0:
+            line = {"step": step, "epoch": (step - 1) // per_epoch, **m["metrics"], "grad_norm": norm, "learning_rate": lr, "tokens/s": m["tps"]}
+            checkpoint.append_durable(metrics_path, json.dumps(line, separators=(",", ":")) + "\n")
+        if (plan["saveEvery"] > 0 and step % plan["saveEvery"] == 0) or step == total:
+            weights = full_weights(wrapped, module, params, tc["fsdp"])
+            moments = {n: (opt.state[p]["exp_avg"], opt.state[p]["exp_avg_sq"]) for n, p in params}
+            if rank == 0:
+                state = {"step": step, "totalSteps": total, "fingerprint": plan["fingerprint"]}
+                checkpoint.save_checkpoint(os.path.join(plan["out"], "checkpoint"), weights, plan["configF32"], plan["carry"], moments, step, state)
+    weights = full_weights(wrapped, module, params, tc["fsdp"])
+    if rank == 0:
+        checkpoint.save_model(os.path.join(plan["out"], "model"), weights, plan["configFinal"], plan["saveDtype"], plan["carry"])
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def train_step(wrapped, module, batch, shard, pairs, P, obj, micro, rank, world, device):
+    """Forward/backward of this rank's share of one step's records into .grad; the step's metrics, summed over ranks."""
+    t0 = time.perf_counter()
+    mine = batch[rank::world]
+    K = max(1, math.ceil(math.ceil(len(batch) / world) / micro))  # the same count on every rank (DDP syncs on the last)
+    B = len(batch)
+    sums = torch.zeros(11, dtype=torch.float64)  # loss W G L_pos L_neg rc rr acc lc lr tokens
+    beta, plain = obj["beta"], "x_chosen" in pairs
+    for k in range(K):
+        mb = mine[k * micro : (k + 1) * micro]
+        dummy = not mb  # a rank without records this pass still joins DDP's gradient sync, with weight 0
+        recs_idx = mb or batch[:1]
+        seqs = [shard[i * P + j] for i in recs_idx for j in range(P)]
+        sync = k == K - 1 or not hasattr(wrapped, "no_sync")
+        with nullcontext() if sync else wrapped.no_sync():
+            out = response_logp_sums(wrapped, [(ids, s) for ids, s, _ in seqs], device)
+            vals = out.detach().double().cpu().tolist()
+            recs = [
+                {p: {"policy": vals[r * P + j], "ref": seqs[r * P + j][2], "n": len(seqs[r * P + j][0]) - seqs[r * P + j][1]} for j, p in enumerate(pairs)}
+                for r in range(len(recs_idx))
+            ]
+            loss, parts, grads = sso_objective(recs, obj)
+            if not math.isfinite(loss):
+                raise StepError(f"non-finite loss ({'NaN' if loss != loss else loss}) in records {', '.join(map(str, mb))}")
+            share = 0.0 if dummy else len(mb) / B
+            coef = torch.tensor([grads[r][p] * share * world for r in range(len(recs_idx)) for p in pairs], dtype=out.dtype, device=out.device)
+            (out * coef).sum().backward()
+        if dummy:
+            continue
+        sums[0] += loss * share
+        for i, key in enumerate(("W", "G", "L_pos", "L_neg")):
+            sums[1 + i] += parts[key] * share
+        if plain:
+            for r in recs:
+                rc, rr = beta * (r["x_chosen"]["policy"] - r["x_chosen"]["ref"]), beta * (r["x_rejected"]["policy"] - r["x_rejected"]["ref"])
+                sums[5] += rc
+                sums[6] += rr
+                sums[7] += 1 if rc > rr else 0
+                sums[8] += r["x_chosen"]["policy"]
+                sums[9] += r["x_rejected"]["policy"]
+        sums[10] += sum(len(s[0]) for s in seqs)
+    if world > 1:
+        dist.all_reduce(sums)
+    s = sums.tolist()
+    metrics = {"loss": s[0]}
+    if plain:
+        metrics.update({"rewards/chosen": s[5] / B, "rewards/rejected": s[6] / B, "rewards/accuracies": s[7] / B, "rewards/margins": (s[5] - s[6]) / B, "logps/chosen": s[8] / B, "logps/rejected": s[9] / B})
+    metrics.update({"sso/W": s[1], "sso/G": s[2], "sso/L_pos": s[3], "sso/L_neg": s[4]})
+    return {"metrics": metrics, "tps": s[10] / (time.perf_counter() - t0)}
+
+
+def clip_and_check(params, max_norm, fsdp_module):
+    """As AdamW.update in src/train/optimizer.ts: a non-finite gradient is an error before any change; clip; the norm."""
+    if fsdp_module is not None:  # sharded gradients: FSDP computes the global norm (unverified: needs CUDA)
+        norm = float(fsdp_module.clip_grad_norm_(max_norm if max_norm > 0 else float("inf")))
+        if not math.isfinite(norm):
+            raise StepError("non-finite gradient; no update was applied")
+        return norm
+    sq = [(n, float(p.grad.double().pow(2).sum())) for n, p in params]
+    total = sum(v for _, v in sq)
+    if not math.isfinite(total):
+        bad = next(n for n, v in sq if not math.isfinite(v))
+        raise StepError(f"non-finite gradient (first in {bad}); no update was applied")
+    norm = math.sqrt(total)
+    if max_norm > 0:
+        c = max_norm / (norm + 1e-6)
+        if c < 1:
+            for _, p in params:
+                p.grad.mul_(c)
+    return norm
+
+
+def full_weights(wrapped, module, params, fsdp):
+    """name -> CPU float32 tensor of every parameter as Hugging Face names it (tied lm_head left out)."""
+    if fsdp:
+        from torch.distributed.fsdp import FullStateDictConfig, StateDictType
+        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+        with FSDP.state_dict_type(wrapped, StateDictType.FULL_STATE_DICT, FullStateDictConfig(offload_to_cpu=True, rank0_only=True)):
+            state = wrapped.state_dict()
+        names = {n for n, _ in module.named_parameters()}  # a tied lm_head is not among them
+        return {k: v.float() for k, v in state.items() if k in names}
+    return {n: p.detach().float().cpu() for n, p in module.named_parameters()}
+
+
+def fsdp_wrap(module):
+    """FSDP with one unit per decoder layer (unverified here: needs CUDA and a torch whose FSDP imports)."""
+    try:
+        import functools
+
+        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+        from torch.distributed.fsdp.wrap import transformer_auto_wrap_policy
+    except Exception as e:  # noqa: BLE001 - e.g. Python 3.11 + torch 1.13's dataclass error
+        raise StepError(f"train.torch.fsdp: torch.distributed.fsdp does not import here ({type(e).__name__}: {e}); use DDP (fsdp false)") from None
+    layer_cls = {type(module.model.layers[0])}
+    return FSDP(module, auto_wrap_policy=functools.partial(transformer_auto_wrap_policy, transformer_layer_cls=layer_cls), use_orig_params=True)
