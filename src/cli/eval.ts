@@ -84,14 +84,6 @@ function checkOptions(opts: EvalCliOptions): asserts opts is EvalCliOptions & { 
   }
   if (opts.split !== undefined && opts.split !== "heldout" && opts.split !== "train")
     throw new Error(`eval: --split must be heldout or train, got "${opts.split}"`);
-  for (const [flag, v] of [
-    ["--n", opts.n],
-    ["--max-new-tokens", opts.maxNewTokens],
-    ["--batch", opts.batch],
-  ] as const) {
-    if (v !== undefined && v < 1) throw new Error(`eval: ${flag} must be at least 1, got ${v}`);
-  }
-  if (opts.seed !== undefined && opts.seed < 0) throw new Error(`eval: --seed must be ≥ 0, got ${opts.seed}`);
 }
 
 const fmt = (x: number | null, digits = 3): string => (x === null ? "n/a" : x.toFixed(digits));

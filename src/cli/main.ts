@@ -154,8 +154,8 @@ program
   .option("--base-url <url>", "--engine openai/sglang: the server's URL, e.g. http://127.0.0.1:8000/v1")
   .option("--api-model <name>", "--engine openai/sglang: the model name on the server")
   .option("--api-key <key>", "--engine openai/sglang: bearer token (default: $OPENAI_API_KEY)")
-  .option("--concurrency <n>", "--engine openai/sglang: requests in flight", flag("--concurrency", Count), 16)
-  .option("--timeout <s>", "--engine openai/sglang: seconds per request", flag("--timeout", Seconds), 600)
+  .option("--concurrency <n>", "--engine openai/sglang: requests in flight (default 16)", flag("--concurrency", Count))
+  .option("--timeout <s>", "--engine openai/sglang: seconds per request (default 600)", flag("--timeout", Seconds))
   .action(async (opts) => (await import("./synth.js")).synthCommand(opts));
 
 program

@@ -20,8 +20,6 @@ export interface ServeCliOptions {
 }
 
 export async function runServe(opts: ServeCliOptions): Promise<void> {
-  if (opts.port < 0 || opts.port > 65535) throw new Error(`--port must be in 0..65535, got ${opts.port}`);
-  if (opts.maxQueue < 1 || opts.maxBatch < 1) throw new Error("--max-queue and --max-batch must be at least 1");
   const tok = Tokenizer.fromDir(opts.model);
   checkTokenizerFitsModel(tok, readConfig(opts.model).vocabSize);
   const model = loadModel(opts.model, getBackend(opts.backend));

@@ -26,7 +26,9 @@ export interface SynthCliOptions extends SynthOverrides {
 function remoteOptions(opts: SynthCliOptions): RemoteOptions | undefined {
   const engine = opts.engine ?? "local";
   if (engine === "local") {
-    const stray = (["baseUrl", "apiModel", "apiKey"] as const).find((k) => opts[k] !== undefined);
+    const stray = (["baseUrl", "apiModel", "apiKey", "concurrency", "timeout"] as const).find(
+      (k) => opts[k] !== undefined,
+    );
     if (stray)
       throw new Error(`--${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --engine openai or sglang`);
     return undefined;

@@ -4,7 +4,8 @@
 //          rate with 95% intervals;
 //   math   accuracy on a verifiable problem file (math.ts) with its interval.
 // Answers are greedy. Each result is written next to the model (OUT/iter-k/eval.json; the initial model's world
-// answers once, OUT/eval-initial.json) and read back on a rerun, so a resumed run does not evaluate twice.
+// answers once, OUT/eval-initial.json) with the config that made it, and read back on a rerun only when that config
+// is the same, so a resumed run does not evaluate twice and a changed evaluation is recomputed, never mixed.
 // LLM-judged evaluations are not run here: they are asynchronous and need a server; run `sso eval pairwise` on
 // OUT/iter-k/train/model instead.
 import { existsSync, readFileSync } from "node:fs";
@@ -45,22 +46,35 @@ export function iterationEvalLine(k: number, e: IterationEval): string {
   return `iteration ${k} eval: ${parts.join("; ")}`;
 }
 
-/** Evaluates `model` (and, once, `initial` into initialFile); writes and returns the result (cached in outFile). */
+/** The value cached in file for this config, or compute() written there with it (atomically). */
+function cached<T>(file: string, config: unknown, compute: () => T): T {
+  if (existsSync(file)) {
+    const saved = JSON.parse(readFileSync(file, "utf8")) as { config?: unknown; value?: T };
+    if (JSON.stringify(saved.config) === JSON.stringify(config) && saved.value !== undefined) return saved.value;
+  }
+  const value = compute();
+  writeFileAtomic(file, `${JSON.stringify({ config, value }, null, 2)}\n`);
+  return value;
+}
+
+/** Evaluates `model` (and, once per world config, `initial` into initialFile); cached in outFile per config. */
 export function evaluateIteration(
   cfg: IterationEvalConfig,
   paths: { model: string; initial: string; outFile: string; initialFile: string },
   backend: string,
 ): IterationEval {
-  if (existsSync(paths.outFile)) return JSON.parse(readFileSync(paths.outFile, "utf8")) as IterationEval;
+  return cached(paths.outFile, cfg, () => computeIteration(cfg, paths, backend));
+}
+
+function computeIteration(
+  cfg: IterationEvalConfig,
+  paths: { model: string; initial: string; outFile: string; initialFile: string },
+  backend: string,
+): IterationEval {
   const result: IterationEval = {};
   if (cfg.world) {
     const w = cfg.world;
-    let initial: WorldResult[];
-    if (existsSync(paths.initialFile)) initial = JSON.parse(readFileSync(paths.initialFile, "utf8")) as WorldResult[];
-    else {
-      initial = worldAnswers(paths.initial, w, backend);
-      writeFileAtomic(paths.initialFile, `${JSON.stringify(initial)}\n`);
-    }
+    const initial = cached(paths.initialFile, w, () => worldAnswers(paths.initial, w, backend));
     const mine = worldAnswers(paths.model, w, backend);
     const outcomes = judgeWorldPairs(
       mine.map((r, i) => ({ instruction: r.prompt, output: r.response, baseline: initial[i].response })),
@@ -84,6 +98,5 @@ export function evaluateIteration(
     ).map((r) => r.output);
     result.math = mathAccuracy(items, responses, m.format, m.seed).summary;
   }
-  writeFileAtomic(paths.outFile, `${JSON.stringify(result, null, 2)}\n`);
   return result;
 }

@@ -51,6 +51,9 @@ function serverMessage(text: string): string {
   return text.slice(0, 300);
 }
 
+/** Tries after a 429 (queue full) before giving up. */
+const BUSY_RETRIES = 30;
+
 export class Http {
   constructor(
     /** Server root, no trailing slash (paths start with /). */
@@ -101,8 +104,13 @@ export class Http {
         );
       }
       if (error instanceof HttpStatusError && error.status !== 429 && error.status < 500) throw error;
-      if (attempt >= retries) throw new Error(`${error.message} (after ${retries + 1} attempts)`);
-      await new Promise((r) => setTimeout(r, (this.opts.backoffMs ?? 500) * 2 ** attempt));
+      // A full queue (429) is a normal state of a busy server, not a failure: it gets many more tries, each wait
+      // capped at 10 s (about 4 minutes in all with the defaults).
+      const busy = error instanceof HttpStatusError && error.status === 429;
+      const limit = busy ? Math.max(retries, BUSY_RETRIES) : retries;
+      if (attempt >= limit) throw new Error(`${error.message} (after ${limit + 1} attempts)`);
+      const wait = (this.opts.backoffMs ?? 500) * 2 ** attempt;
+      await new Promise((r) => setTimeout(r, busy ? Math.min(wait, 10_000) : wait));
     }
   }
 }

@@ -52,15 +52,17 @@ export interface IterationSummary {
 const json = (v: unknown): string => `${JSON.stringify(v, null, 2)}\n`;
 
 /** Runs (or resumes) the loop; returns each iteration's summary and the final model folder. */
-export function runIterate(run: IterateRun): { iterations: IterationSummary[]; final_model: string } {
+export function runIterate(given: IterateRun): { iterations: IterationSummary[]; final_model: string } {
+  // Absolute paths throughout: records and fingerprints name the policy, so a rerun from elsewhere still resumes.
+  const run = { ...given, model: resolve(given.model), prompts: resolve(given.prompts), out: resolve(given.out) };
   const { config } = run,
     iterations = config.iterate.iterations;
   readPrompts(run.prompts); // a bad or empty prompts file fails here, before anything is written
-  const inputs = { model: resolve(run.model), prompts: resolve(run.prompts), config };
+  const inputs = { model: run.model, prompts: run.prompts, config };
   mkdirSync(run.out, { recursive: true });
   const runPath = join(run.out, "run.json");
   if (existsSync(runPath)) {
-    const { iterations: _, ...was } = readJson(runPath) as Record<string, unknown> & { config: SsoConfig };
+    const was = readJson(runPath) as Record<string, unknown> & { config: SsoConfig };
     // Only the iteration count and the evaluation may change: neither changes the weights.
     const strip = (c: SsoConfig) => ({ ...c, iterate: { ...c.iterate, iterations: 0, eval: undefined } });
     if (

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { getBackend } from "../backends/index.js";
 import { loadModel, readConfig } from "../model/folder.js";
 import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
+import { readCheckpointState } from "../train/checkpoint.js";
 import { readJsonl } from "../util/jsonl.js";
 import { SsoRecord } from "./record.js";
 import { checkTorch, trainTorch } from "./torch-train.js";
@@ -32,7 +33,8 @@ export function runTrain(run: TrainRun): StepMetrics[] {
   const records = readJsonl(run.data, SsoRecord).map((l) => l.value);
   if (records.length === 0) throw new Error(`${run.data}: no records to train on`);
   const ckpt = join(run.out, "checkpoint");
-  const resuming = run.resume && existsSync(join(ckpt, "trainer_state.json"));
+  // readCheckpointState first puts back a checkpoint that a kill during the swap left aside.
+  const resuming = run.resume && readCheckpointState(ckpt) !== undefined;
   if (!run.resume && existsSync(ckpt))
     throw new Error(`${ckpt} exists: pass --resume to continue it, or choose another --out`);
   const tok = Tokenizer.fromDir(run.model);

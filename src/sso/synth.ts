@@ -4,7 +4,7 @@
 // the feature histogram, response lengths and seconds per stage make up the summary. The log-prob ordering filter
 // needs the whole set, so `synthesize` (all in memory) applies it at the end; streaming callers apply
 // `applyLogpOrder` to their finished set (see output.ts). Counting and timing live in synth-summary.ts, file
-// handling in output.ts and synth-file.ts.
+// handling in output.ts and run-synth.ts.
 // `synthesizeChunks` runs in-process and synchronously; `synthesizeChunksOn` runs the same steps on any engine.
 import { type Engine, LocalEngine, runLocal, runOn, type Steps } from "../engine/engine.js";
 import type { Model } from "../model/model.js";

@@ -85,15 +85,31 @@ describe("sso iterate", () => {
       );
     const summary = JSON.parse(readFileSync(join(work, "full", "summary.json"), "utf8"));
     for (const it of summary.iterations) {
-      assert.equal(it.eval.world.vs_initial.n, 6);
-      assert.equal(it.eval.world.vs_initial.inconsistent, 0);
+      const v = it.eval.world.vs_initial;
+      assert.equal(v.n, 6);
+      assert.equal(v.wins + v.losses + v.ties, v.judged);
+      assert.equal(v.win_rate, (v.wins + v.ties / 2) / v.judged);
       assert.equal(it.eval.math.n, 1);
     }
     assert.ok(existsSync(join(work, "full", "eval-initial.json")));
     assert.deepEqual(
-      JSON.parse(readFileSync(join(work, "full", "iter-1", "eval.json"), "utf8")),
+      JSON.parse(readFileSync(join(work, "full", "iter-1", "eval.json"), "utf8")).value,
       summary.iterations[0].eval,
     );
+    // A changed evaluation is recomputed (initial answers too), never mixed with the cached one.
+    const cfg8 = join(work, "cfg-eval8.json"),
+      written = JSON.parse(readFileSync(cfg, "utf8"));
+    writeFileSync(
+      cfg8,
+      JSON.stringify({ ...written, iterate: { iterations: 2, eval: { world: { n: 8, maxNewTokens: 8 } } } }),
+    );
+    const again = sso(...args(join(work, "full"), cfg8));
+    assert.equal(again.status, 0, again.stderr);
+    const after = JSON.parse(readFileSync(join(work, "full", "summary.json"), "utf8"));
+    for (const it of after.iterations) {
+      assert.equal(it.eval.world.vs_initial.n, 8);
+      assert.equal(it.eval.math, undefined);
+    }
   });
 
   it("a run killed in its second iteration resumes there and ends with the same final weights", async () => {
