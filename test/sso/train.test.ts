@@ -3,7 +3,7 @@
 // weights of an uninterrupted run; a diverging run stops with a one-line error and keeps its last good checkpoint;
 // metrics carry the spec's names; the config refuses unknown keys.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { getBackend } from "../../src/backends/index.js";
@@ -135,11 +135,18 @@ describe("sso train", () => {
     }
     child.kill("SIGKILL");
     await exited;
-    const killedAt = JSON.parse(readFileSync(state, "utf8")).step;
+    const { step: killedAt, totalSteps } = JSON.parse(readFileSync(state, "utf8"));
     assert.ok(killedAt < 16, `the run finished (step ${killedAt}) before it could be killed`);
     assert.notEqual(sso(...trainArgs(part)).status, 0, "an existing checkpoint without --resume must be refused");
+    // As if the kill had come between the checkpoint swap's two renames: the checkpoint is only the one moved aside.
+    renameSync(join(part, "checkpoint"), join(part, ".checkpoint.999999999.x.tmp.old"));
     const r = sso(...trainArgs(part, "--resume"), "--config", cfgFile(work, { train: { saveEvery: 2 } }));
     assert.equal(r.status, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(`trained ${totalSteps - killedAt} steps`),
+      "resumed from the checkpoint, not from step 0",
+    );
     sameWeights(join(work, "run", "model"), join(part, "model"));
     const steps = readFileSync(join(part, "metrics.jsonl"), "utf8")
       .trim()
