@@ -54,6 +54,22 @@ export function scoreGroups(items: readonly ScoreItem[], maxTokens: number, maxI
   return out;
 }
 
+/** Scores items a group per request (scoreGroups), requests in flight bounded by the engine's concurrency. */
+export async function scoreInGroups(
+  items: readonly ScoreItem[],
+  opts: ScoreCallOptions,
+  engine: Pick<RemoteEngineOptions, "scorePrompts" | "concurrency">,
+  scoreGroup: (group: readonly ScoreItem[]) => Promise<ScoreResult[]>,
+): Promise<ScoreResult[]> {
+  const groups = scoreGroups(items, opts.maxBatchTokens, engine.scorePrompts ?? 32);
+  const scored = await pool(groups, engine.concurrency ?? 16, async (group) => {
+    const result = await scoreGroup(group);
+    opts.onBatch?.(group.length);
+    return result;
+  });
+  return scored.flat();
+}
+
 /** Every sampling field our sampler has or a server might default, pinned to what we sample with. */
 export function pinnedSampling(r: EngineRequest): Record<string, unknown> {
   const p = r.params;
@@ -127,14 +143,8 @@ export class OpenAiEngine implements Engine {
     return resultOf(c.text, finish, c.token_ids, body.usage?.completion_tokens, this.opts.stopIds);
   }
 
-  async score(items: readonly ScoreItem[], opts: ScoreCallOptions): Promise<ScoreResult[]> {
-    const groups = scoreGroups(items, opts.maxBatchTokens, this.opts.scorePrompts ?? 32);
-    const scored = await pool(groups, this.opts.concurrency ?? 16, async (group) => {
-      const result = await this.scoreGroup(group);
-      opts.onBatch?.(group.length);
-      return result;
-    });
-    return scored.flat();
+  score(items: readonly ScoreItem[], opts: ScoreCallOptions): Promise<ScoreResult[]> {
+    return scoreInGroups(items, opts, this.opts, (group) => this.scoreGroup(group));
   }
 
   private async scoreGroup(items: readonly ScoreItem[]): Promise<ScoreResult[]> {

@@ -9,7 +9,7 @@ import type { Engine, EngineRequest, GenerateCallOptions, ScoreCallOptions } fro
 import type { ScoreItem, ScoreResult } from "../model/score.js";
 import type { GenerationResult } from "../sample/generate.js";
 import { pool } from "./http.js";
-import { pinnedSampling, type RemoteEngineOptions, scoreGroups, scoreResult } from "./openai.js";
+import { pinnedSampling, type RemoteEngineOptions, scoreInGroups, scoreResult } from "./openai.js";
 import { finishOf, logprobOf, resultOf } from "./reading.js";
 
 /** One answer of /generate (a list of them for a batch of input_ids). */
@@ -60,14 +60,8 @@ export class SglangEngine implements Engine {
     });
   }
 
-  async score(items: readonly ScoreItem[], opts: ScoreCallOptions): Promise<ScoreResult[]> {
-    const groups = scoreGroups(items, opts.maxBatchTokens, this.opts.scorePrompts ?? 32);
-    const scored = await pool(groups, this.opts.concurrency ?? 16, async (group) => {
-      const result = await this.scoreGroup(group);
-      opts.onBatch?.(group.length);
-      return result;
-    });
-    return scored.flat();
+  score(items: readonly ScoreItem[], opts: ScoreCallOptions): Promise<ScoreResult[]> {
+    return scoreInGroups(items, opts, this.opts, (group) => this.scoreGroup(group));
   }
 
   private async scoreGroup(items: readonly ScoreItem[]): Promise<ScoreResult[]> {
