@@ -17,7 +17,7 @@ import { writeFileAtomic } from "../util/atomic.js";
 import { packageRoot } from "../util/package-root.js";
 import { pairsNeeded } from "./objective.js";
 import type { SsoRecord } from "./record.js";
-import { fingerprint, recordSequences, type StepMetrics, stepPlan, type TrainOptions } from "./train.js";
+import { fingerprint, recordSequences, resumeState, type StepMetrics, stepPlan, type TrainOptions } from "./train.js";
 import { objectiveConfig, type TorchSettings, type TrainConfig } from "./train-config.js";
 
 const PYTHON_PATH = join(packageRoot(), "python");
@@ -57,9 +57,7 @@ export function trainTorch(
     fp = fingerprint(records, cfg);
   const ckptDir = join(opts.out, "checkpoint"),
     work = join(opts.out, "torch");
-  const saved = opts.resume ? readCheckpointState(ckptDir) : undefined;
-  if (saved && saved.fingerprint !== fp)
-    throw new Error(`${ckptDir}: the checkpoint is from other data or settings; remove it or train into another --out`);
+  const saved = resumeState(ckptDir, fp, opts.resume);
   const start = saved?.step ?? 0;
   // The shard: every record's sequences for the pairs the objective reads, in record order.
   const ids: number[] = [],

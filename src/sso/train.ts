@@ -13,7 +13,7 @@ import type { Params } from "../model/params.js";
 import { scoreItems } from "../model/score.js";
 import { mixSeed, Rng } from "../tensor/rng.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
-import { readCheckpointState, saveCheckpoint } from "../train/checkpoint.js";
+import { readCheckpointState, saveCheckpoint, type TrainerState } from "../train/checkpoint.js";
 import { MetricsLog } from "../train/metrics.js";
 import { AdamW } from "../train/optimizer.js";
 import { cosineWithWarmup } from "../train/schedule.js";
@@ -140,6 +140,14 @@ export function fingerprint(records: readonly SsoRecord[], cfg: TrainConfig): st
   return h.digest("hex").slice(0, 16);
 }
 
+/** The checkpoint to resume from (none unless resuming), refused when it was made from other records or math. */
+export function resumeState(ckptDir: string, fp: string, resume: boolean): TrainerState | undefined {
+  const saved = resume ? readCheckpointState(ckptDir) : undefined;
+  if (saved && saved.fingerprint !== fp)
+    throw new Error(`${ckptDir}: the checkpoint is from other data or settings; remove it or train into another --out`);
+  return saved;
+}
+
 /** Trains the model in place on the records; returns the metrics of every step run now. */
 export function trainSso(
   model: Model,
@@ -161,12 +169,8 @@ export function trainSso(
     metricsPath = join(opts.out, "metrics.jsonl");
   mkdirSync(opts.out, { recursive: true });
   let start = 0;
-  const saved = opts.resume ? readCheckpointState(ckptDir) : undefined;
+  const saved = resumeState(ckptDir, fp, opts.resume);
   if (saved) {
-    if (saved.fingerprint !== fp)
-      throw new Error(
-        `${ckptDir}: the checkpoint is from other data or settings; remove it or train into another --out`,
-      );
     opt.load(join(ckptDir, "optimizer.safetensors"), saved.step);
     start = saved.step;
   }

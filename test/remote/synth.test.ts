@@ -11,7 +11,7 @@ import { describe, it } from "node:test";
 import { connectEngine } from "../../src/remote/connect.js";
 import { Http } from "../../src/remote/http.js";
 import { OpenAiEngine } from "../../src/remote/openai.js";
-import { runCli, spawnCli, tempDir } from "../helpers.js";
+import { runCli, spawnCli, startServe, tempDir } from "../helpers.js";
 import { makeTinyModel } from "../sso/helpers.js";
 
 const withoutTiming = (path: string) => {
@@ -73,19 +73,7 @@ describe("sso synth --engine openai against sso serve", () => {
     assert.equal(l.status, 0, l.stderr);
     const tLocal = performance.now() - t0;
 
-    const server = spawnCli(["serve", "--model", model, "--port", "0", "--max-batch", "8", "--api-key", "s3cret"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const exited = new Promise<number | null>((resolve) => server.on("exit", resolve));
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      server.stdout!.on("data", (d) => {
-        out += d;
-        const m = /on (http:\/\/127\.0\.0\.1:\d+)\/v1/.exec(out);
-        if (m) resolve(m[1]);
-      });
-      server.on("exit", () => reject(new Error("sso serve exited before listening")));
-    });
+    const { server, url, exited } = await startServe(["--model", model, "--max-batch", "8", "--api-key", "s3cret"]);
     try {
       const t1 = performance.now();
       const r = await runCliAsync(
