@@ -1,18 +1,17 @@
 // The public API of `sso` as a library: what the commands are built from, for TypeScript users who want the SSO
 // loop (or a part of it) inside their own program. Everything here takes typed, resolved config objects (see
 // `resolveConfig` and the zod schemas); the commands in src/cli/ only parse flags and call these. Not exported:
-// kernels, the native addon, the HTTP server's internals, file formats' private helpers.
+// kernels, the native addon, the HTTP server's internals, file formats' private helpers. Sorted by module path:
+// backends, config, eval, model, sample, sso, tokenizer, world.
 
-// Compute backends, models and tokenizers.
 export { BACKEND_NAMES, type Backend, type BackendName, getBackend, probeBackends } from "./backends/index.js";
-// Configuration.
 export { IterateConfig, loadConfig, resolveConfig, SsoConfig } from "./config.js";
-// Evaluation: pairwise judging with (length-controlled) win rates, single-answer grading, verifiable answers.
 export { type AnswerRow, pairUp, readAnswers } from "./eval/answers.js";
 export { type ChatJudge, openAiChat } from "./eval/client.js";
 export { type GradeSummary, gradeAnswers, summarizeGrades } from "./eval/grade.js";
 export { JudgmentCache } from "./eval/judge.js";
 export { type AnswerFormat, extractBoxed, extractChoice, extractGsm8k, gradeAnswer, mathEqual } from "./eval/math.js";
+export { type ModelEvalOptions, runModelEval } from "./eval/model-eval.js";
 export {
   judgePairs,
   llmPairJudge,
@@ -28,9 +27,10 @@ export { worldPairJudge } from "./eval/world-judge.js";
 export { type ModelConfig, parseConfig } from "./model/config.js";
 export { initModel, loadModel, readConfig, type SaveOptions, saveModel } from "./model/folder.js";
 export { Model, type SequenceInput, type SequenceOutput } from "./model/model.js";
-// Scoring and generation.
 export { type ScoreItem, type ScoreResult, scoreItems } from "./model/score.js";
+export { type ScoreFileOptions, scoreFile } from "./model/score-file.js";
 export { type FinishReason, type GenerationRequest, type GenerationResult, generate } from "./sample/generate.js";
+export { type GenerateFileOptions, generateFile } from "./sample/generate-file.js";
 export type { SamplingParams } from "./sample/sampling.js";
 export { SynthConfig } from "./sso/config.js";
 export { type IterateRun, type IterationSummary, runIterate } from "./sso/iterate.js";
@@ -42,7 +42,6 @@ export {
   type RecordLogps,
   ssoObjective,
 } from "./sso/objective.js";
-// Self-Steering Optimization: the pairs, the objective, synthesis, training and the loop.
 export { PAIR_NAMES, PAIRS, type Pair, pairLabel, REF_COLUMNS, type RefColumn } from "./sso/pairs.js";
 export { SsoRecord } from "./sso/record.js";
 export { type RemoteOptions, runSynth, type SynthRun } from "./sso/run-synth.js";

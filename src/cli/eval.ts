@@ -1,12 +1,8 @@
-// `sso eval --model DIR (--world | --data FILE.jsonl)`: evaluates a model. --world generates answers to seeded
-// prompts of the principle world (held-out items by default) and prints the checkers' pass rate per feature, the
-// overall score and the mean answer length; --data generates an answer per JSONL line and prints exact-match
-// accuracy (normalisation in world/evaluate.ts). Every input is validated before the model loads; errors are one
-// line; --out writes the full report (summary and every answer) atomically. Answers are greedy.
-// `sso eval pairwise | grade | math` (judged pairwise win rates, MT-Bench-style grades, verifiable accuracy) only
-// print here: their work is src/eval/run.ts.
-import { z } from "zod";
-import { getBackend } from "../backends/index.js";
+// `sso eval --model DIR (--world | --data FILE.jsonl)`: checks which flags go together, then the library's
+// runModelEval (src/eval/model-eval.ts: the world's checkers or exact match, greedy answers, --out report) and
+// prints its table. `sso eval pairwise | grade | math` (judged pairwise win rates, MT-Bench-style grades,
+// verifiable accuracy) likewise only print here: their work is src/eval/run.ts.
+import { runModelEval } from "../eval/model-eval.js";
 import { gradeText, pairwiseText, rateText } from "../eval/report.js";
 import {
   type GradeRunOptions,
@@ -16,22 +12,7 @@ import {
   runMath,
   runPairwise,
 } from "../eval/run.js";
-import { loadModel, readConfig } from "../model/folder.js";
-import { lineMessages, PromptOrMessages } from "../tokenizer/chat-line.js";
-import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
-import { writeFileAtomic } from "../util/atomic.js";
-import { readJsonl } from "../util/jsonl.js";
-import { checkOutputFile } from "../util/output-path.js";
-import { progress } from "../util/progress.js";
-import { WORLD_FEATURES } from "../world/check.js";
-import {
-  type ExactItem,
-  type ExactSummary,
-  evaluateExact,
-  evaluateWorld,
-  type WorldSummary,
-} from "../world/evaluate.js";
-import { type Split, samplePrompts } from "../world/world.js";
+import type { Split } from "../world/world.js";
 
 export interface EvalCliOptions {
   model?: string;
@@ -46,35 +27,6 @@ export interface EvalCliOptions {
   backend: string;
 }
 
-/**
- * A --data line: {"prompt": "...", "answer": ...} or {"messages": [...], "answer": ...}, where answer is a string or a
- * list of accepted strings; or {"messages": [..., {"role": "assistant", "content": reference}]} without "answer"
- * (an SFT line: the last assistant turn is the reference). Other keys are ignored.
- */
-const DataLine = z
-  .object({
-    ...PromptOrMessages,
-    answer: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
-  })
-  .transform((v, ctx): Omit<ExactItem, "line"> => {
-    const fail = (message: string, path: (string | number)[] = []) => {
-      ctx.addIssue({ code: "custom", message, path });
-      return z.NEVER;
-    };
-    const given = lineMessages(v);
-    if (!Array.isArray(given)) return fail(given.problem, given.path);
-    let messages = given;
-    let references = v.answer === undefined ? undefined : typeof v.answer === "string" ? [v.answer] : v.answer;
-    if (references === undefined && messages.length > 1 && messages[messages.length - 1].role === "assistant") {
-      references = [messages[messages.length - 1].content];
-      messages = messages.slice(0, -1);
-    }
-    if (references === undefined) return fail('missing "answer" (a string or a list of strings)', ["answer"]);
-    if (messages[messages.length - 1].role !== "user")
-      return fail("the conversation must end with a user message", ["messages"]);
-    return { messages, references };
-  });
-
 function checkOptions(opts: EvalCliOptions): asserts opts is EvalCliOptions & { model: string } {
   if (opts.model === undefined) throw new Error("eval: --model DIR is required (or use eval pairwise | grade | math)");
   if (Boolean(opts.world) === (opts.data !== undefined))
@@ -86,59 +38,10 @@ function checkOptions(opts: EvalCliOptions): asserts opts is EvalCliOptions & { 
     throw new Error(`eval: --split must be heldout or train, got "${opts.split}"`);
 }
 
-const fmt = (x: number | null, digits = 3): string => (x === null ? "n/a" : x.toFixed(digits));
-
-/** The --world table: one row per judged feature, then overall, the well-formed share and mean length. */
-export function worldTable(s: WorldSummary): string {
-  const rows = WORLD_FEATURES.map(
-    (f) => `${f.padEnd(20)}${fmt(s.features[f].rate).padStart(8)}${String(s.features[f].n).padStart(7)}`,
-  );
-  return [
-    `${"feature".padEnd(20)}${"pass".padStart(8)}${"n".padStart(7)}`,
-    ...rows,
-    `${"overall".padEnd(20)}${fmt(s.overall).padStart(8)}${String(s.prompts).padStart(7)}`,
-    `${"well-formed".padEnd(20)}${fmt(s.well_formed).padStart(8)}${String(s.prompts).padStart(7)}`,
-    `mean length: ${s.mean_chars.toFixed(1)} chars, ${s.mean_tokens.toFixed(1)} tokens`,
-  ].join("\n");
-}
-
-export const exactLine = (s: ExactSummary): string =>
-  `exact match: ${s.correct} / ${s.n} = ${fmt(s.accuracy)} (mean length ${s.mean_chars.toFixed(1)} chars, ${s.mean_tokens.toFixed(1)} tokens)`;
-
 export function runEval(opts: EvalCliOptions): void {
   checkOptions(opts);
-  const items =
-    opts.data !== undefined ? readJsonl(opts.data, DataLine).map(({ line, value }) => ({ ...value, line })) : undefined;
-  const split = (opts.split ?? "heldout") as Split,
-    n = opts.n ?? 200,
-    seed = opts.seed ?? 0;
-  const prompts = items ? [] : samplePrompts(split, seed, n);
-  if (opts.out !== undefined) checkOutputFile("--out", opts.out);
-  const tok = Tokenizer.fromDir(opts.model);
-  checkTokenizerFitsModel(tok, readConfig(opts.model).vocabSize);
-  const model = loadModel(opts.model, getBackend(opts.backend));
-  const bar = progress("eval", items ? items.length : prompts.length, "answers");
-  const answerOpts = { maxNewTokens: opts.maxNewTokens, batch: opts.batch, onAnswer: () => bar.tick(1) };
-  const settings = { model: opts.model, max_new_tokens: opts.maxNewTokens, decoding: "greedy" };
-  let report: Record<string, unknown>, text: string;
-  try {
-    if (items) {
-      const { summary, results } = evaluateExact(model, tok, items, answerOpts);
-      text = exactLine(summary);
-      report = { mode: "data", data: opts.data, ...settings, summary, results };
-    } else {
-      const { summary, results } = evaluateWorld(model, tok, prompts, answerOpts);
-      text = `world, ${split} split, ${n} prompts (seed ${seed})\n${worldTable(summary)}`;
-      report = { mode: "world", split, n, seed, ...settings, summary, results };
-    }
-  } finally {
-    bar.stop();
-  }
-  console.log(text);
-  if (opts.out !== undefined) {
-    writeFileAtomic(opts.out, `${JSON.stringify(report, null, 2)}\n`);
-    console.error(`report → ${opts.out}`);
-  }
+  console.log(runModelEval({ ...opts, split: opts.split as Split | undefined }));
+  if (opts.out !== undefined) console.error(`report → ${opts.out}`);
 }
 
 // ---- `sso eval pairwise | grade | math` (the work is in src/eval/run.ts) ----

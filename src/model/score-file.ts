@@ -1,17 +1,18 @@
-// `sso score --model DIR --data IN.jsonl --out OUT.jsonl`: log-probs of given responses. Input lines are
+// Scoring a JSONL file, the library function behind `sso score --model DIR --data IN.jsonl --out OUT.jsonl`:
+// log-probs of given responses. Input lines are
 // {"messages": [...], "response": "..."} (rendered through the model's chat template, response + end-of-turn
 // token) or {"prompt_ids": [...], "response_ids": [...]}. Every line is validated before any compute; the output
 // is written atomically, in input order, only when every line has been scored.
 import { z } from "zod";
 import { getBackend } from "../backends/index.js";
-import { loadModel, readConfig } from "../model/folder.js";
-import { type ScoreItem, scoreItems } from "../model/score.js";
 import { ChatMessageSchema } from "../tokenizer/chat-line.js";
 import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { readJsonl, toJsonl } from "../util/jsonl.js";
 import { checkOutputFile } from "../util/output-path.js";
 import { progress } from "../util/progress.js";
+import { loadModel, readConfig } from "./folder.js";
+import { type ScoreItem, scoreItems } from "./score.js";
 
 const tokenId = z.number().int().nonnegative();
 const ChatLine = z.strictObject({ messages: z.array(ChatMessageSchema).min(1), response: z.string() });
@@ -32,7 +33,7 @@ const ScoreLine = z.unknown().transform((v, ctx): z.infer<typeof ChatLine> | z.i
   return z.NEVER;
 });
 
-export interface ScoreOptions {
+export interface ScoreFileOptions {
   model: string;
   data: string;
   out: string;
@@ -40,7 +41,8 @@ export interface ScoreOptions {
   batchTokens: number;
 }
 
-export function runScore(opts: ScoreOptions): void {
+/** Scores every line of opts.data into opts.out (atomically, in input order). */
+export function scoreFile(opts: ScoreFileOptions): void {
   const lines = readJsonl(opts.data, ScoreLine);
   checkOutputFile("--out", opts.out);
   // The tokenizer is needed (and checked against the model) only when some line gives chat messages.

@@ -1,4 +1,5 @@
-// `sso generate --model DIR --data IN.jsonl --out OUT.jsonl`: one completion per input line of chat messages,
+// Generation into a JSONL file, the library function behind `sso generate --model DIR --data IN.jsonl --out OUT.jsonl`:
+// one completion per input line of chat messages,
 // with optional per-line sampling overrides. Lines are written in input order, each flushed to disk as soon as
 // it and every line before it are done, so a rerun after a crash keeps the complete lines, drops a torn last
 // line, and generates only the rest. Each line samples from its own seed (the run's seed mixed with the line's
@@ -10,8 +11,6 @@ import { closeSync, existsSync, fsyncSync, openSync, readFileSync, statSync, tru
 import { z } from "zod";
 import { getBackend } from "../backends/index.js";
 import { loadModel, readConfig } from "../model/folder.js";
-import { type GenerationRequest, type GenerationResult, generate } from "../sample/generate.js";
-import { MaxNewTokens, type SamplingParams, Seed, Temperature, TopK, TopP } from "../sample/sampling.js";
 import { fingerprintDifference } from "../sso/output.js";
 import { policyHash } from "../sso/record.js";
 import { mixSeed } from "../tensor/rng.js";
@@ -21,6 +20,8 @@ import { writeFileAtomic } from "../util/atomic.js";
 import { readJsonl } from "../util/jsonl.js";
 import { checkOutputFile } from "../util/output-path.js";
 import { progress } from "../util/progress.js";
+import { type GenerationRequest, type GenerationResult, generate } from "./generate.js";
+import { MaxNewTokens, type SamplingParams, Seed, Temperature, TopK, TopP } from "./sampling.js";
 
 const GenerateLine = z.object({
   id: z.union([z.string(), z.number()]).optional(),
@@ -33,7 +34,7 @@ const GenerateLine = z.object({
   seed: Seed.optional(),
 });
 
-export interface GenerateCliOptions {
+export interface GenerateFileOptions {
   model: string;
   data: string;
   out: string;
@@ -48,7 +49,7 @@ export interface GenerateCliOptions {
 }
 
 /** Everything the output lines depend on (not --batch or progress, which change how fast, not what). */
-function argsFingerprint(opts: GenerateCliOptions): Record<string, unknown> {
+function argsFingerprint(opts: GenerateFileOptions): Record<string, unknown> {
   return {
     version: 1,
     model_hash: policyHash(opts.model), // config.json and the weight files
@@ -109,7 +110,8 @@ function resumeOutput(path: string): number {
   return lines.length;
 }
 
-export function runGenerate(opts: GenerateCliOptions): void {
+/** Generates (or resumes) one completion per line of opts.data into opts.out. */
+export function generateFile(opts: GenerateFileOptions): void {
   const lines = readJsonl(opts.data, GenerateLine);
   checkOutputFile("--out", opts.out, { append: true });
   const tok = Tokenizer.fromDir(opts.model);
