@@ -7,9 +7,9 @@ import { join } from "node:path";
 import { z } from "zod";
 import { getBackend } from "../backends/index.js";
 import { SsoConfig } from "../config.js";
-import { type PairOutcome, summarizePairs } from "../eval/pairwise.js";
+import { summarizePairs } from "../eval/pairwise.js";
 import { sideBySide } from "../eval/report.js";
-import { judgeWorldPairs } from "../eval/world-judge.js";
+import { worldVersus } from "../eval/world-judge.js";
 import { loadModel } from "../model/folder.js";
 import { validate } from "../sso/file.js";
 import { runIterate } from "../sso/iterate.js";
@@ -81,13 +81,6 @@ function evaluate(
   } finally {
     bar.stop();
   }
-}
-
-/** The final iteration's answers against the base model's, judged pairwise by the world's checkers in both orders. */
-function versusBase(base: readonly WorldResult[], final: readonly WorldResult[]): PairOutcome[] {
-  return judgeWorldPairs(
-    final.map((r, i) => ({ instruction: r.prompt, output: r.response, baseline: base[i].response })),
-  );
 }
 
 /** The demo's numeric options, checked before any work. */
@@ -176,7 +169,7 @@ export function runDemo(o: DemoOptions): DemoResult {
       evaluate(join(dir, `iter-${i + 1}`, "train", "model"), `${method} it${i + 1}`, heldout, o),
     );
     const tj = performance.now(),
-      outcomes = versusBase(base.results, evals[evals.length - 1].results),
+      outcomes = worldVersus(evals[evals.length - 1].results, base.results),
       vs_base = summarizePairs(outcomes, { seed: o.seed });
     judgeMs += performance.now() - tj;
     if (i === 0) sample = sideBySide(outcomes, { model: method, baseline: "base" }, 10, o.seed);

@@ -20,7 +20,7 @@ import type { IterationEvalConfig } from "./config.js";
 import { type MathSummary, mathAccuracy, readMathData } from "./math.js";
 import { type PairwiseSummary, summarizePairs } from "./pairwise.js";
 import { rateText } from "./report.js";
-import { judgeWorldPairs } from "./world-judge.js";
+import { worldVersus } from "./world-judge.js";
 
 export interface IterationEval {
   world?: { overall: number | null; mean_chars: number; vs_initial: PairwiseSummary };
@@ -76,9 +76,7 @@ function computeIteration(
     const w = cfg.world;
     const initial = cached(paths.initialFile, w, () => worldAnswers(paths.initial, w, backend));
     const mine = worldAnswers(paths.model, w, backend);
-    const outcomes = judgeWorldPairs(
-      mine.map((r, i) => ({ instruction: r.prompt, output: r.response, baseline: initial[i].response })),
-    );
+    const outcomes = worldVersus(mine, initial);
     const summary = summarizeWorld(mine);
     result.world = {
       overall: summary.overall,

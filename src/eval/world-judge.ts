@@ -30,3 +30,15 @@ export const judgeWorldPairs = (items: readonly PairItem[]): PairOutcome[] =>
       worldJudgment(it.instruction, it.baseline, it.output),
     ),
   );
+
+/** A model's world answers against a baseline's on the same prompts (in the same order), judged in both orders. */
+export function worldVersus(
+  model: readonly { prompt: string; response: string }[],
+  baseline: readonly { prompt: string; response: string }[],
+): PairOutcome[] {
+  if (model.length !== baseline.length || model.some((r, i) => r.prompt !== baseline[i].prompt))
+    throw new Error("world judge: the two answer sets are not answers to the same prompts in the same order");
+  return judgeWorldPairs(
+    model.map((r, i) => ({ instruction: r.prompt, output: r.response, baseline: baseline[i].response })),
+  );
+}
