@@ -100,7 +100,8 @@ void Rope(const CallbackInfo& info) {
             Num(info, 7) < 0 ? -1 : 1, Bool(info, 8));
 }
 
-// Attention shape arguments start at index `at`: cuSeqlens, NH, NKV, HS, scale. Returns the shape and T.
+// Attention shape arguments start at index `at`: cuSeqlens, NH, NKV, HS, scale, prefixOf (optional). Returns the
+// shape and T.
 sso::AttnShape Shape(const CallbackInfo& info, size_t at, int64_t* T) {
   if (!info[at].IsTypedArray()) fail(info, "cuSeqlens: expected an Int32Array");
   const int64_t n = info[at].As<Napi::TypedArray>().ElementLength();
@@ -112,11 +113,19 @@ sso::AttnShape Shape(const CallbackInfo& info, size_t at, int64_t* T) {
   sso::AttnShape sh{cu, static_cast<int>(n - 1), static_cast<int>(Int(info, at + 1)), static_cast<int>(Int(info, at + 2)),
                     static_cast<int>(Int(info, at + 3)), static_cast<float>(Num(info, at + 4))};
   if (sh.NKV == 0 || sh.NH % sh.NKV) fail(info, "attention: NKV must divide NH");
+  if (!info[at + 5].IsNull() && !info[at + 5].IsUndefined()) {
+    const int32_t* pre = I32(info, at + 5, n - 1);
+    for (int64_t s = 0; s + 1 < n; s++)
+      if (pre[s] != -1 && (pre[s] < 0 || pre[s] >= s || pre[pre[s]] != -1))
+        fail(info, "prefixOf[" + std::to_string(s) + "] = " + std::to_string(pre[s]) +
+                       " must be -1 or an earlier sequence without a prefix");
+    sh.prefix_of = pre;
+  }
   *T = cu[n - 1];
   return sh;
 }
 
-// attentionForward(out, lse, q, k, v, cuSeqlens, NH, NKV, HS, scale)
+// attentionForward(out, lse, q, k, v, cuSeqlens, NH, NKV, HS, scale, prefixOf?)
 void AttentionForward(const CallbackInfo& info) {
   int64_t T;
   const sso::AttnShape s = Shape(info, 5, &T);
@@ -124,7 +133,7 @@ void AttentionForward(const CallbackInfo& info) {
                          F32(info, 3, T * s.NKV * s.HS), F32(info, 4, T * s.NKV * s.HS), s);
 }
 
-// attentionBackward(dq, dk, dv, dOut, q, k, v, out, lse, cuSeqlens, NH, NKV, HS, scale)
+// attentionBackward(dq, dk, dv, dOut, q, k, v, out, lse, cuSeqlens, NH, NKV, HS, scale, prefixOf?)
 void AttentionBackward(const CallbackInfo& info) {
   int64_t T;
   const sso::AttnShape s = Shape(info, 9, &T);

@@ -143,10 +143,39 @@ struct Tile {
   int s, h, i0, i1;  // sequence, head (query head forward, kv head backward), query rows
 };
 
-static int max_len(const AttnShape& s) {
+// Rows of sequence q's prefix (0: none).
+static int prefix_len(const AttnShape& s, int q) {
+  const int p = s.prefix_of ? s.prefix_of[q] : -1;
+  return p < 0 ? 0 : s.cu_seqlens[p + 1] - s.cu_seqlens[p];
+}
+
+// The most keys any query attends to: its prefix's length plus its own sequence's.
+static int max_keys(const AttnShape& s) {
   int L = 0;
-  for (int q = 0; q < s.S; q++) L = std::max(L, s.cu_seqlens[q + 1] - s.cu_seqlens[q]);
+  for (int q = 0; q < s.S; q++) L = std::max(L, prefix_len(s, q) + s.cu_seqlens[q + 1] - s.cu_seqlens[q]);
   return L;
+}
+
+// The keys and values (n rows, leading dimension ld) that the rows of sequence sq up to `end` attend to for kv head
+// g: strided views of k/v without a prefix; with one, the prefix's rows then the sequence's own, gathered into kb/vb
+// (n × HS each) so that one GEMM runs over them in the same order as over an unshared copy of the whole sequence.
+struct KeyView {
+  const float *k, *v;
+  int ld;
+};
+static KeyView key_view(const AttnShape& s, const float* k, const float* v, int sq, int end, int g, float* kb,
+                        float* vb) {
+  const int kvs = s.NKV * s.HS, HS = s.HS, start = s.cu_seqlens[sq], lp = prefix_len(s, sq);
+  const size_t own = static_cast<size_t>(start) * kvs + g * HS;
+  if (lp == 0) return {k + own, v + own, kvs};
+  const int p0 = s.cu_seqlens[s.prefix_of[sq]];
+  for (int j = 0; j < lp + end - start; j++) {
+    const int row = j < lp ? p0 + j : start + j - lp;
+    const size_t o = static_cast<size_t>(row) * kvs + g * HS;
+    std::memcpy(kb + static_cast<size_t>(j) * HS, k + o, sizeof(float) * HS);
+    std::memcpy(vb + static_cast<size_t>(j) * HS, v + o, sizeof(float) * HS);
+  }
+  return {kb, vb, HS};
 }
 
 static int num_threads() {
@@ -205,54 +234,84 @@ static std::vector<Tile> query_tiles(const AttnShape& s, int heads) {
 }
 
 void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, const AttnShape& s) {
-  const int NH = s.NH, NKV = s.NKV, HS = s.HS, group = NH / NKV, qs = NH * HS, kvs = NKV * HS;
-  for_tiles(query_tiles(s, NH), static_cast<size_t>(kQueryBlock) * max_len(s), [&](const Tile& t, float* P) {
-    const int start = s.cu_seqlens[t.s], m = t.i1 - t.i0, n = t.i1 - start, g = t.h / group;
-    const float* kg = k + static_cast<size_t>(start) * kvs + g * HS;
-    gemm_ex(false, true, m, n, HS, s.scale, q + static_cast<size_t>(t.i0) * qs + t.h * HS, qs, kg, kvs, 0.0f, P, n);
-    causal_softmax(P, m, n, t.i0, start, nullptr, lse + static_cast<size_t>(t.i0) * NH + t.h, NH);
-    gemm_ex(false, false, m, HS, n, 1.0f, P, n, v + static_cast<size_t>(start) * kvs + g * HS, kvs, 0.0f,
-            out + static_cast<size_t>(t.i0) * qs + t.h * HS, qs);
+  const int NH = s.NH, HS = s.HS, group = NH / s.NKV, qs = NH * HS, L = max_keys(s);
+  const size_t block = static_cast<size_t>(kQueryBlock) * L, kv = static_cast<size_t>(L) * HS;
+  for_tiles(query_tiles(s, NH), block + 2 * kv, [&](const Tile& t, float* P) {
+    const int start = s.cu_seqlens[t.s], lp = prefix_len(s, t.s), m = t.i1 - t.i0, n = lp + t.i1 - start;
+    const KeyView kv_ = key_view(s, k, v, t.s, t.i1, t.h / group, P + block, P + block + kv);
+    gemm_ex(false, true, m, n, HS, s.scale, q + static_cast<size_t>(t.i0) * qs + t.h * HS, qs, kv_.k, kv_.ld, 0.0f, P,
+            n);
+    causal_softmax(P, m, n, lp + t.i0, start, nullptr, lse + static_cast<size_t>(t.i0) * NH + t.h, NH);
+    gemm_ex(false, false, m, HS, n, 1.0f, P, n, kv_.v, kv_.ld, 0.0f, out + static_cast<size_t>(t.i0) * qs + t.h * HS,
+            qs);
   });
 }
 
 // Per tile, with P recomputed from the saved lse and D_i = do_i·o_i:
 //   dV += Pᵀ·dO;  dP = dO·Vᵀ;  dS = P∘(dP − D)·scale;  dQ += dS·K;  dK += dSᵀ·Q.
-// A tile here is a whole (sequence, kv head): it owns those dK/dV rows and the dQ rows of its query heads.
+// A tile here is a whole (prefix group, kv head): a sequence without a prefix and every sequence continuing it. It
+// owns those dK/dV rows (a continuation's prefix part is summed in scratch, then added into the prefix's rows) and
+// the dQ rows of its query heads.
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
                         const float* v, const float* out, const float* lse, const AttnShape& s) {
-  const int NH = s.NH, NKV = s.NKV, HS = s.HS, group = NH / NKV, qs = NH * HS, kvs = NKV * HS;
+  const int NH = s.NH, NKV = s.NKV, HS = s.HS, group = NH / NKV, qs = NH * HS, kvs = NKV * HS, L = max_keys(s);
   const int T = s.cu_seqlens[s.S];
   std::vector<float> D(static_cast<size_t>(T) * NH);
 #pragma omp parallel for schedule(static) if (static_cast<long>(T) * qs > kParallelWork)
   for (long r = 0; r < static_cast<long>(T) * NH; r++)
     D[r] = dot(dout + static_cast<size_t>(r) * HS, out + static_cast<size_t>(r) * HS, HS);
+  std::vector<std::vector<int>> members(s.S);  // per group root: itself, then its continuations in order
+  for (int sq = 0; sq < s.S; sq++) members[s.prefix_of && s.prefix_of[sq] >= 0 ? s.prefix_of[sq] : sq].push_back(sq);
   std::vector<Tile> tiles;
-  for (int q = 0; q < s.S; q++)
-    for (int g = 0; g < NKV; g++)
-      if (s.cu_seqlens[q + 1] > s.cu_seqlens[q]) tiles.push_back({q, g, s.cu_seqlens[q], s.cu_seqlens[q + 1]});
-  const size_t block = static_cast<size_t>(kQueryBlock) * max_len(s);
-  for_tiles(tiles, 2 * block, [&](const Tile& t, float* scratch) {
-    float *P = scratch, *dS = scratch + block;
-    const int start = t.i0, g = t.h;
-    const size_t kvo = static_cast<size_t>(start) * kvs + g * HS;
-    for (int h = g * group; h < (g + 1) * group; h++) {
-      for (int i0 = t.i0; i0 < t.i1; i0 += kQueryBlock) {
-        const int i1 = std::min(i0 + kQueryBlock, t.i1), m = i1 - i0, n = i1 - start;
-        const size_t qo = static_cast<size_t>(i0) * qs + h * HS;
-        gemm_ex(false, true, m, n, HS, s.scale, q + qo, qs, k + kvo, kvs, 0.0f, P, n);
-        causal_softmax(P, m, n, i0, start, lse + static_cast<size_t>(i0) * NH + h, nullptr, NH);
-        gemm_ex(true, false, n, HS, m, 1.0f, P, n, dout + qo, qs, 1.0f, dv + kvo, kvs);
-        gemm_ex(false, true, m, n, HS, 1.0f, dout + qo, qs, v + kvo, kvs, 0.0f, dS, n);
-        for (int r = 0; r < m; r++) {
-          const float Di = D[static_cast<size_t>(i0 + r) * NH + h];
-          float* ds = dS + static_cast<size_t>(r) * n;
-          const float* p = P + static_cast<size_t>(r) * n;
+  for (int root = 0; root < s.S; root++) {
+    bool any = false;
+    for (int sq : members[root]) any = any || s.cu_seqlens[sq + 1] > s.cu_seqlens[sq];
+    if (any)
+      for (int g = 0; g < NKV; g++) tiles.push_back({root, g, 0, 0});
+  }
+  const size_t block = static_cast<size_t>(kQueryBlock) * L, kv = static_cast<size_t>(L) * HS;
+  for_tiles(tiles, 2 * block + 4 * kv, [&](const Tile& t, float* scratch) {
+    float *P = scratch, *dS = scratch + block, *kb = dS + block, *vb = kb + kv, *dkb = vb + kv, *dvb = dkb + kv;
+    const int g = t.h;
+    for (int sq : members[t.s]) {
+      const int start = s.cu_seqlens[sq], end = s.cu_seqlens[sq + 1], lp = prefix_len(s, sq), nall = lp + end - start;
+      if (end == start) continue;
+      const KeyView kv_ = key_view(s, k, v, sq, end, g, kb, vb);
+      float *dkg = dk + static_cast<size_t>(start) * kvs + g * HS, *dvg = dv + static_cast<size_t>(start) * kvs + g * HS;
+      if (lp > 0) {
+        std::fill(dkb, dkb + static_cast<size_t>(nall) * HS, 0.0f);
+        std::fill(dvb, dvb + static_cast<size_t>(nall) * HS, 0.0f);
+        dkg = dkb;
+        dvg = dvb;
+      }
+      for (int h = g * group; h < (g + 1) * group; h++) {
+        for (int i0 = start; i0 < end; i0 += kQueryBlock) {
+          const int i1 = std::min(i0 + kQueryBlock, end), m = i1 - i0, n = lp + i1 - start;
+          const size_t qo = static_cast<size_t>(i0) * qs + h * HS;
+          gemm_ex(false, true, m, n, HS, s.scale, q + qo, qs, kv_.k, kv_.ld, 0.0f, P, n);
+          causal_softmax(P, m, n, lp + i0, start, lse + static_cast<size_t>(i0) * NH + h, nullptr, NH);
+          gemm_ex(true, false, n, HS, m, 1.0f, P, n, dout + qo, qs, 1.0f, dvg, kv_.ld);
+          gemm_ex(false, true, m, n, HS, 1.0f, dout + qo, qs, kv_.v, kv_.ld, 0.0f, dS, n);
+          for (int r = 0; r < m; r++) {
+            const float Di = D[static_cast<size_t>(i0 + r) * NH + h];
+            float* ds = dS + static_cast<size_t>(r) * n;
+            const float* p = P + static_cast<size_t>(r) * n;
 #pragma omp simd
-          for (int j = 0; j < n; j++) ds[j] = p[j] * (ds[j] - Di) * s.scale;
+            for (int j = 0; j < n; j++) ds[j] = p[j] * (ds[j] - Di) * s.scale;
+          }
+          gemm_ex(false, false, m, HS, n, 1.0f, dS, n, kv_.k, kv_.ld, 1.0f, dq + qo, qs);
+          gemm_ex(true, false, n, HS, m, 1.0f, dS, n, q + qo, qs, 1.0f, dkg, kv_.ld);
         }
-        gemm_ex(false, false, m, HS, n, 1.0f, dS, n, k + kvo, kvs, 1.0f, dq + qo, qs);
-        gemm_ex(true, false, n, HS, m, 1.0f, dS, n, q + qo, qs, 1.0f, dk + kvo, kvs);
+      }
+      if (lp > 0) {  // scatter the gathered rows' gradients back: the prefix's rows, then the sequence's own
+        const int p0 = s.cu_seqlens[s.prefix_of[sq]];
+        for (int j = 0; j < nall; j++) {
+          const size_t o = static_cast<size_t>(j < lp ? p0 + j : start + j - lp) * kvs + g * HS;
+          for (int d = 0; d < HS; d++) {
+            dk[o + d] += dkb[static_cast<size_t>(j) * HS + d];
+            dv[o + d] += dvb[static_cast<size_t>(j) * HS + d];
+          }
+        }
       }
     }
   });

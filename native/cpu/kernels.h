@@ -46,6 +46,9 @@ struct AttnShape {
   int S;  // number of sequences; cu_seqlens has S+1 entries
   int NH, NKV, HS;
   float scale;
+  // (S) or nullptr: prefix_of[s] = p (p < s, prefix_of[p] = -1) makes s's tokens attend to all of p's rows before
+  // their own; backward adds every continuation's dK/dV into p's rows. -1 = none.
+  const int32_t* prefix_of = nullptr;
 };
 void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, const AttnShape& s);
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,

@@ -26,10 +26,16 @@ export interface MatmulOptions {
 
 /**
  * A packed batch of sequences for attention: tokens of sequence s occupy rows
- * cuSeqlens[s] .. cuSeqlens[s+1]-1. No token attends outside its own sequence.
+ * cuSeqlens[s] .. cuSeqlens[s+1]-1. No token attends outside its own sequence and its prefix.
  */
 export interface AttentionShape {
   cuSeqlens: Int32Array; // (S+1), cuSeqlens[0] = 0, non-decreasing
+  /**
+   * (S) Shared prompt prefixes: prefixOf[s] = p (p < s, prefixOf[p] = −1) makes every token of s attend to all
+   * rows of sequence p before its own rows, as if s continued p; −1 = none. Several sequences may share one p;
+   * backward adds all their dK/dV into p's rows. One level only. Absent = no sequence has a prefix.
+   */
+  prefixOf?: Int32Array;
   NH: number;
   NKV: number; // divides NH; query head h reads key/value head floor(h / (NH / NKV))
   HS: number;

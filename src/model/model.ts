@@ -9,11 +9,16 @@ import type { ModelConfig } from "./config.js";
 import { ropeInvFreq } from "./config.js";
 import { type LayerActivations, type LayerInputs, layerBackward, layerForward } from "./layer.js";
 import { frozenMatcher, layerConfig, layerWeights, type Params } from "./params.js";
+import { type SharedBatch, sharePrompts, spreadGrads } from "./share.js";
 
 export interface SequenceInput {
   ids: ArrayLike<number>;
-  /** Index of the first token whose log-prob is returned (it is predicted from the tokens before it). Default 1. */
+  /** Index of the first token whose log-prob is returned (it is predicted from the tokens before it). Default 1.
+   *  With a prefix it counts over the whole sequence: the prefix's ids, then these. */
   scoreFrom?: number;
+  /** Index of an earlier sequence of the same batch (itself without a prefix) whose ids come before these: they are
+   *  computed once, and this sequence attends to them (a shared prompt, see share.ts). */
+  prefix?: number;
 }
 
 export interface SequenceOutput {
@@ -35,6 +40,7 @@ export interface ForwardState {
   rowOffsets: number[]; // per sequence, where its scored rows start in `rows`
   logitsCached: boolean; // the training workspace holds every scored row's logits
   generation: number; // which forward({forBackward}) produced it
+  shared?: SharedBatch; // forward shared prompts: where the caller's sequences are in the packed ones
 }
 
 /** Rows per LM-head chunk: at least 16, and logits of at most 2^23 floats (32 MB) at once. */
@@ -87,28 +93,36 @@ export class Model {
       cu = new Int32Array(seqs.length + 1);
     const rows: number[] = [],
       targets: number[] = [],
-      rowOffsets: number[] = [];
+      rowOffsets: number[] = [],
+      prefixOf = new Int32Array(seqs.length).fill(-1);
     seqs.forEach((seq, s) => {
+      const p = seq.prefix ?? -1;
+      if (p !== -1 && !(Number.isInteger(p) && p >= 0 && p < s && seqs[p].prefix === undefined))
+        throw new Error(`sequence ${s}: prefix ${p} is not an earlier sequence without a prefix`);
+      prefixOf[s] = p;
+      // Token u of the whole sequence (prefix, then own ids) sits in packed row at(u).
       const off = cu[s],
-        n = seq.ids.length,
+        lp = p === -1 ? 0 : cu[p + 1] - cu[p],
+        at = (u: number): number => (u < lp ? cu[p] + u : off + u - lp),
+        n = lp + seq.ids.length,
         from = seq.scoreFrom ?? 1;
       if (!Number.isInteger(from) || from < 1 || from > Math.max(n, 1))
         throw new Error(`sequence ${s}: scoreFrom ${from} outside [1, ${Math.max(n, 1)}]`);
       if (n > c.maxPositionEmbeddings)
         throw new Error(`sequence ${s}: ${n} tokens exceed max_position_embeddings ${c.maxPositionEmbeddings}`);
-      for (let t = 0; t < n; t++) {
-        const id = seq.ids[t];
+      for (let t = lp; t < n; t++) {
+        const id = seq.ids[t - lp];
         if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize)
           throw new Error(`sequence ${s}: token ${t} = ${id} is outside the vocabulary [0, ${c.vocabSize})`);
-        ids[off + t] = id;
-        positions[off + t] = t;
+        ids[at(t)] = id;
+        positions[at(t)] = t;
       }
       rowOffsets.push(rows.length);
       for (let t = from; t < n; t++) {
-        rows.push(off + t - 1);
-        targets.push(ids[off + t]);
+        rows.push(at(t - 1));
+        targets.push(ids[at(t)]);
       }
-      cu[s + 1] = off + n;
+      cu[s + 1] = off + n - lp;
     });
     rowOffsets.push(rows.length);
     const shape: AttentionShape = {
@@ -117,6 +131,7 @@ export class Model {
       NKV: c.numKvHeads,
       HS: c.headDim,
       scale: 1 / Math.sqrt(c.headDim),
+      ...(prefixOf.some((p) => p !== -1) ? { prefixOf } : {}),
     };
     return {
       ids,
@@ -130,14 +145,18 @@ export class Model {
   /**
    * Forward pass. With `forBackward`, also returns the state backward() needs; that state lives in the model's
    * training workspace and is valid until the next forward({forBackward}) call (backward checks this).
+   * With `sharePrompts`, sequences with the same prompt (ids before scoreFrom) compute it once (share.ts); outputs
+   * and backward's gradients stay in the caller's order.
    */
   forward(
-    seqs: readonly SequenceInput[],
-    opts: { wantLogits?: boolean; forBackward?: boolean } = {},
+    input: readonly SequenceInput[],
+    opts: { wantLogits?: boolean; forBackward?: boolean; sharePrompts?: boolean } = {},
   ): { outputs: SequenceOutput[]; state?: ForwardState } {
     const be = this.backend,
       C = this.config.hiddenSize,
       V = this.config.vocabSize;
+    const shared = opts.sharePrompts ? sharePrompts(input) : undefined,
+      seqs = shared?.seqs ?? input;
     const { ids, io, rows, targets, rowOffsets } = this.pack(seqs);
     const R = rows.length;
     const ws = opts.forBackward ? this.trainWs : this.inferWs;
@@ -156,7 +175,7 @@ export class Model {
       be.tokenLogprobsForward(logp.subarray(r0), lse.subarray(r0), chunk, targets.subarray(r0, r0 + n), n, V);
       logits?.set(chunk.subarray(0, n * V), r0 * V);
     });
-    const outputs = seqs.map((_, s) => ({
+    const outputs = (shared?.at ?? seqs.map((_, s) => s)).map((s) => ({
       tokenLogps: logp.slice(rowOffsets[s], rowOffsets[s + 1]),
       logits: logits?.slice(rowOffsets[s] * V, rowOffsets[s + 1] * V),
     }));
@@ -174,6 +193,7 @@ export class Model {
         rowOffsets,
         logitsCached: cacheLogits,
         generation: this.generation,
+        shared,
       },
     };
   }
@@ -249,7 +269,7 @@ export class Model {
   /**
    * Reverse pass: adds d(loss)/d(param) into grads (from newGrads()) given d(loss)/d(tokenLogps[t]) per sequence.
    */
-  backward(state: ForwardState, dLogps: readonly ArrayLike<number>[], grads: Params): void {
+  backward(state: ForwardState, callerDLogps: readonly ArrayLike<number>[], grads: Params): void {
     const be = this.backend,
       c = this.config,
       C = c.hiddenSize,
@@ -259,7 +279,8 @@ export class Model {
     if (state.generation !== this.generation)
       throw new Error("backward: this forward state is stale (forward({forBackward}) ran again since)");
     const T = state.ids.length,
-      R = state.rows.length;
+      R = state.rows.length,
+      dLogps = state.shared ? spreadGrads(state.shared, callerDLogps) : callerDLogps;
     if (dLogps.length !== state.rowOffsets.length - 1)
       throw new Error(`backward: ${dLogps.length} gradients for ${state.rowOffsets.length - 1} sequences`);
     const dLogp = new Float32Array(R);
@@ -298,7 +319,8 @@ export class Model {
       );
     });
     const dh = ws.zeros("grad.h", T * C);
-    for (let i = 0; i < R; i++) dh.set(dhRows.subarray(i * C, (i + 1) * C), state.rows[i] * C); // rows are distinct
+    // Continuations of one prefix share the row that predicts their first token: add, don't overwrite.
+    for (let i = 0; i < R; i++) for (let j = 0; j < C; j++) dh[state.rows[i] * C + j] += dhRows[i * C + j];
     let dx = ws.zeros("grad.x0", T * C);
     be.rmsnormBackward(
       dx,

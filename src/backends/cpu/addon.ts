@@ -51,6 +51,7 @@ export interface CpuAddon {
     NKV: number,
     HS: number,
     scale: number,
+    prefixOf?: I,
   ): void;
   attentionBackward(
     dq: F,
@@ -67,6 +68,7 @@ export interface CpuAddon {
     NKV: number,
     HS: number,
     scale: number,
+    prefixOf?: I,
   ): void;
   attentionDecode(
     out: F,

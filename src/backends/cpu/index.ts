@@ -59,9 +59,9 @@ export function makeCpuBackend(addon: CpuAddon): Backend {
     ropeForward: (out, x, pos, invFreq, T, H, HS) => addon.rope(out, x, pos, invFreq, T, H, HS, 1, false),
     ropeBackward: (dx, dOut, pos, invFreq, T, H, HS) => addon.rope(dx, dOut, pos, invFreq, T, H, HS, -1, true),
     attentionForward: (out, lse, q, k, v, s) =>
-      addon.attentionForward(out, lse, q, k, v, s.cuSeqlens, s.NH, s.NKV, s.HS, s.scale),
+      addon.attentionForward(out, lse, q, k, v, s.cuSeqlens, s.NH, s.NKV, s.HS, s.scale, s.prefixOf),
     attentionBackward: (dq, dk, dv, dOut, q, k, v, out, lse, s) =>
-      addon.attentionBackward(dq, dk, dv, dOut, q, k, v, out, lse, s.cuSeqlens, s.NH, s.NKV, s.HS, s.scale),
+      addon.attentionBackward(dq, dk, dv, dOut, q, k, v, out, lse, s.cuSeqlens, s.NH, s.NKV, s.HS, s.scale, s.prefixOf),
     attentionDecode: addon.attentionDecode,
     swigluForward: addon.swigluForward,
     swigluBackward: addon.swigluBackward,

@@ -97,22 +97,34 @@ function ropeBackward(dx: Vec, dOut: Vec, positions: Int32Array, invFreq: Vec, T
   for (let i = 0; i < rotated.length; i++) dx[i] += rotated[i];
 }
 
+/** The key rows query row i of sequence s attends to, in order: its prefix's rows, then its own up to i. */
+function keyRows(shape: AttentionShape, s: number, i: number): number[] {
+  const { cuSeqlens: cu, prefixOf } = shape,
+    p = prefixOf?.[s] ?? -1,
+    rows: number[] = [];
+  if (p !== -1) {
+    if (!(p >= 0 && p < s) || prefixOf![p] !== -1)
+      throw new Error(`attention: prefixOf[${s}] = ${p} must be an earlier sequence without a prefix, or -1`);
+    for (let j = cu[p]; j < cu[p + 1]; j++) rows.push(j);
+  }
+  for (let j = cu[s]; j <= i; j++) rows.push(j);
+  return rows;
+}
+
 function attentionForward(out: Vec, lse: Vec, q: Vec, k: Vec, v: Vec, shape: AttentionShape): void {
   const { cuSeqlens, NH, NKV, HS, scale } = shape;
   const group = NH / NKV;
   for (let s = 0; s + 1 < cuSeqlens.length; s++) {
-    const start = cuSeqlens[s],
-      end = cuSeqlens[s + 1];
     for (let h = 0; h < NH; h++) {
       const g = Math.floor(h / group);
-      for (let i = start; i < end; i++) {
-        const qo = (i * NH + h) * HS;
-        const scores: number[] = [];
-        for (let j = start; j <= i; j++) {
+      for (let i = cuSeqlens[s]; i < cuSeqlens[s + 1]; i++) {
+        const qo = (i * NH + h) * HS,
+          keys = keyRows(shape, s, i);
+        const scores = keys.map((j) => {
           let dot = 0;
           for (let d = 0; d < HS; d++) dot += q[qo + d] * k[(j * NKV + g) * HS + d];
-          scores.push(dot * scale);
-        }
+          return dot * scale;
+        });
         const max = Math.max(...scores);
         let sum = 0;
         for (const sc of scores) sum += Math.exp(sc - max);
@@ -120,7 +132,9 @@ function attentionForward(out: Vec, lse: Vec, q: Vec, k: Vec, v: Vec, shape: Att
         lse[i * NH + h] = l;
         for (let d = 0; d < HS; d++) {
           let acc = 0;
-          for (let j = start; j <= i; j++) acc += Math.exp(scores[j - start] - l) * v[(j * NKV + g) * HS + d];
+          keys.forEach((j, n) => {
+            acc += Math.exp(scores[n] - l) * v[(j * NKV + g) * HS + d];
+          });
           out[qo + d] = acc;
         }
       }
@@ -129,7 +143,7 @@ function attentionForward(out: Vec, lse: Vec, q: Vec, k: Vec, v: Vec, shape: Att
 }
 
 // With p_ij = exp(s_ij − lse_i): dv_j += Σ_i p_ij·do_i; ds_ij = p_ij·(do_i·v_j − do_i·o_i); dq_i += scale·Σ_j ds_ij·k_j;
-// dk_j += scale·Σ_i ds_ij·q_i.
+// dk_j += scale·Σ_i ds_ij·q_i. A prefix's k_j/v_j collect these from the queries of every sequence continuing it.
 function attentionBackward(
   dq: Vec,
   dk: Vec,
@@ -150,14 +164,12 @@ function attentionBackward(
     return acc;
   };
   for (let s = 0; s + 1 < cuSeqlens.length; s++) {
-    const start = cuSeqlens[s],
-      end = cuSeqlens[s + 1];
     for (let h = 0; h < NH; h++) {
       const g = Math.floor(h / group);
-      for (let i = start; i < end; i++) {
+      for (let i = cuSeqlens[s]; i < cuSeqlens[s + 1]; i++) {
         const qo = (i * NH + h) * HS;
         const D = dot(dOut, qo, out, qo);
-        for (let j = start; j <= i; j++) {
+        for (const j of keyRows(shape, s, i)) {
           const ko = (j * NKV + g) * HS;
           const p = Math.exp(dot(q, qo, k, ko) * scale - lse[i * NH + h]);
           const ds = p * (dot(dOut, qo, v, ko) - D);
