@@ -15,11 +15,14 @@ export interface ScoreResult {
   token_logps: number[];
 }
 
-/** Scores items in input order, packing consecutive items into batches of at most maxBatchTokens tokens. */
+/**
+ * Scores items in input order, packing consecutive items into batches of at most maxBatchTokens tokens (counted
+ * unshared). Items of one batch with the same prompt compute it once (sharePrompts, default on: the same log-probs).
+ */
 export function scoreItems(
   model: Model,
   items: readonly ScoreItem[],
-  opts: { maxBatchTokens?: number; onBatch?: (items: number, tokens: number) => void } = {},
+  opts: { maxBatchTokens?: number; sharePrompts?: boolean; onBatch?: (items: number, tokens: number) => void } = {},
 ): ScoreResult[] {
   const maxTokens = opts.maxBatchTokens ?? 4096;
   const results: ScoreResult[] = [];
@@ -35,6 +38,7 @@ export function scoreItems(
         if (it.promptIds.length === 0) throw new Error(`item ${start + i}: the prompt must have at least one token`);
         return { ids: [...it.promptIds, ...it.responseIds], scoreFrom: it.promptIds.length };
       }),
+      { sharePrompts: opts.sharePrompts ?? true },
     );
     for (const o of outputs) {
       const token_logps = Array.from(o.tokenLogps);

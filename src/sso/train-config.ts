@@ -52,6 +52,9 @@ export const TrainConfig = z.strictObject({
   batchSize: z.number().int().positive().default(16),
   /** Records per forward/backward pass (gradients accumulate over batchSize / microBatch passes). */
   microBatch: z.number().int().positive().default(4),
+  /** Compute each record's shared prompts (x, x+, x-) once per pass, not once per response (ts trainer; same
+   *  log-probs, gradients equal up to float summation order). */
+  sharePrefixes: z.boolean().default(true),
   warmupRatio: z.number().min(0).max(1).default(0.1),
   weightDecay: z.number().min(0).default(0.1),
   beta1: z.number().min(0).lt(1).default(0.9),

@@ -72,7 +72,7 @@ export function policyRecordLogps(
 ): RecordLogps[] {
   return records.map((r) => {
     const seqs = recordSequences(tok, r, pairs),
-      { outputs } = model.forward(seqs);
+      { outputs } = model.forward(seqs, { sharePrompts: true });
     return Object.fromEntries(
       pairs.map((p, k) => [
         p,
@@ -185,7 +185,7 @@ export function trainSso(
   try {
     for (; step <= total; step++) {
       const epoch = Math.floor((step - 1) / stepsPerEpoch);
-      const m = trainStep(model, grads, plan.batch(step), sequences, obj, pairs, cfg.microBatch);
+      const m = trainStep(model, grads, plan.batch(step), sequences, obj, pairs, cfg);
       const lr = plan.lr(step);
       const gradNorm = opt.update(grads, lr);
       const metrics: StepMetrics = {
@@ -235,7 +235,7 @@ function trainStep(
   sequences: (i: number) => Sequence[],
   obj: ReturnType<typeof objectiveConfig>,
   pairs: readonly Pair[],
-  microBatch: number,
+  { microBatch, sharePrefixes }: Pick<TrainConfig, "microBatch" | "sharePrefixes">,
 ): StepResult {
   for (const g of grads.values()) g.fill(0);
   const t0 = performance.now();
@@ -247,7 +247,7 @@ function trainStep(
   for (let b0 = 0; b0 < batch.length; b0 += microBatch) {
     const mb = batch.slice(b0, b0 + microBatch),
       seqs = mb.flatMap((i) => sequences(i));
-    const { outputs, state } = model.forward(seqs, { forBackward: true });
+    const { outputs, state } = model.forward(seqs, { forBackward: true, sharePrompts: sharePrefixes });
     const sumsOf = outputs.map((o) => o.tokenLogps.reduce((a, x) => a + x, 0));
     const recs: RecordLogps[] = mb.map((_, r) =>
       Object.fromEntries(
