@@ -3,6 +3,7 @@
 import { benchGenerate } from "./generate.js";
 import { benchKernels } from "./kernels.js";
 import { benchServe } from "./serve.js";
+import { benchShare } from "./share.js";
 import { benchTrain } from "./train.js";
 
 const SUITES: Record<string, () => void | Promise<void>> = {
@@ -10,6 +11,7 @@ const SUITES: Record<string, () => void | Promise<void>> = {
   train: benchTrain,
   generate: benchGenerate,
   serve: benchServe,
+  share: benchShare,
 };
 
 const suite = process.argv[2] ?? "kernels";

@@ -208,6 +208,7 @@ static void for_tiles(const std::vector<Tile>& tiles, size_t scratch_floats, Bod
 
 // P (m × n) holds scaled scores of query rows i0.. against keys start..; turn row r into exp(score − lse) for
 // keys at or before its query and 0 after. With lse == nullptr, compute each row's lse into lse_out first.
+// With a prefix of lp rows in front of the keys, pass i0 + lp: row r then has i0 + lp + r − start + 1 valid keys.
 static void causal_softmax(float* P, int m, int n, int i0, int start, const float* lse_in, float* lse_out, int lse_stride) {
   for (int r = 0; r < m; r++) {
     float* row = P + static_cast<size_t>(r) * n;
@@ -235,7 +236,7 @@ static std::vector<Tile> query_tiles(const AttnShape& s, int heads) {
 
 void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, const AttnShape& s) {
   const int NH = s.NH, HS = s.HS, group = NH / s.NKV, qs = NH * HS, L = max_keys(s);
-  const size_t block = static_cast<size_t>(kQueryBlock) * L, kv = static_cast<size_t>(L) * HS;
+  const size_t block = static_cast<size_t>(kQueryBlock) * L, kv = s.prefix_of ? static_cast<size_t>(L) * HS : 0;
   for_tiles(query_tiles(s, NH), block + 2 * kv, [&](const Tile& t, float* P) {
     const int start = s.cu_seqlens[t.s], lp = prefix_len(s, t.s), m = t.i1 - t.i0, n = lp + t.i1 - start;
     const KeyView kv_ = key_view(s, k, v, t.s, t.i1, t.h / group, P + block, P + block + kv);
@@ -269,7 +270,7 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
     if (any)
       for (int g = 0; g < NKV; g++) tiles.push_back({root, g, 0, 0});
   }
-  const size_t block = static_cast<size_t>(kQueryBlock) * L, kv = static_cast<size_t>(L) * HS;
+  const size_t block = static_cast<size_t>(kQueryBlock) * L, kv = s.prefix_of ? static_cast<size_t>(L) * HS : 0;
   for_tiles(tiles, 2 * block + 4 * kv, [&](const Tile& t, float* scratch) {
     float *P = scratch, *dS = scratch + block, *kb = dS + block, *vb = kb + kv, *dkb = vb + kv, *dvb = dkb + kv;
     const int g = t.h;
@@ -277,7 +278,8 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
       const int start = s.cu_seqlens[sq], end = s.cu_seqlens[sq + 1], lp = prefix_len(s, sq), nall = lp + end - start;
       if (end == start) continue;
       const KeyView kv_ = key_view(s, k, v, sq, end, g, kb, vb);
-      float *dkg = dk + static_cast<size_t>(start) * kvs + g * HS, *dvg = dv + static_cast<size_t>(start) * kvs + g * HS;
+      const size_t own = static_cast<size_t>(start) * kvs + g * HS;
+      float *dkg = dk + own, *dvg = dv + own;
       if (lp > 0) {
         std::fill(dkb, dkb + static_cast<size_t>(nall) * HS, 0.0f);
         std::fill(dvb, dvb + static_cast<size_t>(nall) * HS, 0.0f);

@@ -122,7 +122,14 @@ for (const { name, backend } of all) {
           k = randn(rng, T * NKV * HS),
           v = randn(rng, T * NKV * HS);
         const sh = run(be, sharedShape, T, q, k, v);
-        const un = run(be, unsharedShape, U, gather(q, rowOf, NH * HS), gather(k, rowOf, NKV * HS), gather(v, rowOf, NKV * HS));
+        const un = run(
+          be,
+          unsharedShape,
+          U,
+          gather(q, rowOf, NH * HS),
+          gather(k, rowOf, NKV * HS),
+          gather(v, rowOf, NKV * HS),
+        );
         assert.deepEqual(gather(sh.out, rowOf, NH * HS), un.out, `out ${label}`);
         assert.deepEqual(gather(sh.lse, rowOf, NH), un.lse, `lse ${label}`);
         const dOutU = randn(rng, U * NH * HS);
@@ -142,7 +149,14 @@ for (const { name, backend } of all) {
         [-1, 0, 1],
         [-1, 3, -1],
       ]) {
-        const shape = { cuSeqlens: cuSeqlens([1, 2, 1]), NH: 1, NKV: 1, HS: 4, scale: 0.5, prefixOf: Int32Array.from(pre) };
+        const shape = {
+          cuSeqlens: cuSeqlens([1, 2, 1]),
+          NH: 1,
+          NKV: 1,
+          HS: 4,
+          scale: 0.5,
+          prefixOf: Int32Array.from(pre),
+        };
         assert.throws(() => be.attentionForward(new Float32Array(16), lse, q, q, q, shape), /prefixOf\[\d\]/, `${pre}`);
       }
     });

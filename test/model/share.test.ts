@@ -30,7 +30,10 @@ function batch(seed: number): SequenceInput[] {
   const rng = new Rng(seed),
     ids = (n: number) => Array.from({ length: n }, () => rng.int(CONFIG.vocabSize));
   const [a, b, c, lone] = [ids(9), ids(14), ids(5), ids(6)];
-  const whole = (prompt: number[], n: number): SequenceInput => ({ ids: [...prompt, ...ids(n)], scoreFrom: prompt.length });
+  const whole = (prompt: number[], n: number): SequenceInput => ({
+    ids: [...prompt, ...ids(n)],
+    scoreFrom: prompt.length,
+  });
   return [whole(a, 6), whole(b, 3), whole(a, 11), whole(c, 4), whole(b, 0), whole(lone, 5), whole(c, 7), whole(b, 8)];
 }
 
