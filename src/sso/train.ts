@@ -132,9 +132,10 @@ export function stepPlan(n: number, cfg: TrainConfig) {
   };
 }
 
-/** Identifies a run's records and math; which trainer runs it (and on how many ranks) is not part of it. */
+/** Identifies a run's records and math; which trainer runs it (and on how many ranks) and whether it shares prompts
+ *  (the same math up to float rounding) are not part of it. */
 export function fingerprint(records: readonly SsoRecord[], cfg: TrainConfig): string {
-  const { trainer: _t, torch: _x, ...math } = cfg;
+  const { trainer: _t, torch: _x, sharePrefixes: _s, ...math } = cfg;
   const h = createHash("sha256").update(JSON.stringify(math));
   for (const r of records) h.update(`${r.id}\0${r.ref_chosen_logps}\0${r.chosen[0].content}\0`);
   return h.digest("hex").slice(0, 16);

@@ -105,14 +105,25 @@ describe("ref backward kernels agree with central finite differences", () => {
     );
   });
 
-  it("causal GQA attention over ragged sequences (q, k, v)", () => {
+  it("causal GQA attention over ragged sequences (q, k, v), also with shared prefixes", () => {
     const rng = new Rng(15);
-    for (const [lengths, NH, NKV, HS] of [
+    // With prefixOf: a 3-token prompt continued twice (2 and 1 tokens), a plain sequence, one continuing it; the
+    // prompts' dK/dV collect from every continuation.
+    for (const [lengths, NH, NKV, HS, prefixOf] of [
       [[3, 1, 4], 4, 2, 3],
       [[5], 2, 1, 4],
       [[2, 0, 3], 3, 3, 2],
-    ] as [number[], number, number, number][]) {
-      const shape = { cuSeqlens: cuSeqlens(lengths), NH, NKV, HS, scale: 1 / Math.sqrt(HS) };
+      [[3, 2, 1, 2, 2], 4, 2, 3, [-1, 0, 0, -1, 3]],
+      [[3, 2, 1, 2, 2], 2, 2, 2, [-1, 0, 0, -1, 3]],
+    ] as [number[], number, number, number, number[]?][]) {
+      const shape = {
+        cuSeqlens: cuSeqlens(lengths),
+        NH,
+        NKV,
+        HS,
+        scale: 1 / Math.sqrt(HS),
+        ...(prefixOf && { prefixOf: Int32Array.from(prefixOf) }),
+      };
       const T = shape.cuSeqlens[lengths.length];
       const q = rand64(rng, T * NH * HS),
         k = rand64(rng, T * NKV * HS),
@@ -124,42 +135,7 @@ describe("ref backward kernels agree with central finite differences", () => {
         return [out, lse];
       };
       gradcheck(
-        `attention ${JSON.stringify({ lengths, NH, NKV })}`,
-        { q, k, v },
-        () => fwd()[0],
-        (dOut) => {
-          const [out, lse] = fwd();
-          const [dq, dk, dv] = [zeros(q.length), zeros(k.length), zeros(v.length)];
-          K.attentionBackward(dq, dk, dv, dOut, q, k, v, out, lse, shape);
-          return { q: dq, k: dk, v: dv };
-        },
-        rng,
-      );
-    }
-  });
-
-  it("attention with shared prefixes: continuations attend to their prefix, whose dK/dV sum over them", () => {
-    const rng = new Rng(19);
-    // Sequences: a 3-token prompt, two continuations of it (2 and 1 tokens), a plain one, one continuing the plain.
-    const lengths = [3, 2, 1, 2, 2],
-      prefixOf = Int32Array.from([-1, 0, 0, -1, 3]);
-    for (const [NH, NKV, HS] of [
-      [4, 2, 3],
-      [2, 2, 2],
-    ]) {
-      const shape = { cuSeqlens: cuSeqlens(lengths), NH, NKV, HS, scale: 1 / Math.sqrt(HS), prefixOf };
-      const T = shape.cuSeqlens[lengths.length];
-      const q = rand64(rng, T * NH * HS),
-        k = rand64(rng, T * NKV * HS),
-        v = rand64(rng, T * NKV * HS);
-      const fwd = (): [Float64Array, Float64Array] => {
-        const out = zeros(q.length),
-          lse = zeros(T * NH);
-        K.attentionForward(out, lse, q, k, v, shape);
-        return [out, lse];
-      };
-      gradcheck(
-        `prefix attention ${JSON.stringify({ NH, NKV, HS })}`,
+        `attention ${JSON.stringify({ lengths, NH, NKV, prefixOf })}`,
         { q, k, v },
         () => fwd()[0],
         (dOut) => {
