@@ -79,7 +79,11 @@ export class Model {
     return this.params.get(this.config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight")!;
   }
 
-  private pack(seqs: readonly SequenceInput[]): {
+  /** Packs sequences; errors name sequence `origin[s]` (the caller's index when prompts were shared). */
+  private pack(
+    seqs: readonly SequenceInput[],
+    origin?: readonly number[],
+  ): {
     ids: Int32Array;
     io: LayerInputs;
     rows: Int32Array;
@@ -96,9 +100,10 @@ export class Model {
       rowOffsets: number[] = [],
       prefixOf = new Int32Array(seqs.length).fill(-1);
     seqs.forEach((seq, s) => {
-      const p = seq.prefix ?? -1;
+      const p = seq.prefix ?? -1,
+        name = `sequence ${origin?.[s] ?? s}`;
       if (p !== -1 && !(Number.isInteger(p) && p >= 0 && p < s && seqs[p].prefix === undefined))
-        throw new Error(`sequence ${s}: prefix ${p} is not an earlier sequence without a prefix`);
+        throw new Error(`${name}: prefix ${p} is not an earlier sequence without a prefix`);
       prefixOf[s] = p;
       // Token u of the whole sequence (prefix, then own ids) sits in packed row at(u).
       const off = cu[s],
@@ -107,13 +112,13 @@ export class Model {
         n = lp + seq.ids.length,
         from = seq.scoreFrom ?? 1;
       if (!Number.isInteger(from) || from < 1 || from > Math.max(n, 1))
-        throw new Error(`sequence ${s}: scoreFrom ${from} outside [1, ${Math.max(n, 1)}]`);
+        throw new Error(`${name}: scoreFrom ${from} outside [1, ${Math.max(n, 1)}]`);
       if (n > c.maxPositionEmbeddings)
-        throw new Error(`sequence ${s}: ${n} tokens exceed max_position_embeddings ${c.maxPositionEmbeddings}`);
+        throw new Error(`${name}: ${n} tokens exceed max_position_embeddings ${c.maxPositionEmbeddings}`);
       for (let t = lp; t < n; t++) {
         const id = seq.ids[t - lp];
         if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize)
-          throw new Error(`sequence ${s}: token ${t} = ${id} is outside the vocabulary [0, ${c.vocabSize})`);
+          throw new Error(`${name}: token ${t} = ${id} is outside the vocabulary [0, ${c.vocabSize})`);
         ids[at(t)] = id;
         positions[at(t)] = t;
       }
@@ -157,7 +162,7 @@ export class Model {
       V = this.config.vocabSize;
     const shared = opts.sharePrompts ? sharePrompts(input) : undefined,
       seqs = shared?.seqs ?? input;
-    const { ids, io, rows, targets, rowOffsets } = this.pack(seqs);
+    const { ids, io, rows, targets, rowOffsets } = this.pack(seqs, shared?.origin);
     const R = rows.length;
     const ws = opts.forBackward ? this.trainWs : this.inferWs;
     if (opts.forBackward) this.generation++;

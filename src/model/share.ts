@@ -11,6 +11,8 @@ export interface SharedBatch {
   seqs: SequenceInput[];
   /** at[i]: where the caller's sequence i is in seqs. */
   at: number[];
+  /** origin[j]: the caller's sequence that seqs[j] is (for a shared prompt: its first), for error messages. */
+  origin: number[];
 }
 
 /** Groups whole sequences (none may have a prefix) by identical prompt ids; a prompt of two or more is shared. */
@@ -24,25 +26,27 @@ export function sharePrompts(input: readonly SequenceInput[]): SharedBatch {
   for (const k of keys) count.set(k, (count.get(k) ?? 0) + 1);
   const seqs: SequenceInput[] = [],
     at: number[] = [],
+    origin: number[] = [],
     prefixAt = new Map<string, number>();
+  const push = (q: SequenceInput, i: number): number => {
+    origin.push(i);
+    return seqs.push(q) - 1;
+  };
   input.forEach((q, i) => {
     const from = q.scoreFrom ?? 1;
-    // A prompt nobody shares, or a scoreFrom past the end (left for the model's own error), stays as it is.
-    if (count.get(keys[i])! < 2 || from > q.ids.length) {
-      at.push(seqs.length);
-      seqs.push(q);
+    // A prompt nobody shares, or a scoreFrom outside [1, length] (left for the model's own error), stays as it is.
+    if (count.get(keys[i])! < 2 || !(Number.isInteger(from) && from >= 1 && from <= q.ids.length)) {
+      at.push(push(q, i));
       return;
     }
     let p = prefixAt.get(keys[i]);
     if (p === undefined) {
-      p = seqs.length;
+      p = push({ ids: promptOf(q), scoreFrom: from }, i);
       prefixAt.set(keys[i], p);
-      seqs.push({ ids: promptOf(q), scoreFrom: from });
     }
-    at.push(seqs.length);
-    seqs.push({ ids: Array.from(q.ids).slice(from), scoreFrom: from, prefix: p });
+    at.push(push({ ids: Array.from(q.ids).slice(from), scoreFrom: from, prefix: p }, i));
   });
-  return { seqs, at };
+  return { seqs, at, origin };
 }
 
 /** The caller's per-sequence gradients laid out over the shared batch (the prompts score nothing: empty). */

@@ -52,7 +52,7 @@ function forwardBackward(model: Model, seqs: SequenceInput[], sharePrompts: bool
 describe("sharePrompts", () => {
   it("packs each shared prompt once before its continuations and leaves a prompt nobody shares alone", () => {
     const seqs = batch(1),
-      { seqs: packed, at } = sharePrompts(seqs);
+      { seqs: packed, at, origin } = sharePrompts(seqs);
     const tokens = (s: readonly SequenceInput[]) => s.reduce((n, q) => n + q.ids.length, 0);
     assert.equal(tokens(seqs) - tokens(packed), 9 + 2 * 14 + 5); // each shared prompt saved (copies − 1) times
     assert.deepEqual(
@@ -60,6 +60,7 @@ describe("sharePrompts", () => {
       [-1, 0, -1, 2, 0, -1, 5, 2, -1, 5, 2],
     );
     assert.deepEqual(at, [1, 3, 4, 6, 7, 8, 9, 10]);
+    assert.deepEqual(origin, [0, 0, 1, 1, 2, 3, 3, 4, 5, 6, 7]);
     assert.deepEqual(packed[8], seqs[5]);
     assert.deepEqual(packed[7], { ids: [], scoreFrom: 14, prefix: 2 });
   });
@@ -96,6 +97,27 @@ for (const name of ["ref", "cpu"] as const) {
       assert.throws(() => model.forward([s(1), s()]), /sequence 0: prefix 1 is not an earlier sequence/);
       assert.throws(() => model.forward([s(), s(0), s(1)]), /sequence 2: prefix 1 is not an earlier/);
       assert.throws(() => sharePrompts([s(), s(0)]), /sequence 1 already has a prefix/);
+    });
+
+    it("errors name the caller's sequence and token when prompts are shared", () => {
+      const seqs = batch(4),
+        V = CONFIG.vocabSize;
+      const withToken = (q: SequenceInput, t: number): SequenceInput => {
+        const ids = Array.from(q.ids);
+        ids[t] = V;
+        return { ...q, ids };
+      };
+      const bad = seqs[6].ids.length - 1;
+      seqs[6] = withToken(seqs[6], bad); // in a response
+      for (const sharePrompts of [false, true])
+        assert.throws(
+          () => model.forward(seqs, { sharePrompts }),
+          new RegExp(`^Error: sequence 6: token ${bad} = ${V} is outside the vocabulary`),
+        );
+      seqs[0] = withToken(seqs[0], 0); // in a prompt sequences 0 and 2 share
+      seqs[2] = withToken(seqs[2], 0);
+      for (const sharePrompts of [false, true])
+        assert.throws(() => model.forward(seqs, { sharePrompts }), new RegExp(`^Error: sequence 0: token 0 = ${V}`));
     });
   });
 }
