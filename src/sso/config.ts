@@ -57,7 +57,7 @@ export const SynthConfig = z.strictObject({
       logpOrder: z.boolean().default(false),
     })
     .prefault({}),
-  /** Tokens per forward batch when scoring reference log-probs. */
+  /** Tokens per forward batch when scoring reference log-probs (a prompt the batch's pairs share counts once). */
   scoreBatchTokens: tokens.default(4096),
 });
 export type SynthConfig = z.infer<typeof SynthConfig>;

@@ -8,6 +8,7 @@ import { describe, it } from "node:test";
 import { getBackend } from "../../src/backends/index.js";
 import { loadModel } from "../../src/model/folder.js";
 import { scoreItems } from "../../src/model/score.js";
+import { sharePrompts } from "../../src/model/share.js";
 import { PAIR_NAMES } from "../../src/sso/pairs.js";
 import type { SsoRecord } from "../../src/sso/record.js";
 import { recordSequences, rescoreReference, trainSso } from "../../src/sso/train.js";
@@ -55,6 +56,20 @@ describe("shared prompt prefixes in SSO", () => {
     assert.deepEqual(shared, unshared);
     // Small batches split some records' prompts across batches: still the same bits.
     assert.deepEqual(scoreItems(model, items, { maxBatchTokens: 150 }), unshared);
+  });
+
+  it("a shared prompt counts once against the scoring batch's token budget", () => {
+    const seqs = recordSequences(tok, recs[0], PAIR_NAMES),
+      items = seqs.map((s) => ({ promptIds: s.ids.slice(0, s.scoreFrom), responseIds: s.ids.slice(s.scoreFrom) }));
+    const packed = sharePrompts(seqs).seqs.reduce((n, q) => n + q.ids.length, 0),
+      whole = seqs.reduce((n, q) => n + q.ids.length, 0);
+    const batches = (sharePrompts: boolean) => {
+      const sizes: [number, number][] = [];
+      scoreItems(model, items, { maxBatchTokens: packed, sharePrompts, onBatch: (n, t) => sizes.push([n, t]) });
+      return sizes;
+    };
+    assert.deepEqual(batches(true), [[7, whole]]);
+    assert.ok(batches(false).length > 1);
   });
 
   it("training with sharePrefixes follows the unshared loss curve and ends with its weights", () => {
