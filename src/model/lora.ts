@@ -129,13 +129,28 @@ export function checkLoraTensors(c: ModelConfig, s: LoraSettings, tensors: Param
     if (!expected.has(name)) throw new Error(`${source}: unexpected adapter tensor ${name} for this base model`);
 }
 
-/** Puts adapter tensors into the model (it then computes W·x + s·B·A·x in every targeted module). */
+/**
+ * Puts adapter tensors into the model (it then computes W·x + s·B·A·x in every targeted module). Targets and
+ * tensors take one canonical order (layer, then LORA_MODULES' order, A before B) whatever order they came in, so
+ * that a fresh adapter and the same one read back iterate (and sum gradient norms) identically.
+ */
 export function attachLora(model: Model, s: LoraSettings, tensors: Params, source: string): void {
   if (model.lora) throw new Error(`${source}: the model already has an adapter`);
   checkLoraTensors(model.config, s, tensors, source);
-  for (const [name, t] of tensors) model.params.set(name, t);
-  model.lora = { settings: s, scale: loraScale(s), names: [...tensors.keys()] };
+  const targets = MODULE_NAMES.filter((m) => s.targets.includes(m)),
+    names: string[] = [];
+  for (let l = 0; l < model.config.numLayers; l++)
+    for (const m of targets) for (const ab of ["A", "B"] as const) names.push(loraName(l, m, ab));
+  for (const name of names) model.params.set(name, tensors.get(name)!);
+  model.lora = { settings: { ...s, targets }, scale: loraScale(s), names };
 }
+
+/** Whether two settings describe the same adapter (targets in any order). */
+export const sameLora = (a: LoraSettings, b: LoraSettings): boolean =>
+  a.r === b.r &&
+  a.alpha === b.alpha &&
+  a.rslora === b.rslora &&
+  MODULE_NAMES.every((m) => a.targets.includes(m) === b.targets.includes(m));
 
 /** The adapter tensors of an attached adapter (views of model.params). */
 export function loraTensors(model: Model): Params {

@@ -12,7 +12,8 @@
 //   get_delta_weight = B @ A · scaling (transposed only with fan_in_fan_out, which Linear layers do not use).
 // - LoraConfig fields (tuners/lora/config.py) for adapter_config.json; unknown options we cannot honour are refused.
 // Not read: adapter_model.bin (PyTorch pickles) — convert it to safetensors first.
-import { existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanAtomicLeftovers, writeDirAtomic, writeFileAtomic } from "../util/atomic.js";
 import { readJson } from "../util/files.js";
@@ -98,6 +99,17 @@ function shapeOf(c: ModelConfig, r: number, name: string): number[] {
     throw new Error(`not a LoRA tensor of a Llama/Qwen2 Linear: ${name}`);
   const [o, i] = moduleShape(c, mod);
   return m[4] === "A" ? [r, i] : [o, r];
+}
+
+/** Identifies an adapter folder's contents (its config and weights), for resumable outputs' fingerprints. */
+export function adapterHash(dir: string): string {
+  const h = createHash("sha256");
+  for (const f of [ADAPTER_CONFIG, ADAPTER_WEIGHTS]) {
+    const path = join(dir, f);
+    if (!existsSync(path)) throw new Error(`${dir}: not a PEFT adapter folder (no ${f})`);
+    h.update(`${f}\0`).update(readFileSync(path));
+  }
+  return h.digest("hex");
 }
 
 /** Options of PEFT's LoraConfig that change the math; anything but their neutral value is refused. */
