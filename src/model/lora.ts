@@ -137,13 +137,16 @@ export function checkLoraTensors(c: ModelConfig, s: LoraSettings, tensors: Param
 export function attachLora(model: Model, s: LoraSettings, tensors: Params, source: string): void {
   if (model.lora) throw new Error(`${source}: the model already has an adapter`);
   checkLoraTensors(model.config, s, tensors, source);
-  const targets = MODULE_NAMES.filter((m) => s.targets.includes(m)),
+  const targets = canonicalTargets(s.targets),
     names: string[] = [];
   for (let l = 0; l < model.config.numLayers; l++)
     for (const m of targets) for (const ab of ["A", "B"] as const) names.push(loraName(l, m, ab));
   for (const name of names) model.params.set(name, tensors.get(name)!);
   model.lora = { settings: { ...s, targets }, scale: loraScale(s), names };
 }
+
+/** Targets in LORA_MODULES' order (q, k, v, o, gate, up, down), without repeats. */
+export const canonicalTargets = (ts: readonly LoraModule[]): LoraModule[] => MODULE_NAMES.filter((m) => ts.includes(m));
 
 /** Whether two settings describe the same adapter (targets in any order). */
 export const sameLora = (a: LoraSettings, b: LoraSettings): boolean =>

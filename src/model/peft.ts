@@ -19,6 +19,7 @@ import { cleanAtomicLeftovers, writeDirAtomic, writeFileAtomic } from "../util/a
 import { readJson } from "../util/files.js";
 import type { ModelConfig } from "./config.js";
 import {
+  canonicalTargets,
   checkLoraTensors,
   LORA_MODULES,
   type LoraModule,
@@ -178,7 +179,7 @@ export function readAdapter(dir: string, c: ModelConfig): Adapter {
     tensors.set(name, t.data);
   }
   if (modules.size === 0) throw new Error(`${wPath}: no LoRA tensors`);
-  const settings = LoraSettings.parse({ r, alpha, rslora, targets: [...modules] });
+  const settings = LoraSettings.parse({ r, alpha, rslora, targets: canonicalTargets([...modules]) });
   checkLoraTensors(c, settings, tensors, wPath); // every layer has every module's A and B
   // The key names decide which modules are adapted; a listed target without tensors would be a half-saved adapter.
   const listed = raw.target_modules;
