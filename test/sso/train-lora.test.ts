@@ -15,7 +15,17 @@ import { SsoRecord } from "../../src/sso/record.js";
 import { policyRecordLogps } from "../../src/sso/train.js";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 import { readJsonl } from "../../src/util/jsonl.js";
-import { assertClose, assertOneLineError, makeTinyModel, runCli, spawnCli, tempDir } from "../helpers.js";
+import { readGgufFile, tensorData } from "../export/gguf-reader.js";
+import {
+  assertClose,
+  assertOneLineError,
+  makeTinyModel,
+  runCli,
+  runCliWith,
+  spawnCli,
+  startServe,
+  tempDir,
+} from "../helpers.js";
 
 const sso = runCli;
 const LORA = { r: 4, alpha: 16, targets: ["q_proj", "v_proj", "up_proj", "down_proj"] };
@@ -148,6 +158,99 @@ describe("sso train with train.lora", () => {
       viaMerged = scores("--model", merged);
     assertClose(viaMerged, viaAdapter, { rtol: 1e-4, atol: 1e-4 }, "logp");
     assert.notDeepEqual(scores("--model", model, "--backend", "cpu"), viaAdapter);
+  });
+
+  it("export --gguf --adapter writes the merged weights; generate and eval --adapter answer as the merged folder", () => {
+    const merged = join(work, "merged"),
+      adapter = join(work, "run", "adapter");
+    const ex = (out: string, ...flags: string[]) => {
+      const r = sso("export", ...flags, "--gguf", out, "--dtype", "f32");
+      assert.equal(r.status, 0, r.stderr);
+      return readGgufFile(out);
+    };
+    const a = ex(join(work, "a.gguf"), "--model", model, "--adapter", adapter),
+      b = ex(join(work, "b.gguf"), "--model", merged);
+    assert.deepEqual(
+      a.tensors.map((t) => t.name),
+      b.tensors.map((t) => t.name),
+    );
+    for (const t of a.tensors) assert.deepEqual(tensorData(a, t.name, Number), tensorData(b, t.name, Number), t.name);
+    const prompts = join(work, "gen-in.jsonl");
+    writeFileSync(
+      prompts,
+      records
+        .slice(0, 3)
+        .map((r) => JSON.stringify({ messages: r.prompt }))
+        .join("\n"),
+    );
+    const gen = (out: string, ...flags: string[]) => {
+      const r = sso(
+        "generate",
+        ...flags,
+        "--data",
+        prompts,
+        "--out",
+        out,
+        "--temperature",
+        "0",
+        "--max-new-tokens",
+        "12",
+      );
+      assert.equal(r.status, 0, r.stderr);
+      return readFileSync(out, "utf8");
+    };
+    assert.equal(
+      gen(join(work, "g1.jsonl"), "--model", model, "--adapter", adapter),
+      gen(join(work, "g2.jsonl"), "--model", merged),
+    );
+    const evalOut = (...flags: string[]) => {
+      const r = sso("eval", ...flags, "--world", "--n", "3", "--max-new-tokens", "8");
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout;
+    };
+    assert.equal(evalOut("--model", model, "--adapter", adapter), evalOut("--model", merged));
+    const chat = runCliWith(
+      { input: "hi\n/exit\n" },
+      "chat",
+      "--model",
+      model,
+      "--adapter",
+      adapter,
+      "--max-new-tokens",
+      "4",
+    );
+    assert.equal(chat.status, 0, chat.stderr);
+  });
+
+  it("synth and serve take --adapter: the records name policy + adapter, the server answers", async () => {
+    const adapter = join(work, "run", "adapter"),
+      two = join(work, "two-prompts.jsonl");
+    writeFileSync(two, [0, 1].map((i) => JSON.stringify({ prompt: `Name ${i + 2} colours.` })).join("\n"));
+    const synthWith = (out: string, ...flags: string[]) => {
+      const r = sso("synth", "--model", model, ...flags, "--prompts", two, "--out", out, "--max-new-tokens", "8");
+      assert.equal(r.status, 0, r.stderr);
+      return readJsonl(out, SsoRecord).map((l) => l.value);
+    };
+    const plain = synthWith(join(work, "s1.jsonl")),
+      adapted = synthWith(join(work, "s2.jsonl"), "--adapter", adapter);
+    assert.ok(plain.length > 0 && adapted.length > 0);
+    assert.notEqual(adapted[0].policy_hash, plain[0].policy_hash);
+    const { server, url, exited } = await startServe(["--model", model, "--adapter", adapter]);
+    try {
+      const res = await fetch(`${url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ messages: [{ role: "user", content: "hi" }], max_tokens: 4, temperature: 0 }),
+      });
+      assert.equal(res.status, 200);
+      assert.equal(
+        typeof ((await res.json()) as { choices: { message: { content: string } }[] }).choices[0].message.content,
+        "string",
+      );
+    } finally {
+      server.kill("SIGTERM");
+      await exited;
+    }
   });
 
   it("bad LoRA settings are one line naming the key, before any work", () => {
