@@ -130,6 +130,17 @@ const NEUTRAL: [key: string, ok: (v: unknown) => boolean, what: string][] = [
   ["layer_replication", (v) => v === undefined || v === null, "layer_replication is not supported"],
   ["use_qalora", (v) => v === undefined || v === false, "QA-LoRA is not supported"],
   ["trainable_token_indices", (v) => v === undefined || v === null, "trainable_token_indices is not supported"],
+  ["alora_invocation_tokens", (v) => v === undefined || v === null, "activated LoRA (aLoRA) is not supported"],
+  [
+    "target_parameters",
+    (v) => v === undefined || v === null || (Array.isArray(v) && v.length === 0),
+    "target_parameters is not supported",
+  ],
+  [
+    "init_lora_weights",
+    (v) => !(typeof v === "string" && /^(pissa|olora|corda|loftq)/i.test(v)),
+    "this initialisation changes the base weights; save the adapter with PEFT's path_initial_model_for_weight_conversion",
+  ],
 ];
 const isEmpty = (v: unknown) =>
   v === undefined || v === null || (typeof v === "object" && Object.keys(v as object).length === 0);

@@ -76,6 +76,13 @@ export const TrainConfig = z.strictObject({
   /** ts = our engine in this process; torch = PyTorch ranks (python/sso_torch), same math and outputs. */
   trainer: z.enum(["ts", "torch"]).default("ts"),
   torch: TorchSettings.prefault({}),
+}).superRefine((c, ctx) => {
+  if (c.lora && c.trainer === "torch")
+    ctx.addIssue({
+      code: "custom",
+      path: ["lora"],
+      message: "the torch trainer does not train LoRA adapters; use trainer: ts",
+    });
 });
 export type TrainConfig = z.infer<typeof TrainConfig>;
 
