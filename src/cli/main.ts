@@ -275,7 +275,8 @@ function answeringOptions(cmd: Command): Command {
       512,
     )
     .option("--batch <n>", "--model: sequences decoded together", flag("--batch", Count), 16)
-    .option("--backend <name>", "--model: compute backend (ref, cpu)", "cpu");
+    .option("--backend <name>", "--model: compute backend (ref, cpu)", "cpu")
+    .option("--adapter <dir>", "--model: PEFT LoRA adapter folder applied to it");
 }
 
 /** Flags of a judged evaluation: the judge, its cache, and a local model's answering when one answers. */

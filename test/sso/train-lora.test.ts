@@ -209,6 +209,29 @@ describe("sso train with train.lora", () => {
       return r.stdout;
     };
     assert.equal(evalOut("--model", model, "--adapter", adapter), evalOut("--model", merged));
+    const problems = join(work, "math.jsonl");
+    writeFileSync(problems, `${JSON.stringify({ question: "What is 2 + 2?", answer: "#### 4" })}\n`);
+    const mathOut = (...flags: string[]) => {
+      const out = join(work, `math-${flags.length}.json`);
+      const r = sso(
+        "eval",
+        "math",
+        "--data",
+        problems,
+        "--format",
+        "gsm8k",
+        ...flags,
+        "--max-new-tokens",
+        "8",
+        "--out",
+        out,
+      );
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(readFileSync(out, "utf8")).results;
+    };
+    const viaAdapter = mathOut("--model", model, "--adapter", adapter);
+    assert.equal(viaAdapter.length, 1);
+    assert.deepEqual(viaAdapter, mathOut("--model", merged));
     const chat = runCliWith(
       { input: "hi\n/exit\n" },
       "chat",
