@@ -26,7 +26,10 @@ export { bootstrapInterval, lengthControlled, meanWithInterval } from "./eval/st
 export { worldPairJudge } from "./eval/world-judge.js";
 export { type ModelConfig, parseConfig } from "./model/config.js";
 export { initModel, loadModel, readConfig, type SaveOptions, saveModel } from "./model/folder.js";
+export { attachLora, initLora, LoraSettings, loraScale, mergeLora } from "./model/lora.js";
+export { loadMerged, type MergeRun, mergeAdapter } from "./model/merge.js";
 export { Model, type SequenceInput, type SequenceOutput } from "./model/model.js";
+export { type Adapter, readAdapter, writeAdapter } from "./model/peft.js";
 export { type ScoreItem, type ScoreResult, scoreItems } from "./model/score.js";
 export { type ScoreFileOptions, scoreFile } from "./model/score-file.js";
 export { type FinishReason, type GenerationRequest, type GenerationResult, generate } from "./sample/generate.js";

@@ -10,6 +10,8 @@ import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 
 export interface ChatOptions {
   model: string;
+  /** A PEFT LoRA adapter folder applied to the model (src/model/peft.ts). */
+  adapter?: string;
   backend: string;
   system?: string;
   seed: number;
@@ -22,7 +24,7 @@ export interface ChatOptions {
 export async function runChat(opts: ChatOptions): Promise<void> {
   const tok = Tokenizer.fromDir(opts.model);
   checkTokenizerFitsModel(tok, readConfig(opts.model).vocabSize);
-  const model = loadModel(opts.model, getBackend(opts.backend));
+  const model = loadModel(opts.model, getBackend(opts.backend), { adapter: opts.adapter });
   const eosIds = tok.stopIds;
   const start = (): ChatMessage[] => (opts.system ? [{ role: "system", content: opts.system }] : []);
   let messages = start(),

@@ -10,15 +10,18 @@ export interface ExportOptions {
   model: string;
   gguf: string;
   dtype: "F32" | "F16";
+  /** A PEFT LoRA adapter folder merged into --model first. */
+  adapter?: string;
+  backend: string;
 }
 
 export function runExport(opts: ExportOptions): void {
   const t0 = performance.now();
   checkOutputFile("--gguf", opts.gguf);
   checkTokenizerFitsModel(opts.model, readConfig(opts.model).vocabSize);
-  exportGguf(opts.model, opts.gguf, { dtype: opts.dtype });
+  exportGguf(opts.model, opts.gguf, { dtype: opts.dtype, adapter: opts.adapter, backend: opts.backend });
   const mb = statSync(opts.gguf).size / 1e6;
   console.error(
-    `exported ${opts.model} as GGUF (${opts.dtype}, ${mb.toFixed(1)} MB) in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${opts.gguf}`,
+    `exported ${opts.model}${opts.adapter ? ` + ${opts.adapter}` : ""} as GGUF (${opts.dtype}, ${mb.toFixed(1)} MB) in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${opts.gguf}`,
   );
 }

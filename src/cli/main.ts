@@ -76,6 +76,10 @@ program
   .command("score")
   .description("log-probs of given responses under a model, one JSON line per input line")
   .requiredOption("--model <dir>", "Hugging Face model folder")
+  .option(
+    "--adapter <dir>",
+    "PEFT LoRA adapter folder applied to --model (adapter_config.json + adapter_model.safetensors)",
+  )
   .requiredOption("--data <file>", 'JSONL: {"messages", "response"} or {"prompt_ids", "response_ids"} per line')
   .requiredOption("--out <file>", "JSONL output: {logp, n_tokens, token_logps} per input line, in order")
   .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
@@ -87,6 +91,10 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
 /** Sampling flags shared by generate and chat (defaults: the SSO spec's 0.7 / 0.8). */
 function samplingOptions(cmd: Command, maxNewTokens: number): Command {
   return cmd
+    .option(
+      "--adapter <dir>",
+      "PEFT LoRA adapter folder applied to --model (adapter_config.json + adapter_model.safetensors)",
+    )
     .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
     .option("--seed <n>", "random seed", flag("--seed", Seed), 0)
     .option("--temperature <t>", "sampling temperature; 0 = greedy", flag("--temperature", Temperature), 0.7)
@@ -130,6 +138,10 @@ program
     "SSO data synthesis: features, contrastive prompts, y+/y-/y° and reference log-probs per prompt (resumable)",
   )
   .requiredOption("--model <dir>", "policy model folder (also the reference model of this iteration)")
+  .option(
+    "--adapter <dir>",
+    "PEFT LoRA adapter folder applied to --model (adapter_config.json + adapter_model.safetensors)",
+  )
   .requiredOption("--prompts <file>", 'JSONL: {"prompt": "..."} or {"messages": [...]} per line, optionally "id"')
   .requiredOption(
     "--out <file>",
@@ -162,6 +174,10 @@ program
   .command("serve")
   .description("serve a model over an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions)")
   .requiredOption("--model <dir>", "Hugging Face model folder with tokenizer and chat template")
+  .option(
+    "--adapter <dir>",
+    "PEFT LoRA adapter folder applied to --model (adapter_config.json + adapter_model.safetensors)",
+  )
   .option("--host <addr>", "address to bind", "127.0.0.1")
   .option("--port <n>", "port (0 = any free port)", flag("--port", Port), 8000)
   .option("--api-key <key>", "require Authorization: Bearer KEY (default: $SSO_API_KEY if set)")
@@ -226,6 +242,10 @@ const evalCommand = program
     "evaluate a model: the principle world's checkers (--world) or exact match (--data); subcommands pairwise, grade, math",
   )
   .option("--model <dir>", "Hugging Face model folder with tokenizer and chat template")
+  .option(
+    "--adapter <dir>",
+    "PEFT LoRA adapter folder applied to --model (adapter_config.json + adapter_model.safetensors)",
+  )
   .option("--world", "answer seeded world prompts; print the pass rate per feature, overall and mean length", false)
   .option(
     "--data <file>",
@@ -255,7 +275,8 @@ function answeringOptions(cmd: Command): Command {
       512,
     )
     .option("--batch <n>", "--model: sequences decoded together", flag("--batch", Count), 16)
-    .option("--backend <name>", "--model: compute backend (ref, cpu)", "cpu");
+    .option("--backend <name>", "--model: compute backend (ref, cpu)", "cpu")
+    .option("--adapter <dir>", "--model: PEFT LoRA adapter folder applied to it");
 }
 
 /** Flags of a judged evaluation: the judge, its cache, and a local model's answering when one answers. */
@@ -368,7 +389,19 @@ program
   .requiredOption("--model <dir>", "Hugging Face model folder (with tokenizer.json)")
   .requiredOption("--gguf <file>", "GGUF file to write (replaced atomically)")
   .option("--dtype <f32|f16>", "matrix dtype in the file (norms and biases stay f32)", ggufDtype, "F16" as const)
+  .option("--adapter <dir>", "PEFT LoRA adapter folder merged into --model before exporting")
+  .option("--backend <name>", "compute backend of the --adapter merge (ref, cpu)", "cpu")
   .action(async (opts) => (await import("./export.js")).runExport(opts));
+
+program
+  .command("merge")
+  .description("fold a PEFT LoRA adapter into its base model and write a full Hugging Face folder")
+  .requiredOption("--model <dir>", "the base model folder (its tokenizer files are carried over)")
+  .requiredOption("--adapter <dir>", "PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors)")
+  .requiredOption("--out <dir>", "model folder to write (replaced atomically)")
+  .option("--dtype <f32|bf16>", "weight dtype on disk", dtype, "F32" as const)
+  .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
+  .action(async (opts) => (await import("./merge.js")).runMerge(opts));
 
 program.parseAsync().catch((e: unknown) => {
   console.error(`sso: ${e instanceof Error ? e.message : String(e)}`);

@@ -9,6 +9,8 @@ import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 
 export interface ServeCliOptions {
   model: string;
+  /** A PEFT LoRA adapter folder applied to the model (src/model/peft.ts). */
+  adapter?: string;
   host: string;
   port: number;
   apiKey?: string;
@@ -22,7 +24,7 @@ export interface ServeCliOptions {
 export async function runServe(opts: ServeCliOptions): Promise<void> {
   const tok = Tokenizer.fromDir(opts.model);
   checkTokenizerFitsModel(tok, readConfig(opts.model).vocabSize);
-  const model = loadModel(opts.model, getBackend(opts.backend));
+  const model = loadModel(opts.model, getBackend(opts.backend), { adapter: opts.adapter });
   const apiKey = opts.apiKey ?? process.env.SSO_API_KEY;
   const modelName = opts.servedModelName ?? basename(resolve(opts.model));
   const s = await serve({

@@ -12,6 +12,8 @@ export interface SynthCliOptions extends SynthOverrides {
   out: string;
   config?: string;
   backend: string;
+  /** A PEFT LoRA adapter folder applied to the model (src/model/peft.ts). */
+  adapter?: string;
   /** local (default), openai (detects vLLM / SGLang / sso serve) or sglang. */
   engine?: string;
   baseUrl?: string;
@@ -55,5 +57,6 @@ export async function synthCommand(opts: SynthCliOptions): Promise<void> {
     config,
     backend: opts.backend,
     remote: remoteOptions(opts),
+    adapter: opts.adapter,
   });
 }

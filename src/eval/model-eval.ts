@@ -24,6 +24,8 @@ import { type Split, samplePrompts } from "../world/world.js";
 
 export interface ModelEvalOptions {
   model: string;
+  /** A PEFT LoRA adapter folder applied to the model (src/model/peft.ts). */
+  adapter?: string;
   /** Exact match on this JSONL file; the world's checkers when absent. */
   data?: string;
   /** World prompts: split (default heldout), count (default 200), seed (default 0). */
@@ -95,7 +97,7 @@ export function runModelEval(opts: ModelEvalOptions): string {
   if (opts.out !== undefined) checkOutputFile("--out", opts.out);
   const tok = Tokenizer.fromDir(opts.model);
   checkTokenizerFitsModel(tok, readConfig(opts.model).vocabSize);
-  const model = loadModel(opts.model, getBackend(opts.backend));
+  const model = loadModel(opts.model, getBackend(opts.backend), { adapter: opts.adapter });
   const bar = progress("eval", items ? items.length : prompts.length, "answers");
   const answerOpts = { maxNewTokens: opts.maxNewTokens, batch: opts.batch, onAnswer: () => bar.tick(1) };
   const settings = { model: opts.model, max_new_tokens: opts.maxNewTokens, decoding: "greedy" };

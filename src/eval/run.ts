@@ -53,6 +53,8 @@ export interface ModelFlags {
   maxNewTokens: number;
   batch: number;
   backend: string;
+  /** A PEFT LoRA adapter folder applied to --model (not to --baseline-model). */
+  adapter?: string;
 }
 
 /** The chat judge the flags name; a missing URL, model name or API key is a one-line error. */
@@ -72,10 +74,10 @@ export function chatJudge(f: JudgeFlags): ChatJudge {
   });
 }
 
-function load(dir: string, backend: string) {
+function load(dir: string, backend: string, adapter?: string) {
   const tok = Tokenizer.fromDir(dir);
   checkTokenizerFitsModel(tok, readConfig(dir).vocabSize);
-  return { model: loadModel(dir, getBackend(backend)), tok };
+  return { model: loadModel(dir, getBackend(backend), { adapter }), tok };
 }
 
 const PromptLine = z
@@ -122,8 +124,10 @@ export async function runPairwise(o: PairwiseRunOptions): Promise<PairwiseRun> {
   let modelRows = o.answers !== undefined ? readAnswers(o.answers) : undefined;
   let baseRows = o.baseline !== undefined ? readAnswers(o.baseline) : undefined;
   const prompts = o.prompts !== undefined ? readJsonl(o.prompts, PromptLine).map((l) => l.value) : undefined;
-  const generate = (dir: string, instructions: string[]): AnswerRow[] => {
-    const { model, tok } = load(dir, o.backend);
+  if (o.adapter !== undefined && o.model === undefined)
+    throw new Error("eval pairwise: --adapter applies to --model DIR");
+  const generate = (dir: string, instructions: string[], adapter?: string): AnswerRow[] => {
+    const { model, tok } = load(dir, o.backend, adapter);
     const bar = progress(`answers ${basename(dir)}`, instructions.length, "answers");
     try {
       return generateAnswers(model, tok, instructions, basename(dir), {
@@ -135,7 +139,8 @@ export async function runPairwise(o: PairwiseRunOptions): Promise<PairwiseRun> {
       bar.stop();
     }
   };
-  if (modelRows === undefined) modelRows = generate(o.model!, prompts ?? baseRows!.map((r) => r.instruction));
+  if (modelRows === undefined)
+    modelRows = generate(o.model!, prompts ?? baseRows!.map((r) => r.instruction), o.adapter);
   if (baseRows === undefined) baseRows = generate(o.baselineModel!, prompts ?? modelRows.map((r) => r.instruction));
   const items = pairUp(modelRows, baseRows);
   const names = {
@@ -167,6 +172,7 @@ export interface GradeRunOptions extends JudgeFlags, ModelFlags {
 export async function runGrade(o: GradeRunOptions): Promise<{ summary: GradeSummary; cached: number; asked: number }> {
   if ((o.answers === undefined) === (o.model === undefined))
     throw new Error("eval grade: give exactly one of --answers FILE or --model DIR");
+  if (o.adapter !== undefined && o.model === undefined) throw new Error("eval grade: --adapter applies to --model DIR");
   const judge = chatJudge(o);
   const cache = new JudgmentCache(o.cache ?? `${o.out}.judgments.jsonl`);
   checkOutputFile("--out", o.out);
@@ -175,7 +181,7 @@ export async function runGrade(o: GradeRunOptions): Promise<{ summary: GradeSumm
   let answers: string[][];
   if (o.answers !== undefined) answers = readAnswerTurns(o.answers, questions);
   else {
-    const { model, tok } = load(o.model!, o.backend);
+    const { model, tok } = load(o.model!, o.backend, o.adapter);
     answers = answerTurns(model, tok, questions, { maxNewTokens: o.maxNewTokens, batch: o.batch });
   }
   const bar = progress(
@@ -215,6 +221,7 @@ export interface MathRunOptions extends ModelFlags {
 export function runMath(o: MathRunOptions): MathSummary {
   if ((o.answers === undefined) === (o.model === undefined))
     throw new Error("eval math: give exactly one of --answers FILE or --model DIR");
+  if (o.adapter !== undefined && o.model === undefined) throw new Error("eval math: --adapter applies to --model DIR");
   if (o.out !== undefined) checkOutputFile("--out", o.out);
   const items = readMathData(o.data);
   let responses: string[];
@@ -223,7 +230,7 @@ export function runMath(o: MathRunOptions): MathSummary {
     if (responses.length !== items.length)
       throw new Error(`--answers ${o.answers}: ${responses.length} answers for ${items.length} problems in ${o.data}`);
   } else {
-    const { model, tok } = load(o.model!, o.backend);
+    const { model, tok } = load(o.model!, o.backend, o.adapter);
     responses = generateAnswers(
       model,
       tok,

@@ -3,11 +3,13 @@
 // metadata, tensors under GGUF names, the Q/K rows of the "llama" arch permuted from Hugging Face's rotate-half RoPE
 // layout to ggml's interleaved one, llama3 RoPE scaling as a rope_freqs tensor, tied embeddings without an output
 // tensor, and the tokenizer (gguf-vocab.ts). F16 files keep 1-D tensors (norms, biases, rope_freqs) in F32.
-// Not here: quantised types (Q8_0, Q4_K…), BF16 output, LoRA adapters, split files, GGUF → HF.
+// A LoRA adapter is merged into the weights first (merge.ts); GGUF LoRA files are not written.
+// Not here: quantised types (Q8_0, Q4_K…), BF16 output, split files, GGUF → HF.
 import { basename, join, resolve } from "node:path";
 import type { ModelConfig } from "../model/config.js";
 import { narrowToF16 } from "../model/dtype.js";
 import { readConfig } from "../model/folder.js";
+import { loadMerged } from "../model/merge.js";
 import { checkTensors, type Params, paramSpecs } from "../model/params.js";
 import { loadModelTensors } from "../model/safetensors.js";
 import { f32, type GgmlType, type GgufKv, type GgufTensor, str, u32, writeGguf } from "./gguf-file.js";
@@ -15,6 +17,9 @@ import { ggufVocabKvs } from "./gguf-vocab.js";
 
 export interface GgufExportOptions {
   dtype: "F32" | "F16";
+  /** A PEFT LoRA adapter folder merged into the weights first, on `backend` (default cpu). */
+  adapter?: string;
+  backend?: string;
 }
 
 type Arch = "llama" | "qwen2";
@@ -169,7 +174,10 @@ export function exportGguf(modelDir: string, outPath: string, opts: GgufExportOp
   const arch = ARCH[config.modelType];
   checkSupported(config, arch, join(modelDir, "config.json"));
   const vocab = ggufVocabKvs(modelDir, config.vocabSize); // before the weights: tokenizer refusals come cheap
-  const params = checkTensors(config, loadModelTensors(modelDir), modelDir);
+  const params =
+    opts.adapter === undefined
+      ? checkTensors(config, loadModelTensors(modelDir), modelDir)
+      : loadMerged(modelDir, opts.adapter, opts.backend ?? "cpu").params;
   const kvs = [...modelKvs(config, arch, opts.dtype, basename(resolve(modelDir))), ...vocab];
   writeGguf(outPath, kvs, ggufTensors(config, arch, params, opts.dtype));
 }

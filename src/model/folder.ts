@@ -7,8 +7,10 @@ import type { Backend } from "../backends/backend.js";
 import { cleanAtomicLeftovers, writeDirAtomic, writeFileAtomic } from "../util/atomic.js";
 import { readJson } from "../util/files.js";
 import { type ModelConfig, parseConfig } from "./config.js";
+import { attachLora } from "./lora.js";
 import { Model } from "./model.js";
 import { checkTensors, initParams, paramSpecs } from "./params.js";
+import { readAdapter } from "./peft.js";
 import { loadModelTensors, writeShardedSafetensors } from "./safetensors.js";
 
 /** Files of a model folder that are not weights or config and travel with a saved model unchanged. */
@@ -32,11 +34,14 @@ export function readConfig(dir: string): ModelConfig {
   return parseConfig(readJson(path), path);
 }
 
-/** Loads a model folder onto a backend. */
-export function loadModel(dir: string, backend: Backend): Model {
+/** Loads a model folder onto a backend, with a PEFT LoRA adapter folder attached when `adapter` is given. */
+export function loadModel(dir: string, backend: Backend, opts: { adapter?: string } = {}): Model {
   const config = readConfig(dir);
+  const adapter = opts.adapter === undefined ? undefined : readAdapter(opts.adapter, config); // checked before the weights load
   const params = checkTensors(config, loadModelTensors(dir), dir);
-  return new Model(config, params, backend);
+  const model = new Model(config, params, backend);
+  if (adapter && opts.adapter) attachLora(model, adapter.settings, adapter.tensors, opts.adapter);
+  return model;
 }
 
 /** A freshly initialised model for a config (seeded, Hugging Face's initialisation). */
@@ -57,6 +62,8 @@ export function savedConfigText(config: ModelConfig, dtype: SaveOptions["dtype"]
 
 /** Saves the model as a Hugging Face folder, replacing dir atomically (and removing what a killed earlier save left). */
 export function saveModel(model: Model, dir: string, opts: SaveOptions): void {
+  if (model.lora)
+    throw new Error(`${dir}: the model has a LoRA adapter; merge it (mergeLora) or save the adapter (writeAdapter)`);
   cleanAtomicLeftovers(dir);
   const tensors = paramSpecs(model.config).map((s) => ({
     name: s.name,

@@ -4,6 +4,7 @@
 // This is only the layer: embedding, final norm, LM head and the parameter store belong to the model.
 
 import type { AttentionShape, Backend } from "../backends/backend.js";
+import { type LayerLora, type LayerLoraGrads, type LoraLinear, loraBackward, loraForward } from "./lora.js";
 
 export interface LayerConfig {
   C: number; // hidden size
@@ -84,7 +85,7 @@ export function layerParamShapes(c: LayerConfig): Record<keyof LayerWeights, num
   };
 }
 
-/** y (T, out) = x (T, in) · Wᵀ (+ b), with W in torch Linear layout (out, in). */
+/** y (T, out) = x (T, in) · Wᵀ (+ b) (+ a LoRA adapter's s·x·Aᵀ·Bᵀ), with W in torch Linear layout (out, in). */
 export function linear(
   be: Backend,
   y: Float32Array,
@@ -94,9 +95,12 @@ export function linear(
   T: number,
   out: number,
   inp: number,
+  lora?: LoraLinear,
+  alloc: Alloc = zeros,
 ): void {
   be.matmul(y, x, w, T, out, inp, { transB: true });
   if (b) be.biasAdd(y, y, b, T, out);
+  if (lora) loraForward(be, y, x, lora, T, out, inp, alloc);
 }
 
 function linearBackward(
@@ -110,9 +114,13 @@ function linearBackward(
   T: number,
   out: number,
   inp: number,
+  lora?: LoraLinear,
+  loraGrads?: { a: Float32Array | null; b: Float32Array | null },
+  alloc: Alloc = zeros,
 ): void {
   if (db) be.biasAddBackward(null, db, dy, T, out);
   be.matmulBackward(dx, dW, dy, x, w, T, out, inp, { transB: true });
+  if (lora) loraBackward(be, dx, loraGrads, dy, x, lora, T, out, inp, alloc);
 }
 
 export function layerForward(
@@ -122,6 +130,7 @@ export function layerForward(
   x: Float32Array,
   io: LayerInputs,
   alloc: Alloc = zeros,
+  lora?: LayerLora,
 ): { out: Float32Array; acts: LayerActivations } {
   const T = io.positions.length,
     qd = c.NH * c.HS,
@@ -143,28 +152,28 @@ export function layerForward(
     act: alloc(T * c.FF),
   };
   be.rmsnormForward(a.h1, a.rstd1, x, w.inputNorm, T, c.C, c.eps);
-  linear(be, a.q, a.h1, w.wq, w.bq, T, qd, c.C);
-  linear(be, a.k, a.h1, w.wk, w.bk, T, kvd, c.C);
-  linear(be, a.v, a.h1, w.wv, w.bv, T, kvd, c.C);
+  linear(be, a.q, a.h1, w.wq, w.bq, T, qd, c.C, lora?.wq, alloc);
+  linear(be, a.k, a.h1, w.wk, w.bk, T, kvd, c.C, lora?.wk, alloc);
+  linear(be, a.v, a.h1, w.wv, w.bv, T, kvd, c.C, lora?.wv, alloc);
   be.ropeForward(a.q, a.q, io.positions, io.invFreq, T, c.NH, c.HS);
   be.ropeForward(a.k, a.k, io.positions, io.invFreq, T, c.NKV, c.HS);
   if (io.attend) io.attend(io.layer ?? 0, a.att, a.q, a.k, a.v);
   else be.attentionForward(a.att, a.lse, a.q, a.k, a.v, io.shape);
-  linear(be, a.x2, a.att, w.wo, undefined, T, c.C, qd);
+  linear(be, a.x2, a.att, w.wo, undefined, T, c.C, qd, lora?.wo, alloc);
   be.add(a.x2, a.x2, x, T * c.C);
   be.rmsnormForward(a.h2, a.rstd2, a.x2, w.postNorm, T, c.C, c.eps);
-  linear(be, a.gate, a.h2, w.wGate, undefined, T, c.FF, c.C);
-  linear(be, a.up, a.h2, w.wUp, undefined, T, c.FF, c.C);
+  linear(be, a.gate, a.h2, w.wGate, undefined, T, c.FF, c.C, lora?.wGate, alloc);
+  linear(be, a.up, a.h2, w.wUp, undefined, T, c.FF, c.C, lora?.wUp, alloc);
   be.swigluForward(a.act, a.gate, a.up, T * c.FF);
   const out = alloc(T * c.C);
-  linear(be, out, a.act, w.wDown, undefined, T, c.C, c.FF);
+  linear(be, out, a.act, w.wDown, undefined, T, c.C, c.FF, lora?.wDown, alloc);
   be.add(out, out, a.x2, T * c.C);
   return { out, acts: a };
 }
 
 /**
- * Adds d(loss)/d(x) into dx and the weight gradients into grads (any gradient may be omitted: frozen).
- * Temporary buffers come from alloc and are zero on arrival.
+ * Adds d(loss)/d(x) into dx and the weight gradients into grads (any gradient may be omitted: frozen), and those of
+ * the LoRA adapters into loraGrads. Temporary buffers come from alloc and are zero on arrival.
  */
 export function layerBackward(
   be: Backend,
@@ -176,6 +185,8 @@ export function layerBackward(
   dx: Float32Array,
   grads: Partial<LayerWeights>,
   alloc: Alloc = zeros,
+  lora?: LayerLora,
+  loraGrads?: LayerLoraGrads,
 ): void {
   const T = io.positions.length,
     qd = c.NH * c.HS,
@@ -188,10 +199,10 @@ export function layerBackward(
     dGate = alloc(T * c.FF),
     dUp = alloc(T * c.FF),
     dh2 = alloc(T * c.C);
-  linearBackward(be, dAct, g("wDown"), null, dOut, a.act, w.wDown, T, c.C, c.FF);
+  linearBackward(be, dAct, g("wDown"), null, dOut, a.act, w.wDown, T, c.C, c.FF, lora?.wDown, loraGrads?.wDown, alloc);
   be.swigluBackward(dGate, dUp, dAct, a.gate, a.up, T * c.FF);
-  linearBackward(be, dh2, g("wGate"), null, dGate, a.h2, w.wGate, T, c.FF, c.C);
-  linearBackward(be, dh2, g("wUp"), null, dUp, a.h2, w.wUp, T, c.FF, c.C);
+  linearBackward(be, dh2, g("wGate"), null, dGate, a.h2, w.wGate, T, c.FF, c.C, lora?.wGate, loraGrads?.wGate, alloc);
+  linearBackward(be, dh2, g("wUp"), null, dUp, a.h2, w.wUp, T, c.FF, c.C, lora?.wUp, loraGrads?.wUp, alloc);
   be.rmsnormBackward(dx2, g("postNorm"), dh2, a.x2, w.postNorm, a.rstd2, T, c.C);
   // Attention branch: x2 = x + Wo·attn(...)
   be.addBackward(dx, null, dx2, T * c.C);
@@ -199,15 +210,16 @@ export function layerBackward(
     dq = alloc(T * qd),
     dk = alloc(T * kvd),
     dv = alloc(T * kvd);
-  linearBackward(be, dAtt, g("wo"), null, dx2, a.att, w.wo, T, c.C, qd);
+  linearBackward(be, dAtt, g("wo"), null, dx2, a.att, w.wo, T, c.C, qd, lora?.wo, loraGrads?.wo, alloc);
   be.attentionBackward(dq, dk, dv, dAtt, a.q, a.k, a.v, a.att, a.lse, io.shape);
   const dqPre = alloc(T * qd),
     dkPre = alloc(T * kvd),
     dh1 = alloc(T * c.C);
   be.ropeBackward(dqPre, dq, io.positions, io.invFreq, T, c.NH, c.HS);
   be.ropeBackward(dkPre, dk, io.positions, io.invFreq, T, c.NKV, c.HS);
-  linearBackward(be, dh1, g("wq"), c.qkvBias ? g("bq") : null, dqPre, a.h1, w.wq, T, qd, c.C);
-  linearBackward(be, dh1, g("wk"), c.qkvBias ? g("bk") : null, dkPre, a.h1, w.wk, T, kvd, c.C);
-  linearBackward(be, dh1, g("wv"), c.qkvBias ? g("bv") : null, dv, a.h1, w.wv, T, kvd, c.C);
+  const qb = c.qkvBias;
+  linearBackward(be, dh1, g("wq"), qb ? g("bq") : null, dqPre, a.h1, w.wq, T, qd, c.C, lora?.wq, loraGrads?.wq, alloc);
+  linearBackward(be, dh1, g("wk"), qb ? g("bk") : null, dkPre, a.h1, w.wk, T, kvd, c.C, lora?.wk, loraGrads?.wk, alloc);
+  linearBackward(be, dh1, g("wv"), qb ? g("bv") : null, dv, a.h1, w.wv, T, kvd, c.C, lora?.wv, loraGrads?.wv, alloc);
   be.rmsnormBackward(dx, g("inputNorm"), dh1, a.x, w.inputNorm, a.rstd1, T, c.C);
 }

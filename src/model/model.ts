@@ -8,6 +8,7 @@ import { Workspace } from "../tensor/workspace.js";
 import type { ModelConfig } from "./config.js";
 import { ropeInvFreq } from "./config.js";
 import { type LayerActivations, type LayerInputs, layerBackward, layerForward } from "./layer.js";
+import { type AttachedLora, layerLora, layerLoraGrads } from "./lora.js";
 import { frozenMatcher, layerConfig, layerWeights, type Params } from "./params.js";
 import { type SharedBatch, sharePrompts, spreadGrads } from "./share.js";
 
@@ -54,6 +55,8 @@ export class Model {
   private readonly trainWs = new Workspace();
   private readonly inferWs = new Workspace();
   private generation = 0;
+  /** A LoRA adapter whose tensors are in params (lora.ts: attachLora, mergeLora); none by default. */
+  lora?: AttachedLora;
 
   constructor(
     readonly config: ModelConfig,
@@ -229,6 +232,7 @@ export class Model {
         x,
         { ...io, layer: l },
         ws.scope(keepActs ? `L${l}` : `L${l % 2}`, false),
+        layerLora(this.params, l, this.lora),
       );
       if (keepActs) acts.push(r.acts);
       x = r.out;
@@ -349,6 +353,8 @@ export class Model {
         dPrev,
         layerWeights(grads, l, c.qkvBias),
         ws.scope("grad.layer", true),
+        layerLora(this.params, l, this.lora),
+        layerLoraGrads(grads, l, this.lora),
       );
       dx = dPrev;
     }

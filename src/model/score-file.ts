@@ -35,6 +35,8 @@ const ScoreLine = z.unknown().transform((v, ctx): z.infer<typeof ChatLine> | z.i
 
 export interface ScoreFileOptions {
   model: string;
+  /** A PEFT LoRA adapter folder applied to the model (src/model/peft.ts). */
+  adapter?: string;
   data: string;
   out: string;
   backend: string;
@@ -57,7 +59,7 @@ export function scoreFile(opts: ScoreFileOptions): void {
     }
     checkTokenizerFitsModel(tokenizer, readConfig(opts.model).vocabSize);
   }
-  const model = loadModel(opts.model, getBackend(opts.backend));
+  const model = loadModel(opts.model, getBackend(opts.backend), { adapter: opts.adapter });
   const items: ScoreItem[] = lines.map(({ line, value }) => {
     try {
       if ("prompt_ids" in value) return { promptIds: value.prompt_ids, responseIds: value.response_ids };

@@ -11,6 +11,7 @@ import { closeSync, existsSync, fsyncSync, openSync, readFileSync, statSync, tru
 import { z } from "zod";
 import { getBackend } from "../backends/index.js";
 import { loadModel, readConfig } from "../model/folder.js";
+import { adapterHash } from "../model/peft.js";
 import { fingerprintDifference } from "../sso/output.js";
 import { policyHash } from "../sso/record.js";
 import { mixSeed } from "../tensor/rng.js";
@@ -36,6 +37,8 @@ const GenerateLine = z.object({
 
 export interface GenerateFileOptions {
   model: string;
+  /** A PEFT LoRA adapter folder applied to the model (src/model/peft.ts). */
+  adapter?: string;
   data: string;
   out: string;
   backend: string;
@@ -53,6 +56,7 @@ function argsFingerprint(opts: GenerateFileOptions): Record<string, unknown> {
   return {
     version: 1,
     model_hash: policyHash(opts.model), // config.json and the weight files
+    ...(opts.adapter !== undefined && { adapter_hash: adapterHash(opts.adapter) }),
     data_sha256: createHash("sha256").update(readFileSync(opts.data)).digest("hex"),
     backend: opts.backend,
     seed: opts.seed,
@@ -120,7 +124,7 @@ export function generateFile(opts: GenerateFileOptions): void {
   checkOutputArgs(opts.out, fingerprint);
   const done = resumeOutput(opts.out);
   if (done > lines.length) throw new Error(`${opts.out}: has ${done} lines but ${opts.data} only ${lines.length}`);
-  const model = loadModel(opts.model, getBackend(opts.backend));
+  const model = loadModel(opts.model, getBackend(opts.backend), { adapter: opts.adapter });
   const eosIds = tok.stopIds;
   const todo = lines.slice(done);
   const requests: GenerationRequest[] = todo.map(({ line, value }, i) => {

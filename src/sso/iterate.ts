@@ -4,17 +4,21 @@
 //   OUT/run.json                      the run's inputs (a rerun with other inputs is refused)
 //   OUT/iter-k/data.jsonl             records (+ .progress.json, .summary.json from synthesis)
 //   OUT/iter-k/data.initial-ref.jsonl the same records scored by the initial model (reference: initial)
-//   OUT/iter-k/train/                 checkpoint, metrics.jsonl, model
+//   OUT/iter-k/train/                 checkpoint, metrics.jsonl, model (with train.lora also adapter: see below)
 //   OUT/iter-k/eval.json              the configured evaluation (iterate.eval), also in the iteration's summary
 //   OUT/iter-k/summary.json           what the iteration did; OUT/summary.json all of them
 // Each stage is itself resumable, so a killed run, rerun with the same arguments, continues in the stage it stopped
 // in and ends with the weights an uninterrupted run would have.
+// With train.lora, iteration k trains a fresh adapter on its policy π_k (frozen) and then merges it:
+// OUT/iter-k/train/adapter is the PEFT folder (for π_k), OUT/iter-k/train/model = π_k + adapter is π_{k+1}. So every
+// iteration's reference is the policy it started from, exactly as with full fine-tuning, and adapters never stack.
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { getBackend } from "../backends/index.js";
 import type { SsoConfig } from "../config.js";
 import { evaluateIteration, type IterationEval, iterationEvalLine } from "../eval/iteration.js";
 import { loadModel } from "../model/folder.js";
+import { mergeAdapter } from "../model/merge.js";
 import { Tokenizer } from "../tokenizer/tokenizer.js";
 import { readCheckpointState } from "../train/checkpoint.js";
 import { type MetricsLine, readMetrics } from "../train/metrics.js";
@@ -41,6 +45,8 @@ export interface IterationSummary {
   iteration: number;
   policy: string;
   model: string;
+  /** With train.lora: the adapter trained on `policy`, merged into `model`. */
+  adapter?: string;
   data: string;
   synth: SynthSummary;
   train: { steps: number; first: MetricsLine; last: MetricsLine };
@@ -131,16 +137,20 @@ function iteration(run: IterateRun, k: number, policy: string): IterationSummary
     }
   }
   const model = join(trainOut, "model"),
+    adapter = config.train.lora ? join(trainOut, "adapter") : undefined,
     state = readCheckpointState(join(trainOut, "checkpoint"));
-  if (!(existsSync(model) && state && state.step === state.totalSteps)) {
+  if (!(existsSync(adapter ?? model) && state && state.step === state.totalSteps)) {
     console.error(`— iteration ${k}/${n}: train`);
     runTrain({ model: policy, data: trainData, out: trainOut, config: config.train, backend, resume: true });
   }
+  if (adapter && !existsSync(model))
+    mergeAdapter({ model: policy, adapter, out: model, dtype: config.train.saveDtype, backend });
   const metrics = readMetrics(join(trainOut, "metrics.jsonl"));
   return {
     iteration: k,
     policy,
     model,
+    ...(adapter && { adapter }),
     data: trainData,
     synth,
     train: { steps: metrics.length, first: metrics[0], last: metrics[metrics.length - 1] },

@@ -10,6 +10,7 @@ import { MultiBar, type SingleBar } from "cli-progress";
 import { getBackend } from "../backends/index.js";
 import type { Engine } from "../engine/engine.js";
 import { loadModel, readConfig } from "../model/folder.js";
+import { adapterHash } from "../model/peft.js";
 import { connectEngine } from "../remote/connect.js";
 import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 import { checkOutputFile } from "../util/output-path.js";
@@ -44,6 +45,8 @@ export interface SynthRun {
   config: SynthConfig;
   backend: string;
   remote?: RemoteOptions;
+  /** A PEFT LoRA adapter folder applied to the in-process policy (not with a remote engine). */
+  adapter?: string;
 }
 
 /** Synthesises run.prompts into run.out (or finishes/resumes an earlier run); returns the summary. In-process
@@ -53,6 +56,8 @@ export function runSynth(run: SynthRun): SynthSummary | Promise<SynthSummary>;
 export function runSynth(run: SynthRun): SynthSummary | Promise<SynthSummary> {
   const { config } = run;
   checkOutputFile("--out", run.out);
+  if (run.remote && run.adapter !== undefined)
+    throw new Error("--adapter applies to the in-process engine; load the adapter on the server instead");
   const lib = loadFeatureLibrary(config.features);
   checkConfig(config, lib);
   const prompts = readPrompts(run.prompts);
@@ -79,8 +84,16 @@ function start(
   remote: Engine | null,
 ): SynthSummary | Promise<SynthSummary> {
   const { config } = run;
-  const model = remote ? null : loadModel(run.model, getBackend(run.backend));
-  const policy = { model: run.model, hash: policyHash(run.model) };
+  const model = remote ? null : loadModel(run.model, getBackend(run.backend), { adapter: run.adapter });
+  const policy = {
+    model: run.model,
+    hash:
+      run.adapter === undefined
+        ? policyHash(run.model)
+        : createHash("sha256")
+            .update(`${policyHash(run.model)}\0${adapterHash(run.adapter)}`)
+            .digest("hex"),
+  };
   const fingerprint = {
     config,
     backend: run.backend,

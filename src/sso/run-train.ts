@@ -28,7 +28,9 @@ export interface TrainRun {
 
 /** Trains run.model on run.data into run.out; returns the metrics of the steps run now. */
 export function runTrain(run: TrainRun): StepMetrics[] {
-  const torch = run.config.trainer === "torch";
+  const torch = run.config.trainer === "torch",
+    lora = run.config.lora !== undefined;
+  if (torch && lora) throw new Error("train.lora: the torch trainer does not train LoRA adapters; use trainer: ts"); // for library callers
   if (torch) checkTorch(run.config.torch);
   const records = readJsonl(run.data, SsoRecord).map((l) => l.value);
   if (records.length === 0) throw new Error(`${run.data}: no records to train on`);
@@ -44,7 +46,10 @@ export function runTrain(run: TrainRun): StepMetrics[] {
   const steps = torch
     ? trainTorch(run.model, tok, records, run.config, opts)
     : trainSso(
-        loadModel(resuming ? join(ckpt, "model") : run.model, getBackend(run.backend)),
+        // With LoRA the checkpoint holds only the adapter; the frozen base is run.model.
+        lora
+          ? loadModel(run.model, getBackend(run.backend), resuming ? { adapter: join(ckpt, "adapter") } : {})
+          : loadModel(resuming ? join(ckpt, "model") : run.model, getBackend(run.backend)),
         tok,
         records,
         run.config,
@@ -52,7 +57,7 @@ export function runTrain(run: TrainRun): StepMetrics[] {
       );
   const last = steps[steps.length - 1];
   console.error(
-    `trained ${steps.length} steps in ${((performance.now() - t0) / 1000).toFixed(1)} s${last ? ` (final loss ${last.loss.toFixed(4)}, W ${last["sso/W"].toFixed(3)})` : ""} → ${join(run.out, "model")}`,
+    `trained ${steps.length} steps in ${((performance.now() - t0) / 1000).toFixed(1)} s${last ? ` (final loss ${last.loss.toFixed(4)}, W ${last["sso/W"].toFixed(3)})` : ""} → ${join(run.out, lora ? "adapter" : "model")}`,
   );
   return steps;
 }

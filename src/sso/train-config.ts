@@ -2,6 +2,7 @@
 // schema with documented defaults. The SSO-SPEC §3 values are the defaults, except the learning rate, which the
 // spec gives for 7–8B models (5e-7) and which small models need far larger.
 import { z } from "zod";
+import { LoraSettings } from "../model/lora.js";
 import { type ObjectiveConfig, PRESETS } from "./objective.js";
 
 const PRESET_NAMES = Object.keys(PRESETS) as [string, ...string[]];
@@ -66,6 +67,11 @@ export const TrainConfig = z.strictObject({
   seed: z.number().int().min(0).max(0xffffffff).default(0),
   /** Optimizer steps between checkpoints (0 = only at the end). */
   saveEvery: z.number().int().min(0).default(50),
+  /**
+   * Train a LoRA adapter instead of the weights (src/model/lora.ts): { r, alpha, targets, rslora }. The base stays
+   * frozen; OUT/adapter is a PEFT folder. Absent = full fine-tuning.
+   */
+  lora: LoraSettings.optional(),
   /** Parameter-name globs that are not trained, e.g. "model.embed_tokens.*". */
   freeze: z.array(z.string()).default([]),
   /** Weight dtype of saved model folders. */
@@ -73,6 +79,13 @@ export const TrainConfig = z.strictObject({
   /** ts = our engine in this process; torch = PyTorch ranks (python/sso_torch), same math and outputs. */
   trainer: z.enum(["ts", "torch"]).default("ts"),
   torch: TorchSettings.prefault({}),
+}).superRefine((c, ctx) => {
+  if (c.lora && c.trainer === "torch")
+    ctx.addIssue({
+      code: "custom",
+      path: ["lora"],
+      message: "the torch trainer does not train LoRA adapters; use trainer: ts",
+    });
 });
 export type TrainConfig = z.infer<typeof TrainConfig>;
 

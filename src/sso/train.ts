@@ -8,8 +8,10 @@ import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { saveModel } from "../model/folder.js";
+import { attachLora, baseParamNames, initLora, sameLora } from "../model/lora.js";
 import type { Model } from "../model/model.js";
 import type { Params } from "../model/params.js";
+import { writeAdapter } from "../model/peft.js";
 import { scoreItems } from "../model/score.js";
 import { mixSeed, Rng } from "../tensor/rng.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
@@ -149,7 +151,33 @@ export function resumeState(ckptDir: string, fp: string, resume: boolean): Train
   return saved;
 }
 
-/** Trains the model in place on the records; returns the metrics of every step run now. */
+/** Salt of the LoRA initialisation's seed (mixSeed(train.seed, LORA_INIT_STREAM)); epochs use 0, 1, 2, … */
+const LORA_INIT_STREAM = 0x4c6f5241;
+
+/**
+ * What trains: without train.lora every parameter but the `freeze` globs; with it, a LoRA adapter — a fresh seeded
+ * one (PEFT's init), or the one the model carries when resuming — while every base parameter is frozen, so that
+ * gradients and AdamW moments exist only for the adapter's A and B.
+ */
+function setTrainable(model: Model, cfg: TrainConfig): void {
+  if (!cfg.lora) {
+    if (model.lora) throw new Error("train: the model carries a LoRA adapter but train.lora is not set");
+    model.freeze(cfg.freeze);
+    return;
+  }
+  if (!model.lora) {
+    const fresh = initLora(model.config, cfg.lora, mixSeed(cfg.seed, LORA_INIT_STREAM));
+    attachLora(model, cfg.lora, fresh, "train.lora");
+  } else if (!sameLora(model.lora.settings, cfg.lora)) {
+    throw new Error("train.lora: the model's adapter has other settings (r, alpha, targets or rslora)");
+  }
+  model.freeze([...baseParamNames(model.config), ...cfg.freeze]);
+}
+
+/**
+ * Trains the model in place on the records; returns the metrics of every step run now. With train.lora the result
+ * is OUT/adapter (a PEFT folder for the base opts.sourceDir), else OUT/model.
+ */
 export function trainSso(
   model: Model,
   tok: Tokenizer,
@@ -160,7 +188,7 @@ export function trainSso(
   if (records.length === 0) throw new Error("train: no records");
   const obj = objectiveConfig(cfg.objective),
     pairs = pairsNeeded(obj);
-  model.freeze(cfg.freeze);
+  setTrainable(model, cfg);
   const grads = model.newGrads();
   const opt = new AdamW(model.backend, model.params, grads.keys(), cfg);
   const plan = stepPlan(records.length, cfg),
@@ -219,7 +247,8 @@ export function trainSso(
   } finally {
     bar.stop();
   }
-  saveModel(model, join(opts.out, "model"), { dtype: cfg.saveDtype, carryFrom: opts.sourceDir });
+  if (model.lora) writeAdapter(join(opts.out, "adapter"), model, { baseModel: opts.sourceDir, dtype: cfg.saveDtype });
+  else saveModel(model, join(opts.out, "model"), { dtype: cfg.saveDtype, carryFrom: opts.sourceDir });
   return run;
 }
 

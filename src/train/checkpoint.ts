@@ -1,4 +1,5 @@
-// Training checkpoints: one folder holding the model (a Hugging Face folder), the optimizer moments and a small
+// Training checkpoints: one folder holding the model (a Hugging Face folder; with LoRA only the adapter, a PEFT
+// folder, since the frozen base is the run's input), the optimizer moments and a small
 // state file (step, config, data fingerprint), replaced atomically as a whole so that a crash at any moment leaves
 // either the previous checkpoint or the new one, never a mixture. Resuming from it continues the run exactly.
 // A kill inside the swap leaves the temporary folders beside it (`.checkpoint.PID.T.tmp[.old]`, as big as the
@@ -8,6 +9,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { saveModel } from "../model/folder.js";
 import type { Model } from "../model/model.js";
+import { writeAdapter } from "../model/peft.js";
 import { cleanAtomicLeftovers, writeDirAtomic, writeFileAtomic } from "../util/atomic.js";
 import type { AdamW } from "./optimizer.js";
 
@@ -28,7 +30,8 @@ export function saveCheckpoint(
 ): void {
   cleanCheckpointLeftovers(dir);
   writeDirAtomic(dir, (tmp) => {
-    saveModel(model, join(tmp, "model"), { dtype: "F32", carryFrom });
+    if (model.lora) writeAdapter(join(tmp, "adapter"), model, { baseModel: carryFrom ?? "" });
+    else saveModel(model, join(tmp, "model"), { dtype: "F32", carryFrom });
     opt.save(join(tmp, "optimizer.safetensors"));
     writeFileAtomic(join(tmp, "trainer_state.json"), `${JSON.stringify(state, null, 2)}\n`);
   });
