@@ -17,6 +17,9 @@
 // Checked while writing it: every element bitwise equal to a naive std::fma loop over k (AVX2 and scalar builds; the
 // AVX-512 path compiles but was not run, the development VM hides AVX-512, so it is off unless SSO_GEMM_AVX512). test/backends/gemm-invariance.test.ts
 // tests the properties that matter: rows alone = in any batch, agreement with `ref`, same bytes at 1-3 threads.
+// B may also hold 16-bit patterns (bf16 / fp16 frozen weights, matmul16): they are widened exactly while B is packed
+// (or, on the decode path, while its rows are transposed in registers), so the micro-kernels and every fma chain are
+// the fp32 ones and a product with a 16-bit B has the bits of the product with its widened fp32 twin.
 
 #include <algorithm>
 #include <atomic>
@@ -27,10 +30,12 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#include <type_traits>
+#if defined(__AVX512F__) || defined(__AVX__)
 #include <immintrin.h>
 #endif
 
+#include "half.h"
 #include "kernels.h"
 
 #ifdef SSO_HAVE_CBLAS
@@ -103,6 +108,45 @@ struct Isa {  // portable: one lane, std::fma, so the same bits as the vector pa
 #endif
 
 constexpr int MR = Isa::MR, NV = Isa::NV, L = Isa::L, NR = NV * L;
+
+// ---- what B holds: fp32, or 16-bit patterns widened exactly as they are read (one, four or eight at a time) --------
+struct F32B {
+  using T = float;
+  static float one(const T* p) { return *p; }
+#ifdef __AVX__
+  static __m128 four(const T* p) { return _mm_loadu_ps(p); }
+  static __m256 eight(const T* p) { return _mm256_loadu_ps(p); }
+#endif
+};
+struct Bf16B {
+  using T = uint16_t;
+  static float one(const T* p) { return bf16_to_f32(*p); }
+#ifdef __AVX__
+  static __m128 four(const T* p) {
+    const __m128i h = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+    return _mm_castsi128_ps(_mm_slli_epi32(_mm_cvtepu16_epi32(h), 16));
+  }
+#ifdef __AVX2__
+  static __m256 eight(const T* p) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+#else
+  static __m256 eight(const T* p) { return _mm256_insertf128_ps(_mm256_castps128_ps256(four(p)), four(p + 4), 1); }
+#endif
+#endif
+};
+struct F16B {
+  using T = uint16_t;
+  static float one(const T* p) { return f16_to_f32(*p); }
+#if defined(__AVX__) && defined(__F16C__)
+  static __m128 four(const T* p) { return _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))); }
+  static __m256 eight(const T* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+#elif defined(__AVX__)
+  static __m128 four(const T* p) { return _mm_setr_ps(one(p), one(p + 1), one(p + 2), one(p + 3)); }
+  static __m256 eight(const T* p) { return _mm256_insertf128_ps(_mm256_castps128_ps256(four(p)), four(p + 4), 1); }
+#endif
+};
 #ifndef SSO_GEMM_KC
 #define SSO_GEMM_KC 384
 #endif
@@ -245,9 +289,10 @@ void pack_a(float* dst, const float* A, long lda, bool ta, int mc, int kc) {
 
 #ifdef __AVX__
 // out[k][c] = src[c*lds + k] for an 8 × 8 block, in registers.
-inline void transpose8(const float* src, long lds, __m256 out[8]) {
+template <class S>
+inline void transpose8(const typename S::T* src, long lds, __m256 out[8]) {
   __m256 r[8], t[8];
-  for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + i * lds);
+  for (int i = 0; i < 8; i++) r[i] = S::eight(src + i * lds);
   for (int i = 0; i < 8; i += 2) {
     t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
     t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
@@ -265,22 +310,33 @@ inline void transpose8(const float* src, long lds, __m256 out[8]) {
 }
 
 // dst[k*ldd + c] = src[c*lds + k] for an 8 × 8 block.
-inline void transpose8(const float* src, long lds, float* dst, long ldd) {
+template <class S>
+inline void transpose8(const typename S::T* src, long lds, float* dst, long ldd) {
   __m256 out[8];
-  transpose8(src, lds, out);
+  transpose8<S>(src, lds, out);
   for (int i = 0; i < 8; i++) _mm256_storeu_ps(dst + i * ldd, out[i]);
 }
 #endif
 
 // op(B)[k][j] for k0.., j0.. packed into micro-panels of NR columns: panel p, step k, column c at [(p*kc + k)*NR + c].
-void pack_b(float* dst, const float* B, long ldb, bool tb, int kc, int nc) {
+// A 16-bit B is widened here.
+template <class S>
+void pack_b(float* dst, const typename S::T* B, long ldb, bool tb, int kc, int nc) {
   if (!tb) {  // row k of the source is contiguous over j
     for (int k = 0; k < kc; k++) {
-      const float* s = B + k * ldb;
+      const typename S::T* s = B + k * ldb;
       for (int j0 = 0; j0 < nc; j0 += NR) {
         const int nr = std::min(NR, nc - j0);
         float* d = dst + static_cast<size_t>(j0) * kc + k * NR;
-        std::memcpy(d, s + j0, sizeof(float) * nr);
+        if constexpr (std::is_same_v<S, F32B>) {
+          std::memcpy(d, s + j0, sizeof(float) * nr);
+        } else {
+          int c = 0;
+#ifdef __AVX__
+          for (; c + 8 <= nr; c += 8) _mm256_storeu_ps(d + c, S::eight(s + j0 + c));
+#endif
+          for (; c < nr; c++) d[c] = S::one(s + j0 + c);
+        }
         for (int c = nr; c < NR; c++) d[c] = 0.0f;
       }
     }
@@ -292,18 +348,18 @@ void pack_b(float* dst, const float* B, long ldb, bool tb, int kc, int nc) {
     int c0 = 0;
 #ifdef __AVX__
     for (; c0 + 8 <= nr; c0 += 8) {
-      const float* s = B + (j0 + c0) * ldb;
+      const typename S::T* s = B + (j0 + c0) * ldb;
       int k = 0;
-      for (; k + 8 <= kc; k += 8) transpose8(s + k, ldb, d + k * NR + c0, NR);
+      for (; k + 8 <= kc; k += 8) transpose8<S>(s + k, ldb, d + k * NR + c0, NR);
       for (; k < kc; k++)
-        for (int c = 0; c < 8; c++) d[k * NR + c0 + c] = s[c * ldb + k];
+        for (int c = 0; c < 8; c++) d[k * NR + c0 + c] = S::one(s + c * ldb + k);
     }
 #endif
     for (int k0 = 0; k0 < kc; k0 += 16) {
       const int k1 = std::min(kc, k0 + 16);
       for (int c = c0; c < nr; c++) {
-        const float* s = B + (j0 + c) * ldb;
-        for (int k = k0; k < k1; k++) d[k * NR + c] = s[k];
+        const typename S::T* s = B + (j0 + c) * ldb;
+        for (int k = k0; k < k1; k++) d[k * NR + c] = S::one(s + k);
       }
       for (int c = nr; c < NR; c++)
         for (int k = k0; k < k1; k++) d[k * NR + c] = 0.0f;
@@ -319,10 +375,11 @@ void pack_b(float* dst, const float* B, long ldb, bool tb, int kc, int nc) {
 // k..k+3 of the 8 B rows at b (row stride ldb), as 4 column vectors: rows c and c+4 share a register
 // ([k..k+3 of row c | of row c+4]) and an in-lane 4 × 4 transpose makes the columns. Few registers, so that the
 // accumulators of several groups stay in registers.
-__attribute__((always_inline)) inline void columns4(const float* b, long ldb, __m256 col[4]) {
+template <class S>
+__attribute__((always_inline)) inline void columns4(const typename S::T* b, long ldb, __m256 col[4]) {
   __m256 x[4];
   for (int i = 0; i < 4; i++)
-    x[i] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(b + i * ldb)), _mm_loadu_ps(b + (i + 4) * ldb), 1);
+    x[i] = _mm256_insertf128_ps(_mm256_castps128_ps256(S::four(b + i * ldb)), S::four(b + (i + 4) * ldb), 1);
   const __m256 t0 = _mm256_unpacklo_ps(x[0], x[1]), t1 = _mm256_unpackhi_ps(x[0], x[1]);
   const __m256 t2 = _mm256_unpacklo_ps(x[2], x[3]), t3 = _mm256_unpackhi_ps(x[2], x[3]);
   col[0] = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
@@ -332,13 +389,13 @@ __attribute__((always_inline)) inline void columns4(const float* b, long ldb, __
 }
 
 // Columns j0..j0+8G-1 of R rows: G groups of 8 columns, G and R compile-time so the accumulators stay in registers.
-template <int R, int G>
-void rows_tb_block(int j0, int K, float alpha, const float* A, long lda, const float* B, long ldb, float beta, float* C,
-                   long ldc) {
+template <int R, int G, class S>
+void rows_tb_block(int j0, int K, float alpha, const float* A, long lda, const typename S::T* B, long ldb, float beta,
+                   float* C, long ldc) {
   __m256 acc[R][G];
   for (int r = 0; r < R; r++)
     for (int g = 0; g < G; g++) acc[r][g] = _mm256_setzero_ps();
-  const float* b = B + j0 * ldb;
+  const typename S::T* b = B + j0 * ldb;
   // Per group, 16 steps of k (one whole 64-byte line of each of its 8 rows) before the next group: B rows with a
   // power-of-two stride all fall in one L1 set, so a line must be used up while it is there (K = 1024: 3 → 20 GFLOPS).
   int k0 = 0;
@@ -351,7 +408,7 @@ void rows_tb_block(int j0, int K, float alpha, const float* A, long lda, const f
           _mm_prefetch(reinterpret_cast<const char*>(b + (g * 8 + i) * ldb + k0 + 32), _MM_HINT_T0);
         for (int q = 0; q < step; q += 4) {
           __m256 col[4];
-          columns4(b + g * 8 * ldb + k0 + q, ldb, col);
+          columns4<S>(b + g * 8 * ldb + k0 + q, ldb, col);
           for (int kk = 0; kk < 4; kk++)
             for (int r = 0; r < R; r++)
               acc[r][g] = _mm256_fmadd_ps(_mm256_set1_ps(A[r * lda + k0 + q + kk]), col[kk], acc[r][g]);
@@ -359,9 +416,10 @@ void rows_tb_block(int j0, int K, float alpha, const float* A, long lda, const f
       }
   for (; k0 < K; k0++)
     for (int g = 0; g < G; g++) {
-      const float* bg = b + 8 * g * ldb + k0;
-      const __m256 col =
-          _mm256_setr_ps(bg[0], bg[ldb], bg[2 * ldb], bg[3 * ldb], bg[4 * ldb], bg[5 * ldb], bg[6 * ldb], bg[7 * ldb]);
+      const typename S::T* bg = b + 8 * g * ldb + k0;
+      const __m256 col = _mm256_setr_ps(S::one(bg), S::one(bg + ldb), S::one(bg + 2 * ldb), S::one(bg + 3 * ldb),
+                                        S::one(bg + 4 * ldb), S::one(bg + 5 * ldb), S::one(bg + 6 * ldb),
+                                        S::one(bg + 7 * ldb));
       for (int r = 0; r < R; r++) acc[r][g] = _mm256_fmadd_ps(_mm256_set1_ps(A[r * lda + k0]), col, acc[r][g]);
     }
   const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
@@ -377,16 +435,16 @@ void rows_tb_block(int j0, int K, float alpha, const float* A, long lda, const f
     }
 }
 
-template <int R>
-void gemm_rows_tb(int N, int K, float alpha, const float* A, long lda, const float* B, long ldb, float beta, float* C,
-                  long ldc) {
+template <int R, class S>
+void gemm_rows_tb(int N, int K, float alpha, const float* A, long lda, const typename S::T* B, long ldb, float beta,
+                  float* C, long ldc) {
   int j0 = 0;
-  for (; j0 + 32 <= N; j0 += 32) rows_tb_block<R, 4>(j0, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  for (; j0 + 8 <= N; j0 += 8) rows_tb_block<R, 1>(j0, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  for (; j0 + 32 <= N; j0 += 32) rows_tb_block<R, 4, S>(j0, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  for (; j0 + 8 <= N; j0 += 8) rows_tb_block<R, 1, S>(j0, K, alpha, A, lda, B, ldb, beta, C, ldc);
   for (; j0 < N; j0++)
     for (int r = 0; r < R; r++) {
       float s = 0.0f;
-      for (int k = 0; k < K; k++) s = std::fma(A[r * lda + k], B[j0 * ldb + k], s);
+      for (int k = 0; k < K; k++) s = std::fma(A[r * lda + k], S::one(B + j0 * ldb + k), s);
       float& c = C[r * ldc + j0];
       c = beta == 0.0f ? (alpha == 1.0f ? s : alpha * s) : std::fma(alpha, s, beta * c);
     }
@@ -394,17 +452,19 @@ void gemm_rows_tb(int N, int K, float alpha, const float* A, long lda, const flo
 #endif
 
 // The serial blocked algorithm on one rectangle of C. A, B, C already point at its first row / column.
-void gemm_serial(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, long lda, const float* B, long ldb,
-                 float beta, float* C, long ldc) {
+template <class S>
+void gemm_serial(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, long lda, const typename S::T* B,
+                 long ldb, float beta, float* C, long ldc) {
 #if defined(__AVX2__) && defined(__FMA__)
   if (tb && !ta && M <= 2) {
-    (M == 1 ? gemm_rows_tb<1> : gemm_rows_tb<2>)(N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    (M == 1 ? gemm_rows_tb<1, S> : gemm_rows_tb<2, S>)(N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
 #endif
   // Few rows: each B element is used by at most two micro-tiles, so packing B costs more than it saves when its
-  // rows are contiguous: read it in place, masked at the right edge. Same arithmetic either way.
-  const bool pack_B = M > 2 * MR || tb;
+  // rows are contiguous: read it in place, masked at the right edge. Same arithmetic either way. (16-bit: packed.)
+  constexpr bool fp32 = std::is_same_v<S, F32B>;
+  const bool pack_B = M > 2 * MR || tb || !fp32;
   const bool multi = K > KC;
   const bool scratch_w = multi && beta != 0.0f;  // running sums cannot live in C while C's old values are needed
   float* Ap = tl_a.get(static_cast<size_t>(std::min(MC, M) + MR) * KC);
@@ -421,11 +481,13 @@ void gemm_serial(bool ta, bool tb, int M, int N, int K, float alpha, const float
         const int kc = std::min(KC, K - p0);
         const bool first = p0 == 0, last = p0 + kc == K;
         pack_a(Ap, ta ? A + p0 * lda + i0 : A + i0 * lda + p0, lda, ta, mc, kc);
-        if (pack_B) pack_b(Bp, tb ? B + j0 * ldb + p0 : B + p0 * ldb + j0, ldb, tb, kc, nc);
+        if (pack_B) pack_b<S>(Bp, tb ? B + j0 * ldb + p0 : B + p0 * ldb + j0, ldb, tb, kc, nc);
         // B micro-panel (KC × NR) outer, so it stays in L1 while the A micro-panels stream from L2.
         for (int jr = 0; jr < nc; jr += NR) {
           const int nr = std::min(NR, nc - jr);
-          const float* b = pack_B ? Bp + static_cast<size_t>(jr) * kc : B + p0 * ldb + j0 + jr;
+          const float* b = Bp + static_cast<size_t>(jr) * kc;
+          if constexpr (fp32)
+            if (!pack_B) b = B + p0 * ldb + j0 + jr;
           const long bs = pack_B ? NR : ldb, ps = pack_B ? static_cast<long>(kc) * NR : NR;
           const int P = mc == 1 ? 4 : 2;
           if (mc <= 2 && jr + P * NR <= nc) {  // one or two rows: several panels per call
@@ -446,7 +508,8 @@ void gemm_serial(bool ta, bool tb, int M, int N, int K, float alpha, const float
   }
 }
 
-void gemm_builtin(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, long lda, const float* B,
+template <class S>
+void gemm_builtin(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, long lda, const typename S::T* B,
                   long ldb, float beta, float* C, long ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {  // the empty sum: C = beta·C
@@ -472,7 +535,7 @@ void gemm_builtin(bool ta, bool tb, int M, int N, int K, float alpha, const floa
     if (best < 0 || cost < best) best = cost, tm = a, tn = b;
   }
   if (best < 0 || tm * tn == 1) {
-    gemm_serial(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm_serial<S>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
 #ifdef _OPENMP
@@ -482,7 +545,7 @@ void gemm_builtin(bool ta, bool tb, int M, int N, int K, float alpha, const floa
     const int r0 = (mp * ti / tm) * MR, r1 = std::min(M, (mp * (ti + 1) / tm) * MR);
     const int c0 = (np * tj / tn) * NR, c1 = std::min(N, (np * (tj + 1) / tn) * NR);
     if (r1 > r0 && c1 > c0)
-      gemm_serial(ta, tb, r1 - r0, c1 - c0, K, alpha, ta ? A + r0 : A + r0 * lda, lda, tb ? B + c0 * ldb : B + c0,
+      gemm_serial<S>(ta, tb, r1 - r0, c1 - c0, K, alpha, ta ? A + r0 : A + r0 * lda, lda, tb ? B + c0 * ldb : B + c0,
                   ldb, beta, C + r0 * ldc + c0, ldc);
   }
 #endif
@@ -522,7 +585,7 @@ void gemm_ex(bool ta, bool tb, int M, int N, int K, float alpha, const float* A,
     return;
   }
 #endif
-  gemm_builtin(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  gemm_builtin<F32B>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void matmul(float* c, const float* a, const float* b, int M, int N, int K, bool ta, bool tb, bool acc, int batch) {
@@ -542,6 +605,19 @@ void matmul(float* c, const float* a, const float* b, int M, int N, int K, bool 
     }
 #endif
     gemm_ex(ta, tb, M, N, K, 1.0f, a + p * sa, ta ? M : K, b + p * sb, tb ? K : N, acc ? 1.0f : 0.0f, c + p * sc, N);
+  }
+}
+
+void matmul16(float* c, const float* a, const uint16_t* b, int M, int N, int K, bool ta, bool tb, bool acc, int batch,
+              bool bf16) {
+  const size_t sa = static_cast<size_t>(M) * K, sb = static_cast<size_t>(K) * N, sc = static_cast<size_t>(M) * N;
+  const auto gemm = bf16 ? gemm_builtin<Bf16B> : gemm_builtin<F16B>;
+  for (int p = 0; p < batch; p++) {
+    if (K == 0) {
+      if (!acc) std::memset(c + p * sc, 0, sizeof(float) * sc);
+      continue;
+    }
+    gemm(ta, tb, M, N, K, 1.0f, a + p * sa, ta ? M : K, b + p * sb, tb ? K : N, acc ? 1.0f : 0.0f, c + p * sc, N);
   }
 }
 

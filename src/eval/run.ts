@@ -75,7 +75,7 @@ export function chatJudge(f: JudgeFlags): ChatJudge {
 function load(dir: string, backend: string) {
   const tok = Tokenizer.fromDir(dir);
   checkTokenizerFitsModel(tok, readConfig(dir).vocabSize);
-  return { model: loadModel(dir, getBackend(backend)), tok };
+  return { model: loadModel(dir, getBackend(backend), { keep16: true }), tok };
 }
 
 const PromptLine = z

@@ -6,7 +6,7 @@
 // Not here: quantised types (Q8_0, Q4_K…), BF16 output, LoRA adapters, split files, GGUF → HF.
 import { basename, join, resolve } from "node:path";
 import type { ModelConfig } from "../model/config.js";
-import { narrowToF16 } from "../model/dtype.js";
+import { narrowToF16 } from "../tensor/dtype.js";
 import { readConfig } from "../model/folder.js";
 import { checkTensors, type Params, paramSpecs } from "../model/params.js";
 import { loadModelTensors } from "../model/safetensors.js";

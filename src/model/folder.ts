@@ -1,14 +1,16 @@
 // Hugging Face model folders in and out: config.json + safetensors weights (+ tokenizer and generation files,
 // carried along unchanged). Loading checks every tensor against the config; saving writes a whole new folder
-// atomically, in F32 or BF16, that transformers and vLLM load as they would their own.
+// atomically, in F32 or BF16, that transformers and vLLM load as they would their own. For inference, a BF16/F16
+// folder's matrices (projections, embedding, LM head) can stay 16-bit: half the memory, the same results.
 import { copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Backend } from "../backends/backend.js";
+import { type Half, isHalf, widenWeight } from "../tensor/dtype.js";
 import { cleanAtomicLeftovers, writeDirAtomic, writeFileAtomic } from "../util/atomic.js";
 import { readJson } from "../util/files.js";
 import { type ModelConfig, parseConfig } from "./config.js";
 import { Model } from "./model.js";
-import { checkTensors, initParams, paramSpecs } from "./params.js";
+import { checkTensors, initParams, type Params, paramSpecs } from "./params.js";
 import { loadModelTensors, writeShardedSafetensors } from "./safetensors.js";
 
 /** Files of a model folder that are not weights or config and travel with a saved model unchanged. */
@@ -32,11 +34,24 @@ export function readConfig(dir: string): ModelConfig {
   return parseConfig(readJson(path), path);
 }
 
+export interface LoadOptions {
+  /** Keep the matrices (2-D tensors) of a BF16/F16 folder 16-bit, frozen: for inference and reference models, never
+   *  for a model that trains them. Vectors (norms, biases) and F32 tensors are fp32 either way. */
+  keep16?: boolean;
+}
+
 /** Loads a model folder onto a backend. */
-export function loadModel(dir: string, backend: Backend): Model {
+export function loadModel(dir: string, backend: Backend, opts: LoadOptions = {}): Model {
   const config = readConfig(dir);
-  const params = checkTensors(config, loadModelTensors(dir), dir);
-  return new Model(config, params, backend);
+  if (!opts.keep16) return new Model(config, checkTensors(config, loadModelTensors(dir), dir), backend);
+  const all = checkTensors(config, loadModelTensors(dir, (_, shape) => shape.length === 2), dir);
+  const params: Params = new Map(),
+    halves = new Map<string, Half>();
+  for (const [name, w] of all) {
+    if (isHalf(w)) halves.set(name, w);
+    else params.set(name, w);
+  }
+  return new Model(config, params, backend, halves);
 }
 
 /** A freshly initialised model for a config (seeded, Hugging Face's initialisation). */
@@ -61,7 +76,7 @@ export function saveModel(model: Model, dir: string, opts: SaveOptions): void {
   const tensors = paramSpecs(model.config).map((s) => ({
     name: s.name,
     shape: s.shape,
-    data: model.params.get(s.name)!,
+    data: widenWeight(model.weight(s.name)!), // a 16-bit matrix is widened (exact)
   }));
   writeDirAtomic(dir, (tmp) => {
     writeFileAtomic(join(tmp, "config.json"), savedConfigText(model.config, opts.dtype));

@@ -2,8 +2,11 @@
 // sequences, returning the log-prob of each scored target token; and the reverse pass from d(loss)/d(token logp)
 // to every unfrozen parameter's gradient. Only the rows whose next token is scored go through the LM head, in
 // chunks, so a prompt costs no vocabulary-sized work and logits never need T×V memory at once.
+// Frozen matrices may be 16-bit (`halves`, from a BF16/F16 folder loaded for inference): they are read as they are,
+// never widened into a copy, and get no gradient.
 // Loading and saving folders is folder.ts; sampling with a KV cache is not here.
 import type { AttentionShape, Backend } from "../backends/backend.js";
+import type { Half, Weight } from "../tensor/dtype.js";
 import { Workspace } from "../tensor/workspace.js";
 import type { ModelConfig } from "./config.js";
 import { ropeInvFreq } from "./config.js";
@@ -48,13 +51,24 @@ export class Model {
   private readonly trainWs = new Workspace();
   private readonly inferWs = new Workspace();
   private generation = 0;
+  /** Every tensor the forward reads: params, plus the 16-bit matrices (the same arrays, no copies). */
+  private readonly weights: ReadonlyMap<string, Weight>;
 
+  /** params: the fp32 tensors (trainable unless frozen); halves: 16-bit matrices, frozen by construction (a name is
+   *  in one map or the other). */
   constructor(
     readonly config: ModelConfig,
     readonly params: Params,
     readonly backend: Backend,
+    readonly halves: ReadonlyMap<string, Half> = new Map(),
   ) {
     this.invFreq = ropeInvFreq(config);
+    this.weights = halves.size ? new Map<string, Weight>([...params, ...halves]) : params;
+  }
+
+  /** A tensor by name, fp32 or 16-bit. */
+  weight(name: string): Weight | undefined {
+    return this.weights.get(name);
   }
 
   /** Freezes parameters whose names match any glob (`*` = any characters); they get no gradient. */
@@ -69,8 +83,8 @@ export class Model {
     return g;
   }
 
-  private get lmHead(): Float32Array {
-    return this.params.get(this.config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight")!;
+  private get lmHead(): Weight {
+    return this.weights.get(this.config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight")!;
   }
 
   private pack(seqs: readonly SequenceInput[]): {
@@ -194,13 +208,13 @@ export class Model {
       T = ids.length,
       lc = layerConfig(c);
     let x = ws.get("embed", T * C);
-    be.embeddingForward(x, this.params.get("model.embed_tokens.weight")!, ids, T, C);
+    be.embeddingForward(x, this.weights.get("model.embed_tokens.weight")!, ids, T, C);
     const acts: LayerActivations[] = [];
     for (let l = 0; l < c.numLayers; l++) {
       const r = layerForward(
         be,
         lc,
-        layerWeights(this.params, l, c.qkvBias),
+        layerWeights(this.weights, l, c.qkvBias),
         x,
         { ...io, layer: l },
         ws.scope(keepActs ? `L${l}` : `L${l % 2}`, false),
@@ -315,7 +329,7 @@ export class Model {
       layerBackward(
         be,
         lc,
-        layerWeights(this.params, l, c.qkvBias),
+        layerWeights(this.weights, l, c.qkvBias),
         state.acts[l],
         state.io,
         dx,

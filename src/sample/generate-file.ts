@@ -120,7 +120,7 @@ export function generateFile(opts: GenerateFileOptions): void {
   checkOutputArgs(opts.out, fingerprint);
   const done = resumeOutput(opts.out);
   if (done > lines.length) throw new Error(`${opts.out}: has ${done} lines but ${opts.data} only ${lines.length}`);
-  const model = loadModel(opts.model, getBackend(opts.backend));
+  const model = loadModel(opts.model, getBackend(opts.backend), { keep16: true });
   const eosIds = tok.stopIds;
   const todo = lines.slice(done);
   const requests: GenerationRequest[] = todo.map(({ line, value }, i) => {

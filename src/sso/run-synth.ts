@@ -79,7 +79,7 @@ function start(
   remote: Engine | null,
 ): SynthSummary | Promise<SynthSummary> {
   const { config } = run;
-  const model = remote ? null : loadModel(run.model, getBackend(run.backend));
+  const model = remote ? null : loadModel(run.model, getBackend(run.backend), { keep16: true });
   const policy = { model: run.model, hash: policyHash(run.model) };
   const fingerprint = {
     config,

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { after, describe, it } from "node:test";
-import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, narrowToBf16 } from "../../src/model/dtype.js";
+import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, narrowToBf16 } from "../../src/tensor/dtype.js";
 import {
   loadModelTensors,
   type NamedTensor,
