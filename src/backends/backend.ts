@@ -47,15 +47,7 @@ export interface Backend {
   readonly description: string;
 
   // ---- matmul: C (M,N) = op(A) (M,K) · op(B) (K,N), per batch entry; B may be a 16-bit frozen weight ----
-  matmul(
-    c: Float32Array,
-    a: Float32Array,
-    b: Weight,
-    M: number,
-    N: number,
-    K: number,
-    opts?: MatmulOptions,
-  ): void;
+  matmul(c: Float32Array, a: Float32Array, b: Weight, M: number, N: number, K: number, opts?: MatmulOptions): void;
   /** dA += dC·op(B)ᵀ-ish and dB += …, for the same options as the forward (accumulate is ignored).
    *  A 16-bit B is frozen: dB must be null and A not transposed. */
   matmulBackward(

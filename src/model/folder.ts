@@ -44,7 +44,11 @@ export interface LoadOptions {
 export function loadModel(dir: string, backend: Backend, opts: LoadOptions = {}): Model {
   const config = readConfig(dir);
   if (!opts.keep16) return new Model(config, checkTensors(config, loadModelTensors(dir), dir), backend);
-  const all = checkTensors(config, loadModelTensors(dir, (_, shape) => shape.length === 2), dir);
+  const all = checkTensors(
+    config,
+    loadModelTensors(dir, (_, shape) => shape.length === 2),
+    dir,
+  );
   const params: Params = new Map(),
     halves = new Map<string, Half>();
   for (const [name, w] of all) {

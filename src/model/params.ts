@@ -76,7 +76,11 @@ export function paramSpecs(c: ModelConfig): ParamSpec[] {
 
 /** The weights of layer l as the layer code wants them (views of the parameter arrays, no copies): from Params,
  *  gradients, or a model's weights with its 16-bit matrices. */
-export function layerWeights<W extends Weight>(params: ReadonlyMap<string, W>, l: number, qkvBias: boolean): LayerWeights<W> {
+export function layerWeights<W extends Weight>(
+  params: ReadonlyMap<string, W>,
+  l: number,
+  qkvBias: boolean,
+): LayerWeights<W> {
   const w: Record<string, W | undefined> = {};
   for (const [key, suffix] of LAYER_TENSORS) {
     if (key.startsWith("b") && !qkvBias) continue;

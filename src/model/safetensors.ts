@@ -17,8 +17,8 @@ import {
 } from "node:fs";
 import { endianness } from "node:os";
 import { basename, join } from "node:path";
-import { writeFileAtomic } from "../util/atomic.js";
 import { type Half, narrowToBf16, type Weight, widenBf16, widenF16 } from "../tensor/dtype.js";
+import { writeFileAtomic } from "../util/atomic.js";
 
 export type Dtype = "F32" | "BF16" | "F16";
 /** A tensor as read: data is fp32 (widened exactly) unless kept 16-bit (a Half); dtype is what the file stored. */

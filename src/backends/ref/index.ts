@@ -4,8 +4,8 @@
 // gradient checks are measured against; nothing in a hot path should run on it except tiny test models.
 // A 16-bit weight (Half) is widened to fp32 up front, the obvious way.
 
-import type { AdamWParams, AttentionShape, Backend, MatmulOptions } from "../backend.js";
 import { type Half, isHalf, widenWeight } from "../../tensor/dtype.js";
+import type { AdamWParams, AttentionShape, Backend, MatmulOptions } from "../backend.js";
 import { matmulBackwardVia } from "../matmul-grad.js";
 
 /** The reference kernels accept float64 arrays too, which the finite-difference gradient checks rely on. */
