@@ -396,10 +396,12 @@ void rows_tb_block(int j0, int K, float alpha, const float* A, long lda, const t
   for (int r = 0; r < R; r++)
     for (int g = 0; g < G; g++) acc[r][g] = _mm256_setzero_ps();
   const typename S::T* b = B + j0 * ldb;
-  // Per group, 16 steps of k (one whole 64-byte line of each of its 8 rows) before the next group: B rows with a
-  // power-of-two stride all fall in one L1 set, so a line must be used up while it is there (K = 1024: 3 → 20 GFLOPS).
+  // Per group, the steps of k of one whole 64-byte line of each of its 8 rows (16 fp32, 32 16-bit) before the next
+  // group: B rows with a power-of-two stride all fall in one L1 set, so a line must be used up while it is there
+  // (K = 1024: 3 → 20 GFLOPS).
+  constexpr int line = 64 / sizeof(typename S::T);
   int k0 = 0;
-  for (int step = 16; step >= 4; step -= 12)
+  for (const int step : {line, 4})
     for (; k0 + step <= K; k0 += step)
       for (int g = 0; g < G; g++) {
         // Two lines ahead in each row: 32 row streams at once are more than the hardware prefetcher follows
