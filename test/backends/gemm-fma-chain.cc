@@ -1,15 +1,18 @@
-// Compiled and run by gemm-invariance.test.ts (when g++ is available): the built-in GEMM of native/cpu/gemm.cc must
+// Compiled and run by gemm-invariance.test.ts (when g++ is available): the built-in GEMM (native/cpu/gemm*.cc) must
 // give, for every element, exactly the bits of the naive loop s = fma(a[i][k], b[k][j], s) over k = 0..K-1 from 0,
 // then C = beta == 0 ? alpha·s : fma(alpha, s, beta·C) — on random shapes (odd sizes, K over several slices, leading
-// dimensions with padding that must stay untouched), both transposes, alpha/beta variants. Compiled once with
-// -march=native (AVX-512 or AVX2 micro-kernels) and once without vector extensions (the portable path): both must
-// pass, so every build gives the same bits. Also matmul16 (a bf16 / fp16 B) against the same loop over the widened
-// values, so the 16-bit paths (vector widening or scalar) give the same bits in every build too. Prints "ok <elements>" or the first mismatches, exit status 1.
-#include "../../native/cpu/gemm.cc"
-
+// dimensions with padding that must stay untouched), both transposes, alpha/beta variants; and matmul16 (a bf16 /
+// fp16 B) against the same loop over the widened values. Built with -march=native and with a baseline without vector
+// extensions, and run under each instruction set the CPU has (SSO_GEMM_ISA): all must pass, so every build and every
+// run-time choice gives the same bits. Prints "ok <elements> (<instruction set>)" or the first mismatches, exit 1.
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <vector>
+
+#include "../../native/cpu/half.h"
+#include "../../native/cpu/kernels.h"
 
 int main() {
   std::mt19937 g(7);

@@ -216,7 +216,7 @@ describe("cpu: 16-bit B and 16-bit embedding tables (built-in GEMM)", { skip }, 
     );
   });
 
-  it("a 16-bit product gives the same bytes under 1 and 2 OpenMP threads, and those of its fp32 twin", () => {
+  it("a 16-bit product gives the same bytes under 1 and 2 threads, with the portable kernels, and as its fp32 twin", () => {
     const index = fileURLToPath(new URL("../../src/backends/index.js", import.meta.url));
     const dtypeJs = fileURLToPath(new URL("../../src/tensor/dtype.js", import.meta.url));
     const script = `
@@ -238,9 +238,9 @@ describe("cpu: 16-bit B and 16-bit embedding tables (built-in GEMM)", { skip }, 
         hashes.push(h.digest("hex"));
       }
       process.stdout.write(hashes.join(" "));`;
-    const run = (threads: string) =>
+    const run = (threads: string, isa = "") =>
       execFileSync(process.execPath, ["--input-type=module", "-e", script], {
-        env: { ...process.env, OMP_NUM_THREADS: threads, SSO_GEMM: "" },
+        env: { ...process.env, OMP_NUM_THREADS: threads, SSO_GEMM: "", SSO_GEMM_ISA: isa },
         encoding: "utf8",
       });
     const one = run("1");
@@ -248,5 +248,6 @@ describe("cpu: 16-bit B and 16-bit embedding tables (built-in GEMM)", { skip }, 
     const [h16, h32] = one.split(" ");
     assert.equal(h16, h32, "16-bit vs widened fp32");
     assert.equal(run("2"), one, "2 threads vs 1");
+    assert.equal(run("2", "portable"), one, "the portable kernels vs the vector ones");
   });
 });

@@ -25,8 +25,14 @@ function gemmNotes(addon: CpuAddon): string[] {
         `(batch-invariant log-probs, byte-identical resume and remote = local are not guaranteed; unset SSO_GEMM for them)`,
     );
   } else if (addon.gemmName.includes("scalar")) {
-    notes.push(`matmuls use ${addon.gemmName}: built without AVX2/AVX-512, several times slower than a vector build`);
+    const why = process.env.SSO_GEMM_ISA === "portable" ? "SSO_GEMM_ISA=portable" : "this CPU lacks AVX2+FMA+F16C";
+    notes.push(`matmuls use ${addon.gemmName} (${why}): several times slower than the vector kernels`);
   }
+  const isa = process.env.SSO_GEMM_ISA;
+  if (isa && !["portable", "avx2", "avx512"].includes(isa))
+    notes.push(`SSO_GEMM_ISA=${isa} is none of portable, avx2, avx512; using ${addon.gemmName}`);
+  else if ((isa === "avx2" || isa === "avx512") && !addon.gemmName.includes(isa === "avx2" ? "AVX2" : "AVX-512"))
+    notes.push(`SSO_GEMM_ISA=${isa}, but this CPU lacks it; using ${addon.gemmName}`);
   return notes;
 }
 
