@@ -36,7 +36,6 @@
 #include <cblas.h>
 #endif
 
-
 namespace sso {
 namespace portable {
 extern const GemmKernels kernels;

@@ -69,13 +69,14 @@ int main() {
         float s = 0.0f;
         for (int k = 0; k < K; k++) {
           const uint16_t h = tb ? B[size_t(j) * K + k] : B[size_t(k) * N + j];
-          s = std::fma(ta ? A[size_t(k) * M + i] : A[size_t(i) * K + k], bf16 ? sso::bf16_to_f32(h) : sso::f16_to_f32(h), s);
+          const float w = bf16 ? sso::bf16_to_f32(h) : sso::f16_to_f32(h);
+          s = std::fma(ta ? A[size_t(k) * M + i] : A[size_t(i) * K + k], w, s);
         }
         const float want = acc ? std::fma(1.0f, s, C0[size_t(i) * N + j]) : s, got = C[size_t(i) * N + j];
         n++;
         if (std::memcmp(&got, &want, sizeof(float)) != 0 && bad++ < 5)
-          std::printf("mismatch matmul16 %dx%dx%d ta=%d tb=%d acc=%d bf16=%d at (%d,%d): %.9g, naive fma loop %.9g\n", M, N,
-                      K, ta, tb, acc, bf16, i, j, got, want);
+          std::printf("mismatch matmul16 %dx%dx%d ta=%d tb=%d acc=%d bf16=%d at (%d,%d): %.9g, naive fma loop %.9g\n",
+                      M, N, K, ta, tb, acc, bf16, i, j, got, want);
       }
   }
   if (bad) {
