@@ -25,7 +25,7 @@ export { runGrade, runMath, runPairwise } from "./eval/run.js";
 export { bootstrapInterval, lengthControlled, meanWithInterval } from "./eval/stats.js";
 export { worldPairJudge } from "./eval/world-judge.js";
 export { type ModelConfig, parseConfig } from "./model/config.js";
-export { initModel, loadModel, readConfig, type SaveOptions, saveModel } from "./model/folder.js";
+export { initModel, type LoadOptions, loadModel, readConfig, type SaveOptions, saveModel } from "./model/folder.js";
 export { attachLora, initLora, LoraSettings, loraScale, mergeLora } from "./model/lora.js";
 export { loadMerged, type MergeRun, mergeAdapter } from "./model/merge.js";
 export { Model, type SequenceInput, type SequenceOutput } from "./model/model.js";
@@ -53,6 +53,7 @@ export { type SynthOptions, type SynthPrompt, synthesize } from "./sso/synth.js"
 export type { SynthSummary } from "./sso/synth-summary.js";
 export { type StepMetrics, type TrainOptions, trainSso } from "./sso/train.js";
 export { ObjectiveSettings, objectiveConfig, TrainConfig } from "./sso/train-config.js";
+export type { Half, Weight } from "./tensor/dtype.js";
 export { type ChatMessage, Tokenizer } from "./tokenizer/tokenizer.js";
 export {
   type ExactItem,

@@ -49,6 +49,9 @@ float* F32(const CallbackInfo& info, size_t i, int64_t need, bool optional = fal
 int32_t* I32(const CallbackInfo& info, size_t i, int64_t need) {
   return Arr<int32_t, napi_int32_array>(info, i, need, false, "Int32Array");
 }
+uint16_t* U16(const CallbackInfo& info, size_t i, int64_t need) {
+  return Arr<uint16_t, napi_uint16_array>(info, i, need, false, "Uint16Array");
+}
 
 void CheckIds(const CallbackInfo& info, const int32_t* ids, int64_t n, int64_t limit, const char* what) {
   for (int64_t t = 0; t < n; t++)
@@ -64,6 +67,26 @@ void Matmul(const CallbackInfo& info) {
   const float* a = F32(info, 1, B * M * K);
   const float* b = F32(info, 2, B * K * N);
   sso::matmul(c, a, b, M, N, K, Bool(info, 6), Bool(info, 7), Bool(info, 8), B);
+}
+
+// matmul16(c, a, b16, M, N, K, transA, transB, accumulate, batch, bf16): B holds bf16 or fp16 bit patterns
+void Matmul16(const CallbackInfo& info) {
+  const int64_t M = Int(info, 3), N = Int(info, 4), K = Int(info, 5), B = Int(info, 9);
+  float* c = F32(info, 0, B * M * N);
+  const float* a = F32(info, 1, B * M * K);
+  const uint16_t* b = U16(info, 2, B * K * N);
+  sso::matmul16(c, a, b, M, N, K, Bool(info, 6), Bool(info, 7), Bool(info, 8), B, Bool(info, 10));
+}
+
+// embeddingForward16(out, table16, ids, T, C, bf16)
+void Embedding16(const CallbackInfo& info) {
+  const int64_t T = Int(info, 3), C = Int(info, 4);
+  if (C == 0) return;
+  float* out = F32(info, 0, T * C);
+  const uint16_t* table = U16(info, 1, 0);
+  const int32_t* ids = I32(info, 2, T);
+  CheckIds(info, ids, T, info[1].As<Napi::Uint16Array>().ElementLength() / C, "ids");
+  sso::embedding_forward16(out, table, ids, T, C, Bool(info, 5));
 }
 
 // embeddingForward(out, table, ids, T, C) / embeddingBackward(dTable, dOut, ids, T, C)
@@ -240,7 +263,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     sso::set_gemm_blas(true);
   auto fn = [&](const char* name, auto f) { exports.Set(name, Napi::Function::New(env, f, name)); };
   fn("matmul", Matmul);
+  fn("matmul16", Matmul16);
   fn("embeddingForward", [](const CallbackInfo& i) { Embedding(i, false); });
+  fn("embeddingForward16", Embedding16);
   fn("embeddingBackward", [](const CallbackInfo& i) { Embedding(i, true); });
   fn("rmsnormForward", RmsnormForward);
   fn("rmsnormBackward", RmsnormBackward);

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "half.h"
 #include "kernels.h"
 #include "vexp.h"
 
@@ -23,6 +24,18 @@ void embedding_forward(float* out, const float* table, const int32_t* ids, int T
 #pragma omp parallel for schedule(static) if (static_cast<long>(T) * C > kParallelWork)
   for (int t = 0; t < T; t++)
     std::memcpy(out + static_cast<size_t>(t) * C, table + static_cast<size_t>(ids[t]) * C, sizeof(float) * C);
+}
+
+void embedding_forward16(float* out, const uint16_t* table, const int32_t* ids, int T, int C, bool bf16) {
+#pragma omp parallel for schedule(static) if (static_cast<long>(T) * C > kParallelWork)
+  for (int t = 0; t < T; t++) {
+    const uint16_t* row = table + static_cast<size_t>(ids[t]) * C;
+    float* o = out + static_cast<size_t>(t) * C;
+    if (bf16)
+      for (int i = 0; i < C; i++) o[i] = bf16_to_f32(row[i]);
+    else
+      for (int i = 0; i < C; i++) o[i] = f16_to_f32(row[i]);
+  }
 }
 
 // Tokens may repeat, so threads split the channels, not the tokens: no two threads touch the same entry.

@@ -9,6 +9,10 @@ namespace sso {
 // C (M,N) = op(A)·op(B) [+ C], `batch` contiguous products, through gemm_ex.
 void matmul(float* c, const float* a, const float* b, int M, int N, int K, bool transA, bool transB, bool accumulate,
             int batch);
+// matmul with B of 16-bit patterns (bf16 when `bf16`, else fp16), widened exactly as the built-in GEMM packs it:
+// the bits of matmul with the widened fp32 B. Always the built-in GEMM (BLAS has no such product).
+void matmul16(float* c, const float* a, const uint16_t* b, int M, int N, int K, bool transA, bool transB,
+              bool accumulate, int batch, bool bf16);
 // C = alpha·op(A)·op(B) + beta·C with leading dimensions (row-major), for strided views such as one head's rows.
 // By default the built-in batch-invariant GEMM (gemm.cc): each C[i][j] is the sequential fp32 fma chain over k from 0,
 // then the epilogue, bitwise independent of M, N, tiling, threads and ISA. With set_gemm_blas(true), CBLAS sgemm.
@@ -31,6 +35,8 @@ bool gemm_uses_blas();
 const char* gemm_isa();  // the built-in GEMM's micro-kernel: "AVX-512", "AVX2+FMA" or "portable scalar"
 
 void embedding_forward(float* out, const float* table, const int32_t* ids, int T, int C);
+// out = table[ids] from a 16-bit table (bf16 when `bf16`, else fp16), each row widened exactly as it is gathered.
+void embedding_forward16(float* out, const uint16_t* table, const int32_t* ids, int T, int C, bool bf16);
 void embedding_backward(float* dtable, const float* dout, const int32_t* ids, int T, int C);
 
 void rmsnorm_forward(float* out, float* rstd, const float* x, const float* w, int N, int C, float eps);

@@ -9,7 +9,12 @@
 //   gradient outputs (`+=`), so callers zero gradient buffers once and let contributions sum. A gradient output
 //   may be null where the caller does not need it (frozen weights).
 // - Forward saves exactly what backward needs in explicit buffers (rstd, lse); nothing is hidden in the backend.
+// - A frozen weight may be 16-bit (`Weight`: a `Half` keeps a BF16/F16 checkpoint's bits): accepted as the B operand
+//   of a product (y = x·Wᵀ forward, dx += dy·W backward, no dW) and as the embedding table. Kernels widen it exactly
+//   as they read it and accumulate in fp32, so results equal those with the widened fp32 weight.
 // This file is only the contract; `ref` is the readable oracle and `cpu` the fast native addon.
+
+import type { Weight } from "../tensor/dtype.js";
 
 /** Options of a (batched) matrix product C = op(A)·op(B). */
 export interface MatmulOptions {
@@ -47,31 +52,24 @@ export interface Backend {
   /** A human-readable line about how this backend computes (e.g. which BLAS). */
   readonly description: string;
 
-  // ---- matmul: C (M,N) = op(A) (M,K) · op(B) (K,N), per batch entry ----
-  matmul(
-    c: Float32Array,
-    a: Float32Array,
-    b: Float32Array,
-    M: number,
-    N: number,
-    K: number,
-    opts?: MatmulOptions,
-  ): void;
-  /** dA += dC·op(B)ᵀ-ish and dB += …, for the same options as the forward (accumulate is ignored). */
+  // ---- matmul: C (M,N) = op(A) (M,K) · op(B) (K,N), per batch entry; B may be a 16-bit frozen weight ----
+  matmul(c: Float32Array, a: Float32Array, b: Weight, M: number, N: number, K: number, opts?: MatmulOptions): void;
+  /** dA += dC·op(B)ᵀ-ish and dB += …, for the same options as the forward (accumulate is ignored).
+   *  A 16-bit B is frozen: dB must be null and A not transposed. */
   matmulBackward(
     dA: Float32Array | null,
     dB: Float32Array | null,
     dC: Float32Array,
     a: Float32Array,
-    b: Float32Array,
+    b: Weight,
     M: number,
     N: number,
     K: number,
     opts?: MatmulOptions,
   ): void;
 
-  // ---- embedding: out (T,C) = table[ids] ----
-  embeddingForward(out: Float32Array, table: Float32Array, ids: Int32Array, T: number, C: number): void;
+  // ---- embedding: out (T,C) = table[ids] (the table may be 16-bit: rows widened as gathered) ----
+  embeddingForward(out: Float32Array, table: Weight, ids: Int32Array, T: number, C: number): void;
   embeddingBackward(dTable: Float32Array, dOut: Float32Array, ids: Int32Array, T: number, C: number): void;
 
   // ---- RMSNorm over the last axis: out (N,C) = x / rms(x) * weight; saves rstd (N) ----

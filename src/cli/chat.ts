@@ -24,7 +24,7 @@ export interface ChatOptions {
 export async function runChat(opts: ChatOptions): Promise<void> {
   const tok = Tokenizer.fromDir(opts.model);
   checkTokenizerFitsModel(tok, readConfig(opts.model).vocabSize);
-  const model = loadModel(opts.model, getBackend(opts.backend), { adapter: opts.adapter });
+  const model = loadModel(opts.model, getBackend(opts.backend), { adapter: opts.adapter, keep16: true });
   const eosIds = tok.stopIds;
   const start = (): ChatMessage[] => (opts.system ? [{ role: "system", content: opts.system }] : []);
   let messages = start(),

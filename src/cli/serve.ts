@@ -24,7 +24,7 @@ export interface ServeCliOptions {
 export async function runServe(opts: ServeCliOptions): Promise<void> {
   const tok = Tokenizer.fromDir(opts.model);
   checkTokenizerFitsModel(tok, readConfig(opts.model).vocabSize);
-  const model = loadModel(opts.model, getBackend(opts.backend), { adapter: opts.adapter });
+  const model = loadModel(opts.model, getBackend(opts.backend), { adapter: opts.adapter, keep16: true });
   const apiKey = opts.apiKey ?? process.env.SSO_API_KEY;
   const modelName = opts.servedModelName ?? basename(resolve(opts.model));
   const s = await serve({

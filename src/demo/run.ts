@@ -73,7 +73,7 @@ function evaluate(
   prompts: readonly WorldPrompt[],
   o: DemoOptions,
 ): { summary: WorldSummary; results: WorldResult[] } {
-  const model = loadModel(dir, getBackend(o.backend)),
+  const model = loadModel(dir, getBackend(o.backend), { keep16: true }),
     tok = Tokenizer.fromDir(dir);
   const bar = progress(`eval ${label}`, prompts.length, "prompts");
   try {

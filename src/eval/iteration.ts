@@ -29,7 +29,7 @@ export interface IterationEval {
 
 function worldAnswers(dir: string, cfg: NonNullable<IterationEvalConfig["world"]>, backend: string): WorldResult[] {
   const prompts = samplePrompts(cfg.split, cfg.seed, cfg.n);
-  return evaluateWorld(loadModel(dir, getBackend(backend)), Tokenizer.fromDir(dir), prompts, {
+  return evaluateWorld(loadModel(dir, getBackend(backend), { keep16: true }), Tokenizer.fromDir(dir), prompts, {
     maxNewTokens: cfg.maxNewTokens,
   }).results;
 }
@@ -88,7 +88,7 @@ function computeIteration(
     const m = cfg.math,
       items = readMathData(m.data);
     const responses = generateAnswers(
-      loadModel(paths.model, getBackend(backend)),
+      loadModel(paths.model, getBackend(backend), { keep16: true }),
       Tokenizer.fromDir(paths.model),
       items.map((it) => it.prompt),
       paths.model,

@@ -97,7 +97,7 @@ export function runModelEval(opts: ModelEvalOptions): string {
   if (opts.out !== undefined) checkOutputFile("--out", opts.out);
   const tok = Tokenizer.fromDir(opts.model);
   checkTokenizerFitsModel(tok, readConfig(opts.model).vocabSize);
-  const model = loadModel(opts.model, getBackend(opts.backend), { adapter: opts.adapter });
+  const model = loadModel(opts.model, getBackend(opts.backend), { adapter: opts.adapter, keep16: true });
   const bar = progress("eval", items ? items.length : prompts.length, "answers");
   const answerOpts = { maxNewTokens: opts.maxNewTokens, batch: opts.batch, onAnswer: () => bar.tick(1) };
   const settings = { model: opts.model, max_new_tokens: opts.maxNewTokens, decoding: "greedy" };

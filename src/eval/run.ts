@@ -77,7 +77,7 @@ export function chatJudge(f: JudgeFlags): ChatJudge {
 function load(dir: string, backend: string, adapter?: string) {
   const tok = Tokenizer.fromDir(dir);
   checkTokenizerFitsModel(tok, readConfig(dir).vocabSize);
-  return { model: loadModel(dir, getBackend(backend), { adapter }), tok };
+  return { model: loadModel(dir, getBackend(backend), { adapter, keep16: true }), tok };
 }
 
 const PromptLine = z

@@ -7,11 +7,11 @@
 // Not here: quantised types (Q8_0, Q4_K…), BF16 output, split files, GGUF → HF.
 import { basename, join, resolve } from "node:path";
 import type { ModelConfig } from "../model/config.js";
-import { narrowToF16 } from "../model/dtype.js";
 import { readConfig } from "../model/folder.js";
 import { loadMerged } from "../model/merge.js";
 import { checkTensors, type Params, paramSpecs } from "../model/params.js";
 import { loadModelTensors } from "../model/safetensors.js";
+import { narrowToF16 } from "../tensor/dtype.js";
 import { f32, type GgmlType, type GgufKv, type GgufTensor, str, u32, writeGguf } from "./gguf-file.js";
 import { ggufVocabKvs } from "./gguf-vocab.js";
 

@@ -1,19 +1,20 @@
 // Hugging Face model folders in and out: config.json + safetensors weights (+ tokenizer and generation files,
 // carried along unchanged). Loading checks every tensor against the config; saving writes a whole new folder
-// atomically, in F32 or BF16, that transformers and vLLM load as they would their own.
+// atomically, in F32 or BF16, that transformers and vLLM load as they would their own. For inference, a BF16/F16
+// folder's matrices (projections, embedding, LM head) can stay 16-bit: half the memory, the same results.
 import { copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Backend } from "../backends/backend.js";
+import { type Half, isHalf, type Weight, widenWeight } from "../tensor/dtype.js";
 import { cleanAtomicLeftovers, writeDirAtomic, writeFileAtomic } from "../util/atomic.js";
 import { readJson } from "../util/files.js";
 import { type ModelConfig, parseConfig } from "./config.js";
 import { attachLora } from "./lora.js";
 import { Model } from "./model.js";
-import { checkTensors, initParams, paramSpecs } from "./params.js";
+import { checkTensors, initParams, type Params, paramSpecs } from "./params.js";
 import { readAdapter } from "./peft.js";
-import { loadModelTensors, writeShardedSafetensors } from "./safetensors.js";
+import { loadModelTensors, type Tensor, writeShardedSafetensors } from "./safetensors.js";
 
-/** Files of a model folder that are not weights or config and travel with a saved model unchanged. */
 /** The tokenizer and generation files a saved model folder carries over from its source folder. */
 export const CARRIED_FILES = [
   "tokenizer.json",
@@ -34,12 +35,28 @@ export function readConfig(dir: string): ModelConfig {
   return parseConfig(readJson(path), path);
 }
 
-/** Loads a model folder onto a backend, with a PEFT LoRA adapter folder attached when `adapter` is given. */
-export function loadModel(dir: string, backend: Backend, opts: { adapter?: string } = {}): Model {
+export interface LoadOptions {
+  /** A PEFT LoRA adapter folder to attach (checked against the config before the weights load). */
+  adapter?: string;
+  /** Keep the matrices (2-D tensors) of a BF16/F16 folder 16-bit, frozen: for inference and reference models, never
+   *  for a model that trains them. Vectors (norms, biases) and F32 tensors are fp32 either way. */
+  keep16?: boolean;
+}
+
+/** Loads a model folder onto a backend, with a PEFT LoRA adapter attached when `adapter` is given. */
+export function loadModel(dir: string, backend: Backend, opts: LoadOptions = {}): Model {
   const config = readConfig(dir);
-  const adapter = opts.adapter === undefined ? undefined : readAdapter(opts.adapter, config); // checked before the weights load
-  const params = checkTensors(config, loadModelTensors(dir), dir);
-  const model = new Model(config, params, backend);
+  const adapter = opts.adapter === undefined ? undefined : readAdapter(opts.adapter, config);
+  const params: Params = new Map(),
+    halves = new Map<string, Half>();
+  const tensors: Map<string, Tensor<Weight>> = opts.keep16
+    ? loadModelTensors(dir, (_, shape) => shape.length === 2)
+    : loadModelTensors(dir);
+  for (const [name, w] of checkTensors(config, tensors, dir)) {
+    if (isHalf(w)) halves.set(name, w);
+    else params.set(name, w);
+  }
+  const model = new Model(config, params, backend, halves);
   if (adapter && opts.adapter) attachLora(model, adapter.settings, adapter.tensors, opts.adapter);
   return model;
 }
@@ -68,7 +85,7 @@ export function saveModel(model: Model, dir: string, opts: SaveOptions): void {
   const tensors = paramSpecs(model.config).map((s) => ({
     name: s.name,
     shape: s.shape,
-    data: model.params.get(s.name)!,
+    data: widenWeight(model.weight(s.name)!), // a 16-bit matrix is widened (exact)
   }));
   writeDirAtomic(dir, (tmp) => {
     writeFileAtomic(join(tmp, "config.json"), savedConfigText(model.config, opts.dtype));

@@ -1,9 +1,11 @@
 // One Llama/Qwen2 decoder layer on the Backend kernels, forward and explicit backward, over a packed batch of T
 // tokens:  x2 = x + Wo·attn(rope(Wq·norm1(x)), rope(Wk·…), Wv·…);  out = x2 + Wdown·swiglu(Wgate·norm2(x2), Wup·…)
-// Weights use Hugging Face's Linear layout (out_features, in_features). Qwen2's q/k/v bias is a flag.
+// Weights use Hugging Face's Linear layout (out_features, in_features). Qwen2's q/k/v bias is a flag. A frozen
+// matrix may be 16-bit (Weight); norms, biases and every gradient are fp32.
 // This is only the layer: embedding, final norm, LM head and the parameter store belong to the model.
 
 import type { AttentionShape, Backend } from "../backends/backend.js";
+import type { Weight } from "../tensor/dtype.js";
 import { type LayerLora, type LayerLoraGrads, type LoraLinear, loraBackward, loraForward } from "./lora.js";
 
 export interface LayerConfig {
@@ -16,20 +18,20 @@ export interface LayerConfig {
   qkvBias: boolean;
 }
 
-/** Parameters of one layer, named after their Hugging Face tensors. */
-export interface LayerWeights {
+/** Parameters of one layer, named after their Hugging Face tensors; matrices are W (frozen ones may be 16-bit). */
+export interface LayerWeights<W extends Weight = Float32Array> {
   inputNorm: Float32Array; // (C)
-  wq: Float32Array; // (NH·HS, C)
-  wk: Float32Array; // (NKV·HS, C)
-  wv: Float32Array; // (NKV·HS, C)
+  wq: W; // (NH·HS, C)
+  wk: W; // (NKV·HS, C)
+  wv: W; // (NKV·HS, C)
   bq?: Float32Array; // (NH·HS), with qkvBias
   bk?: Float32Array; // (NKV·HS)
   bv?: Float32Array; // (NKV·HS)
-  wo: Float32Array; // (C, NH·HS)
+  wo: W; // (C, NH·HS)
   postNorm: Float32Array; // (C)
-  wGate: Float32Array; // (FF, C)
-  wUp: Float32Array; // (FF, C)
-  wDown: Float32Array; // (C, FF)
+  wGate: W; // (FF, C)
+  wUp: W; // (FF, C)
+  wDown: W; // (C, FF)
 }
 
 /** Where a layer's tokens sit: attention layout, RoPE positions and inverse frequencies. */
@@ -90,7 +92,7 @@ export function linear(
   be: Backend,
   y: Float32Array,
   x: Float32Array,
-  w: Float32Array,
+  w: Weight,
   b: Float32Array | undefined,
   T: number,
   out: number,
@@ -110,7 +112,7 @@ function linearBackward(
   db: Float32Array | null | undefined,
   dy: Float32Array,
   x: Float32Array,
-  w: Float32Array,
+  w: Weight,
   T: number,
   out: number,
   inp: number,
@@ -126,7 +128,7 @@ function linearBackward(
 export function layerForward(
   be: Backend,
   c: LayerConfig,
-  w: LayerWeights,
+  w: LayerWeights<Weight>,
   x: Float32Array,
   io: LayerInputs,
   alloc: Alloc = zeros,
@@ -178,7 +180,7 @@ export function layerForward(
 export function layerBackward(
   be: Backend,
   c: LayerConfig,
-  w: LayerWeights,
+  w: LayerWeights<Weight>,
   a: LayerActivations,
   io: LayerInputs,
   dOut: Float32Array,

@@ -244,8 +244,10 @@ export function mergeLora(model: Model): void {
       const [o, i] = moduleShape(c, m),
         a = model.params.get(loraName(l, m, "A"))!,
         b = model.params.get(loraName(l, m, "B"))!,
-        w = model.params.get(`model.layers.${l}.${LORA_MODULES[m].path}.weight`)!,
+        name = `model.layers.${l}.${LORA_MODULES[m].path}.weight`,
+        w = model.params.get(name),
         delta = new Float32Array(o * i);
+      if (!w) throw new Error(`merge: ${name} is held 16-bit (frozen); load the base without keep16 to merge into it`);
       be.matmul(delta, b, a, o, i, lora.settings.r, {});
       be.scale(delta, lora.scale, o * i);
       be.add(w, w, delta, o * i);

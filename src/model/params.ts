@@ -1,5 +1,7 @@
 // The parameter list of a decoder model, under Hugging Face tensor names and shapes: what a checkpoint must hold,
-// how a fresh model is initialised, and which names are frozen. Storage is one Float32Array per tensor.
+// how a fresh model is initialised, and which names are frozen. Storage is one Float32Array per tensor; a model
+// loaded for inference from a BF16/F16 folder keeps its matrices 16-bit in a second map (Model.halves, see folder.ts).
+import type { Weight } from "../tensor/dtype.js";
 import { Rng } from "../tensor/rng.js";
 import type { ModelConfig } from "./config.js";
 import type { LayerConfig, LayerWeights } from "./layer.js";
@@ -72,14 +74,19 @@ export function paramSpecs(c: ModelConfig): ParamSpec[] {
   return specs;
 }
 
-/** The weights of layer l as the layer code wants them (views of the parameter arrays, no copies). */
-export function layerWeights(params: Params, l: number, qkvBias: boolean): LayerWeights {
-  const w: Partial<LayerWeights> = {};
+/** The weights of layer l as the layer code wants them (views of the parameter arrays, no copies): from Params,
+ *  gradients, or a model's weights with its 16-bit matrices. */
+export function layerWeights<W extends Weight>(
+  params: ReadonlyMap<string, W>,
+  l: number,
+  qkvBias: boolean,
+): LayerWeights<W> {
+  const w: Record<string, W | undefined> = {};
   for (const [key, suffix] of LAYER_TENSORS) {
     if (key.startsWith("b") && !qkvBias) continue;
     w[key] = params.get(`model.layers.${l}.${suffix}`);
   }
-  return w as LayerWeights;
+  return w as unknown as LayerWeights<W>;
 }
 
 export const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
@@ -107,12 +114,12 @@ const IGNORED = /\.rotary_emb\.inv_freq$/;
  * Checks a loaded tensor map against the config: every expected tensor present with its shape, nothing extra
  * (a tied model may still carry lm_head.weight, which is ignored). Throws one line naming the tensor.
  */
-export function checkTensors(
+export function checkTensors<D>(
   c: ModelConfig,
-  tensors: Map<string, { shape: number[]; data: Float32Array }>,
+  tensors: Map<string, { shape: number[]; data: D }>,
   source: string,
-): Params {
-  const params: Params = new Map();
+): Map<string, D> {
+  const params = new Map<string, D>();
   const specs = paramSpecs(c);
   const expected = new Set(specs.map((s) => s.name));
   for (const s of specs) {

@@ -1,5 +1,6 @@
-// safetensors I/O for Hugging Face model folders: read F32/BF16/F16 tensors as fp32, load a folder's single or
-// sharded (model.safetensors.index.json) weights, write F32 or BF16 files and sharded folders that transformers
+// safetensors I/O for Hugging Face model folders: read F32/BF16/F16 tensors as fp32 (or, for the tensors a `keep16`
+// predicate picks, BF16/F16 ones as their 16-bit bits, read straight into a Uint16Array: no fp32 copy ever exists),
+// load a folder's single or sharded (model.safetensors.index.json) weights, write F32 or BF16 files and sharded folders that transformers
 // and vLLM load. Format: u64 little-endian header length N, N bytes of JSON header, then raw tensor bytes.
 // Deliberately not here: other dtypes (I64, F64, F8, ...), memory mapping or lazy loading, and knowledge of which
 // tensors a model has (that is the model's parameter store). Every error is one line naming the file and tensor.
@@ -16,16 +17,18 @@ import {
 } from "node:fs";
 import { endianness } from "node:os";
 import { basename, join } from "node:path";
+import { type Half, narrowToBf16, type Weight, widenBf16, widenF16 } from "../tensor/dtype.js";
 import { writeFileAtomic } from "../util/atomic.js";
-import { narrowToBf16, widenBf16, widenF16 } from "./dtype.js";
 
 export type Dtype = "F32" | "BF16" | "F16";
-/** A tensor as read: data is always fp32 (widened exactly); dtype is what the file stored. */
-export interface Tensor {
+/** A tensor as read: data is fp32 (widened exactly) unless kept 16-bit (a Half); dtype is what the file stored. */
+export interface Tensor<D extends Weight = Float32Array> {
   shape: number[];
-  data: Float32Array;
+  data: D;
   dtype: Dtype;
 }
+/** Which BF16/F16 tensors to keep 16-bit (the others, and every F32 one, are read as fp32). */
+export type Keep16 = (name: string, shape: readonly number[]) => boolean;
 /** A tensor to write. */
 export interface NamedTensor {
   name: string;
@@ -157,10 +160,18 @@ function checkNoOverlap(entries: Entry[], file: string): void {
 
 /**
  * Reads one tensor's bytes straight into its fp32 result (no zero-fill: every byte is read, or widened, below);
- * 16-bit data lands in the upper half of the result and is widened in place.
+ * 16-bit data lands in the upper half of the result and is widened in place. With keep16, 16-bit data is read into
+ * its Uint16Array and stays so.
  */
-function readTensor(fd: number, file: string, e: Entry, dataStart: number): Tensor {
+function readTensor(fd: number, file: string, e: Entry, dataStart: number, keep16: boolean): Tensor<Weight> {
   const count = (e.end - e.begin) / ITEM_SIZE[e.dtype];
+  if (keep16 && e.dtype !== "F32") {
+    const bits = new Uint16Array(Buffer.allocUnsafeSlow(2 * count).buffer, 0, count);
+    if (readFully(fd, new Uint8Array(bits.buffer, 0, 2 * count), dataStart + e.begin) !== 2 * count)
+      fail(file, `truncated while reading tensor ${JSON.stringify(e.name)}`);
+    const half: Half = { dtype: e.dtype === "BF16" ? "bf16" : "f16", bits };
+    return { shape: e.shape, data: half, dtype: e.dtype };
+  }
   const data = new Float32Array(Buffer.allocUnsafeSlow(4 * count).buffer, 0, count);
   const raw = new Uint8Array(data.buffer, data.byteLength - (e.end - e.begin));
   if (readFully(fd, raw, dataStart + e.begin) !== raw.length)
@@ -172,14 +183,18 @@ function readTensor(fd: number, file: string, e: Entry, dataStart: number): Tens
   return { shape: e.shape, data, dtype: e.dtype };
 }
 
-/** Reads every tensor of a .safetensors file as fp32, in header order (__metadata__: see readSafetensorsMetadata). */
-export function readSafetensors(path: string): Map<string, Tensor> {
+/** Reads every tensor of a .safetensors file as fp32 (or 16-bit where keep16 says), in header order
+ *  (__metadata__: see readSafetensorsMetadata). */
+export function readSafetensors(path: string): Map<string, Tensor>;
+export function readSafetensors(path: string, keep16: Keep16): Map<string, Tensor<Weight>>;
+export function readSafetensors(path: string, keep16?: Keep16): Map<string, Tensor<Weight>> {
   checkHostLittleEndian();
   const fd = openSync(path, "r");
   try {
     const { entries, dataStart } = readHeader(fd, path);
-    const out = new Map<string, Tensor>();
-    for (const e of [...entries].sort((a, b) => a.begin - b.begin)) out.set(e.name, readTensor(fd, path, e, dataStart));
+    const out = new Map<string, Tensor<Weight>>();
+    for (const e of [...entries].sort((a, b) => a.begin - b.begin))
+      out.set(e.name, readTensor(fd, path, e, dataStart, keep16?.(e.name, e.shape) ?? false));
     return new Map(entries.map((e) => [e.name, out.get(e.name)!])); // header order
   } finally {
     closeSync(fd);
@@ -205,8 +220,11 @@ function withHeader<T>(path: string, f: (h: Header) => T): T {
  * model.safetensors.index.json names. Every shard's header is checked against the index (each listed tensor in its
  * shard, no unlisted or duplicated tensor) before any tensor data is read.
  */
-export function loadModelTensors(dir: string): Map<string, Tensor> {
-  if (existsSync(join(dir, SINGLE_FILE))) return readSafetensors(join(dir, SINGLE_FILE));
+export function loadModelTensors(dir: string): Map<string, Tensor>;
+export function loadModelTensors(dir: string, keep16: Keep16): Map<string, Tensor<Weight>>;
+export function loadModelTensors(dir: string, keep16?: Keep16): Map<string, Tensor<Weight>> {
+  const read = (path: string) => (keep16 ? readSafetensors(path, keep16) : readSafetensors(path));
+  if (existsSync(join(dir, SINGLE_FILE))) return read(join(dir, SINGLE_FILE));
   const indexPath = join(dir, INDEX_FILE);
   if (!existsSync(indexPath)) fail(dir, `folder has neither ${SINGLE_FILE} nor ${INDEX_FILE}`);
   const listed = readIndex(indexPath);
@@ -228,8 +246,8 @@ export function loadModelTensors(dir: string): Map<string, Tensor> {
   for (const [name, shard] of holder)
     if (!listed.get(shard)!.has(name))
       fail(join(dir, shard), `tensor ${JSON.stringify(name)} is not listed for this shard in ${INDEX_FILE}`);
-  const out = new Map<string, Tensor>();
-  for (const shard of listed.keys()) for (const [name, t] of readSafetensors(join(dir, shard))) out.set(name, t);
+  const out = new Map<string, Tensor<Weight>>();
+  for (const shard of listed.keys()) for (const [name, t] of read(join(dir, shard))) out.set(name, t);
   return out;
 }
 

@@ -59,7 +59,7 @@ export function scoreFile(opts: ScoreFileOptions): void {
     }
     checkTokenizerFitsModel(tokenizer, readConfig(opts.model).vocabSize);
   }
-  const model = loadModel(opts.model, getBackend(opts.backend), { adapter: opts.adapter });
+  const model = loadModel(opts.model, getBackend(opts.backend), { adapter: opts.adapter, keep16: true });
   const items: ScoreItem[] = lines.map(({ line, value }) => {
     try {
       if ("prompt_ids" in value) return { promptIds: value.prompt_ids, responseIds: value.response_ids };

@@ -124,7 +124,7 @@ export function generateFile(opts: GenerateFileOptions): void {
   checkOutputArgs(opts.out, fingerprint);
   const done = resumeOutput(opts.out);
   if (done > lines.length) throw new Error(`${opts.out}: has ${done} lines but ${opts.data} only ${lines.length}`);
-  const model = loadModel(opts.model, getBackend(opts.backend), { adapter: opts.adapter });
+  const model = loadModel(opts.model, getBackend(opts.backend), { adapter: opts.adapter, keep16: true });
   const eosIds = tok.stopIds;
   const todo = lines.slice(done);
   const requests: GenerationRequest[] = todo.map(({ line, value }, i) => {

@@ -132,7 +132,7 @@ function iteration(run: IterateRun, k: number, policy: string): IterationSummary
     trainData = join(dir, "data.initial-ref.jsonl");
     if (!existsSync(trainData)) {
       const records = readJsonl(data, SsoRecord).map((l) => l.value);
-      const initial = loadModel(run.model, getBackend(backend));
+      const initial = loadModel(run.model, getBackend(backend), { keep16: true });
       writeFileAtomic(trainData, toJsonl(rescoreReference(initial, Tokenizer.fromDir(run.model), records)));
     }
   }

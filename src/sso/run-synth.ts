@@ -84,7 +84,7 @@ function start(
   remote: Engine | null,
 ): SynthSummary | Promise<SynthSummary> {
   const { config } = run;
-  const model = remote ? null : loadModel(run.model, getBackend(run.backend), { adapter: run.adapter });
+  const model = remote ? null : loadModel(run.model, getBackend(run.backend), { adapter: run.adapter, keep16: true });
   const policy = {
     model: run.model,
     hash:

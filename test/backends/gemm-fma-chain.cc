@@ -1,14 +1,18 @@
-// Compiled and run by gemm-invariance.test.ts (when g++ is available): the built-in GEMM of native/cpu/gemm.cc must
+// Compiled and run by gemm-invariance.test.ts (when g++ is available): the built-in GEMM (native/cpu/gemm*.cc) must
 // give, for every element, exactly the bits of the naive loop s = fma(a[i][k], b[k][j], s) over k = 0..K-1 from 0,
 // then C = beta == 0 ? alpha·s : fma(alpha, s, beta·C) — on random shapes (odd sizes, K over several slices, leading
-// dimensions with padding that must stay untouched), both transposes, alpha/beta variants. Compiled once with
-// -march=native (AVX-512 or AVX2 micro-kernels) and once without vector extensions (the portable path): both must
-// pass, so every build gives the same bits. Prints "ok <elements>" or the first mismatches, exit status 1.
-#include "../../native/cpu/gemm.cc"
-
+// dimensions with padding that must stay untouched), both transposes, alpha/beta variants; and matmul16 (a bf16 /
+// fp16 B) against the same loop over the widened values. Built with -march=native and with a baseline without vector
+// extensions, and run under each instruction set the CPU has (SSO_GEMM_ISA): all must pass, so every build and every
+// run-time choice gives the same bits. Prints "ok <elements> (<instruction set>)" or the first mismatches, exit 1.
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <vector>
+
+#include "../../native/cpu/half.h"
+#include "../../native/cpu/kernels.h"
 
 int main() {
   std::mt19937 g(7);
@@ -42,6 +46,37 @@ int main() {
         if (std::memcmp(&got, &want, sizeof(float)) != 0 && bad++ < 5)
           std::printf("mismatch %dx%dx%d ta=%d tb=%d alpha=%g beta=%g at (%d,%d): %.9g, naive fma loop %.9g\n", M, N, K, ta, tb,
                       alpha, beta, i, j, got, want);
+      }
+  }
+  // matmul16: B of bf16 / fp16 patterns (normals, subnormals, ±0; no inf/NaN), widened exactly while read.
+  std::uniform_int_distribution<int> bits16(0, 0xffff);
+  for (int t = 0; t < 80; t++) {
+    const int M = dims[pick(g)], N = dims[pick(g)], K = t % 10 == 0 ? 600 + 3 * t : dims[pick(g)];
+    const bool ta = t & 1, tb = (t >> 1) & 1, acc = (t >> 2) & 1, bf16 = (t >> 3) & 1;
+    std::vector<float> A(size_t(M) * K), C(size_t(M) * N);
+    std::vector<uint16_t> B(size_t(K) * N);
+    for (auto& x : A) x = d(g);
+    for (auto& x : C) x = d(g);
+    for (auto& h : B) {
+      h = static_cast<uint16_t>(bits16(g));
+      if (bf16) h = (h & 0x807f) | ((0x30 + h % 0x20) << 7);  // exponents around 1
+      else if (((h >> 10) & 0x1f) == 0x1f) h &= 0xbfff;         // no inf/NaN
+    }
+    const std::vector<float> C0 = C;
+    sso::matmul16(C.data(), A.data(), B.data(), M, N, K, ta, tb, acc, 1, bf16);
+    for (int i = 0; i < M; i++)
+      for (int j = 0; j < N; j++) {
+        float s = 0.0f;
+        for (int k = 0; k < K; k++) {
+          const uint16_t h = tb ? B[size_t(j) * K + k] : B[size_t(k) * N + j];
+          const float w = bf16 ? sso::bf16_to_f32(h) : sso::f16_to_f32(h);
+          s = std::fma(ta ? A[size_t(k) * M + i] : A[size_t(i) * K + k], w, s);
+        }
+        const float want = acc ? std::fma(1.0f, s, C0[size_t(i) * N + j]) : s, got = C[size_t(i) * N + j];
+        n++;
+        if (std::memcmp(&got, &want, sizeof(float)) != 0 && bad++ < 5)
+          std::printf("mismatch matmul16 %dx%dx%d ta=%d tb=%d acc=%d bf16=%d at (%d,%d): %.9g, naive fma loop %.9g\n",
+                      M, N, K, ta, tb, acc, bf16, i, j, got, want);
       }
   }
   if (bad) {

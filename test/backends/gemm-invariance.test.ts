@@ -168,7 +168,7 @@ describe("cpu GEMM is batch-invariant (built-in GEMM)", { skip }, () => {
     }
   });
 
-  it("gives the same bytes under 1, 2 and 3 OpenMP threads", () => {
+  it("gives the same bytes under 1, 2 and 3 OpenMP threads and with the portable kernels (SSO_GEMM_ISA)", () => {
     const index = fileURLToPath(new URL("../../src/backends/index.js", import.meta.url));
     const script = `
       import { createHash } from "node:crypto";
@@ -182,45 +182,70 @@ describe("cpu GEMM is batch-invariant (built-in GEMM)", { skip }, () => {
         h.update(new Uint8Array(c.buffer));
       }
       process.stdout.write(h.digest("hex"));`;
-    const run = (threads: string) =>
+    const run = (threads: string, isa = "") =>
       execFileSync(process.execPath, ["--input-type=module", "-e", script], {
-        env: { ...process.env, OMP_NUM_THREADS: threads, SSO_GEMM: "" },
+        env: { ...process.env, OMP_NUM_THREADS: threads, SSO_GEMM: "", SSO_GEMM_ISA: isa },
         encoding: "utf8",
       });
     const one = run("1");
     assert.match(one, /^[0-9a-f]{64}$/);
     assert.equal(run("2"), one, "2 threads vs 1");
     assert.equal(run("3"), one, "3 threads vs 1");
+    assert.equal(run("2", "portable"), one, "the portable kernels vs the vector ones");
   });
 });
 
 describe("built-in GEMM = the naive fma loop, bit for bit (C++, needs g++)", () => {
   const gxx = spawnSync("g++", ["--version"]).status === 0;
-  // The AVX-512 kernel is opt-in (SSO_GEMM_AVX512) until verified: this checks it wherever the CPU has AVX-512.
-  const avx512 = existsSync("/proc/cpuinfo") && /\bavx512f\b/.test(readFileSync("/proc/cpuinfo", "utf8"));
-  const variants = [
-    ["-march=native", ["-march=native"], gxx],
-    ["portable", ["-mno-avx512f", "-mno-avx2", "-mno-fma"], gxx],
-    ["AVX-512", ["-march=native", "-DSSO_GEMM_AVX512"], gxx && avx512],
+  const cpuinfo = existsSync("/proc/cpuinfo") ? readFileSync("/proc/cpuinfo", "utf8") : "";
+  const has = (flag: string) => new RegExp(`\\b${flag}\\b`).test(cpuinfo);
+  // Each instruction set the kernels are compiled for, chosen at run time with SSO_GEMM_ISA where the CPU has it.
+  const isas = [
+    ["portable", "portable scalar", true],
+    ["avx2", "AVX2+FMA", has("avx2") && has("fma") && has("f16c")],
+    ["avx512", "AVX-512", has("avx512f") && has("avx2") && has("fma") && has("f16c")],
   ] as const;
-  for (const [name, flags, can] of variants) {
-    it(`every element of native/cpu/gemm.cc's GEMM (${name}) equals the sequential fma chain over k`, {
-      skip: can ? false : "needs g++ (and AVX-512 for that variant)",
+  const builds = [
+    ["-march=native", ["-march=native"]],
+    ["the compiler's baseline (no -march)", []],
+  ] as const;
+  for (const [build, flags] of builds) {
+    it(`every element of the GEMM built with ${build} equals the sequential fma chain over k, on every instruction set`, {
+      skip: gxx ? false : "needs g++",
     }, () => {
       const dir = mkdtempSync(join(tmpdir(), "sso-gemm-")),
         exe = join(dir, "gemm-fma-chain");
       try {
-        const src = join(packageRoot(), "test", "backends", "gemm-fma-chain.cc");
+        const root = packageRoot(),
+          native = ["gemm.cc", "gemm-portable.cc", "gemm-avx2.cc", "gemm-avx512.cc"].map((f) =>
+            join(root, "native", "cpu", f),
+          );
+        const src = join(root, "test", "backends", "gemm-fma-chain.cc");
         const cc = spawnSync(
           "g++",
-          ["-std=c++17", "-O2", ...flags, "-fopenmp", "-fno-math-errno", "-fno-trapping-math", src, "-o", exe],
+          [
+            "-std=c++17",
+            "-O2",
+            ...flags,
+            "-fopenmp",
+            "-fno-math-errno",
+            "-fno-trapping-math",
+            src,
+            ...native,
+            "-o",
+            exe,
+          ],
           { encoding: "utf8" },
         );
         assert.equal(cc.status, 0, cc.stderr);
-        for (const threads of ["1", "2"]) {
-          const r = spawnSync(exe, [], { encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: threads } });
-          assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
-          assert.match(r.stdout, /^ok /);
+        for (const [isa, name, can] of isas) {
+          if (!can) continue;
+          for (const threads of ["1", "2"]) {
+            const env = { ...process.env, OMP_NUM_THREADS: threads, SSO_GEMM_ISA: isa };
+            const r = spawnSync(exe, [], { encoding: "utf8", env });
+            assert.equal(r.status, 0, `${isa}: ${r.stdout}${r.stderr}`);
+            assert.ok(r.stdout.startsWith("ok ") && r.stdout.includes(`(${name})`), `${isa}: ${r.stdout}`);
+          }
         }
       } finally {
         rmSync(dir, { recursive: true, force: true });

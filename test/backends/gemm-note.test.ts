@@ -20,4 +20,21 @@ describe("GEMM notes", () => {
     assert.match(lines[0], /^sso cpu backend: SSO_GEMM=bogus is neither "builtin" nor "blas"/);
     assert.equal(lines[lines.length - 1], "LOADED");
   });
+
+  it("say which instruction set SSO_GEMM_ISA chose, and name a value that is none", () => {
+    const backends = pathToFileURL(join(packageRoot(), "dist", "src", "backends", "index.js")).href;
+    const script = `const m = await import(${JSON.stringify(backends)}); console.error(m.getBackend("cpu").description);`;
+    const run = (isa: string) =>
+      spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+        encoding: "utf8",
+        env: { ...process.env, SSO_GEMM: "", SSO_GEMM_ISA: isa },
+      });
+    const portable = run("portable");
+    assert.equal(portable.status, 0, portable.stderr);
+    assert.match(portable.stderr, /sso cpu backend: matmuls use .*portable scalar.* \(SSO_GEMM_ISA=portable\)/);
+    assert.match(portable.stderr, /native addon: built-in batch-invariant GEMM \(portable scalar\)/);
+    const bogus = run("sse9");
+    assert.equal(bogus.status, 0, bogus.stderr);
+    assert.match(bogus.stderr, /SSO_GEMM_ISA=sse9 is none of portable, avx2, avx512; using built-in/);
+  });
 });

@@ -12,9 +12,9 @@ import { getLlama, type Llama, LlamaLogLevel, type Token } from "node-llama-cpp"
 import { refBackend } from "../../src/backends/ref/index.js";
 import { exportGguf, llama3RopeFactors } from "../../src/export/gguf.js";
 import { parseConfig } from "../../src/model/config.js";
-import { f16BitsToF32, f32ToF16Bits } from "../../src/model/dtype.js";
 import { initModel, saveModel } from "../../src/model/folder.js";
 import type { Model } from "../../src/model/model.js";
+import { f16BitsToF32, f32ToF16Bits } from "../../src/tensor/dtype.js";
 import { writeByteLevelTokenizer } from "../../src/tokenizer/byte-level.js";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 import { packageRoot } from "../../src/util/package-root.js";

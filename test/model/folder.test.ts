@@ -6,9 +6,9 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { refBackend } from "../../src/backends/ref/index.js";
 import { parseConfig } from "../../src/model/config.js";
-import { narrowToBf16, widenBf16 } from "../../src/model/dtype.js";
 import { initModel, loadModel, readConfig, saveModel } from "../../src/model/folder.js";
 import { readSafetensors, writeSafetensors } from "../../src/model/safetensors.js";
+import { narrowToBf16, widenBf16 } from "../../src/tensor/dtype.js";
 import { packageRoot } from "../../src/util/package-root.js";
 import { tempDir } from "../helpers.js";
 

@@ -7,7 +7,6 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { after, describe, it } from "node:test";
-import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, narrowToBf16 } from "../../src/model/dtype.js";
 import {
   loadModelTensors,
   type NamedTensor,
@@ -16,6 +15,7 @@ import {
   writeSafetensors,
   writeShardedSafetensors,
 } from "../../src/model/safetensors.js";
+import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, narrowToBf16 } from "../../src/tensor/dtype.js";
 import { Rng } from "../../src/tensor/rng.js";
 import { tempDir } from "../helpers.js";
 
@@ -112,6 +112,31 @@ describe("reading safetensors built byte by byte from the format spec", () => {
       bits.map((b) => (b << 16) >>> 0),
     );
     assert.equal(x.data[2], 3.140625);
+  });
+
+  it("keep16 keeps the 16-bit tensors it selects as their exact bits, and reads the rest as fp32", () => {
+    const bits = [0x3f80, 0xc000, 0x7fc1, 0x0001];
+    const header = JSON.stringify({
+      b: { dtype: "BF16", shape: [2, 2], data_offsets: [0, 8] },
+      h: { dtype: "F16", shape: [2, 2], data_offsets: [8, 16] },
+      v: { dtype: "BF16", shape: [4], data_offsets: [16, 24] },
+      f: { dtype: "F32", shape: [1, 1], data_offsets: [24, 28] },
+    });
+    const data = new Uint8Array(28);
+    data.set(u16le([...bits, ...bits, ...bits]));
+    new DataView(data.buffer).setFloat32(24, 2.5, true);
+    const t = readSafetensors(
+      writeBytes("keep16.safetensors", buildFile(header, data)),
+      (_, shape) => shape.length === 2,
+    );
+    assert.deepEqual(t.get("b")!.data, { dtype: "bf16", bits: Uint16Array.from(bits) });
+    assert.deepEqual(t.get("h")!.data, { dtype: "f16", bits: Uint16Array.from(bits) });
+    assert.equal(t.get("h")!.dtype, "F16");
+    assert.deepEqual(
+      bitsOf(t.get("v")!.data as Float32Array),
+      bits.map((b) => (b << 16) >>> 0),
+    );
+    assert.deepEqual(t.get("f")!.data, Float32Array.of(2.5));
   });
 
   it("widens F16 exactly, including subnormals, infinities, -0 and NaN", () => {

@@ -25,7 +25,24 @@ export interface CpuAddon {
     accumulate: boolean,
     batch: number,
   ): void;
+  /** matmul with a 16-bit B (bf16 or fp16 bit patterns), widened exactly while packed; always the built-in GEMM,
+   *  whose bits equal those of matmul with the widened fp32 B. */
+  matmul16(
+    c: F,
+    a: F,
+    b: Uint16Array,
+    M: number,
+    N: number,
+    K: number,
+    transA: boolean,
+    transB: boolean,
+    accumulate: boolean,
+    batch: number,
+    bf16: boolean,
+  ): void;
   embeddingForward(out: F, table: F, ids: I, T: number, C: number): void;
+  /** embeddingForward from a 16-bit table (bf16 or fp16), rows widened exactly as gathered. */
+  embeddingForward16(out: F, table: Uint16Array, ids: I, T: number, C: number, bf16: boolean): void;
   embeddingBackward(dTable: F, dOut: F, ids: I, T: number, C: number): void;
   rmsnormForward(out: F, rstd: F, x: F, weight: F, N: number, C: number, eps: number): void;
   rmsnormBackward(dx: F, dWeight: F | null, dOut: F, x: F, weight: F, rstd: F, N: number, C: number): void;

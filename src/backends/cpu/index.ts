@@ -1,6 +1,8 @@
 // The `cpu` backend: the Backend interface over the native addon (C++17, OpenMP). Every product goes through the
 // addon's built-in batch-invariant GEMM unless SSO_GEMM=blas (or setCpuGemm("blas")) selects OpenBLAS, when linked.
-// A thin adapter: argument order is the addon's, all checking happens in the addon.
+// A thin adapter: argument order is the addon's, all checking happens in the addon. A 16-bit weight goes to the
+// addon's 16-bit entry points (always the built-in GEMM, SSO_GEMM=blas or not).
+import { isHalf } from "../../tensor/dtype.js";
 import type { Backend } from "../backend.js";
 import { matmulBackwardVia } from "../matmul-grad.js";
 import { type CpuAddon, type GemmKind, loadCpuAddon } from "./addon.js";
@@ -23,8 +25,14 @@ function gemmNotes(addon: CpuAddon): string[] {
         `(batch-invariant log-probs, byte-identical resume and remote = local are not guaranteed; unset SSO_GEMM for them)`,
     );
   } else if (addon.gemmName.includes("scalar")) {
-    notes.push(`matmuls use ${addon.gemmName}: built without AVX2/AVX-512, several times slower than a vector build`);
+    const why = process.env.SSO_GEMM_ISA === "portable" ? "SSO_GEMM_ISA=portable" : "this CPU lacks AVX2+FMA+F16C";
+    notes.push(`matmuls use ${addon.gemmName} (${why}): several times slower than the vector kernels`);
   }
+  const isa = process.env.SSO_GEMM_ISA;
+  if (isa && !["portable", "avx2", "avx512"].includes(isa))
+    notes.push(`SSO_GEMM_ISA=${isa} is none of portable, avx2, avx512; using ${addon.gemmName}`);
+  else if ((isa === "avx2" || isa === "avx512") && !addon.gemmName.includes(isa === "avx2" ? "AVX2" : "AVX-512"))
+    notes.push(`SSO_GEMM_ISA=${isa}, but this CPU lacks it; using ${addon.gemmName}`);
   return notes;
 }
 
@@ -41,8 +49,11 @@ export function makeCpuBackend(addon: CpuAddon): Backend {
     warned = true;
     for (const note of gemmNotes(addon)) console.error(`sso cpu backend: ${note}`);
   }
-  const matmul: Backend["matmul"] = (c, a, b, M, N, K, o = {}) =>
-    addon.matmul(c, a, b, M, N, K, o.transA ?? false, o.transB ?? false, o.accumulate ?? false, o.batch ?? 1);
+  const matmul: Backend["matmul"] = (c, a, b, M, N, K, o = {}) => {
+    const [ta, tb, acc, batch] = [o.transA ?? false, o.transB ?? false, o.accumulate ?? false, o.batch ?? 1];
+    if (isHalf(b)) addon.matmul16(c, a, b.bits, M, N, K, ta, tb, acc, batch, b.dtype === "bf16");
+    else addon.matmul(c, a, b, M, N, K, ta, tb, acc, batch);
+  };
   return {
     name: "cpu",
     // A getter: the GEMM can be switched after the backend is made.
@@ -52,7 +63,10 @@ export function makeCpuBackend(addon: CpuAddon): Backend {
     },
     matmul,
     matmulBackward: (dA, dB, dC, a, b, M, N, K, opts) => matmulBackwardVia(matmul, dA, dB, dC, a, b, M, N, K, opts),
-    embeddingForward: addon.embeddingForward,
+    embeddingForward: (out, table, ids, T, C) =>
+      isHalf(table)
+        ? addon.embeddingForward16(out, table.bits, ids, T, C, table.dtype === "bf16")
+        : addon.embeddingForward(out, table, ids, T, C),
     embeddingBackward: addon.embeddingBackward,
     rmsnormForward: addon.rmsnormForward,
     rmsnormBackward: addon.rmsnormBackward,

@@ -2,14 +2,20 @@
 // Sums are accumulated in double precision, and every kernel also runs on Float64Array data (used by the
 // finite-difference gradient checks). It is the oracle that the native backends and the finite-difference
 // gradient checks are measured against; nothing in a hot path should run on it except tiny test models.
+// A 16-bit weight (Half) is widened to fp32 up front, the obvious way.
 
+import { type Half, isHalf, widenWeight } from "../../tensor/dtype.js";
 import type { AdamWParams, AttentionShape, Backend, MatmulOptions } from "../backend.js";
 import { matmulBackwardVia } from "../matmul-grad.js";
 
 /** The reference kernels accept float64 arrays too, which the finite-difference gradient checks rely on. */
 export type Vec = Float32Array | Float64Array;
 
-function matmul(c: Vec, a: Vec, b: Vec, M: number, N: number, K: number, opts: MatmulOptions = {}): void {
+/** A weight as an array: a 16-bit one widened (exactly). */
+const wide = (w: Vec | Half): Vec => (isHalf(w) ? widenWeight(w) : w);
+
+function matmul(c: Vec, a: Vec, w: Vec | Half, M: number, N: number, K: number, opts: MatmulOptions = {}): void {
+  const b = wide(w);
   const { transA = false, transB = false, accumulate = false, batch = 1 } = opts;
   for (let p = 0; p < batch; p++) {
     const ao = p * M * K,
@@ -275,7 +281,8 @@ function adamw(param: Vec, grad: Vec, m: Vec, v: Vec, N: number, hp: AdamWParams
   }
 }
 
-function embeddingForward(out: Vec, table: Vec, ids: Int32Array, T: number, C: number): void {
+function embeddingForward(out: Vec, weight: Vec | Half, ids: Int32Array, T: number, C: number): void {
+  const table = wide(weight);
   for (let t = 0; t < T; t++) for (let i = 0; i < C; i++) out[t * C + i] = table[ids[t] * C + i];
 }
 
@@ -327,7 +334,7 @@ export const refKernels = {
     dB: Vec | null,
     dC: Vec,
     a: Vec,
-    b: Vec,
+    b: Vec | Half,
     M: number,
     N: number,
     K: number,

@@ -2,6 +2,8 @@
 // bf16 → fp32 (exact, a shift), fp16 → fp32 (exact, a 65 536-entry table, subnormals/inf/NaN included) and
 // fp32 → bf16 (round to nearest even, as PyTorch does; NaN stays a quiet NaN) and fp32 → fp16 (round to nearest
 // even, overflow to ±inf, subnormals kept; used by the GGUF export — checkpoints are written as F32 or BF16 only).
+// Also the one definition of a weight as the kernels take it: fp32, or 16-bit bits kept as the checkpoint stored them
+// (`Half`, for frozen matrices: the GEMM and the embedding gather widen them exactly where they read them).
 // This is not a tensor library.
 // The array functions assume a little-endian host (the safetensors reader/writer checks this once).
 
@@ -99,4 +101,27 @@ export function f32ToF16Bits(x: number): number {
 export function narrowToF16(out: Uint16Array, src: Float32Array): void {
   const s = new Uint32Array(src.buffer, src.byteOffset, src.length);
   for (let i = 0; i < s.length; i++) out[i] = roundToF16(s[i]);
+}
+
+/** A frozen weight kept in its checkpoint's 16-bit format: the raw bit patterns, row-major like the fp32 tensor. */
+export interface Half {
+  readonly dtype: "bf16" | "f16";
+  readonly bits: Uint16Array;
+}
+
+/** A weight as the GEMM and the embedding gather take it. Widening a Half is exact, so a product with a Half gives
+ *  the same value as with its widened fp32 twin (on the cpu backend: the same bits). Only fp32 weights train. */
+export type Weight = Float32Array | Half;
+
+export const isHalf = (w: Weight | Float64Array): w is Half => !ArrayBuffer.isView(w);
+
+/** The number of elements of a weight. */
+export const weightLength = (w: Weight): number => (isHalf(w) ? w.bits.length : w.length);
+
+/** A weight as fp32: itself, or a new widened copy of a Half (for the `ref` oracle, saving, tests). */
+export function widenWeight(w: Weight): Float32Array {
+  if (!isHalf(w)) return w;
+  const out = new Float32Array(w.bits.length);
+  (w.dtype === "bf16" ? widenBf16 : widenF16)(out, w.bits);
+  return out;
 }
