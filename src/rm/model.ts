@@ -28,6 +28,12 @@ export function padIdOf(config: ModelConfig): number | undefined {
 
 /** Loads a reward-model folder; a causal LM folder is refused with what to do instead. */
 export function loadRewardModel(dir: string, backend: Backend | string): Model {
+  checkRewardFolder(dir);
+  return loadModel(dir, typeof backend === "string" ? getBackend(backend) : backend);
+}
+
+/** Throws (one line, saying what to do) unless dir's config.json describes a reward model. */
+export function checkRewardFolder(dir: string): void {
   const config = readConfig(dir);
   if (!config.scoreHead) {
     const arch = Array.isArray(config.raw.architectures) ? config.raw.architectures[0] : config.modelType;
@@ -35,7 +41,6 @@ export function loadRewardModel(dir: string, backend: Backend | string): Model {
       `${dir}: ${arch} is not a reward model (no score head): train one with \`sso rm train --model ${dir} …\` or convert one to a *ForSequenceClassification folder`,
     );
   }
-  return loadModel(dir, typeof backend === "string" ? getBackend(backend) : backend);
 }
 
 /** A reward model's config.json for a causal LM's: its architecture's sequence classifier, one label, padId. */

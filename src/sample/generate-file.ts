@@ -64,13 +64,13 @@ function argsFingerprint(opts: GenerateFileOptions): Record<string, unknown> {
   };
 }
 
-const argsPath = (out: string): string => `${out}.args.json`;
+export const argsPath = (out: string): string => `${out}.args.json`;
 
 /**
  * Refuses to continue an OUT that holds lines written with other arguments than these (as recorded in OUT.args.json),
  * or lines whose arguments cannot be known (no sidecar). An empty or absent OUT can be (re)started with any.
  */
-function checkOutputArgs(out: string, fingerprint: Record<string, unknown>): void {
+export function checkOutputArgs(out: string, fingerprint: Record<string, unknown>): void {
   if (!existsSync(out) || statSync(out).size === 0) return;
   const sidecar = argsPath(out);
   const away = `use another --out, or move ${out} and ${sidecar} away to start over`;
@@ -88,8 +88,11 @@ function checkOutputArgs(out: string, fingerprint: Record<string, unknown>): voi
   if (diff) throw new Error(`${out}: was written with other arguments (${diff}); ${away}`);
 }
 
-/** Keeps the complete lines of an earlier run's output (cutting a torn last line off the file); returns their count. */
-function resumeOutput(path: string): number {
+/**
+ * Keeps the complete lines of an earlier run's output (cutting a torn last line off the file); returns their count.
+ * Every kept line must be a JSON object with a "line" key, as `command` writes them.
+ */
+export function resumeOutput(path: string, command = "sso generate"): number {
   if (!existsSync(path)) return 0;
   const text = readFileSync(path, "utf8");
   const end = text.lastIndexOf("\n") + 1;
@@ -104,7 +107,7 @@ function resumeOutput(path: string): number {
     } catch {
       ok = false;
     }
-    if (!ok) throw new Error(`${path}:${i + 1}: not a line written by sso generate; move the file away to start over`);
+    if (!ok) throw new Error(`${path}:${i + 1}: not a line written by ${command}; move the file away to start over`);
   });
   if (end < Buffer.byteLength(text)) truncateSync(path, Buffer.byteLength(text.slice(0, end)));
   return lines.length;
