@@ -15,6 +15,7 @@ import {
   NonNegative,
   Port,
   Positive,
+  Probability,
   Seconds,
   Seed,
   Temperature,
@@ -421,6 +422,29 @@ rmCommand
   .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
   .option("--batch-tokens <n>", "tokens per forward batch", flag("--batch-tokens", Count), 4096)
   .action(async (opts) => (await import("./rm.js")).runRmEvalCli(opts));
+rmCommand
+  .command("demo")
+  .description(
+    "the paper's RM experiment in the principle world: RMs on human / human+noisy / human+SSO / SSO pairs, held-out accuracy over seeds",
+  )
+  .option("--model <dir>", "base model folder (default: the shipped models/sso-demo)")
+  .option("--out <dir>", "run directory (rerunning resumes it)", "sso-rm-demo-run")
+  .option("--seeds <list>", "seeds, e.g. 0,1,2", flagList("--seeds", Seed), [0, 1, 2])
+  .option("--prompts <n>", "training prompts per data set", flag("--prompts", Count), 300)
+  .option("--held-out <n>", "held-out prompts for the evaluation pairs", flag("--held-out", Count), 400)
+  .option("--samples <n>", "answers sampled per prompt for the checker-labelled sets", flag("--samples", Count), 4)
+  .option("--flip <p>", "noisy set: share of labels flipped", flag("--flip", Probability), 0.25)
+  .option(
+    "--ties <p>",
+    "noisy set: forced choices between equally rated answers, as a share of its pairs",
+    flag("--ties", Probability),
+    0.2,
+  )
+  .option("--lr <x>", "RM learning rate", flag("--lr", Positive), 1e-4)
+  .option("--epochs <n>", "RM epochs", flag("--epochs", Count), 2)
+  .option("--max-new-tokens <n>", "answer length limit", flag("--max-new-tokens", MaxNewTokens), 64)
+  .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
+  .action(async (opts) => (await import("./rm.js")).runRmDemoCli(opts));
 
 program
   .command("config")

@@ -1,6 +1,7 @@
 // `sso rm train | score | eval`: flags in, one library function out (src/rm/run-train.ts, score.ts, eval.ts).
 import { parseDataSpec } from "../rm/data.js";
 import { evalRewardModel, type RewardEvalOptions } from "../rm/eval.js";
+import { type RmExperimentOptions, runRmExperiment } from "../rm/experiment.js";
 import { runRmTrain } from "../rm/run-train.js";
 import { type RewardScoreOptions, scoreRewardFile } from "../rm/score.js";
 import { RmTrainConfig } from "../rm/train.js";
@@ -55,4 +56,8 @@ export function runRmScoreCli(o: RewardScoreOptions): void {
 
 export function runRmEvalCli(o: RewardEvalOptions): void {
   evalRewardModel(o);
+}
+
+export function runRmDemoCli(o: RmExperimentOptions & { heldOut: number }): void {
+  runRmExperiment(o);
 }
