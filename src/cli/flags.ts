@@ -22,6 +22,9 @@ export const Positive = z.number().positive().describe("a number > 0");
 /** A real that may be zero: coefficients of optional terms. */
 export const NonNegative = z.number().min(0).describe("a number ≥ 0");
 
+/** Any finite real: thresholds that may be negative. */
+export const Finite = z.number().finite().describe("a finite number");
+
 /** A share or probability in [0, 1]. */
 export const Probability = z.number().min(0).max(1).describe("a number in [0, 1]");
 

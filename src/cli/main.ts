@@ -7,6 +7,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { packageRoot } from "../util/package-root.js";
 import {
   Count,
+  Finite,
   flag,
   flagList,
   GraceSeconds,
@@ -422,6 +423,16 @@ rmCommand
   .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
   .option("--batch-tokens <n>", "tokens per forward batch", flag("--batch-tokens", Count), 4096)
   .action(async (opts) => (await import("./rm.js")).runRmEvalCli(opts));
+rmCommand
+  .command("filter")
+  .description("keep the SSO records whose y+ out-scores y- under a reward model by at least --margin")
+  .requiredOption("--model <dir>", "reward-model folder (*ForSequenceClassification, with tokenizer)")
+  .requiredOption("--data <file>", "records written by sso synth (JSONL)")
+  .requiredOption("--out <file>", "the kept records, unchanged (written atomically)")
+  .option("--margin <x>", "least r(x, y+) − r(x, y-) kept", flag("--margin", Finite), 0)
+  .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
+  .option("--batch-tokens <n>", "tokens per forward batch", flag("--batch-tokens", Count), 4096)
+  .action(async (opts) => (await import("./rm.js")).runRmFilterCli(opts));
 rmCommand
   .command("demo")
   .description(

@@ -2,6 +2,7 @@
 import { parseDataSpec } from "../rm/data.js";
 import { evalRewardModel, type RewardEvalOptions } from "../rm/eval.js";
 import { type RmExperimentOptions, runRmExperiment } from "../rm/experiment.js";
+import { type RewardFilterOptions, rewardFilter } from "../rm/filter.js";
 import { runRmTrain } from "../rm/run-train.js";
 import { type RewardScoreOptions, scoreRewardFile } from "../rm/score.js";
 import { RmTrainConfig } from "../rm/train.js";
@@ -60,4 +61,8 @@ export function runRmEvalCli(o: RewardEvalOptions): void {
 
 export function runRmDemoCli(o: RmExperimentOptions & { heldOut: number }): void {
   runRmExperiment(o);
+}
+
+export function runRmFilterCli(o: RewardFilterOptions): void {
+  rewardFilter(o);
 }

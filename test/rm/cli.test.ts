@@ -4,7 +4,10 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { loadRewardModel, rewards } from "../../src/rm/model.js";
+import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 import { assertOneLineError, makeTinyModel, runCli, tempDir } from "../helpers.js";
+import { sampleRecord } from "../sso/helpers.js";
 
 const line = (o: object) => `${JSON.stringify(o)}\n`;
 
@@ -89,6 +92,39 @@ describe("sso rm", () => {
     assert.deepEqual(Object.keys(j.sections).sort(), ["Reasoning", "Safety"]);
     assert.deepEqual(j.skipped, { identical: 1, empty: 1, tooLong: 0 });
     assert.ok(existsSync(`${report}.md`) && readFileSync(`${report}.md`, "utf8").includes("section: Safety"));
+  });
+
+  it("filter keeps exactly the records whose reward margin r(y+) − r(y-) reaches --margin", () => {
+    const records = ["A.", "Bb bb.", "Ccc, ccc ccc.", "D", "Eeeee eee?"].map((c, i) => {
+      const r = sampleRecord();
+      return { ...r, id: `r${i}`, chosen: [{ role: "assistant" as const, content: c }] };
+    });
+    const input = join(dir, "records.jsonl"),
+      kept = join(dir, "kept.jsonl");
+    writeFileSync(input, records.map(line).join(""));
+    const model = loadRewardModel(rm, "cpu"),
+      tok = Tokenizer.fromDir(rm);
+    const seq = (r: (typeof records)[number], y: string) => {
+      const { promptIds, responseIds } = tok.encodeChat(r.prompt, y);
+      return [...promptIds, ...responseIds];
+    };
+    const rw = rewards(
+      model,
+      records.flatMap((r) => [seq(r, r.chosen[0].content), seq(r, r.rejected[0].content)]),
+    );
+    const diffs = records.map((_, i) => rw[2 * i] - rw[2 * i + 1]);
+    const margin = [...diffs].sort((a, b) => a - b)[2]; // the median: keeps 3 of 5
+    const r = runCli("rm", "filter", "--model", rm, "--data", input, "--out", kept, "--margin", String(margin));
+    assert.equal(r.status, 0, r.stderr);
+    const ids = readFileSync(kept, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l).id);
+    assert.deepEqual(
+      ids,
+      records.filter((_, i) => diffs[i] >= margin).map((x) => x.id),
+    );
+    assert.equal(ids.length, 3);
   });
 
   it("bad input is one line naming what to fix", () => {
