@@ -114,7 +114,14 @@ samplingOptions(
       "JSONL output: {line, text, finish_reason, n_tokens, completion_ids} in input order",
     )
     .option("--batch <n>", "sequences decoded together", flag("--batch", Count), 16)
-    .option("--stop <text>", "stop string (repeatable)", collect, [] as string[]),
+    .option("--stop <text>", "stop string (repeatable)", collect, [] as string[])
+    .option(
+      "--best-of <n>",
+      "sample n answers per line and write the one --reward-model rates highest",
+      flag("--best-of", Count),
+      1,
+    )
+    .option("--reward-model <dir>", "reward-model folder for --best-of"),
   256,
 ).action(async (opts) => (await import("./generate.js")).runGenerate(opts));
 

@@ -15,7 +15,7 @@ import { fingerprintDifference } from "../sso/output.js";
 import { policyHash } from "../sso/record.js";
 import { mixSeed } from "../tensor/rng.js";
 import { ChatMessageSchema } from "../tokenizer/chat-line.js";
-import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
+import { type ChatMessage, checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { readJsonl } from "../util/jsonl.js";
 import { checkOutputFile } from "../util/output-path.js";
@@ -113,20 +113,33 @@ export function resumeOutput(path: string, command = "sso generate"): number {
   return lines.length;
 }
 
-/** Generates (or resumes) one completion per line of opts.data into opts.out. */
-export function generateFile(opts: GenerateFileOptions): void {
+/**
+ * Best-of-n: n samples per line (seeds mixed from the line's seed), of which the one `score` rates highest (the
+ * first on ties) is written, with its reward and all n. The scorer is given by the caller (src/rm/best-of.ts).
+ */
+export interface BestOf {
+  n: number;
+  /** Rewards of candidate answers to one conversation, in order. */
+  score: (messages: ChatMessage[], texts: string[]) => ArrayLike<number>;
+  /** What the choice depends on (e.g. the reward model's hash), recorded in OUT.args.json. */
+  fingerprint: Record<string, unknown>;
+}
+
+/** Generates (or resumes) one completion per line of opts.data into opts.out (the best of n with bestOf). */
+export function generateFile(opts: GenerateFileOptions, bestOf?: BestOf): void {
   const lines = readJsonl(opts.data, GenerateLine);
   checkOutputFile("--out", opts.out, { append: true });
   const tok = Tokenizer.fromDir(opts.model);
   checkTokenizerFitsModel(tok, readConfig(opts.model).vocabSize);
-  const fingerprint = argsFingerprint(opts);
+  const N = bestOf?.n ?? 1,
+    fingerprint = { ...argsFingerprint(opts), ...(bestOf && { best_of: N, ...bestOf.fingerprint }) };
   checkOutputArgs(opts.out, fingerprint);
   const done = resumeOutput(opts.out);
   if (done > lines.length) throw new Error(`${opts.out}: has ${done} lines but ${opts.data} only ${lines.length}`);
   const model = loadModel(opts.model, getBackend(opts.backend));
   const eosIds = tok.stopIds;
   const todo = lines.slice(done);
-  const requests: GenerationRequest[] = todo.map(({ line, value }, i) => {
+  const perLine: GenerationRequest[] = todo.map(({ line, value }, i) => {
     const params: SamplingParams = {
       temperature: value.temperature ?? opts.temperature,
       topP: value.top_p ?? opts.topP,
@@ -144,6 +157,10 @@ export function generateFile(opts: GenerateFileOptions): void {
       throw new Error(`${opts.data}:${line}: ${(e as Error).message}`);
     }
   });
+  const requests =
+    N === 1
+      ? perLine
+      : perLine.flatMap((r) => Array.from({ length: N }, (_, k) => ({ ...r, seed: mixSeed(r.seed, k) })));
   if (done > 0) console.error(`resuming: ${done} of ${lines.length} lines already in ${opts.out}`);
 
   // Recorded before the first line (every input is valid by now), so any line in OUT has its arguments on disk.
@@ -162,10 +179,20 @@ export function generateFile(opts: GenerateFileOptions): void {
       onTokens: (n) => (tokens += n),
       onResult: (i, r) => {
         pending.set(i, r);
-        while (pending.has(written)) {
-          const res = pending.get(written)!,
+        while (Array.from({ length: N }, (_, k) => written * N + k).every((j) => pending.has(j))) {
+          const candidates = Array.from({ length: N }, (_, k) => pending.get(written * N + k)!),
             src = todo[written];
-          pending.delete(written);
+          for (let k = 0; k < N; k++) pending.delete(written * N + k);
+          const rewards = bestOf
+            ? Array.from(
+                bestOf.score(
+                  src.value.messages,
+                  candidates.map((c) => c.text),
+                ),
+              )
+            : [];
+          const best = bestOf ? rewards.indexOf(Math.max(...rewards)) : 0,
+            res = candidates[best];
           const record = {
             line: src.line,
             ...(src.value.id !== undefined ? { id: src.value.id } : {}),
@@ -173,6 +200,7 @@ export function generateFile(opts: GenerateFileOptions): void {
             finish_reason: res.finishReason,
             n_tokens: res.tokens.length,
             completion_ids: res.tokens,
+            ...(bestOf && { reward: rewards[best], rewards }),
           };
           writeSync(fd, `${JSON.stringify(record)}\n`);
           fsyncSync(fd);

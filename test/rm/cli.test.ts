@@ -127,6 +127,47 @@ describe("sso rm", () => {
     assert.equal(ids.length, 3);
   });
 
+  it("generate --best-of 3 --reward-model writes each line's highest-reward sample with its reward", () => {
+    const input = join(dir, "gen.jsonl"),
+      output = join(dir, "gen-out.jsonl");
+    const messages = good.slice(0, 3).map((g) => [{ role: "user", content: g.prompt }]);
+    writeFileSync(input, messages.map((m) => line({ messages: m })).join(""));
+    const r = runCli(
+      "generate",
+      "--model",
+      lm,
+      "--data",
+      input,
+      "--out",
+      output,
+      "--best-of",
+      "3",
+      "--reward-model",
+      rm,
+      "--max-new-tokens",
+      "8",
+      "--temperature",
+      "1",
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const rows = readFileSync(output, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    const model = loadRewardModel(rm, "cpu"),
+      tok = Tokenizer.fromDir(rm);
+    rows.forEach((row, i) => {
+      assert.equal(row.rewards.length, 3);
+      assert.equal(row.reward, Math.max(...row.rewards));
+      const { promptIds, responseIds } = tok.encodeChat(messages[i], row.text);
+      assert.equal(rewards(model, [[...promptIds, ...responseIds]])[0], row.reward);
+    });
+    assertOneLineError(
+      runCli("generate", "--model", lm, "--data", input, "--out", join(dir, "g2.jsonl"), "--best-of", "3"),
+      "go together",
+    );
+  });
+
   it("bad input is one line naming what to fix", () => {
     assertOneLineError(
       runCli("rm", "score", "--model", lm, "--data", data, "--out", join(dir, "x.jsonl")),
