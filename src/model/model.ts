@@ -1,7 +1,9 @@
 // The decoder model: embedding → layers → final RMSNorm → LM head, over a packed batch of variable-length
 // sequences, returning the log-prob of each scored target token; and the reverse pass from d(loss)/d(token logp)
 // to every unfrozen parameter's gradient. Only the rows whose next token is scored go through the LM head, in
-// chunks, so a prompt costs no vocabulary-sized work and logits never need T×V memory at once.
+// chunks, so a prompt costs no vocabulary-sized work and logits never need T×V memory at once. forwardRows and
+// backwardRows do the same without the LM head, for one chosen token's final hidden state per sequence (reward
+// models' pooling, src/rm/); both reverse passes share the trunk's (backwardTrunk).
 // Loading and saving folders is folder.ts; sampling with a KV cache is not here.
 import type { AttentionShape, Backend } from "../backends/backend.js";
 import { Workspace } from "../tensor/workspace.js";
