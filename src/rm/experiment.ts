@@ -68,7 +68,7 @@ export interface SeedResult {
  * Checker-labelled pairs from `samples` sampled answers per prompt, UltraFeedback-style: chosen = a best-rated answer,
  * rejected = a random lower-rated one; prompts whose answers all rate the same give a tie (for the noisy set).
  */
-function sampledPairs(
+export function sampledPairs(
   answers: readonly string[][],
   prompts: readonly WorldPrompt[],
   seed: number,
