@@ -1,8 +1,9 @@
 // Reward models as Hugging Face folders and their rewards. A reward model is our decoder with the score head
 // (ModelConfig.scoreHead: `score.weight` (1, hidden), no bias, no lm_head), saved as transformers'
 // `Qwen2ForSequenceClassification` / `LlamaForSequenceClassification` / `MistralForSequenceClassification` with
-// one label and pad_token_id, so AutoModelForSequenceClassification and vLLM's reward runner load it as their
-// own; folders they wrote (e.g. Skywork's RMs) load here. A reward is the score of the pooled token (head.ts).
+// one label and pad_token_id: the names and fields AutoModelForSequenceClassification and vLLM's classify runner
+// read (checked against a PyTorch twin of transformers' pooling, test/rm/torch.test.ts, not against those
+// libraries); folders they wrote (e.g. Skywork's RMs) load here. A reward is the score of the pooled token (head.ts).
 // Not here: data, training (train.ts), files of rewards (score.ts, eval.ts).
 
 import type { Backend } from "../backends/backend.js";
