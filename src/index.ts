@@ -32,6 +32,14 @@ export { Model, type SequenceInput, type SequenceOutput } from "./model/model.js
 export { type Adapter, readAdapter, writeAdapter } from "./model/peft.js";
 export { type ScoreItem, type ScoreResult, scoreItems } from "./model/score.js";
 export { type ScoreFileOptions, scoreFile } from "./model/score-file.js";
+export { type DataSpec, mixPairs, type PrefPair, readPairs } from "./rm/data.js";
+export { evalRewardModel, type RewardEvalSummary, summarizeRewardEval } from "./rm/eval.js";
+export { runRmExperiment } from "./rm/experiment.js";
+export { bradleyTerry, poolRow } from "./rm/head.js";
+export { loadRewardModel, rewardModelFromCausal, rewards } from "./rm/model.js";
+export { type RmTrainRun, runRmTrain } from "./rm/run-train.js";
+export { scoreRewardFile } from "./rm/score.js";
+export { RmTrainConfig, trainRewardModel } from "./rm/train.js";
 export { type FinishReason, type GenerationRequest, type GenerationResult, generate } from "./sample/generate.js";
 export { type GenerateFileOptions, generateFile } from "./sample/generate-file.js";
 export type { SamplingParams } from "./sample/sampling.js";

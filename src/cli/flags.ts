@@ -19,6 +19,15 @@ export const GraceSeconds = z.number().min(0).describe("a number of seconds ≥ 
 /** A strictly positive real: learning rates, IPO/DPO β (as the train config requires). */
 export const Positive = z.number().positive().describe("a number > 0");
 
+/** A real that may be zero: coefficients of optional terms. */
+export const NonNegative = z.number().min(0).describe("a number ≥ 0");
+
+/** Any finite real: thresholds that may be negative. */
+export const Finite = z.number().finite().describe("a finite number");
+
+/** A share or probability in [0, 1]. */
+export const Probability = z.number().min(0).max(1).describe("a number in [0, 1]");
+
 /** Parses a flag's text as a number and checks it with schema; the error names the flag and the rule. */
 export function parseFlag(name: string, schema: z.ZodType<number>, v: string): number {
   const n = v.trim() === "" ? NaN : Number(v);

@@ -94,7 +94,7 @@ const DemoSettings = z.object({
 });
 
 /** The config of one method's SSO loop: the demo's small-model settings plus the method's preset. */
-function methodConfig(o: DemoOptions, method: string): SsoConfig {
+export function methodConfig(o: DemoOptions, method: string): SsoConfig {
   return validate(
     {
       backend: o.backend,

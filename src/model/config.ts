@@ -30,6 +30,11 @@ export interface ModelConfig {
   qkvBias: boolean;
   maxPositionEmbeddings: number;
   initializerRange: number;
+  /**
+   * A `*ForSequenceClassification` folder with one label (a reward model): `score.weight` (1, hidden), no bias,
+   * replaces the LM head (src/rm/).
+   */
+  scoreHead: boolean;
   /** The config.json object as read, written back unchanged when the model is saved. */
   raw: Record<string, unknown>;
 }
@@ -89,6 +94,20 @@ function parseRopeScaling(raw: Raw, source: string): RopeScaling {
   }
 }
 
+/**
+ * Whether architectures names a `*ForSequenceClassification` model; it must have one label, counted as
+ * transformers counts them (num_labels, else the id2label entries, else its default of 2).
+ */
+function isSequenceClassifier(r: Raw, source: string): boolean {
+  const arch = Array.isArray(r.architectures) ? r.architectures[0] : undefined;
+  if (typeof arch !== "string" || !arch.endsWith("ForSequenceClassification")) return false;
+  const id2label = r.id2label;
+  const labels = r.num_labels ?? (typeof id2label === "object" && id2label !== null ? Object.keys(id2label).length : 2);
+  if (labels !== 1)
+    fail(source, "num_labels", `${JSON.stringify(labels)} labels; only reward models (1 label) are supported`);
+  return true;
+}
+
 /** Validates a parsed config.json. `source` names the file in error messages. */
 export function parseConfig(raw: unknown, source = "config.json"): ModelConfig {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw))
@@ -139,6 +158,7 @@ export function parseConfig(raw: unknown, source = "config.json"): ModelConfig {
     qkvBias: modelType === "qwen2",
     maxPositionEmbeddings: maxPos,
     initializerRange: num(r, source, "initializer_range", 0.02),
+    scoreHead: isSequenceClassifier(r, source),
     raw: r,
   };
 }

@@ -1,7 +1,9 @@
 // The decoder model: embedding → layers → final RMSNorm → LM head, over a packed batch of variable-length
 // sequences, returning the log-prob of each scored target token; and the reverse pass from d(loss)/d(token logp)
 // to every unfrozen parameter's gradient. Only the rows whose next token is scored go through the LM head, in
-// chunks, so a prompt costs no vocabulary-sized work and logits never need T×V memory at once.
+// chunks, so a prompt costs no vocabulary-sized work and logits never need T×V memory at once. forwardRows and
+// backwardRows do the same without the LM head, for one chosen token's final hidden state per sequence (reward
+// models' pooling, src/rm/); both reverse passes share the trunk's (backwardTrunk).
 // Frozen matrices may be 16-bit (`halves`, from a BF16/F16 folder loaded for inference): they are read as they are,
 // never widened into a copy, and get no gradient.
 // Loading and saving folders is folder.ts; sampling with a KV cache is not here.
@@ -30,6 +32,20 @@ export interface SequenceOutput {
   tokenLogps: Float32Array;
   /** (n − scoreFrom, V) logits of the rows that predict those tokens, when asked for. */
   logits?: Float32Array;
+}
+
+/** What the decoder's reverse pass (below the final norm's output) needs from a forward. */
+interface TrunkState {
+  ids: Int32Array;
+  io: LayerInputs;
+  acts: LayerActivations[];
+  final: { x: Float32Array; rstd: Float32Array };
+  generation: number; // which forward({forBackward}) produced it
+}
+
+/** What forwardRows keeps for backwardRows: the trunk's state and each sequence's chosen packed row. */
+export interface RowsState extends TrunkState {
+  rows: Int32Array;
 }
 
 /** What forward keeps for backward. */
@@ -93,6 +109,8 @@ export class Model {
   }
 
   private get lmHead(): Weight {
+    if (this.config.scoreHead)
+      throw new Error("this is a sequence-classification (reward) model: it has a score head, no LM head");
     return this.weights.get(this.config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight")!;
   }
 
@@ -221,6 +239,44 @@ export class Model {
   }
 
   /**
+   * The final-norm hidden state of one chosen token per sequence (a reward model pools its last non-padding
+   * token), as an (S, C) array; no LM head runs. With `forBackward`, also the state backwardRows() needs (valid
+   * until the next forward({forBackward}) or forwardRows({forBackward}) call).
+   */
+  forwardRows(
+    seqs: readonly { ids: ArrayLike<number>; row: number }[],
+    opts: { forBackward?: boolean } = {},
+  ): { hidden: Float32Array; state?: RowsState } {
+    const C = this.config.hiddenSize,
+      S = seqs.length;
+    const { ids, io } = this.pack(seqs.map((q) => ({ ids: q.ids, scoreFrom: Math.max(q.ids.length, 1) })));
+    const rows = Int32Array.from(seqs, (q, s) => {
+      if (!Number.isInteger(q.row) || q.row < 0 || q.row >= q.ids.length)
+        throw new Error(`sequence ${s}: row ${q.row} outside [0, ${q.ids.length})`);
+      return io.shape.cuSeqlens[s] + q.row;
+    });
+    const ws = opts.forBackward ? this.trainWs : this.inferWs;
+    if (opts.forBackward) this.generation++;
+    const { x, h, rstd, acts } = this.hidden(ids, io, ws, !!opts.forBackward);
+    const hidden = new Float32Array(S * C);
+    for (let s = 0; s < S; s++) hidden.set(h.subarray(rows[s] * C, (rows[s] + 1) * C), s * C);
+    if (!opts.forBackward) return { hidden };
+    return { hidden, state: { ids, io, acts, final: { x, rstd }, rows, generation: this.generation } };
+  }
+
+  /** Reverse pass of forwardRows: adds d(loss)/d(param) into grads given d(loss)/d(hidden) (S, C). */
+  backwardRows(state: RowsState, dHidden: Float32Array, grads: Params): void {
+    const C = this.config.hiddenSize,
+      S = state.rows.length;
+    if (state.generation !== this.generation)
+      throw new Error("backwardRows: this forward state is stale (a forward for backward ran again since)");
+    if (dHidden.length !== S * C) throw new Error(`backwardRows: ${dHidden.length} gradients for ${S}×${C} rows`);
+    const dh = this.trainWs.zeros("grad.h", state.ids.length * C);
+    for (let s = 0; s < S; s++) dh.set(dHidden.subarray(s * C, (s + 1) * C), state.rows[s] * C); // one row per sequence
+    this.backwardTrunk(state, dh, grads);
+  }
+
+  /**
    * Embedding, every layer and the final norm over packed tokens. Training keeps each layer's activations in its
    * own buffers; inference gives every layer the same set and copies each layer's output back into the embedding's
    * buffer (its input, consumed by then): one layer's activations in memory instead of two (161 KB per token at
@@ -301,7 +357,6 @@ export class Model {
       c = this.config,
       C = c.hiddenSize,
       V = c.vocabSize,
-      lc = layerConfig(c),
       ws = this.trainWs;
     if (state.generation !== this.generation)
       throw new Error("backward: this forward state is stale (forward({forBackward}) ran again since)");
@@ -348,6 +403,17 @@ export class Model {
     const dh = ws.zeros("grad.h", T * C);
     // Continuations of one prefix share the row that predicts their first token: add, don't overwrite.
     for (let i = 0; i < R; i++) for (let j = 0; j < C; j++) dh[state.rows[i] * C + j] += dhRows[i * C + j];
+    this.backwardTrunk(state, dh, grads);
+  }
+
+  /** From d(loss)/d(final-norm output) (T, C) down through the final norm, every layer and the embedding. */
+  private backwardTrunk(state: TrunkState, dh: Float32Array, grads: Params): void {
+    const be = this.backend,
+      c = this.config,
+      C = c.hiddenSize,
+      T = state.ids.length,
+      lc = layerConfig(c),
+      ws = this.trainWs;
     let dx = ws.zeros("grad.x0", T * C);
     be.rmsnormBackward(
       dx,

@@ -70,7 +70,8 @@ export function paramSpecs(c: ModelConfig): ParamSpec[] {
     }
   }
   specs.push({ name: "model.norm.weight", shape: [C], init: "ones" });
-  if (!c.tieWordEmbeddings) specs.push({ name: "lm_head.weight", shape: [c.vocabSize, C], init: "normal" });
+  if (c.scoreHead) specs.push({ name: "score.weight", shape: [1, C], init: "normal" });
+  else if (!c.tieWordEmbeddings) specs.push({ name: "lm_head.weight", shape: [c.vocabSize, C], init: "normal" });
   return specs;
 }
 
@@ -131,7 +132,8 @@ export function checkTensors<D>(
     params.set(s.name, t.data);
   }
   for (const name of tensors.keys()) {
-    if (expected.has(name) || IGNORED.test(name) || (c.tieWordEmbeddings && name === "lm_head.weight")) continue;
+    if (expected.has(name) || IGNORED.test(name) || (c.tieWordEmbeddings && !c.scoreHead && name === "lm_head.weight"))
+      continue;
     throw new Error(`${source}: unexpected tensor ${name} (not part of a ${c.modelType} model with this config.json)`);
   }
   return params;

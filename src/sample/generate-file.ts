@@ -16,7 +16,7 @@ import { fingerprintDifference } from "../sso/output.js";
 import { policyHash } from "../sso/record.js";
 import { mixSeed } from "../tensor/rng.js";
 import { ChatMessageSchema } from "../tokenizer/chat-line.js";
-import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
+import { type ChatMessage, checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { readJsonl } from "../util/jsonl.js";
 import { checkOutputFile } from "../util/output-path.js";
@@ -68,13 +68,13 @@ function argsFingerprint(opts: GenerateFileOptions): Record<string, unknown> {
   };
 }
 
-const argsPath = (out: string): string => `${out}.args.json`;
+export const argsPath = (out: string): string => `${out}.args.json`;
 
 /**
  * Refuses to continue an OUT that holds lines written with other arguments than these (as recorded in OUT.args.json),
  * or lines whose arguments cannot be known (no sidecar). An empty or absent OUT can be (re)started with any.
  */
-function checkOutputArgs(out: string, fingerprint: Record<string, unknown>): void {
+export function checkOutputArgs(out: string, fingerprint: Record<string, unknown>): void {
   if (!existsSync(out) || statSync(out).size === 0) return;
   const sidecar = argsPath(out);
   const away = `use another --out, or move ${out} and ${sidecar} away to start over`;
@@ -92,8 +92,11 @@ function checkOutputArgs(out: string, fingerprint: Record<string, unknown>): voi
   if (diff) throw new Error(`${out}: was written with other arguments (${diff}); ${away}`);
 }
 
-/** Keeps the complete lines of an earlier run's output (cutting a torn last line off the file); returns their count. */
-function resumeOutput(path: string): number {
+/**
+ * Keeps the complete lines of an earlier run's output (cutting a torn last line off the file); returns their count.
+ * Every kept line must be a JSON object with a "line" key, as `command` writes them.
+ */
+export function resumeOutput(path: string, command = "sso generate"): number {
   if (!existsSync(path)) return 0;
   const text = readFileSync(path, "utf8");
   const end = text.lastIndexOf("\n") + 1;
@@ -108,26 +111,39 @@ function resumeOutput(path: string): number {
     } catch {
       ok = false;
     }
-    if (!ok) throw new Error(`${path}:${i + 1}: not a line written by sso generate; move the file away to start over`);
+    if (!ok) throw new Error(`${path}:${i + 1}: not a line written by ${command}; move the file away to start over`);
   });
   if (end < Buffer.byteLength(text)) truncateSync(path, Buffer.byteLength(text.slice(0, end)));
   return lines.length;
 }
 
-/** Generates (or resumes) one completion per line of opts.data into opts.out. */
-export function generateFile(opts: GenerateFileOptions): void {
+/**
+ * Best-of-n: n samples per line (seeds mixed from the line's seed), of which the one `score` rates highest (the
+ * first on ties) is written, with its reward and all n. The scorer is given by the caller (src/rm/best-of.ts).
+ */
+export interface BestOf {
+  n: number;
+  /** Rewards of candidate answers to one conversation, in order. */
+  score: (messages: ChatMessage[], texts: string[]) => ArrayLike<number>;
+  /** What the choice depends on (e.g. the reward model's hash), recorded in OUT.args.json. */
+  fingerprint: Record<string, unknown>;
+}
+
+/** Generates (or resumes) one completion per line of opts.data into opts.out (the best of n with bestOf). */
+export function generateFile(opts: GenerateFileOptions, bestOf?: BestOf): void {
   const lines = readJsonl(opts.data, GenerateLine);
   checkOutputFile("--out", opts.out, { append: true });
   const tok = Tokenizer.fromDir(opts.model);
   checkTokenizerFitsModel(tok, readConfig(opts.model).vocabSize);
-  const fingerprint = argsFingerprint(opts);
+  const N = bestOf?.n ?? 1,
+    fingerprint = { ...argsFingerprint(opts), ...(bestOf && { best_of: N, ...bestOf.fingerprint }) };
   checkOutputArgs(opts.out, fingerprint);
   const done = resumeOutput(opts.out);
   if (done > lines.length) throw new Error(`${opts.out}: has ${done} lines but ${opts.data} only ${lines.length}`);
   const model = loadModel(opts.model, getBackend(opts.backend), { adapter: opts.adapter, keep16: true });
   const eosIds = tok.stopIds;
   const todo = lines.slice(done);
-  const requests: GenerationRequest[] = todo.map(({ line, value }, i) => {
+  const perLine: GenerationRequest[] = todo.map(({ line, value }, i) => {
     const params: SamplingParams = {
       temperature: value.temperature ?? opts.temperature,
       topP: value.top_p ?? opts.topP,
@@ -145,6 +161,10 @@ export function generateFile(opts: GenerateFileOptions): void {
       throw new Error(`${opts.data}:${line}: ${(e as Error).message}`);
     }
   });
+  const requests =
+    N === 1
+      ? perLine
+      : perLine.flatMap((r) => Array.from({ length: N }, (_, k) => ({ ...r, seed: mixSeed(r.seed, k) })));
   if (done > 0) console.error(`resuming: ${done} of ${lines.length} lines already in ${opts.out}`);
 
   // Recorded before the first line (every input is valid by now), so any line in OUT has its arguments on disk.
@@ -163,10 +183,20 @@ export function generateFile(opts: GenerateFileOptions): void {
       onTokens: (n) => (tokens += n),
       onResult: (i, r) => {
         pending.set(i, r);
-        while (pending.has(written)) {
-          const res = pending.get(written)!,
+        while (Array.from({ length: N }, (_, k) => written * N + k).every((j) => pending.has(j))) {
+          const candidates = Array.from({ length: N }, (_, k) => pending.get(written * N + k)!),
             src = todo[written];
-          pending.delete(written);
+          for (let k = 0; k < N; k++) pending.delete(written * N + k);
+          const rewards = bestOf
+            ? Array.from(
+                bestOf.score(
+                  src.value.messages,
+                  candidates.map((c) => c.text),
+                ),
+              )
+            : [];
+          const best = bestOf ? rewards.indexOf(Math.max(...rewards)) : 0,
+            res = candidates[best];
           const record = {
             line: src.line,
             ...(src.value.id !== undefined ? { id: src.value.id } : {}),
@@ -174,6 +204,7 @@ export function generateFile(opts: GenerateFileOptions): void {
             finish_reason: res.finishReason,
             n_tokens: res.tokens.length,
             completion_ids: res.tokens,
+            ...(bestOf && { reward: rewards[best], rewards }),
           };
           writeSync(fd, `${JSON.stringify(record)}\n`);
           fsyncSync(fd);

@@ -118,7 +118,7 @@ function epochOrder(n: number, seed: number, epoch: number): number[] {
 }
 
 /** A run's steps: per epoch, per run, warmup steps, and each step's records and learning rate (1-based steps). */
-export function stepPlan(n: number, cfg: TrainConfig) {
+export function stepPlan(n: number, cfg: Pick<TrainConfig, "batchSize" | "epochs" | "warmupRatio" | "seed" | "lr">) {
   const stepsPerEpoch = Math.ceil(n / cfg.batchSize),
     total = stepsPerEpoch * cfg.epochs,
     warmup = Math.round(cfg.warmupRatio * total);
