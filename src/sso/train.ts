@@ -132,9 +132,9 @@ export function stepPlan(n: number, cfg: TrainConfig) {
   };
 }
 
-/** Identifies a run's records and math; which trainer runs it (and on how many ranks) is not part of it. */
+/** Identifies a run's records and math; which trainer runs it (on how many ranks, recomputing or not) is not part of it. */
 export function fingerprint(records: readonly SsoRecord[], cfg: TrainConfig): string {
-  const { trainer: _t, torch: _x, ...math } = cfg;
+  const { trainer: _t, torch: _x, recompute: _r, ...math } = cfg;
   const h = createHash("sha256").update(JSON.stringify(math));
   for (const r of records) h.update(`${r.id}\0${r.ref_chosen_logps}\0${r.chosen[0].content}\0`);
   return h.digest("hex").slice(0, 16);
@@ -185,7 +185,7 @@ export function trainSso(
   try {
     for (; step <= total; step++) {
       const epoch = Math.floor((step - 1) / stepsPerEpoch);
-      const m = trainStep(model, grads, plan.batch(step), sequences, obj, pairs, cfg.microBatch);
+      const m = trainStep(model, grads, plan.batch(step), sequences, obj, pairs, cfg);
       const lr = plan.lr(step);
       const gradNorm = opt.update(grads, lr);
       const metrics: StepMetrics = {
@@ -235,7 +235,7 @@ function trainStep(
   sequences: (i: number) => Sequence[],
   obj: ReturnType<typeof objectiveConfig>,
   pairs: readonly Pair[],
-  microBatch: number,
+  { microBatch, recompute }: TrainConfig,
 ): StepResult {
   for (const g of grads.values()) g.fill(0);
   const t0 = performance.now();
@@ -247,7 +247,7 @@ function trainStep(
   for (let b0 = 0; b0 < batch.length; b0 += microBatch) {
     const mb = batch.slice(b0, b0 + microBatch),
       seqs = mb.flatMap((i) => sequences(i));
-    const { outputs, state } = model.forward(seqs, { forBackward: true });
+    const { outputs, state } = model.forward(seqs, { forBackward: true, recompute });
     const sumsOf = outputs.map((o) => o.tokenLogps.reduce((a, x) => a + x, 0));
     const recs: RecordLogps[] = mb.map((_, r) =>
       Object.fromEntries(
