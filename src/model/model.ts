@@ -66,9 +66,9 @@ export class Model {
     this.isFrozen = frozenMatcher(patterns);
   }
 
-  /** Bytes the training workspace holds: its buffers only grow, so this is the peak over every step so far. */
-  get trainWorkspaceBytes(): number {
-    return 4 * this.trainWs.size;
+  /** Bytes the training and inference workspaces hold: buffers only grow, so these are the peaks so far. */
+  get workspaceBytes(): { train: number; infer: number } {
+    return { train: 4 * this.trainWs.size, infer: 4 * this.inferWs.size };
   }
 
   /** Zeroed gradient buffers for every trainable parameter. */

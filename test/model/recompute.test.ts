@@ -36,7 +36,7 @@ function step(backend: string, recompute: boolean) {
     outputs.map((o, s) => Float32Array.from(o.tokenLogps, (_, t) => 0.1 * (s + 1) - 0.01 * t)),
     grads,
   );
-  return { logps: outputs.map((o) => o.tokenLogps), grads, bytes: model.trainWorkspaceBytes, state: state! };
+  return { logps: outputs.map((o) => o.tokenLogps), grads, bytes: model.workspaceBytes.train, state: state! };
 }
 
 for (const backend of ["cpu", "ref"]) {
