@@ -154,7 +154,9 @@ export function availableMemory(): MemoryLimit {
   return best;
 }
 
-export const gb = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(2)} GB`;
+/** Bytes as "1.84 GB" (2^30 bytes) from 1 GB up, else "312 MB" (2^20). */
+export const gb = (bytes: number): string =>
+  bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GB` : `${Math.round(bytes / 2 ** 20)} MB`;
 
 /** "weights 1.84 GB, grads 1.84 GB, …" */
 export function describeEstimate(e: MemoryEstimate): string {

@@ -1,0 +1,183 @@
+// The memory check of `sso train`, `sso synth` and `sso iterate`, before any work: the token counts of the run's
+// largest micro-batch (from the records, or bounded from the synthesis config), the estimate of src/model/memory.ts,
+// and a one-line refusal naming the numbers and what would fit (recomputation, micro-batch 1, LoRA r=16) when the
+// estimate exceeds the machine's memory or --memory-limit. `--no-memory-check` skips it.
+import type { ModelConfig } from "../model/config.js";
+import {
+  availableMemory,
+  describeEstimate,
+  estimateMemory,
+  gb,
+  loraParameters,
+  type MemoryEstimate,
+  type MemoryLimit,
+  parameterSplit,
+  type Workload,
+} from "../model/memory.js";
+import type { ChatMessage, Tokenizer } from "../tokenizer/tokenizer.js";
+import type { SynthConfig } from "./config.js";
+import type { FeatureLibrary } from "./features.js";
+import { pairsNeeded } from "./objective.js";
+import { RESPONSES } from "./pairs.js";
+import { contrastivePrompts, libraryPrinciples, systemMessage } from "./prompts.js";
+import { objectiveConfig, type TrainConfig } from "./train-config.js";
+
+/** The flags: check (default) or not, against the machine's memory or a given number of GB (2^30 bytes). */
+export interface MemoryOptions {
+  check: boolean;
+  limitGB?: number;
+}
+
+/** Packed tokens and scored rows of one record's training sequences. */
+export interface RecordSize {
+  tokens: number;
+  rows: number;
+}
+
+/** The LoRA rank the refusal suggests. */
+const LORA_R = 16;
+
+export function memoryLimit(o: MemoryOptions | undefined): MemoryLimit {
+  return o?.limitGB !== undefined ? { bytes: o.limitGB * 2 ** 30, source: "--memory-limit" } : availableMemory();
+}
+
+/** The largest micro-batch's tokens and rows (an upper bound: the microBatch largest records). */
+function largestMicroBatch(sizes: readonly RecordSize[], cfg: TrainConfig): RecordSize {
+  const n = Math.min(cfg.microBatch, cfg.batchSize),
+    top = (k: keyof RecordSize) =>
+      sizes
+        .map((s) => s[k])
+        .sort((a, b) => b - a)
+        .slice(0, n)
+        .reduce((a, b) => a + b, 0);
+  return { tokens: top("tokens"), rows: top("rows") };
+}
+
+/** The training workload of cfg on records of these sizes (our trainer). */
+export function trainWorkload(c: ModelConfig, cfg: TrainConfig, sizes: readonly RecordSize[]): Workload {
+  const mb = largestMicroBatch(sizes, cfg);
+  return { ...parameterSplit(c, cfg.freeze), train: { ...mb, recompute: cfg.recompute } };
+}
+
+/** Throws the one-line refusal when the training estimate exceeds the limit; returns the estimate otherwise. */
+export function checkTrainMemory(
+  what: string,
+  c: ModelConfig,
+  cfg: TrainConfig,
+  sizes: readonly RecordSize[],
+  o: MemoryOptions | undefined,
+): MemoryEstimate {
+  const w = trainWorkload(c, cfg, sizes),
+    est = estimateMemory(c, w);
+  if (o?.check === false) return est;
+  const limit = memoryLimit(o);
+  if (est.total <= limit.bytes) return est;
+  const one = largestMicroBatch(sizes, { ...cfg, microBatch: 1 });
+  const options: [string, Workload][] = [
+    ...(cfg.recompute
+      ? []
+      : [["train.recompute: true", { ...w, train: { ...w.train!, recompute: true } }] as [string, Workload]]),
+    ["train.microBatch: 1 and recompute", { ...w, train: { ...one, recompute: true } }],
+    [
+      `LoRA r=${LORA_R} (train.lora) with recompute`,
+      {
+        trainable: loraParameters(c, LORA_R),
+        frozen: w.trainable + w.frozen,
+        train: { ...w.train!, recompute: true },
+      },
+    ],
+  ];
+  throw new Error(
+    refusal(
+      what,
+      est,
+      limit,
+      options.map(([label, x]) => [label, estimateMemory(c, x).total]),
+    ),
+  );
+}
+
+/** The longest x+ / x- prompt of the run, in tokens: each prompt with the k+1 longest library principles
+ * (k features, maybe Concision), plus the principles' token budget when the policy writes its own. */
+export function longestContrastPrompt(
+  tok: Tokenizer,
+  prompts: readonly { messages: ChatMessage[] }[],
+  lib: FeatureLibrary,
+  config: SynthConfig,
+): number {
+  const n = Math.min(config.k + 1, lib.features.length);
+  const longest = (pol: "pos" | "neg") => {
+    const text = (f: FeatureLibrary["features"][number]) =>
+      pol === "pos" ? f.good + f.goodPrinciple : f.bad + f.badPrinciple;
+    const fs = [...lib.features].sort((a, b) => text(b).length - text(a).length).slice(0, n);
+    return systemMessage(pol, fs, libraryPrinciples(fs));
+  };
+  const pos = longest("pos"),
+    neg = longest("neg"),
+    extra = config.queryPrinciples ? config.principles.maxNewTokens : 0;
+  let max = 0;
+  for (const p of prompts) {
+    const m = contrastivePrompts(p.messages, pos, neg);
+    max = Math.max(max, tok.encodePrompt(m.pos).length, tok.encodePrompt(m.neg).length);
+  }
+  return max + extra;
+}
+
+/** The synthesis workload: one sampling call of 3·batch slots, and scoring batches (in-process engine). */
+export function synthWorkload(c: ModelConfig, config: SynthConfig, promptTokens: number): Workload {
+  const maxNew = config.sampling.maxNewTokens,
+    capacity = Math.min(c.maxPositionEmbeddings, promptTokens + maxNew),
+    slots = RESPONSES.length * config.batch;
+  const pair = Math.min(c.maxPositionEmbeddings, promptTokens + maxNew + 1),
+    scoreTokens = Math.max(config.scoreBatchTokens, pair);
+  const p = parameterSplit(c);
+  return {
+    trainable: 0,
+    frozen: p.trainable + p.frozen,
+    infer: { tokens: scoreTokens, rows: scoreTokens, slots, capacity, prefillTokens: slots * (capacity - maxNew) },
+  };
+}
+
+/** Throws the one-line refusal when the synthesis estimate exceeds the limit; returns the estimate otherwise. */
+export function checkSynthMemory(
+  what: string,
+  c: ModelConfig,
+  config: SynthConfig,
+  promptTokens: number,
+  o: MemoryOptions | undefined,
+): MemoryEstimate {
+  const est = estimateMemory(c, synthWorkload(c, config, promptTokens));
+  if (o?.check === false) return est;
+  const limit = memoryLimit(o);
+  if (est.total <= limit.bytes) return est;
+  const smaller = Math.max(1, Math.floor(config.batch / 4));
+  const alt = estimateMemory(c, synthWorkload(c, { ...config, batch: smaller }, promptTokens)).total;
+  throw new Error(refusal(what, est, limit, [[`synth.batch: ${smaller}`, alt]]));
+}
+
+/**
+ * Records that synthesis of this config would write, as training sizes: every pair the objective reads with the
+ * longest prompt and a full response (for `sso iterate`, whose records do not exist yet).
+ */
+export function boundedRecordSize(
+  c: ModelConfig,
+  train: TrainConfig,
+  synth: SynthConfig,
+  promptTokens: number,
+): RecordSize {
+  const pairs = pairsNeeded(objectiveConfig(train.objective)).length,
+    response = synth.sampling.maxNewTokens + 1; // + the end-of-turn token the trainer scores
+  return {
+    tokens: pairs * Math.min(c.maxPositionEmbeddings, promptTokens + response),
+    rows: pairs * response,
+  };
+}
+
+function refusal(what: string, est: MemoryEstimate, limit: MemoryLimit, options: [string, number][]): string {
+  const fits = options.filter(([, b]) => b <= limit.bytes);
+  const advice =
+    fits.length > 0
+      ? `would fit: ${fits.map(([l, b]) => `${l} (${gb(b)})`).join(", ")}`
+      : `nothing tried fits either (${options.map(([l, b]) => `${l}: ${gb(b)}`).join(", ")})`;
+  return `${what}: estimated peak memory ${gb(est.total)} (${describeEstimate(est)}) exceeds ${gb(limit.bytes)} (${limit.source}); ${advice}; or pass --memory-limit GB or --no-memory-check`;
+}
