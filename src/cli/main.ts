@@ -46,7 +46,15 @@ program
   .command("info")
   .description("show the compute backends available on this machine and how each computes")
   .option("--json", "print as JSON", false)
-  .action(async (opts: { json: boolean }) => {
+  .option("--model <dir>", "also estimate the peak memory of scoring, synthesis and training this model here")
+  .option("--config <file>", "--model: sso config (JSON or YAML) whose synth and train sections apply")
+  .option(
+    "--prompt-tokens <n>",
+    "--model: tokens of the longest prompt, system message included",
+    flag("--prompt-tokens", Count),
+    450,
+  )
+  .action(async (opts: { json: boolean; model?: string; config?: string; promptTokens: number }) => {
     const { runInfo } = await import("./info.js");
     runInfo(opts);
   });

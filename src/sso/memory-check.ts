@@ -181,3 +181,43 @@ function refusal(what: string, est: MemoryEstimate, limit: MemoryLimit, options:
       : `nothing tried fits either (${options.map(([l, b]) => `${l}: ${gb(b)}`).join(", ")})`;
   return `${what}: estimated peak memory ${gb(est.total)} (${describeEstimate(est)}) exceeds ${gb(limit.bytes)} (${limit.source}); ${advice}; or pass --memory-limit GB or --no-memory-check`;
 }
+
+/** One line of `sso info --model`: a configuration and its estimate. */
+export interface MemoryReportLine {
+  what: string;
+  estimate: MemoryEstimate;
+}
+
+/**
+ * Estimates of scoring, synthesis and training (as configured, with recomputation toggled, and with LoRA r=16) for
+ * a model config, assuming prompts of `promptTokens` tokens (system message included) and full-length responses.
+ */
+export function memoryReport(
+  c: ModelConfig,
+  config: { synth: SynthConfig; train: TrainConfig },
+  promptTokens: number,
+): { limit: MemoryLimit; lines: MemoryReportLine[] } {
+  const { synth, train } = config,
+    all = parameterSplit(c),
+    size = boundedRecordSize(c, train, synth, promptTokens),
+    sizes = Array(train.microBatch).fill(size),
+    w = trainWorkload(c, train, sizes);
+  const score = Math.max(synth.scoreBatchTokens, promptTokens + synth.sampling.maxNewTokens + 1);
+  const lines: [string, Workload][] = [
+    [
+      `score (${score} tokens per batch)`,
+      { trainable: 0, frozen: all.trainable + all.frozen, infer: { tokens: score, rows: score } },
+    ],
+    [
+      `synth (batch ${synth.batch}, ${3 * synth.batch} sequences sampled together)`,
+      synthWorkload(c, synth, promptTokens),
+    ],
+    [`train (micro-batch ${train.microBatch} records, ${size.tokens} tokens each, recompute ${train.recompute})`, w],
+    [`train with recompute ${!train.recompute}`, { ...w, train: { ...w.train!, recompute: !train.recompute } }],
+    [
+      `train with LoRA r=${LORA_R}, recompute ${train.recompute}`,
+      { ...w, trainable: loraParameters(c, LORA_R), frozen: all.trainable + all.frozen },
+    ],
+  ];
+  return { limit: availableMemory(), lines: lines.map(([what, x]) => ({ what, estimate: estimateMemory(c, x) })) };
+}
