@@ -26,6 +26,14 @@ export { bootstrapInterval, lengthControlled, meanWithInterval } from "./eval/st
 export { worldPairJudge } from "./eval/world-judge.js";
 export { type ModelConfig, parseConfig } from "./model/config.js";
 export { initModel, loadModel, readConfig, type SaveOptions, saveModel } from "./model/folder.js";
+export {
+  availableMemory,
+  estimateMemory,
+  type MemoryEstimate,
+  type MemoryLimit,
+  parameterSplit,
+  type Workload,
+} from "./model/memory.js";
 export { Model, type SequenceInput, type SequenceOutput } from "./model/model.js";
 export { type ScoreItem, type ScoreResult, scoreItems } from "./model/score.js";
 export { type ScoreFileOptions, scoreFile } from "./model/score-file.js";
@@ -34,6 +42,7 @@ export { type GenerateFileOptions, generateFile } from "./sample/generate-file.j
 export type { SamplingParams } from "./sample/sampling.js";
 export { SynthConfig } from "./sso/config.js";
 export { type IterateRun, type IterationSummary, runIterate } from "./sso/iterate.js";
+export { type MemoryOptions, memoryReport } from "./sso/memory-check.js";
 export {
   BASE_LOSSES,
   type ObjectiveConfig,
