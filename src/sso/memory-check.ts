@@ -56,6 +56,8 @@ function largestMicroBatch(sizes: readonly RecordSize[], cfg: TrainConfig): Reco
 /** The training workload of cfg on records of these sizes (our trainer). */
 export function trainWorkload(c: ModelConfig, cfg: TrainConfig, sizes: readonly RecordSize[]): Workload {
   const mb = largestMicroBatch(sizes, cfg);
+  // HOOK(lora): with train.lora, trainable = the adapters' count (loraParameters for all linear targets) and
+  // frozen = every model parameter; HOOK(half): frozenBytes 2 for a 16-bit checkpoint's frozen weights.
   return { ...parameterSplit(c, cfg.freeze), train: { ...mb, recompute: cfg.recompute } };
 }
 
@@ -131,6 +133,7 @@ export function synthWorkload(c: ModelConfig, config: SynthConfig, promptTokens:
   const pair = Math.min(c.maxPositionEmbeddings, promptTokens + maxNew + 1),
     scoreTokens = Math.max(config.scoreBatchTokens, pair);
   const p = parameterSplit(c);
+  // HOOK(half): frozenBytes 2 when a 16-bit checkpoint's weights stay 16-bit for inference.
   return {
     trainable: 0,
     frozen: p.trainable + p.frozen,
