@@ -7,14 +7,26 @@ import { readConfig } from "../model/folder.js";
 import { describeEstimate, gb } from "../model/memory.js";
 import { memoryReport } from "../sso/memory-check.js";
 
-export function runInfo(opts: { json: boolean; model?: string; config?: string; promptTokens: number }): void {
+export interface InfoOptions {
+  json: boolean;
+  model?: string;
+  config?: string;
+  /** Tokens of x+ / x- (system message and query) and of x (the query alone). */
+  promptTokens: number;
+  queryTokens: number;
+}
+
+export function runInfo(opts: InfoOptions): void {
   const backends = probeBackends().map((b) => ({
     name: b.name,
     available: !!b.backend,
     detail: b.backend?.description ?? b.error,
   }));
   const memory = opts.model
-    ? memoryReport(readConfig(opts.model), resolveConfig(opts.config), opts.promptTokens)
+    ? memoryReport(readConfig(opts.model), resolveConfig(opts.config), {
+        plain: opts.queryTokens,
+        contrast: opts.promptTokens,
+      })
     : undefined;
   if (opts.json) {
     console.log(JSON.stringify({ node: process.version, cores: os.availableParallelism(), backends, memory }));
@@ -24,7 +36,7 @@ export function runInfo(opts: { json: boolean; model?: string; config?: string; 
   for (const b of backends) console.log(`${b.available ? "✓" : "✗"} ${b.name.padEnd(4)} ${b.detail}`);
   if (!memory) return;
   console.log(
-    `memory: ${gb(memory.limit.bytes)} (${memory.limit.source}); estimated peaks, prompts of ${opts.promptTokens} tokens:`,
+    `memory: ${gb(memory.limit.bytes)} (${memory.limit.source}); estimated peaks, prompts of ${opts.promptTokens} tokens (x±) and ${opts.queryTokens} (x):`,
   );
   for (const l of memory.lines) {
     const fits = l.estimate.total <= memory.limit.bytes ? "✓" : "✗";

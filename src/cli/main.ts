@@ -50,11 +50,12 @@ program
   .option("--config <file>", "--model: sso config (JSON or YAML) whose synth and train sections apply")
   .option(
     "--prompt-tokens <n>",
-    "--model: tokens of the longest prompt, system message included",
+    "--model: tokens of the longest x+ / x- prompt (system message and query)",
     flag("--prompt-tokens", Count),
     450,
   )
-  .action(async (opts: { json: boolean; model?: string; config?: string; promptTokens: number }) => {
+  .option("--query-tokens <n>", "--model: tokens of the longest plain prompt x", flag("--query-tokens", Count), 50)
+  .action(async (opts: import("./info.js").InfoOptions) => {
     const { runInfo } = await import("./info.js");
     runInfo(opts);
   });

@@ -27,8 +27,8 @@ import {
   boundedRecordSize,
   checkSynthMemory,
   checkTrainMemory,
-  longestContrastPrompt,
   type MemoryOptions,
+  promptBounds,
 } from "./memory-check.js";
 import { SsoRecord } from "./record.js";
 import { runSynth } from "./run-synth.js";
@@ -120,15 +120,10 @@ function checkMemory(run: IterateRun, prompts: ReturnType<typeof readPrompts>): 
   if (run.memory?.check === false) return;
   const { synth, train } = run.config,
     c = readConfig(run.model);
-  const longest = longestContrastPrompt(
-    Tokenizer.fromDir(run.model),
-    prompts,
-    loadFeatureLibrary(synth.features),
-    synth,
-  );
-  checkSynthMemory("iterate (synthesis)", c, synth, longest, run.memory);
+  const bounds = promptBounds(Tokenizer.fromDir(run.model), prompts, loadFeatureLibrary(synth.features), synth);
+  checkSynthMemory("iterate (synthesis)", c, synth, bounds, run.memory);
   if (train.trainer === "ts") {
-    const size = boundedRecordSize(c, train, synth, longest);
+    const size = boundedRecordSize(c, train, synth, bounds);
     checkTrainMemory("iterate (training)", c, train, Array(train.microBatch).fill(size), run.memory);
   }
 }

@@ -18,7 +18,7 @@ import type { ChatMessage, Tokenizer } from "../tokenizer/tokenizer.js";
 import type { SynthConfig } from "./config.js";
 import type { FeatureLibrary } from "./features.js";
 import { pairsNeeded } from "./objective.js";
-import { RESPONSES } from "./pairs.js";
+import { PAIRS, RESPONSES } from "./pairs.js";
 import { contrastivePrompts, libraryPrinciples, systemMessage } from "./prompts.js";
 import { objectiveConfig, type TrainConfig } from "./train-config.js";
 
@@ -99,14 +99,20 @@ export function checkTrainMemory(
   );
 }
 
-/** The longest x+ / x- prompt of the run, in tokens: each prompt with the k+1 longest library principles
- * (k features, maybe Concision), plus the principles' token budget when the policy writes its own. */
-export function longestContrastPrompt(
+/** Upper bounds of a run's prompt lengths in tokens: x (the conversation alone) and x+ / x- (with a system message). */
+export interface PromptBounds {
+  plain: number;
+  contrast: number;
+}
+
+/** The longest x and x+ / x- prompts of the run: each prompt with the k+1 longest library principles (k features,
+ * maybe Concision), plus the principles' token budget when the policy writes its own. */
+export function promptBounds(
   tok: Tokenizer,
   prompts: readonly { messages: ChatMessage[] }[],
   lib: FeatureLibrary,
   config: SynthConfig,
-): number {
+): PromptBounds {
   const n = Math.min(config.k + 1, lib.features.length);
   const longest = (pol: "pos" | "neg") => {
     const text = (f: FeatureLibrary["features"][number]) =>
@@ -117,27 +123,32 @@ export function longestContrastPrompt(
   const pos = longest("pos"),
     neg = longest("neg"),
     extra = config.queryPrinciples ? config.principles.maxNewTokens : 0;
-  let max = 0;
+  const b = { plain: 0, contrast: 0 };
   for (const p of prompts) {
     const m = contrastivePrompts(p.messages, pos, neg);
-    max = Math.max(max, tok.encodePrompt(m.pos).length, tok.encodePrompt(m.neg).length);
+    b.plain = Math.max(b.plain, tok.encodePrompt(m.plain).length);
+    b.contrast = Math.max(b.contrast, tok.encodePrompt(m.pos).length, tok.encodePrompt(m.neg).length);
   }
-  return max + extra;
+  return { plain: b.plain, contrast: b.contrast + extra };
 }
 
-/** The synthesis workload: one sampling call of 3·batch slots, and scoring batches (in-process engine). */
-export function synthWorkload(c: ModelConfig, config: SynthConfig, promptTokens: number): Workload {
+/**
+ * The synthesis workload: one sampling call of 3·batch slots (y+ from x+, y- from x-, y° from x) prefilled
+ * together, and scoring batches (in-process engine).
+ */
+export function synthWorkload(c: ModelConfig, config: SynthConfig, b: PromptBounds): Workload {
   const maxNew = config.sampling.maxNewTokens,
-    capacity = Math.min(c.maxPositionEmbeddings, promptTokens + maxNew),
-    slots = RESPONSES.length * config.batch;
-  const pair = Math.min(c.maxPositionEmbeddings, promptTokens + maxNew + 1),
+    capacity = Math.min(c.maxPositionEmbeddings, b.contrast + maxNew),
+    slots = RESPONSES.length * config.batch,
+    prefillTokens = config.batch * (b.plain + 2 * Math.min(b.contrast, capacity - maxNew));
+  const pair = Math.min(c.maxPositionEmbeddings, b.contrast + maxNew + 1),
     scoreTokens = Math.max(config.scoreBatchTokens, pair);
   const p = parameterSplit(c);
   // HOOK(half): frozenBytes 2 when a 16-bit checkpoint's weights stay 16-bit for inference.
   return {
     trainable: 0,
     frozen: p.trainable + p.frozen,
-    infer: { tokens: scoreTokens, rows: scoreTokens, slots, capacity, prefillTokens: slots * (capacity - maxNew) },
+    infer: { tokens: scoreTokens, rows: scoreTokens, slots, capacity, prefillTokens },
   };
 }
 
@@ -146,34 +157,30 @@ export function checkSynthMemory(
   what: string,
   c: ModelConfig,
   config: SynthConfig,
-  promptTokens: number,
+  bounds: PromptBounds,
   o: MemoryOptions | undefined,
 ): MemoryEstimate {
-  const est = estimateMemory(c, synthWorkload(c, config, promptTokens));
+  const est = estimateMemory(c, synthWorkload(c, config, bounds));
   if (o?.check === false) return est;
   const limit = memoryLimit(o);
   if (est.total <= limit.bytes) return est;
   const smaller = Math.max(1, Math.floor(config.batch / 4));
-  const alt = estimateMemory(c, synthWorkload(c, { ...config, batch: smaller }, promptTokens)).total;
+  const alt = estimateMemory(c, synthWorkload(c, { ...config, batch: smaller }, bounds)).total;
   throw new Error(refusal(what, est, limit, [[`synth.batch: ${smaller}`, alt]]));
 }
 
 /**
- * Records that synthesis of this config would write, as training sizes: every pair the objective reads with the
- * longest prompt and a full response (for `sso iterate`, whose records do not exist yet).
+ * Records that synthesis of this config would write, as training sizes: every pair the objective reads with its
+ * variant's longest prompt and a full response (for `sso iterate`, whose records do not exist yet).
  */
-export function boundedRecordSize(
-  c: ModelConfig,
-  train: TrainConfig,
-  synth: SynthConfig,
-  promptTokens: number,
-): RecordSize {
-  const pairs = pairsNeeded(objectiveConfig(train.objective)).length,
+export function boundedRecordSize(c: ModelConfig, train: TrainConfig, synth: SynthConfig, b: PromptBounds): RecordSize {
+  const pairs = pairsNeeded(objectiveConfig(train.objective)),
     response = synth.sampling.maxNewTokens + 1; // + the end-of-turn token the trainer scores
-  return {
-    tokens: pairs * Math.min(c.maxPositionEmbeddings, promptTokens + response),
-    rows: pairs * response,
-  };
+  const tokens = pairs.reduce(
+    (n, p) => n + Math.min(c.maxPositionEmbeddings, (PAIRS[p].variant === "plain" ? b.plain : b.contrast) + response),
+    0,
+  );
+  return { tokens, rows: pairs.length * response };
 }
 
 function refusal(what: string, est: MemoryEstimate, limit: MemoryLimit, options: [string, number][]): string {
@@ -193,28 +200,25 @@ export interface MemoryReportLine {
 
 /**
  * Estimates of scoring, synthesis and training (as configured, with recomputation toggled, and with LoRA r=16) for
- * a model config, assuming prompts of `promptTokens` tokens (system message included) and full-length responses.
+ * a model config, assuming prompts of the given lengths and full-length responses.
  */
 export function memoryReport(
   c: ModelConfig,
   config: { synth: SynthConfig; train: TrainConfig },
-  promptTokens: number,
+  b: PromptBounds,
 ): { limit: MemoryLimit; lines: MemoryReportLine[] } {
   const { synth, train } = config,
     all = parameterSplit(c),
-    size = boundedRecordSize(c, train, synth, promptTokens),
+    size = boundedRecordSize(c, train, synth, b),
     sizes = Array(train.microBatch).fill(size),
     w = trainWorkload(c, train, sizes);
-  const score = Math.max(synth.scoreBatchTokens, promptTokens + synth.sampling.maxNewTokens + 1);
+  const score = Math.max(synth.scoreBatchTokens, b.contrast + synth.sampling.maxNewTokens + 1);
   const lines: [string, Workload][] = [
     [
       `score (${score} tokens per batch)`,
       { trainable: 0, frozen: all.trainable + all.frozen, infer: { tokens: score, rows: score } },
     ],
-    [
-      `synth (batch ${synth.batch}, ${3 * synth.batch} sequences sampled together)`,
-      synthWorkload(c, synth, promptTokens),
-    ],
+    [`synth (batch ${synth.batch}, ${3 * synth.batch} sequences sampled together)`, synthWorkload(c, synth, b)],
     [`train (micro-batch ${train.microBatch} records, ${size.tokens} tokens each, recompute ${train.recompute})`, w],
     [`train with recompute ${!train.recompute}`, { ...w, train: { ...w.train!, recompute: !train.recompute } }],
     [

@@ -16,7 +16,7 @@ import { checkOutputFile } from "../util/output-path.js";
 import type { SynthConfig } from "./config.js";
 import { libraryHash, loadFeatureLibrary } from "./features.js";
 import { readPrompts } from "./input.js";
-import { checkSynthMemory, longestContrastPrompt, type MemoryOptions } from "./memory-check.js";
+import { checkSynthMemory, type MemoryOptions, promptBounds } from "./memory-check.js";
 import { SynthOutput } from "./output.js";
 import { PAIR_NAMES, RESPONSES } from "./pairs.js";
 import { policyHash } from "./record.js";
@@ -69,8 +69,7 @@ export function runSynth(run: SynthRun): SynthSummary | Promise<SynthSummary> {
       throw new Error(`${run.prompts}: prompt ${p.id}: ${(e as Error).message}`);
     }
   }
-  if (!run.remote)
-    checkSynthMemory("synth", modelConfig, config, longestContrastPrompt(tok, prompts, lib, config), run.memory);
+  if (!run.remote) checkSynthMemory("synth", modelConfig, config, promptBounds(tok, prompts, lib, config), run.memory);
   if (run.remote)
     return remoteEngine(run.remote, run.model, tok).then((engine) => start(run, tok, prompts, lib, engine));
   return start(run, tok, prompts, lib, null) as SynthSummary;
