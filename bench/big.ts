@@ -13,8 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { getBackend } from "../src/backends/index.js";
-import { parseConfig } from "../src/model/config.js";
-import { initModel, loadModel, saveModel } from "../src/model/folder.js";
+import { loadModel } from "../src/model/folder.js";
 import { Rng } from "../src/tensor/rng.js";
 import { AdamW } from "../src/train/optimizer.js";
 import { packageRoot } from "../src/util/package-root.js";
@@ -112,12 +111,20 @@ function recordSequences(rng: Rng, vocab: number, r = BIG_RECORDS): { ids: numbe
   ];
 }
 
-/** A BF16 folder of random weights for the shape, written once. */
+/** A BF16 folder of random weights for the shape, written once by `sso init-model` (in its own process, so that
+ * this one never holds the fp32 weights while a configuration's child runs). */
 function modelFolder(shape: string): string {
-  const dir = join(tmpdir(), "sso-bench-big", shape);
-  if (!existsSync(join(dir, "config.json"))) {
-    mkdirSync(dir, { recursive: true });
-    saveModel(initModel(parseConfig(SHAPES[shape]), 1, getBackend("cpu")), dir, { dtype: "BF16" });
+  const root = join(tmpdir(), "sso-bench-big"),
+    dir = join(root, shape);
+  if (!existsSync(join(dir, "model.safetensors")) && !existsSync(join(dir, "model.safetensors.index.json"))) {
+    mkdirSync(root, { recursive: true });
+    const config = join(root, `${shape}.config.json`);
+    writeFileSync(config, JSON.stringify(SHAPES[shape]));
+    const cli = join(packageRoot(), "dist", "src", "cli", "main.js");
+    const r = spawnSync(process.execPath, [cli, "init-model", "--config", config, "--out", dir, "--dtype", "bf16"], {
+      stdio: "inherit",
+    });
+    if (r.status !== 0) throw new Error(`big bench: sso init-model for ${shape} failed`);
   }
   return dir;
 }
