@@ -1,5 +1,6 @@
 // `npm run bench -- <suite>`: runs one benchmark suite. Each suite prints a table and ends with one JSON line
 // (name → value) so results can be compared run to run.
+import { benchBig } from "./big.js";
 import { benchGenerate } from "./generate.js";
 import { benchKernels } from "./kernels.js";
 import { benchServe } from "./serve.js";
@@ -12,6 +13,7 @@ const SUITES: Record<string, () => void | Promise<void>> = {
   generate: benchGenerate,
   serve: benchServe,
   share: benchShare,
+  big: () => benchBig(process.argv.slice(3)),
 };
 
 const suite = process.argv[2] ?? "kernels";

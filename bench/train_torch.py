@@ -3,16 +3,22 @@
 attention as transformers computes it without SDPA), the same batch, and the same step (forward, mean next-token
 cross-entropy, backward, clip_grad_norm_(1.0), AdamW), in float32 on 2 threads. Prints one JSON line:
 {config name: median ms per step}. Invoked by bench/train.ts with the configs as a JSON argument.
+
+With {"mode": "sso", ...} it is the twin of `npm run bench -- big` instead: SSO training steps on records shaped like
+real ones (bench_sso below), full fine-tuning or LoRA by hand, prompts shared or not.
 """
 import json
 import math
+import os
+import resource
 import sys
 import time
 
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
 
-torch.set_num_threads(2)
+torch.set_num_threads(int(os.environ.get("SSO_BENCH_THREADS", "2")))
 
 
 class Model(torch.nn.Module):
@@ -50,25 +56,45 @@ class Model(torch.nn.Module):
         return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
 
     def forward(self, ids):
+        x = self.hidden(ids)[0]
+        return x @ self.embed.weight.T if self.head is None else self.head(x)
+
+    def layer(self, l, x, cos, sin, mask, past):
+        """One decoder layer over x (B, T, C) after `past` = (k, v) of P earlier positions (B, NKV, P, HS) or None."""
+        B, T = x.shape[:2]
+        h = self.rms(x, l.ln1)
+        q = l.q(h).view(B, T, self.NH, self.HS).transpose(1, 2)
+        k = l.k(h).view(B, T, self.NKV, self.HS).transpose(1, 2)
+        v = l.v(h).view(B, T, self.NKV, self.HS).transpose(1, 2)
+        q, k = q * cos + self.rotate_half(q) * sin, k * cos + self.rotate_half(k) * sin
+        kv = (k, v)
+        if past is not None:
+            k, v = torch.cat((past[0], k), dim=2), torch.cat((past[1], v), dim=2)
+        k, v = k.repeat_interleave(self.NH // self.NKV, dim=1), v.repeat_interleave(self.NH // self.NKV, dim=1)
+        att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(self.HS) + mask, dim=-1)
+        x = x + l.o((att @ v).transpose(1, 2).reshape(B, T, -1))
+        h = self.rms(x, l.ln2)
+        return x + l.down(F.silu(l.gate(h)) * l.up(h)), kv
+
+    def hidden(self, ids, past=None, recompute=False):
+        """Final-norm hidden states of ids (B, T) at positions P.. after `past` (per layer (k, v) of P positions),
+        and each layer's (k, v) of these positions. With recompute, each layer is a checkpoint."""
         B, T = ids.shape
+        P = 0 if past is None else past[0][0].shape[2]
         x = self.embed(ids)
-        freqs = torch.outer(torch.arange(T, dtype=torch.float32), self.inv_freq)
+        freqs = torch.outer(torch.arange(P, P + T, dtype=torch.float32), self.inv_freq)
         emb = torch.cat((freqs, freqs), dim=-1)
         cos, sin = emb.cos(), emb.sin()
-        mask = torch.full((T, T), float("-inf")).triu(1)
-        for l in self.layers:
-            h = self.rms(x, l.ln1)
-            q = l.q(h).view(B, T, self.NH, self.HS).transpose(1, 2)
-            k = l.k(h).view(B, T, self.NKV, self.HS).transpose(1, 2)
-            v = l.v(h).view(B, T, self.NKV, self.HS).transpose(1, 2)
-            q, k = q * cos + self.rotate_half(q) * sin, k * cos + self.rotate_half(k) * sin
-            k, v = k.repeat_interleave(self.NH // self.NKV, dim=1), v.repeat_interleave(self.NH // self.NKV, dim=1)
-            att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(self.HS) + mask, dim=-1)
-            x = x + l.o((att @ v).transpose(1, 2).reshape(B, T, -1))
-            h = self.rms(x, l.ln2)
-            x = x + l.down(F.silu(l.gate(h)) * l.up(h))
-        x = self.rms(x, self.norm)
-        return x @ self.embed.weight.T if self.head is None else self.head(x)
+        mask = torch.cat((torch.zeros(T, P), torch.full((T, T), float("-inf")).triu(1)), dim=1)
+        kvs = []
+        for i, l in enumerate(self.layers):
+            p = None if past is None else past[i]
+            if recompute:
+                x, kv = torch.utils.checkpoint.checkpoint(self.layer, l, x, cos, sin, mask, p, use_reentrant=False)
+            else:
+                x, kv = self.layer(l, x, cos, sin, mask, p)
+            kvs.append(kv)
+        return self.rms(x, self.norm), kvs
 
 
 def bench(c, batch, seq_len, steps):
@@ -94,6 +120,157 @@ def bench(c, batch, seq_len, steps):
     return sorted(times)[len(times) // 2]
 
 
+class Bf16Linear(torch.autograd.Function):
+    """x · Wᵀ with a frozen 16-bit W converted to fp32 per call, in forward and again in backward (no fp32 copy of W
+    is kept: autograd saves the 16-bit tensor). torch 1.13's CPU bf16 matmul runs at ~0.4 GFLOPS, so the product
+    itself is fp32."""
+
+    @staticmethod
+    def forward(ctx, x, w):
+        ctx.save_for_backward(w)
+        return x @ w.float().T
+
+    @staticmethod
+    def backward(ctx, g):
+        (w,) = ctx.saved_tensors
+        return g @ w.float(), None
+
+
+class LoraLinear(torch.nn.Module):
+    """LoRA by hand: y = base(x) + (alpha/r) · (x Aᵀ) Bᵀ with the base frozen (fp32 or bf16), A and B trainable."""
+
+    def __init__(self, base, r, alpha, bf16):
+        super().__init__()
+        out_f, in_f = base.weight.shape
+        self.bf16 = bf16
+        w = base.weight.detach()
+        self.register_buffer("w", w.to(torch.bfloat16) if bf16 else w.clone())
+        self.register_buffer("b", None if base.bias is None else base.bias.detach().clone())
+        self.A = torch.nn.Parameter(torch.randn(r, in_f) / math.sqrt(in_f))
+        self.B = torch.nn.Parameter(torch.randn(out_f, r) * 1e-3)  # PEFT starts at 0; nonzero so A gets gradients
+        self.scale = alpha / r
+
+    def forward(self, x):
+        y = Bf16Linear.apply(x, self.w) if self.bf16 else F.linear(x, self.w)
+        if self.b is not None:
+            y = y + self.b
+        return y + (x @ self.A.T) @ self.B.T * self.scale
+
+
+def to_lora(model, r, alpha, bf16):
+    """Freezes everything and swaps every linear layer of attention and MLP for a LoraLinear."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for l in model.layers:
+        for name in ("q", "k", "v", "o", "gate", "up", "down"):
+            setattr(l, name, LoraLinear(getattr(l, name), r, alpha, bf16))
+    if bf16:
+        model.embed.weight.data = model.embed.weight.data.to(torch.bfloat16).float()  # values as a bf16 checkpoint's
+
+
+def bench_sso(spec):
+    """SSO training steps on synthetic records shaped like real ones: per record the sso preset's six sequences —
+    x: y+, y-; x+: y+, y-; x-: y+, y° — with x = query tokens, x± = system + query tokens, each response `response`
+    tokens. The LM head runs on the scored (response) rows only, as our engine does. The loss is Σ c·logp over the
+    sequences with fixed coefficients (the objective itself is a scalar function of those sums: negligible work).
+    Unshared: each sequence is prompt + response. Shared: each prompt is computed once and its responses attend to
+    its keys/values (gradients from every response flow back into it). Prints one JSON line."""
+    c, n, steps = spec["config"], spec["records"], spec["steps"]
+    S, Q, R = spec["system"], spec["query"], spec["response"]
+    torch.manual_seed(0)
+    model = Model(c)
+    lora = spec.get("lora")
+    if lora:
+        to_lora(model, lora["r"], lora.get("alpha", 2 * lora["r"]), spec.get("base") == "bf16")
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trainable, lr=1e-5, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
+    V, recompute, shared = c["vocab_size"], spec.get("recompute", False), spec.get("shared", False)
+    g = torch.Generator().manual_seed(1)
+    ids = lambda *shape: torch.randint(0, V, shape, generator=g)
+    # Per variant: prompt length and how many responses; 2 + 2 + 2 = the six sequences.
+    variants = [(Q, 2), (S + Q, 2), (S + Q, 2)]
+    head = model.embed.weight if model.head is None else model.head.weight
+
+    def logps(h, targets):
+        logits = (h @ head.T).float()
+        return torch.log_softmax(logits, -1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+
+    def variant_logps(prompt, resp, shared):
+        """Σ log p(response | prompt) of n prompts (n, P) × k responses each (n, k, R), as (n, k)."""
+        (n, P), k = prompt.shape, resp.shape[1]
+        if shared:
+            hp, kv = model.hidden(prompt, recompute=recompute)
+            past = [(a.repeat_interleave(k, 0), b.repeat_interleave(k, 0)) for a, b in kv]
+            hr, _ = model.hidden(resp.view(n * k, R), past, recompute)
+            first = logps(hp[:, -1:].expand(n, k, -1).reshape(n * k, 1, -1), resp.view(n * k, R)[:, :1])
+            rest = logps(hr[:, :-1], resp.view(n * k, R)[:, 1:])
+            return torch.cat((first, rest), 1).sum(1).view(n, k)
+        seq = torch.cat((prompt.unsqueeze(1).expand(n, k, P), resp), 2).view(n * k, P + R)
+        h, _ = model.hidden(seq, recompute=recompute)
+        return logps(h[:, P - 1 : -1], seq[:, P:]).sum(1).view(n, k)
+
+    if spec.get("check"):
+        # The shared path against the plain one on the same ids: log-probs and gradients.
+        prompt, resp = ids(n, S + Q), ids(n, 2, R)
+        out = {}
+        for sh in (False, True):
+            opt.zero_grad(set_to_none=True)
+            lp = variant_logps(prompt, resp, sh)
+            lp.sum().backward()
+            out[sh] = (lp.detach(), [p.grad.clone() for p in trainable])
+        print(
+            json.dumps(
+                {
+                    "max_logp_diff": (out[False][0] - out[True][0]).abs().max().item(),
+                    "max_grad_diff": max((a - b).abs().max().item() for a, b in zip(out[False][1], out[True][1])),
+                    "max_grad": max(a.abs().max().item() for a in out[False][1]),
+                }
+            )
+        )
+        return
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        total = 0.0
+        for P, k in variants:
+            prompt, resp = ids(n, P), ids(n, k, R)
+            coef = torch.linspace(-1, 1, n * k).view(n, k) / (n * 6)
+            lp = variant_logps(prompt, resp, shared)
+            loss = (coef * lp).sum()
+            loss.backward()
+            total += loss.item()
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+        opt.step()
+        return total
+
+    step()  # warm-up
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    sec = sorted(times)[len(times) // 2]
+    tokens = n * sum(k * (P + R) for P, k in variants)
+    print(
+        json.dumps(
+            {
+                "params": sum(p.numel() for p in model.parameters()) + sum(b.numel() for b in model.buffers()),
+                "trainable": sum(p.numel() for p in trainable),
+                "records_per_step": n,
+                "tokens_per_step": tokens,
+                "s_per_step": round(sec, 3),
+                "records_per_min": round(60 * n / sec, 3),
+                "tokens_per_s": round(tokens / sec, 1),
+                "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3),
+                "threads": torch.get_num_threads(),
+            }
+        )
+    )
+
+
 if __name__ == "__main__":
     spec = json.loads(sys.argv[1])
-    print(json.dumps({name: bench(c, spec["batch"], spec["seqLen"], spec["steps"]) for name, c in spec["configs"].items()}))
+    if spec.get("mode") == "sso":
+        bench_sso(spec)
+    else:
+        print(json.dumps({name: bench(c, spec["batch"], spec["seqLen"], spec["steps"]) for name, c in spec["configs"].items()}))

@@ -27,6 +27,14 @@ export { worldPairJudge } from "./eval/world-judge.js";
 export { type ModelConfig, parseConfig } from "./model/config.js";
 export { initModel, type LoadOptions, loadModel, readConfig, type SaveOptions, saveModel } from "./model/folder.js";
 export { attachLora, initLora, LoraSettings, loraScale, mergeLora } from "./model/lora.js";
+export {
+  availableMemory,
+  estimateMemory,
+  type MemoryEstimate,
+  type MemoryLimit,
+  parameterSplit,
+  type Workload,
+} from "./model/memory.js";
 export { loadMerged, type MergeRun, mergeAdapter } from "./model/merge.js";
 export { Model, type SequenceInput, type SequenceOutput } from "./model/model.js";
 export { type Adapter, readAdapter, writeAdapter } from "./model/peft.js";
@@ -45,6 +53,7 @@ export { type GenerateFileOptions, generateFile } from "./sample/generate-file.j
 export type { SamplingParams } from "./sample/sampling.js";
 export { SynthConfig } from "./sso/config.js";
 export { type IterateRun, type IterationSummary, runIterate } from "./sso/iterate.js";
+export { type MemoryOptions, memoryReport } from "./sso/memory-check.js";
 export {
   BASE_LOSSES,
   type ObjectiveConfig,

@@ -3,9 +3,10 @@
 import { resolveConfig, SsoConfig } from "../config.js";
 import { validate } from "../sso/file.js";
 import { runIterate } from "../sso/iterate.js";
-import { type TrainCliOptions, withTrainerFlags } from "./train.js";
+import { memoryFlags, type TrainCliOptions, withTrainerFlags } from "./train.js";
 
-export interface IterateCliOptions extends Pick<TrainCliOptions, "trainer" | "nproc" | "python"> {
+export interface IterateCliOptions
+  extends Pick<TrainCliOptions, "trainer" | "nproc" | "python" | "memoryLimit" | "memoryCheck"> {
   model: string;
   prompts: string;
   out: string;
@@ -26,5 +27,5 @@ export function iterateCommand(opts: IterateCliOptions): void {
     SsoConfig,
     "command line",
   );
-  runIterate({ model: opts.model, prompts: opts.prompts, out: opts.out, config });
+  runIterate({ model: opts.model, prompts: opts.prompts, out: opts.out, config, memory: memoryFlags(opts) });
 }

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 // The `sso` command line: parses flags with commander and hands each command to a library function, loaded
 // lazily so that `sso --help` stays fast. Errors are printed once, as one line, with a non-zero exit.
-import { Command, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { packageRoot } from "../util/package-root.js";
 import {
   Count,
@@ -49,7 +49,16 @@ program
   .command("info")
   .description("show the compute backends available on this machine and how each computes")
   .option("--json", "print as JSON", false)
-  .action(async (opts: { json: boolean }) => {
+  .option("--model <dir>", "also estimate the peak memory of scoring, synthesis and training this model here")
+  .option("--config <file>", "--model: sso config (JSON or YAML) whose synth and train sections apply")
+  .option(
+    "--prompt-tokens <n>",
+    "--model: tokens of the longest x+ / x- prompt (system message and query)",
+    flag("--prompt-tokens", Count),
+    450,
+  )
+  .option("--query-tokens <n>", "--model: tokens of the longest plain prompt x", flag("--query-tokens", Count), 50)
+  .action(async (opts: import("./info.js").InfoOptions) => {
     const { runInfo } = await import("./info.js");
     runInfo(opts);
   });
@@ -142,6 +151,14 @@ samplingOptions(
   256,
 ).action(async (opts) => (await import("./chat.js")).runChat(opts));
 
+/** The memory check's flags (train, synth, iterate): a limit other than the machine's, or no check at all. */
+const memoryLimit = () =>
+  new Option(
+    "--memory-limit <GB>",
+    "refuse when the estimated peak memory exceeds this many GB (2^30 bytes) instead of the machine's",
+  ).argParser(flag("--memory-limit", Positive));
+const noMemoryCheck = () => new Option("--no-memory-check", "skip the peak-memory estimate before the run");
+
 program
   .command("synth")
   .description(
@@ -178,6 +195,8 @@ program
   .option("--api-key <key>", "--engine openai/sglang: bearer token (default: $OPENAI_API_KEY)")
   .option("--concurrency <n>", "--engine openai/sglang: requests in flight (default 16)", flag("--concurrency", Count))
   .option("--timeout <s>", "--engine openai/sglang: seconds per request (default 600)", flag("--timeout", Seconds))
+  .addOption(memoryLimit())
+  .addOption(noMemoryCheck())
   .action(async (opts) => (await import("./synth.js")).synthCommand(opts));
 
 program
@@ -227,6 +246,8 @@ program
   .option("--node-rank <k>", "torch: this node's index (0 = the master)", flag("--node-rank", Index))
   .option("--master-addr <host>", "torch: node 0's address")
   .option("--master-port <port>", "torch: node 0's rendezvous port", flag("--master-port", Port))
+  .addOption(memoryLimit())
+  .addOption(noMemoryCheck())
   .action(async (opts) => (await import("./train.js")).trainCommand(opts));
 
 program
@@ -243,6 +264,8 @@ program
   .option("--trainer <name>", "ts (our engine) or torch (PyTorch ranks, python/sso_torch); default from the config")
   .option("--nproc <n>", "torch: processes (ranks) on this node", flag("--nproc", Count))
   .option("--python <path>", "torch: a Python with torch (default from the config: python3)")
+  .addOption(memoryLimit())
+  .addOption(noMemoryCheck())
   .action(async (opts) => (await import("./iterate.js")).iterateCommand(opts));
 
 const evalCommand = program

@@ -5,6 +5,7 @@
 import { loadConfig } from "../config.js";
 import { resolveSynthConfig, type SynthOverrides } from "../sso/config.js";
 import { type RemoteOptions, runSynth } from "../sso/run-synth.js";
+import { memoryFlags } from "./train.js";
 
 export interface SynthCliOptions extends SynthOverrides {
   model: string;
@@ -22,6 +23,8 @@ export interface SynthCliOptions extends SynthOverrides {
   concurrency?: number;
   /** Seconds per request. */
   timeout?: number;
+  memoryLimit?: number;
+  memoryCheck?: boolean;
 }
 
 /** The remote engine's settings for --engine openai, or undefined for the in-process one. */
@@ -58,5 +61,6 @@ export async function synthCommand(opts: SynthCliOptions): Promise<void> {
     backend: opts.backend,
     remote: remoteOptions(opts),
     adapter: opts.adapter,
+    memory: memoryFlags(opts),
   });
 }

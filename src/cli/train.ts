@@ -3,6 +3,7 @@
 // step, OUT/checkpoint the latest checkpoint; `--resume` continues from it exactly.
 import { loadConfig } from "../config.js";
 import { validate } from "../sso/file.js";
+import type { MemoryOptions } from "../sso/memory-check.js";
 import { runTrain } from "../sso/run-train.js";
 import { TrainConfig } from "../sso/train-config.js";
 
@@ -25,7 +26,16 @@ export interface TrainCliOptions {
   nodeRank?: number;
   masterAddr?: string;
   masterPort?: number;
+  memoryLimit?: number;
+  /** false with --no-memory-check. */
+  memoryCheck?: boolean;
 }
+
+/** The memory check's flags as the library takes them. */
+export const memoryFlags = (o: { memoryLimit?: number; memoryCheck?: boolean }): MemoryOptions => ({
+  check: o.memoryCheck !== false,
+  limitGB: o.memoryLimit,
+});
 
 /** The train section with the trainer flags (shared with `sso iterate`) over it; validated by the caller. */
 export function withTrainerFlags(train: Record<string, unknown> & { torch?: object }, opts: Partial<TrainCliOptions>) {
@@ -65,5 +75,6 @@ export function trainCommand(opts: TrainCliOptions): void {
     config,
     backend: opts.backend ?? file.backend,
     resume: opts.resume,
+    memory: memoryFlags(opts),
   });
 }

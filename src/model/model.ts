@@ -38,7 +38,9 @@ export interface SequenceOutput {
 interface TrunkState {
   ids: Int32Array;
   io: LayerInputs;
-  acts: LayerActivations[];
+  acts: LayerActivations[]; // every layer's activations; empty with recomputation
+  /** With recomputation: each layer's input (layer l reads inputs[l]); backward recomputes the layer from it. */
+  inputs?: Float32Array[];
   final: { x: Float32Array; rstd: Float32Array };
   generation: number; // which forward({forBackward}) produced it
 }
@@ -52,7 +54,9 @@ export interface RowsState extends TrunkState {
 export interface ForwardState {
   ids: Int32Array;
   io: LayerInputs;
-  acts: LayerActivations[];
+  acts: LayerActivations[]; // every layer's activations; empty with recomputation
+  /** With recomputation: each layer's input (layer l reads inputs[l]); backward recomputes the layer from it. */
+  inputs?: Float32Array[];
   final: { x: Float32Array; rstd: Float32Array; h: Float32Array; hRows: Float32Array };
   rows: Int32Array; // packed row of each scored token's predictor
   targets: Int32Array;
@@ -64,9 +68,11 @@ export interface ForwardState {
 }
 
 /** Rows per LM-head chunk: at least 16, and logits of at most 2^23 floats (32 MB) at once. */
-const chunkRows = (V: number): number => Math.max(16, Math.floor(2 ** 23 / V));
+export const chunkRows = (V: number): number => Math.max(16, Math.floor(2 ** 23 / V));
 /** Forward keeps the logits for backward up to this many floats (256 MB); beyond, backward recomputes them. */
-const LOGITS_CACHE_FLOATS = 2 ** 26;
+export const LOGITS_CACHE_FLOATS = 2 ** 26;
+/** The one set of layer buffers that recomputation reuses, in forward and in backward. */
+const RECOMPUTE_TAG = "recompute";
 
 export class Model {
   readonly invFreq: Float32Array;
@@ -99,6 +105,11 @@ export class Model {
   /** Freezes parameters whose names match any glob (`*` = any characters); they get no gradient. */
   freeze(patterns: readonly string[]): void {
     this.isFrozen = frozenMatcher(patterns);
+  }
+
+  /** Bytes the training and inference workspaces hold: buffers only grow, so these are the peaks so far. */
+  get workspaceBytes(): { train: number; infer: number } {
+    return { train: 4 * this.trainWs.size, infer: 4 * this.inferWs.size };
   }
 
   /** Zeroed gradient buffers for every trainable parameter. */
@@ -184,13 +195,15 @@ export class Model {
 
   /**
    * Forward pass. With `forBackward`, also returns the state backward() needs; that state lives in the model's
-   * training workspace and is valid until the next forward({forBackward}) call (backward checks this).
+   * training workspace and is valid until the next forward({forBackward}) call (backward checks this). With
+   * `recompute` too, it keeps only each layer's input (and what the LM head needs); backward then recomputes one
+   * layer's activations at a time into one reused set of buffers — the same kernels on the same inputs.
    * With `sharePrompts`, sequences with the same prompt (ids before scoreFrom) compute it once (share.ts); outputs
    * and backward's gradients stay in the caller's order.
    */
   forward(
     input: readonly SequenceInput[],
-    opts: { wantLogits?: boolean; forBackward?: boolean; sharePrompts?: boolean } = {},
+    opts: { wantLogits?: boolean; forBackward?: boolean; recompute?: boolean; sharePrompts?: boolean } = {},
   ): { outputs: SequenceOutput[]; state?: ForwardState } {
     const be = this.backend,
       C = this.config.hiddenSize,
@@ -201,7 +214,8 @@ export class Model {
     const R = rows.length;
     const ws = opts.forBackward ? this.trainWs : this.inferWs;
     if (opts.forBackward) this.generation++;
-    const { x, h, rstd, acts } = this.hidden(ids, io, ws, !!opts.forBackward);
+    const keep = !opts.forBackward ? "none" : opts.recompute ? "inputs" : "all";
+    const { x, h, rstd, acts, inputs } = this.hidden(ids, io, ws, keep);
     const final = { x, rstd, h, hRows: ws.get("final.hRows", R * C) };
     for (let i = 0; i < R; i++) final.hRows.set(final.h.subarray(rows[i] * C, (rows[i] + 1) * C), i * C);
 
@@ -226,6 +240,7 @@ export class Model {
         ids,
         io,
         acts,
+        inputs,
         final,
         rows,
         targets,
@@ -257,7 +272,7 @@ export class Model {
     });
     const ws = opts.forBackward ? this.trainWs : this.inferWs;
     if (opts.forBackward) this.generation++;
-    const { x, h, rstd, acts } = this.hidden(ids, io, ws, !!opts.forBackward);
+    const { x, h, rstd, acts } = this.hidden(ids, io, ws, opts.forBackward ? "all" : "none");
     const hidden = new Float32Array(S * C);
     for (let s = 0; s < S; s++) hidden.set(h.subarray(rows[s] * C, (rows[s] + 1) * C), s * C);
     if (!opts.forBackward) return { hidden };
@@ -278,7 +293,8 @@ export class Model {
 
   /**
    * Embedding, every layer and the final norm over packed tokens. Training keeps each layer's activations in its
-   * own buffers; inference gives every layer the same set and copies each layer's output back into the embedding's
+   * own buffers ("all"), or only each layer's input with one reused set of activations ("inputs", recomputation).
+   * Inference ("none") gives every layer the same set and copies each layer's output back into the embedding's
    * buffer (its input, consumed by then): one layer's activations in memory instead of two (161 KB per token at
    * Qwen2.5-1.5B's shape), for a T×C copy per layer.
    */
@@ -286,8 +302,8 @@ export class Model {
     ids: Int32Array,
     io: LayerInputs,
     ws: Workspace,
-    keepActs: boolean,
-  ): { x: Float32Array; h: Float32Array; rstd: Float32Array; acts: LayerActivations[] } {
+    keep: "all" | "inputs" | "none",
+  ): { x: Float32Array; h: Float32Array; rstd: Float32Array; acts: LayerActivations[]; inputs?: Float32Array[] } {
     const be = this.backend,
       c = this.config,
       C = c.hiddenSize,
@@ -295,26 +311,32 @@ export class Model {
       lc = layerConfig(c);
     let x = ws.get("embed", T * C);
     be.embeddingForward(x, this.weights.get("model.embed_tokens.weight")!, ids, T, C);
-    const acts: LayerActivations[] = [];
+    const acts: LayerActivations[] = [],
+      inputs = keep === "inputs" ? [x] : undefined;
     for (let l = 0; l < c.numLayers; l++) {
+      const tag = keep === "all" ? `L${l}` : keep === "inputs" ? RECOMPUTE_TAG : "L";
       const r = layerForward(
         be,
         lc,
         layerWeights(this.weights, l, c.qkvBias),
         x,
         { ...io, layer: l },
-        ws.scope(keepActs ? `L${l}` : "L", false),
+        ws.scope(tag, false),
         layerLora(this.params, l, this.lora),
       );
-      if (keepActs) {
+      if (keep === "all") {
         acts.push(r.acts);
         x = r.out;
+      } else if (inputs) {
+        x = ws.get(`input${l + 1}`, T * C);
+        x.set(r.out);
+        inputs.push(x);
       } else x.set(r.out);
     }
     const h = ws.get("final.h", T * C),
       rstd = ws.get("final.rstd", T);
     be.rmsnormForward(h, rstd, x, this.params.get("model.norm.weight")!, T, C, c.rmsNormEps);
-    return { x, h, rstd, acts };
+    return { x, h, rstd, acts, inputs: inputs?.slice(0, c.numLayers) };
   }
 
   /**
@@ -325,7 +347,7 @@ export class Model {
     const C = this.config.hiddenSize,
       V = this.config.vocabSize,
       R = rows.length;
-    const { h } = this.hidden(ids, io, this.inferWs, false);
+    const { h } = this.hidden(ids, io, this.inferWs, "none");
     const hRows = this.inferWs.get("final.hRows", R * C);
     for (let i = 0; i < R; i++) hRows.set(h.subarray(rows[i] * C, (rows[i] + 1) * C), i * C);
     const logits = new Float32Array(R * V);
@@ -426,18 +448,23 @@ export class Model {
       C,
     );
     for (let l = c.numLayers - 1; l >= 0; l--) {
-      const dPrev = ws.zeros(`grad.x${(c.numLayers - l) % 2}`, T * C);
+      const dPrev = ws.zeros(`grad.x${(c.numLayers - l) % 2}`, T * C),
+        w = layerWeights(this.weights, l, c.qkvBias),
+        lora = layerLora(this.params, l, this.lora);
+      const acts = state.inputs
+        ? layerForward(be, lc, w, state.inputs[l], state.io, ws.scope(RECOMPUTE_TAG, false), lora).acts
+        : state.acts[l];
       layerBackward(
         be,
         lc,
-        layerWeights(this.weights, l, c.qkvBias),
-        state.acts[l],
+        w,
+        acts,
         state.io,
         dx,
         dPrev,
         layerWeights(grads, l, c.qkvBias),
         ws.scope("grad.layer", true),
-        layerLora(this.params, l, this.lora),
+        lora,
         layerLoraGrads(grads, l, this.lora),
       );
       dx = dPrev;

@@ -17,7 +17,7 @@ import { join, resolve } from "node:path";
 import { getBackend } from "../backends/index.js";
 import type { SsoConfig } from "../config.js";
 import { evaluateIteration, type IterationEval, iterationEvalLine } from "../eval/iteration.js";
-import { loadModel } from "../model/folder.js";
+import { loadModel, readConfig } from "../model/folder.js";
 import { mergeAdapter } from "../model/merge.js";
 import { Tokenizer } from "../tokenizer/tokenizer.js";
 import { readCheckpointState } from "../train/checkpoint.js";
@@ -25,7 +25,15 @@ import { type MetricsLine, readMetrics } from "../train/metrics.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { readJson } from "../util/files.js";
 import { readJsonl, toJsonl } from "../util/jsonl.js";
+import { loadFeatureLibrary } from "./features.js";
 import { readPrompts } from "./input.js";
+import {
+  boundedRecordSize,
+  checkSynthMemory,
+  checkTrainMemory,
+  type MemoryOptions,
+  promptBounds,
+} from "./memory-check.js";
 import { SsoRecord } from "./record.js";
 import { runSynth } from "./run-synth.js";
 import { runTrain } from "./run-train.js";
@@ -39,6 +47,8 @@ export interface IterateRun {
   out: string;
   /** Resolved config (src/config.ts resolveConfig): synth, train, iterate sections and the backend. */
   config: SsoConfig;
+  /** The memory checks of synthesis and training (default: on, against the machine's memory). */
+  memory?: MemoryOptions;
 }
 
 export interface IterationSummary {
@@ -63,7 +73,8 @@ export function runIterate(given: IterateRun): { iterations: IterationSummary[];
   const run = { ...given, model: resolve(given.model), prompts: resolve(given.prompts), out: resolve(given.out) };
   const { config } = run,
     iterations = config.iterate.iterations;
-  readPrompts(run.prompts); // a bad or empty prompts file fails here, before anything is written
+  const prompts = readPrompts(run.prompts); // a bad or empty prompts file fails here, before anything is written
+  checkMemory(run, prompts);
   const inputs = { model: run.model, prompts: run.prompts, config };
   mkdirSync(run.out, { recursive: true });
   const runPath = join(run.out, "run.json");
@@ -107,6 +118,22 @@ export function runIterate(given: IterateRun): { iterations: IterationSummary[];
   return result;
 }
 
+/**
+ * Both stages' memory estimates before any work, the records bounded by the synthesis config (the longest prompt
+ * with its principles, full-length responses); each stage checks again with what it then knows.
+ */
+function checkMemory(run: IterateRun, prompts: ReturnType<typeof readPrompts>): void {
+  if (run.memory?.check === false) return;
+  const { synth, train } = run.config,
+    c = readConfig(run.model);
+  const bounds = promptBounds(Tokenizer.fromDir(run.model), prompts, loadFeatureLibrary(synth.features), synth);
+  checkSynthMemory("iterate (synthesis)", c, synth, bounds, run.memory);
+  if (train.trainer === "ts") {
+    const size = boundedRecordSize(c, train, synth, bounds);
+    checkTrainMemory("iterate (training)", c, train, Array(train.microBatch).fill(size), run.memory);
+  }
+}
+
 /** Iteration k: synthesise with `policy`, (re)score the reference if configured, train. */
 function iteration(run: IterateRun, k: number, policy: string): IterationSummary {
   const { config } = run,
@@ -124,6 +151,7 @@ function iteration(run: IterateRun, k: number, policy: string): IterationSummary
     out: data,
     config: { ...config.synth, iteration: k - 1 },
     backend,
+    memory: run.memory,
   });
   if (synth.kept === 0)
     throw new Error(`iteration ${k}: synthesis kept no records of ${synth.prompts} prompts (see ${data}.summary.json)`);
@@ -141,7 +169,15 @@ function iteration(run: IterateRun, k: number, policy: string): IterationSummary
     state = readCheckpointState(join(trainOut, "checkpoint"));
   if (!(existsSync(adapter ?? model) && state && state.step === state.totalSteps)) {
     console.error(`— iteration ${k}/${n}: train`);
-    runTrain({ model: policy, data: trainData, out: trainOut, config: config.train, backend, resume: true });
+    runTrain({
+      model: policy,
+      data: trainData,
+      out: trainOut,
+      config: config.train,
+      backend,
+      resume: true,
+      memory: run.memory,
+    });
   }
   if (adapter && !existsSync(model))
     mergeAdapter({ model: policy, adapter, out: model, dtype: config.train.saveDtype, backend });

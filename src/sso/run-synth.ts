@@ -1,6 +1,6 @@
 // Synthesis into a file (SSO-SPEC §2): the library function behind `sso synth` and each iteration of `sso iterate`.
-// Takes a resolved config; validates everything (features, prompts, chat template) before the model loads or OUT
-// is touched; runs the chunks in-process or on a remote OpenAI-compatible engine; appends records chunk by chunk
+// Takes a resolved config; validates everything (features, prompts, chat template, the memory estimate) before the
+// model loads or OUT is touched; runs the chunks in-process or on a remote OpenAI-compatible engine; appends records chunk by chunk
 // (resumable, see output.ts); shows one progress bar per stage on a terminal; writes and prints the summary.
 // Not here: flag parsing (src/cli/synth.ts) and the stages themselves (synth.ts, stages.ts).
 
@@ -17,6 +17,7 @@ import { checkOutputFile } from "../util/output-path.js";
 import type { SynthConfig } from "./config.js";
 import { libraryHash, loadFeatureLibrary } from "./features.js";
 import { readPrompts } from "./input.js";
+import { checkSynthMemory, type MemoryOptions, promptBounds } from "./memory-check.js";
 import { SynthOutput } from "./output.js";
 import { PAIR_NAMES, RESPONSES } from "./pairs.js";
 import { policyHash } from "./record.js";
@@ -47,6 +48,8 @@ export interface SynthRun {
   remote?: RemoteOptions;
   /** A PEFT LoRA adapter folder applied to the in-process policy (not with a remote engine). */
   adapter?: string;
+  /** The memory check before loading the model (in-process engine; default: on, against the machine's memory). */
+  memory?: MemoryOptions;
 }
 
 /** Synthesises run.prompts into run.out (or finishes/resumes an earlier run); returns the summary. In-process
@@ -61,8 +64,9 @@ export function runSynth(run: SynthRun): SynthSummary | Promise<SynthSummary> {
   const lib = loadFeatureLibrary(config.features);
   checkConfig(config, lib);
   const prompts = readPrompts(run.prompts);
-  const tok = Tokenizer.fromDir(run.model);
-  checkTokenizerFitsModel(tok, readConfig(run.model).vocabSize);
+  const tok = Tokenizer.fromDir(run.model),
+    modelConfig = readConfig(run.model);
+  checkTokenizerFitsModel(tok, modelConfig.vocabSize);
   for (const p of prompts) {
     try {
       tok.applyChatTemplate(p.messages, { addGenerationPrompt: true });
@@ -70,6 +74,7 @@ export function runSynth(run: SynthRun): SynthSummary | Promise<SynthSummary> {
       throw new Error(`${run.prompts}: prompt ${p.id}: ${(e as Error).message}`);
     }
   }
+  if (!run.remote) checkSynthMemory("synth", modelConfig, config, promptBounds(tok, prompts, lib, config), run.memory);
   if (run.remote)
     return remoteEngine(run.remote, run.model, tok).then((engine) => start(run, tok, prompts, lib, engine));
   return start(run, tok, prompts, lib, null) as SynthSummary;

@@ -1,6 +1,6 @@
 // Training on a records file: the library function behind `sso train` and each iteration of `sso iterate`. Reads
 // and validates the records, refuses to overwrite a checkpoint unless resuming, loads the policy (or the
-// checkpoint's model when resuming), trains (train.ts, or PyTorch ranks: torch-train.ts) and prints one closing line. Not here: flags, the loop.
+// checkpoint's model when resuming) once the memory estimate fits (memory-check.ts), trains (train.ts, or PyTorch ranks: torch-train.ts) and prints one closing line. Not here: flags, the loop.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { getBackend } from "../backends/index.js";
@@ -8,10 +8,12 @@ import { loadModel, readConfig } from "../model/folder.js";
 import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 import { readCheckpointState } from "../train/checkpoint.js";
 import { readJsonl } from "../util/jsonl.js";
+import { checkTrainMemory, type MemoryOptions } from "./memory-check.js";
+import { pairsNeeded } from "./objective.js";
 import { SsoRecord } from "./record.js";
 import { checkTorch, trainTorch } from "./torch-train.js";
-import { type StepMetrics, trainSso } from "./train.js";
-import type { TrainConfig } from "./train-config.js";
+import { recordSequences, type StepMetrics, trainSso } from "./train.js";
+import { objectiveConfig, type TrainConfig } from "./train-config.js";
 
 export interface TrainRun {
   /** The policy folder (with tokenizer); saved models carry its tokenizer files. */
@@ -24,6 +26,8 @@ export interface TrainRun {
   backend: string;
   /** Continue from OUT/checkpoint when it exists; without it an existing checkpoint is an error. */
   resume: boolean;
+  /** The memory check before loading the model (our trainer; default: on, against the machine's memory). */
+  memory?: MemoryOptions;
 }
 
 /** Trains run.model on run.data into run.out; returns the metrics of the steps run now. */
@@ -39,8 +43,19 @@ export function runTrain(run: TrainRun): StepMetrics[] {
   const resuming = run.resume && readCheckpointState(ckpt) !== undefined;
   if (!run.resume && existsSync(ckpt))
     throw new Error(`${ckpt} exists: pass --resume to continue it, or choose another --out`);
-  const tok = Tokenizer.fromDir(run.model);
-  checkTokenizerFitsModel(tok, readConfig(run.model).vocabSize);
+  const tok = Tokenizer.fromDir(run.model),
+    config = readConfig(run.model);
+  checkTokenizerFitsModel(tok, config.vocabSize);
+  if (!torch) {
+    const pairs = pairsNeeded(objectiveConfig(run.config.objective));
+    const sizes = records.map((r) =>
+      recordSequences(tok, r, pairs).reduce(
+        (a, s) => ({ tokens: a.tokens + s.ids.length, rows: a.rows + s.ids.length - s.scoreFrom }),
+        { tokens: 0, rows: 0 },
+      ),
+    );
+    checkTrainMemory("train", config, run.config, sizes, run.memory);
+  }
   const t0 = performance.now(),
     opts = { out: run.out, sourceDir: run.model, resume: resuming };
   const steps = torch

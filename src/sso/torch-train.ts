@@ -108,7 +108,7 @@ export function trainTorch(
         .map((s) => s.name)
         .filter((n) => !frozen(n)),
       threads: Math.max(1, Math.floor(availableParallelism() / t.nproc)),
-      torch: t,
+      torch: { ...t, gradientCheckpointing: t.gradientCheckpointing || cfg.recompute },
     }),
   );
   const metricsPath = join(opts.out, "metrics.jsonl");

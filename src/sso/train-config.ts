@@ -75,6 +75,12 @@ export const TrainConfig = z
     lora: LoraSettings.optional(),
     /** Parameter-name globs that are not trained, e.g. "model.embed_tokens.*". */
     freeze: z.array(z.string()).default([]),
+    /**
+     * Activation recomputation: forward keeps only each layer's input and backward recomputes one layer at a time
+     * (about one extra forward per step) — far less activation memory for long sequences; the same results. With
+     * trainer torch it turns on torch.gradientCheckpointing.
+     */
+    recompute: z.boolean().default(false),
     /** Weight dtype of saved model folders. */
     saveDtype: z.enum(["F32", "BF16"]).default("F32"),
     /** ts = our engine in this process; torch = PyTorch ranks (python/sso_torch), same math and outputs. */

@@ -134,10 +134,10 @@ export function stepPlan(n: number, cfg: Pick<TrainConfig, "batchSize" | "epochs
   };
 }
 
-/** Identifies a run's records and math; which trainer runs it (and on how many ranks) and whether it shares prompts
- *  (the same math up to float rounding) are not part of it. */
+/** Identifies a run's records and math; which trainer runs it (on how many ranks), whether it shares prompts and
+ *  whether it recomputes activations (the same math up to float rounding) are not part of it. */
 export function fingerprint(records: readonly SsoRecord[], cfg: TrainConfig): string {
-  const { trainer: _t, torch: _x, sharePrefixes: _s, ...math } = cfg;
+  const { trainer: _t, torch: _x, sharePrefixes: _s, recompute: _r, ...math } = cfg;
   const h = createHash("sha256").update(JSON.stringify(math));
   for (const r of records) h.update(`${r.id}\0${r.ref_chosen_logps}\0${r.chosen[0].content}\0`);
   return h.digest("hex").slice(0, 16);
@@ -265,7 +265,7 @@ function trainStep(
   sequences: (i: number) => Sequence[],
   obj: ReturnType<typeof objectiveConfig>,
   pairs: readonly Pair[],
-  { microBatch, sharePrefixes }: Pick<TrainConfig, "microBatch" | "sharePrefixes">,
+  { microBatch, sharePrefixes, recompute }: Pick<TrainConfig, "microBatch" | "sharePrefixes" | "recompute">,
 ): StepResult {
   for (const g of grads.values()) g.fill(0);
   const t0 = performance.now();
@@ -277,7 +277,7 @@ function trainStep(
   for (let b0 = 0; b0 < batch.length; b0 += microBatch) {
     const mb = batch.slice(b0, b0 + microBatch),
       seqs = mb.flatMap((i) => sequences(i));
-    const { outputs, state } = model.forward(seqs, { forBackward: true, sharePrompts: sharePrefixes });
+    const { outputs, state } = model.forward(seqs, { forBackward: true, sharePrompts: sharePrefixes, recompute });
     const sumsOf = outputs.map((o) => o.tokenLogps.reduce((a, x) => a + x, 0));
     const recs: RecordLogps[] = mb.map((_, r) =>
       Object.fromEntries(

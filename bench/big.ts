@@ -1,0 +1,256 @@
+// `npm run bench -- big [tiny]`: real model sizes on one machine (issue 14). Five configurations with random BF16
+// weights (Qwen2.5-0.5B and -1.5B shapes, written once as BF16 folders under the temp dir): SSO training steps on
+// records shaped like real ones (system ~400 tokens, query ~50, responses ~200; the sso preset's six sequences) and
+// a scoring pass, each in its own child process so that its peak RSS is its own; the training ones also in the
+// PyTorch CPU twin (bench/train_torch.py, mode "sso") on the same shapes. Reports records/min, tokens/s and peak RSS,
+// and ends with one JSON line. `tiny` runs the same configurations on a tiny model (a smoke test of this file).
+//
+// Options that other branches add are HOOKs below: a configuration that needs one that is not wired yet is skipped
+// with the reason (our side) while its PyTorch twin still runs.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { getBackend } from "../src/backends/index.js";
+import { loadModel } from "../src/model/folder.js";
+import { Rng } from "../src/tensor/rng.js";
+import { AdamW } from "../src/train/optimizer.js";
+import { packageRoot } from "../src/util/package-root.js";
+import { round } from "./timing.js";
+
+/** Qwen2.5 shapes from the issue (tied embeddings, q/k/v bias, vocabulary 151,936). */
+const SHAPES: Record<string, Record<string, unknown>> = {
+  "0.5B": qwen(896, 24, 14, 2, 4864),
+  "1.5B": qwen(1536, 28, 12, 2, 8960),
+  tiny: qwen(64, 2, 4, 2, 128, 1000),
+};
+
+function qwen(hidden: number, layers: number, heads: number, kv: number, ff: number, vocab = 151936) {
+  return {
+    model_type: "qwen2",
+    vocab_size: vocab,
+    hidden_size: hidden,
+    intermediate_size: ff,
+    num_hidden_layers: layers,
+    num_attention_heads: heads,
+    num_key_value_heads: kv,
+    max_position_embeddings: 32768,
+    rope_theta: 1000000,
+    rms_norm_eps: 1e-6,
+    tie_word_embeddings: true,
+    torch_dtype: "bfloat16",
+  };
+}
+
+/** What a configuration needs beyond today's path. */
+export interface BigOptions {
+  /** LoRA rank (frozen base, trainable A/B on every linear layer); 0 = full fine-tuning. */
+  loraR: number;
+  /** Shared prompt prefixes: each prompt computed once for its responses. */
+  shared: boolean;
+  /** Frozen weights stay 16-bit in memory (the LoRA base; inference). */
+  half: boolean;
+  /** Activation recomputation (train.recompute). */
+  recompute: boolean;
+}
+
+export interface BigConfig extends BigOptions {
+  name: string;
+  shape: string;
+  kind: "train" | "score";
+}
+
+/** The issue's five configurations. */
+export const BIG_CONFIGS: BigConfig[] = [
+  { name: "0.5B full", shape: "0.5B", kind: "train", loraR: 0, shared: false, half: false, recompute: false },
+  { name: "0.5B full shared", shape: "0.5B", kind: "train", loraR: 0, shared: true, half: false, recompute: false },
+  { name: "0.5B LoRA r16 shared", shape: "0.5B", kind: "train", loraR: 16, shared: true, half: true, recompute: false },
+  { name: "1.5B LoRA r16 shared", shape: "1.5B", kind: "train", loraR: 16, shared: true, half: true, recompute: true },
+  { name: "1.5B BF16 score", shape: "1.5B", kind: "score", loraR: 0, shared: false, half: true, recompute: false },
+];
+
+/** Records per step and their shape (tokens). */
+export const BIG_RECORDS = { records: 2, steps: 2, system: 400, query: 50, response: 200 };
+
+/**
+ * HOOKs: which options our engine has. Each branch that lands one flips its flag here and wires it in trainChild /
+ * scoreChild (marked HOOK(name)).
+ */
+const AVAILABLE: Record<"lora" | "shared" | "half", boolean> = {
+  lora: false, // HOOK(lora): branch lora — train.lora adapters (PEFT)
+  shared: false, // HOOK(prefix): branch prefix — shared prompt prefixes in Model.forward/backward
+  half: false, // HOOK(half): branch half — 16-bit frozen weights kept 16-bit by loadModel
+};
+
+function missing(c: BigOptions): string[] {
+  return [
+    ...(c.loraR > 0 && !AVAILABLE.lora ? ["LoRA (branch lora)"] : []),
+    ...(c.shared && !AVAILABLE.shared ? ["shared prefixes (branch prefix)"] : []),
+    ...(c.half && !AVAILABLE.half ? ["16-bit frozen weights (branch half)"] : []),
+  ];
+}
+
+/** The sso preset's six sequences of one record: x: y+, y-; x+: y+, y-; x-: y+, y° (prompt lengths, responses). */
+function recordSequences(rng: Rng, vocab: number, r = BIG_RECORDS): { ids: number[]; scoreFrom: number }[] {
+  const tokens = (n: number) => Array.from({ length: n }, () => rng.int(vocab));
+  const plain = tokens(r.query),
+    pos = [...tokens(r.system), ...plain],
+    neg = [...tokens(r.system), ...plain];
+  const chosen = tokens(r.response),
+    rejected = tokens(r.response),
+    raw = tokens(r.response);
+  const seq = (p: number[], y: number[]) => ({ ids: [...p, ...y], scoreFrom: p.length });
+  return [
+    seq(plain, chosen),
+    seq(plain, rejected),
+    seq(pos, chosen),
+    seq(pos, rejected),
+    seq(neg, chosen),
+    seq(neg, raw),
+  ];
+}
+
+/** A BF16 folder of random weights for the shape, written once by `sso init-model` (in its own process, so that
+ * this one never holds the fp32 weights while a configuration's child runs). */
+function modelFolder(shape: string): string {
+  const root = join(tmpdir(), "sso-bench-big"),
+    dir = join(root, shape);
+  if (!existsSync(join(dir, "model.safetensors")) && !existsSync(join(dir, "model.safetensors.index.json"))) {
+    mkdirSync(root, { recursive: true });
+    const config = join(root, `${shape}.config.json`);
+    writeFileSync(config, JSON.stringify(SHAPES[shape]));
+    const cli = join(packageRoot(), "dist", "src", "cli", "main.js");
+    const r = spawnSync(process.execPath, [cli, "init-model", "--config", config, "--out", dir, "--dtype", "bf16"], {
+      stdio: "inherit",
+    });
+    if (r.status !== 0) throw new Error(`big bench: sso init-model for ${shape} failed`);
+  }
+  return dir;
+}
+
+/** Child: SSO training steps of one configuration on our engine; prints one JSON line. */
+function trainChild(c: BigConfig, dir: string): Record<string, number> {
+  const model = loadModel(dir, getBackend("cpu")); // HOOK(half): frozen weights stay 16-bit here once it lands
+  // HOOK(lora): with c.loraR > 0, attach rank-c.loraR adapters to every linear layer and train only them.
+  const grads = model.newGrads();
+  const opt = new AdamW(model.backend, model.params, grads.keys(), {
+    beta1: 0.9,
+    beta2: 0.95,
+    eps: 1e-8,
+    weightDecay: 0.1,
+    maxGradNorm: 1,
+  });
+  const rng = new Rng(1),
+    n = BIG_RECORDS.records;
+  const step = () => {
+    const seqs = Array.from({ length: n }, () => recordSequences(rng, model.config.vocabSize)).flat();
+    for (const g of grads.values()) g.fill(0);
+    // HOOK(prefix): with c.shared, pass the records' shared prompts to forward (its option, once it lands).
+    const { outputs, state } = model.forward(seqs, { forBackward: true, recompute: c.recompute });
+    model.backward(
+      state!,
+      outputs.map((o, j) => new Float32Array(o.tokenLogps.length).fill((j % 2 ? -1 : 1) / (6 * n))),
+      grads,
+    );
+    opt.update(grads, 1e-5);
+    return seqs.reduce((s, q) => s + q.ids.length, 0);
+  };
+  step(); // warm-up
+  const times: number[] = [];
+  let tokens = 0;
+  for (let i = 0; i < BIG_RECORDS.steps; i++) {
+    const t0 = performance.now();
+    tokens = step();
+    times.push((performance.now() - t0) / 1000);
+  }
+  const sec = times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+  return {
+    s_per_step: round(sec, 3),
+    records_per_min: round((60 * n) / sec, 3),
+    tokens_per_s: round(tokens / sec, 1),
+    peak_rss_gb: round(process.resourceUsage().maxRSS / 2 ** 20, 3),
+  };
+}
+
+/** Child: scoring the records' seven pairs' worth of sequences; peak RSS is the point. */
+function scoreChild(_c: BigConfig, dir: string): Record<string, number> {
+  const model = loadModel(dir, getBackend("cpu")); // HOOK(half): 16-bit weights, no fp32 copy
+  const rng = new Rng(1),
+    seqs = recordSequences(rng, model.config.vocabSize);
+  const t0 = performance.now();
+  const { outputs } = model.forward(seqs);
+  const sec = (performance.now() - t0) / 1000,
+    tokens = seqs.reduce((s, q) => s + q.ids.length, 0);
+  if (!outputs.every((o) => o.tokenLogps.every(Number.isFinite))) throw new Error("non-finite log-probs");
+  return {
+    tokens_per_s: round(tokens / sec, 1),
+    peak_rss_gb: round(process.resourceUsage().maxRSS / 2 ** 20, 3),
+  };
+}
+
+/** The PyTorch twin of a training configuration, or why not. */
+function torchTwin(c: BigConfig, shape: string): Record<string, number> | string {
+  const python = "/usr/bin/python3";
+  if (spawnSync(python, ["-c", "import torch"]).status !== 0) return "no /usr/bin/python3 with torch";
+  const spec = {
+    mode: "sso",
+    config: SHAPES[shape],
+    ...BIG_RECORDS,
+    shared: c.shared,
+    recompute: c.recompute,
+    ...(c.loraR > 0 && { lora: { r: c.loraR, alpha: 2 * c.loraR }, base: c.half ? "bf16" : "fp32" }),
+  };
+  const r = spawnSync(python, [join(packageRoot(), "bench", "train_torch.py"), JSON.stringify(spec)], {
+    encoding: "utf8",
+  });
+  if (r.status !== 0) return `train_torch.py failed: ${r.stderr.trim().split("\n").pop()}`;
+  return JSON.parse(r.stdout.trim().split("\n").pop()!) as Record<string, number>;
+}
+
+/** Runs one configuration in a child process (this file with --child). */
+function ours(c: BigConfig, shape: string): Record<string, number> | string {
+  const why = missing(c);
+  if (why.length > 0) return `needs ${why.join(", ")}`;
+  const dir = modelFolder(shape);
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--child", JSON.stringify(c), dir], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  if (r.status !== 0) return `failed (exit ${r.status ?? r.signal})`;
+  return JSON.parse(r.stdout.trim().split("\n").pop()!) as Record<string, number>;
+}
+
+export function benchBig(args: readonly string[] = []): void {
+  const tiny = args.includes("tiny");
+  console.log(
+    `big bench · records of ${BIG_RECORDS.system}+${BIG_RECORDS.query} prompt / ${BIG_RECORDS.response} response tokens, six sequences, ${BIG_RECORDS.records} per step${tiny ? " · tiny model" : ""}`,
+  );
+  const summary: Record<string, number | string> = { bench: "big" };
+  for (const c of BIG_CONFIGS) {
+    const shape = tiny ? "tiny" : c.shape;
+    const mine = ours(c, shape),
+      twin = c.kind === "train" ? torchTwin(c, shape) : "-";
+    const key = c.name.replace(/[^A-Za-z0-9.]+/g, "_");
+    const show = (x: Record<string, number> | string) =>
+      typeof x === "string" ? x : `${x.records_per_min ?? "-"} rec/min, ${x.tokens_per_s} tok/s, ${x.peak_rss_gb} GB`;
+    console.log(`${c.name.padEnd(22)} ours: ${show(mine)} · torch: ${show(twin)}`);
+    for (const [side, x] of [
+      ["", mine],
+      ["torch_", twin],
+    ] as const) {
+      if (typeof x === "string") continue;
+      for (const [k, v] of Object.entries(x)) if (k !== "threads") summary[`${key}_${side}${k}`] = v;
+    }
+    if (typeof mine !== "string" && typeof twin !== "string" && mine.records_per_min && twin.records_per_min)
+      summary[`${key}_ratio_vs_torch`] = round(mine.records_per_min / twin.records_per_min, 2);
+  }
+  console.log(JSON.stringify(summary));
+}
+
+if (process.argv[2] === "--child") {
+  const c = JSON.parse(process.argv[3]) as BigConfig,
+    dir = process.argv[4];
+  const out = c.kind === "train" ? trainChild(c, dir) : scoreChild(c, dir);
+  writeFileSync(1, `${JSON.stringify(out)}\n`);
+}
