@@ -70,11 +70,11 @@ export function trainWorkspaceFloats(c: ModelConfig, T: number, R: number, recom
   return forward + backward;
 }
 
-/** The inference workspace after a forward of T packed tokens with R scored rows (two ping-pong layer sets). */
+/** The inference workspace after a forward of T packed tokens with R scored rows (one layer's set, reused by all). */
 export function inferWorkspaceFloats(c: ModelConfig, T: number, R: number): number {
   const C = c.hiddenSize;
   return (
-    T * C + Math.min(2, c.numLayers) * T * layerFloats(c) + T * C + T + R * C + R + headFloats(c.vocabSize, R, false)
+    T * C + Math.min(1, c.numLayers) * T * layerFloats(c) + T * C + T + R * C + R + headFloats(c.vocabSize, R, false)
   );
 }
 

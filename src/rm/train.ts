@@ -11,7 +11,7 @@ import { saveModel } from "../model/folder.js";
 import type { Model } from "../model/model.js";
 import type { Params } from "../model/params.js";
 import { resumeState, stepPlan } from "../sso/train.js";
-import { TrainConfig } from "../sso/train-config.js";
+import { TrainFields } from "../sso/train-config.js";
 import { saveCheckpoint } from "../train/checkpoint.js";
 import { MetricsLog } from "../train/metrics.js";
 import { AdamW } from "../train/optimizer.js";
@@ -21,7 +21,7 @@ import { bradleyTerry, poolRow, scoreBackward, scoreForward } from "./head.js";
 import { padIdOf } from "./model.js";
 
 /** The optimisation settings of `sso train` (same meaning), with reward-model defaults and two RM fields. */
-export const RmTrainConfig = TrainConfig.pick({
+export const RmTrainConfig = TrainFields.pick({
   epochs: true,
   warmupRatio: true,
   beta1: true,

@@ -44,57 +44,58 @@ export const TorchSettings = z.strictObject({
 });
 export type TorchSettings = z.infer<typeof TorchSettings>;
 
-export const TrainConfig = z
-  .strictObject({
-    objective: ObjectiveSettings.prefault({}),
-    /** Peak learning rate (cosine schedule after linear warmup). */
-    lr: z.number().positive().default(5e-7),
-    epochs: z.number().int().positive().default(1),
-    /** Records per optimizer step. */
-    batchSize: z.number().int().positive().default(16),
-    /** Records per forward/backward pass (gradients accumulate over batchSize / microBatch passes). */
-    microBatch: z.number().int().positive().default(4),
-    /** Compute each record's shared prompts (x, x+, x-) once per pass, not once per response (ts trainer; same
-     *  log-probs, gradients equal up to float summation order). */
-    sharePrefixes: z.boolean().default(true),
-    warmupRatio: z.number().min(0).max(1).default(0.1),
-    weightDecay: z.number().min(0).default(0.1),
-    beta1: z.number().min(0).lt(1).default(0.9),
-    beta2: z.number().min(0).lt(1).default(0.95),
-    eps: z.number().positive().default(1e-8),
-    /** Global gradient-norm clip; 0 = off. */
-    maxGradNorm: z.number().min(0).default(1),
-    /** Shuffles the records each epoch. */
-    seed: z.number().int().min(0).max(0xffffffff).default(0),
-    /** Optimizer steps between checkpoints (0 = only at the end). */
-    saveEvery: z.number().int().min(0).default(50),
-    /**
-     * Train a LoRA adapter instead of the weights (src/model/lora.ts): { r, alpha, targets, rslora }. The base stays
-     * frozen; OUT/adapter is a PEFT folder. Absent = full fine-tuning.
-     */
-    lora: LoraSettings.optional(),
-    /** Parameter-name globs that are not trained, e.g. "model.embed_tokens.*". */
-    freeze: z.array(z.string()).default([]),
-    /**
-     * Activation recomputation: forward keeps only each layer's input and backward recomputes one layer at a time
-     * (about one extra forward per step) — far less activation memory for long sequences; the same results. With
-     * trainer torch it turns on torch.gradientCheckpointing.
-     */
-    recompute: z.boolean().default(false),
-    /** Weight dtype of saved model folders. */
-    saveDtype: z.enum(["F32", "BF16"]).default("F32"),
-    /** ts = our engine in this process; torch = PyTorch ranks (python/sso_torch), same math and outputs. */
-    trainer: z.enum(["ts", "torch"]).default("ts"),
-    torch: TorchSettings.prefault({}),
-  })
-  .superRefine((c, ctx) => {
-    if (c.lora && c.trainer === "torch")
-      ctx.addIssue({
-        code: "custom",
-        path: ["lora"],
-        message: "the torch trainer does not train LoRA adapters; use trainer: ts",
-      });
-  });
+/** The fields of the train section (reward-model training picks from these); TrainConfig adds the cross-checks. */
+export const TrainFields = z.strictObject({
+  objective: ObjectiveSettings.prefault({}),
+  /** Peak learning rate (cosine schedule after linear warmup). */
+  lr: z.number().positive().default(5e-7),
+  epochs: z.number().int().positive().default(1),
+  /** Records per optimizer step. */
+  batchSize: z.number().int().positive().default(16),
+  /** Records per forward/backward pass (gradients accumulate over batchSize / microBatch passes). */
+  microBatch: z.number().int().positive().default(4),
+  /** Compute each record's shared prompts (x, x+, x-) once per pass, not once per response (ts trainer; same
+   *  log-probs, gradients equal up to float summation order). */
+  sharePrefixes: z.boolean().default(true),
+  warmupRatio: z.number().min(0).max(1).default(0.1),
+  weightDecay: z.number().min(0).default(0.1),
+  beta1: z.number().min(0).lt(1).default(0.9),
+  beta2: z.number().min(0).lt(1).default(0.95),
+  eps: z.number().positive().default(1e-8),
+  /** Global gradient-norm clip; 0 = off. */
+  maxGradNorm: z.number().min(0).default(1),
+  /** Shuffles the records each epoch. */
+  seed: z.number().int().min(0).max(0xffffffff).default(0),
+  /** Optimizer steps between checkpoints (0 = only at the end). */
+  saveEvery: z.number().int().min(0).default(50),
+  /**
+   * Train a LoRA adapter instead of the weights (src/model/lora.ts): { r, alpha, targets, rslora }. The base stays
+   * frozen; OUT/adapter is a PEFT folder. Absent = full fine-tuning.
+   */
+  lora: LoraSettings.optional(),
+  /** Parameter-name globs that are not trained, e.g. "model.embed_tokens.*". */
+  freeze: z.array(z.string()).default([]),
+  /**
+   * Activation recomputation: forward keeps only each layer's input and backward recomputes one layer at a time
+   * (about one extra forward per step) — far less activation memory for long sequences; the same results. With
+   * trainer torch it turns on torch.gradientCheckpointing.
+   */
+  recompute: z.boolean().default(false),
+  /** Weight dtype of saved model folders. */
+  saveDtype: z.enum(["F32", "BF16"]).default("F32"),
+  /** ts = our engine in this process; torch = PyTorch ranks (python/sso_torch), same math and outputs. */
+  trainer: z.enum(["ts", "torch"]).default("ts"),
+  torch: TorchSettings.prefault({}),
+});
+
+export const TrainConfig = TrainFields.superRefine((c, ctx) => {
+  if (c.lora && c.trainer === "torch")
+    ctx.addIssue({
+      code: "custom",
+      path: ["lora"],
+      message: "the torch trainer does not train LoRA adapters; use trainer: ts",
+    });
+});
 export type TrainConfig = z.infer<typeof TrainConfig>;
 
 /** The preset with the config's overrides applied. */
