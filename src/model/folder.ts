@@ -44,8 +44,11 @@ export interface LoadOptions {
 }
 
 /** Whether loadModel with keep16 holds this folder's matrices 16-bit: every 2-D tensor is stored BF16 or F16
- *  (reads only the safetensors headers). What the memory estimate counts at 2 bytes per frozen weight. */
+ *  (reads only the safetensors headers; a folder without weights yet — config.json alone, for an estimate — goes by
+ *  its torch_dtype). What the memory estimate counts at 2 bytes per frozen weight. */
 export function keeps16(dir: string): boolean {
+  if (!existsSync(join(dir, "model.safetensors")) && !existsSync(join(dir, "model.safetensors.index.json")))
+    return ["bfloat16", "float16"].includes(String(readConfig(dir).raw.torch_dtype));
   const matrices = modelTensorDtypes(dir).filter((t) => t.shape.length === 2);
   return matrices.length > 0 && matrices.every((t) => t.dtype !== "F32");
 }

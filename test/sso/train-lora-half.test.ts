@@ -1,15 +1,16 @@
 // LoRA on a BF16 base (issue 14: the adapter trains fp32 on 16-bit frozen weights): the adapter trained on the
 // base held 16-bit equals, bit for bit, the one trained on the same weights widened to an F32 folder; `sso train`
 // holds a BF16 base 16-bit (its memory check counts 2 bytes per frozen weight: a limit between the two estimates
-// passes the BF16 folder and refuses the F32 one); a killed run resumes to the uninterrupted run's adapter; `sso
+// passes the BF16 folder and refuses the F32 one; sso info says the same); a killed run resumes to the uninterrupted run's adapter; `sso
 // iterate` with LoRA on a BF16 base merges each iteration (the base widened) into a BF16 policy.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { getBackend } from "../../src/backends/index.js";
 import { keeps16, loadModel, readConfig, saveModel } from "../../src/model/folder.js";
-import { estimateMemory } from "../../src/model/memory.js";
+import type { LoraModule } from "../../src/model/lora.js";
+import { estimateMemory, loraParameters, parameterSplit } from "../../src/model/memory.js";
 import { readSafetensors } from "../../src/model/safetensors.js";
 import { trainWorkload } from "../../src/sso/memory-check.js";
 import { PRESETS, pairsNeeded } from "../../src/sso/objective.js";
@@ -44,9 +45,19 @@ describe("LoRA on a 16-bit base", () => {
     for (const [k, t] of a) assert.deepEqual(t.data, b.get(k)!.data, k);
   };
 
-  it("keeps16 tells a BF16 folder from an F32 one", () => {
+  it("keeps16 tells a BF16 folder from an F32 one (by the headers; config.json alone by its torch_dtype)", () => {
     assert.equal(keeps16(bf16), true);
     assert.equal(keeps16(f32), false);
+    const bare = join(work, "bare");
+    mkdirSync(bare);
+    const raw = JSON.parse(readFileSync(join(f32, "config.json"), "utf8"));
+    for (const [dtype, want] of [
+      ["bfloat16", true],
+      ["float32", false],
+    ] as const) {
+      writeFileSync(join(bare, "config.json"), JSON.stringify({ ...raw, torch_dtype: dtype }));
+      assert.equal(keeps16(bare), want, dtype);
+    }
   });
 
   it("cpu: the adapter trained on the base held 16-bit equals the one on the widened F32 base, bit for bit", () => {
@@ -92,6 +103,18 @@ describe("LoRA on a 16-bit base", () => {
     assertOneLineError(at(f32, join(work, "limit-f32")), /^sso: train: estimated peak memory .* exceeds/);
     const ok = at(bf16, join(work, "limit-bf16"));
     assert.equal(ok.status, 0, ok.stderr);
+  });
+
+  it("sso info --model on the BF16 folder: scoring and the LoRA base at 2 bytes per weight, adapters at 4", () => {
+    const r = runCli("info", "--json", "--model", bf16, "--config", cfgPath);
+    assert.equal(r.status, 0, r.stderr);
+    const lines: { what: string; estimate: { parts: Record<string, number> } }[] = JSON.parse(r.stdout).memory.lines;
+    const c = readConfig(bf16),
+      all = parameterSplit(c),
+      n = all.trainable + all.frozen;
+    assert.equal(lines[0].estimate.parts.weights, 2 * n, lines[0].what);
+    const lora = lines.find((l) => l.what.startsWith("train with LoRA r=4"))!;
+    assert.equal(lora.estimate.parts.weights, 2 * n + 4 * loraParameters(c, 4, LORA.targets as LoraModule[]));
   });
 
   it("a killed LoRA run on the BF16 base resumed with --resume ends with the uninterrupted run's adapter", async () => {
