@@ -48,7 +48,8 @@ export function runTrain(run: TrainRun): StepMetrics[] {
   const tok = Tokenizer.fromDir(run.model),
     config = readConfig(run.model),
     // A LoRA base is frozen: a BF16/F16 folder's matrices stay 16-bit (no fp32 copy); only the adapter is fp32.
-    keep16 = lora && keeps16(run.model);
+    // (The memory check also counts them so in the LoRA run it suggests instead of full fine-tuning.)
+    half = keeps16(run.model);
   checkTokenizerFitsModel(tok, config.vocabSize);
   if (!torch) {
     const pairs = pairsNeeded(objectiveConfig(run.config.objective));
@@ -58,7 +59,7 @@ export function runTrain(run: TrainRun): StepMetrics[] {
         { tokens: 0, rows: 0 },
       ),
     );
-    checkTrainMemory("train", config, run.config, sizes, run.memory, keep16);
+    checkTrainMemory("train", config, run.config, sizes, run.memory, half);
   }
   const t0 = performance.now(),
     opts = { out: run.out, sourceDir: run.model, resume: resuming };
@@ -68,7 +69,7 @@ export function runTrain(run: TrainRun): StepMetrics[] {
         // With LoRA the checkpoint holds only the adapter; the frozen base is run.model (16-bit when stored so).
         lora
           ? loadModel(run.model, getBackend(run.backend), {
-              keep16,
+              keep16: half,
               ...(resuming && { adapter: join(ckpt, "adapter") }),
             })
           : loadModel(resuming ? join(ckpt, "model") : run.model, getBackend(run.backend)),
