@@ -5,7 +5,8 @@ cross-entropy, backward, clip_grad_norm_(1.0), AdamW), in float32 on 2 threads. 
 {config name: median ms per step}. Invoked by bench/train.ts with the configs as a JSON argument.
 
 With {"mode": "sso", ...} it is the twin of `npm run bench -- big` instead: SSO training steps on records shaped like
-real ones (bench_sso below), full fine-tuning or LoRA by hand, prompts shared or not.
+real ones (bench_sso below), full fine-tuning or LoRA by hand, prompts shared or not; with "score": true a scoring
+pass on the bf16 base (`sso score`'s work).
 """
 import json
 import math
@@ -22,15 +23,26 @@ torch.set_num_threads(int(os.environ.get("SSO_BENCH_THREADS", "2")))
 
 
 class Model(torch.nn.Module):
-    def __init__(self, c):
+    def __init__(self, c, frozen16=False):
+        """With frozen16 the model is a frozen BF16 checkpoint's as `sso` holds it: each layer's linear weights are
+        made bf16 (Frozen16Linear) as soon as that layer is initialised, so no fp32 copy of the whole model ever
+        exists (the peak RSS is the run's, not the initialisation's); the embedding keeps bf16 values in fp32."""
         super().__init__()
         C, V, L = c["hidden_size"], c["vocab_size"], c["num_hidden_layers"]
         self.NH, self.NKV = c["num_attention_heads"], c["num_key_value_heads"]
         self.HS = C // self.NH
         qd, kvd, FF = self.NH * self.HS, self.NKV * self.HS, c["intermediate_size"]
         bias = c["model_type"] == "qwen2"
-        lin = lambda i, o, b=False: torch.nn.Linear(i, o, bias=b)
+
+        def lin(i, o, b=False):
+            m = torch.nn.Linear(i, o, bias=b)
+            torch.nn.init.normal_(m.weight, std=0.02)
+            return Frozen16Linear(m) if frozen16 else m
+
         self.embed = torch.nn.Embedding(V, C)
+        torch.nn.init.normal_(self.embed.weight, std=0.02)
+        if frozen16:
+            self.embed.weight.data = self.embed.weight.data.to(torch.bfloat16).float()  # values as a bf16 checkpoint's
         self.layers = torch.nn.ModuleList()
         for _ in range(L):
             layer = torch.nn.Module()
@@ -42,9 +54,6 @@ class Model(torch.nn.Module):
         self.head = None if c.get("tie_word_embeddings") else lin(C, V)
         inv = 1.0 / (c.get("rope_theta", 10000.0) ** (torch.arange(0, self.HS, 2).float() / self.HS))
         self.register_buffer("inv_freq", inv)
-        for p in self.parameters():
-            if p.dim() == 2:
-                torch.nn.init.normal_(p, std=0.02)
 
     @staticmethod
     def rms(x, w, eps=1e-6):
@@ -136,36 +145,42 @@ class Bf16Linear(torch.autograd.Function):
         return g @ w.float(), None
 
 
-class LoraLinear(torch.nn.Module):
-    """LoRA by hand: y = base(x) + (alpha/r) · (x Aᵀ) Bᵀ with the base frozen (fp32 or bf16), A and B trainable."""
+class Frozen16Linear(torch.nn.Module):
+    """A frozen linear layer whose weight is held bf16 (a buffer: no gradient, no optimizer state)."""
 
-    def __init__(self, base, r, alpha, bf16):
+    def __init__(self, lin):
         super().__init__()
-        out_f, in_f = base.weight.shape
-        self.bf16 = bf16
-        w = base.weight.detach()
-        self.register_buffer("w", w.to(torch.bfloat16) if bf16 else w.clone())
-        self.register_buffer("b", None if base.bias is None else base.bias.detach().clone())
+        self.register_buffer("w", lin.weight.detach().to(torch.bfloat16))
+        self.register_buffer("b", None if lin.bias is None else lin.bias.detach().clone())
+
+    def forward(self, x):
+        y = Bf16Linear.apply(x, self.w)
+        return y if self.b is None else y + self.b
+
+
+class LoraLinear(torch.nn.Module):
+    """LoRA by hand: y = base(x) + (alpha/r) · (x Aᵀ) Bᵀ with the base frozen (an fp32 Linear or a Frozen16Linear),
+    A and B trainable."""
+
+    def __init__(self, base, r, alpha):
+        super().__init__()
+        out_f, in_f = (base.w if isinstance(base, Frozen16Linear) else base.weight).shape
+        self.base = base
         self.A = torch.nn.Parameter(torch.randn(r, in_f) / math.sqrt(in_f))
         self.B = torch.nn.Parameter(torch.randn(out_f, r) * 1e-3)  # PEFT starts at 0; nonzero so A gets gradients
         self.scale = alpha / r
 
     def forward(self, x):
-        y = Bf16Linear.apply(x, self.w) if self.bf16 else F.linear(x, self.w)
-        if self.b is not None:
-            y = y + self.b
-        return y + (x @ self.A.T) @ self.B.T * self.scale
+        return self.base(x) + (x @ self.A.T) @ self.B.T * self.scale
 
 
-def to_lora(model, r, alpha, bf16):
-    """Freezes everything and swaps every linear layer of attention and MLP for a LoraLinear."""
+def to_lora(model, r, alpha):
+    """Freezes everything and wraps every linear layer of attention and MLP in a LoraLinear."""
     for p in model.parameters():
         p.requires_grad_(False)
     for l in model.layers:
         for name in ("q", "k", "v", "o", "gate", "up", "down"):
-            setattr(l, name, LoraLinear(getattr(l, name), r, alpha, bf16))
-    if bf16:
-        model.embed.weight.data = model.embed.weight.data.to(torch.bfloat16).float()  # values as a bf16 checkpoint's
+            setattr(l, name, LoraLinear(getattr(l, name), r, alpha))
 
 
 def bench_sso(spec):
@@ -178,12 +193,16 @@ def bench_sso(spec):
     c, n, steps = spec["config"], spec["records"], spec["steps"]
     S, Q, R = spec["system"], spec["query"], spec["response"]
     torch.manual_seed(0)
-    model = Model(c)
-    lora = spec.get("lora")
+    lora, score = spec.get("lora"), spec.get("score", False)
+    # A bf16 base is frozen: LoRA's, or scoring's (inference). Full fine-tuning trains fp32 weights.
+    model = Model(c, frozen16=spec.get("base") == "bf16" and bool(lora or score))
     if lora:
-        to_lora(model, lora["r"], lora.get("alpha", 2 * lora["r"]), spec.get("base") == "bf16")
+        to_lora(model, lora["r"], lora.get("alpha", 2 * lora["r"]))
+    if score:
+        for p in model.parameters():
+            p.requires_grad_(False)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(trainable, lr=1e-5, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
+    opt = trainable and torch.optim.AdamW(trainable, lr=1e-5, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
     V, recompute, shared = c["vocab_size"], spec.get("recompute", False), spec.get("shared", False)
     g = torch.Generator().manual_seed(1)
     ids = lambda *shape: torch.randint(0, V, shape, generator=g)
@@ -224,6 +243,26 @@ def bench_sso(spec):
                     "max_logp_diff": (out[False][0] - out[True][0]).abs().max().item(),
                     "max_grad_diff": max((a - b).abs().max().item() for a, b in zip(out[False][1], out[True][1])),
                     "max_grad": max(a.abs().max().item() for a in out[False][1]),
+                }
+            )
+        )
+        return
+
+    if score:
+        # One pass of the records' six sequences each, unshared, without gradients (what `sso score` computes).
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            for P, k in variants:
+                lp = variant_logps(ids(n, P), ids(n, k, R), False)
+                assert torch.isfinite(lp).all()
+        sec = time.perf_counter() - t0
+        tokens = n * sum(k * (P + R) for P, k in variants)
+        print(
+            json.dumps(
+                {
+                    "tokens_per_s": round(tokens / sec, 1),
+                    "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3),
+                    "threads": torch.get_num_threads(),
                 }
             )
         )

@@ -3,7 +3,7 @@
 import os from "node:os";
 import { probeBackends } from "../backends/index.js";
 import { resolveConfig } from "../config.js";
-import { readConfig } from "../model/folder.js";
+import { keeps16, readConfig } from "../model/folder.js";
 import { describeEstimate, gb } from "../model/memory.js";
 import { memoryReport } from "../sso/memory-check.js";
 
@@ -23,10 +23,12 @@ export function runInfo(opts: InfoOptions): void {
     detail: b.backend?.description ?? b.error,
   }));
   const memory = opts.model
-    ? memoryReport(readConfig(opts.model), resolveConfig(opts.config), {
-        plain: opts.queryTokens,
-        contrast: opts.promptTokens,
-      })
+    ? memoryReport(
+        readConfig(opts.model),
+        resolveConfig(opts.config),
+        { plain: opts.queryTokens, contrast: opts.promptTokens },
+        keeps16(opts.model),
+      )
     : undefined;
   if (opts.json) {
     console.log(JSON.stringify({ node: process.version, cores: os.availableParallelism(), backends, memory }));

@@ -13,7 +13,7 @@ import { attachLora } from "./lora.js";
 import { Model } from "./model.js";
 import { checkTensors, initParams, type Params, paramSpecs } from "./params.js";
 import { readAdapter } from "./peft.js";
-import { loadModelTensors, type Tensor, writeShardedSafetensors } from "./safetensors.js";
+import { loadModelTensors, modelTensorDtypes, type Tensor, writeShardedSafetensors } from "./safetensors.js";
 
 /** The tokenizer and generation files a saved model folder carries over from its source folder. */
 export const CARRIED_FILES = [
@@ -41,6 +41,16 @@ export interface LoadOptions {
   /** Keep the matrices (2-D tensors) of a BF16/F16 folder 16-bit, frozen: for inference and reference models, never
    *  for a model that trains them. Vectors (norms, biases) and F32 tensors are fp32 either way. */
   keep16?: boolean;
+}
+
+/** Whether loadModel with keep16 holds this folder's matrices 16-bit: every 2-D tensor is stored BF16 or F16
+ *  (reads only the safetensors headers; a folder without weights yet — config.json alone, for an estimate — goes by
+ *  its torch_dtype). What the memory estimate counts at 2 bytes per frozen weight. */
+export function keeps16(dir: string): boolean {
+  if (!existsSync(join(dir, "model.safetensors")) && !existsSync(join(dir, "model.safetensors.index.json")))
+    return ["bfloat16", "float16"].includes(String(readConfig(dir).raw.torch_dtype));
+  const matrices = modelTensorDtypes(dir).filter((t) => t.shape.length === 2);
+  return matrices.length > 0 && matrices.every((t) => t.dtype !== "F32");
 }
 
 /** Loads a model folder onto a backend, with a PEFT LoRA adapter attached when `adapter` is given. */

@@ -25,6 +25,8 @@ export const LORA_MODULES = {
 export type LoraModule = keyof typeof LORA_MODULES;
 export type LoraKey = (typeof LORA_MODULES)[LoraModule]["key"];
 const MODULE_NAMES = Object.keys(LORA_MODULES) as [LoraModule, ...LoraModule[]];
+/** Every targetable module, in LORA_MODULES' order (train.lora's default targets). */
+export const LORA_MODULE_NAMES: readonly LoraModule[] = MODULE_NAMES;
 
 /** `train.lora`: rank, alpha, targeted modules (default: every attention and MLP Linear), rank-stabilised scaling. */
 export const LoraSettings = z.strictObject({

@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { totalmem } from "node:os";
 import type { ModelConfig } from "./config.js";
+import { LORA_MODULE_NAMES, type LoraModule, moduleShape } from "./lora.js";
 import { chunkRows, LOGITS_CACHE_FLOATS } from "./model.js";
 import { frozenMatcher, numel, paramSpecs } from "./params.js";
 
@@ -70,12 +71,11 @@ export function trainWorkspaceFloats(c: ModelConfig, T: number, R: number, recom
   return forward + backward;
 }
 
-/** The inference workspace after a forward of T packed tokens with R scored rows (one layer's set, reused by all). */
+/** The inference workspace after a forward of T packed tokens with R scored rows (one layer's set, reused by every
+ *  layer: model.ts copies each layer's output back into its input's buffer). */
 export function inferWorkspaceFloats(c: ModelConfig, T: number, R: number): number {
   const C = c.hiddenSize;
-  return (
-    T * C + Math.min(1, c.numLayers) * T * layerFloats(c) + T * C + T + R * C + R + headFloats(c.vocabSize, R, false)
-  );
+  return T * C + T * layerFloats(c) + T * C + T + R * C + R + headFloats(c.vocabSize, R, false);
 }
 
 /** Trainable and frozen parameter counts of the whole model under train.freeze globs. */
@@ -90,13 +90,10 @@ export function parameterSplit(c: ModelConfig, freeze: readonly string[] = []): 
   return { trainable: t, frozen: f };
 }
 
-/** LoRA adapter parameters of rank r on every linear layer of attention and MLP: r·(in + out) each. */
-export function loraParameters(c: ModelConfig, r: number): number {
-  const C = c.hiddenSize,
-    qd = c.numHeads * c.headDim,
-    kvd = c.numKvHeads * c.headDim,
-    FF = c.intermediateSize;
-  const perLayer = C + qd + 2 * (C + kvd) + (qd + C) + 2 * (C + FF) + (FF + C);
+/** LoRA adapter parameters of rank r on the targeted modules (default: every linear layer of attention and MLP):
+ *  r·(in + out) each, in every layer. */
+export function loraParameters(c: ModelConfig, r: number, targets: readonly LoraModule[] = LORA_MODULE_NAMES): number {
+  const perLayer = targets.reduce((n, m) => n + moduleShape(c, m)[0] + moduleShape(c, m)[1], 0);
   return c.numLayers * r * perLayer;
 }
 

@@ -5,7 +5,8 @@ import { loadModel, saveModel } from "./folder.js";
 import { mergeLora } from "./lora.js";
 import type { Model } from "./model.js";
 
-/** The base model with the adapter folded in (W += s·B·A), a plain model again. */
+/** The base model with the adapter folded in (W += s·B·A), a plain model again. The base loads fp32 — a BF16/F16
+ *  folder widened, exactly — since the merge writes into its matrices (mergeLora refuses matrices held 16-bit). */
 export function loadMerged(model: string, adapter: string, backend: string): Model {
   const m = loadModel(model, getBackend(backend), { adapter });
   mergeLora(m);

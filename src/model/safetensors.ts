@@ -215,6 +215,19 @@ function withHeader<T>(path: string, f: (h: Header) => T): T {
   }
 }
 
+/** Name, dtype and shape of every tensor of a model folder (model.safetensors, or the index's shards), reading only
+ *  the headers. */
+export function modelTensorDtypes(dir: string): { name: string; dtype: Dtype; shape: number[] }[] {
+  const files = existsSync(join(dir, SINGLE_FILE))
+    ? [join(dir, SINGLE_FILE)]
+    : existsSync(join(dir, INDEX_FILE))
+      ? [...readIndex(join(dir, INDEX_FILE)).keys()].map((shard) => join(dir, shard))
+      : fail(dir, `folder has neither ${SINGLE_FILE} nor ${INDEX_FILE}`);
+  return files.flatMap((f) =>
+    withHeader(f, (h) => h.entries.map(({ name, dtype, shape }) => ({ name, dtype, shape }))),
+  );
+}
+
 /**
  * Loads a Hugging Face model folder's weights: model.safetensors, or else the shards that
  * model.safetensors.index.json names. Every shard's header is checked against the index (each listed tensor in its

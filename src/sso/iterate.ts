@@ -12,12 +12,14 @@
 // With train.lora, iteration k trains a fresh adapter on its policy π_k (frozen) and then merges it:
 // OUT/iter-k/train/adapter is the PEFT folder (for π_k), OUT/iter-k/train/model = π_k + adapter is π_{k+1}. So every
 // iteration's reference is the policy it started from, exactly as with full fine-tuning, and adapters never stack.
+// The merge loads π_k fp32 (a BF16 base is widened, exactly) and saves π_{k+1} in train.saveDtype: BF16 keeps every
+// policy 16-bit, so each iteration's LoRA base is held 16-bit in training too (run-train.ts).
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { getBackend } from "../backends/index.js";
 import type { SsoConfig } from "../config.js";
 import { evaluateIteration, type IterationEval, iterationEvalLine } from "../eval/iteration.js";
-import { loadModel, readConfig } from "../model/folder.js";
+import { keeps16, loadModel, readConfig } from "../model/folder.js";
 import { mergeAdapter } from "../model/merge.js";
 import { Tokenizer } from "../tokenizer/tokenizer.js";
 import { readCheckpointState } from "../train/checkpoint.js";
@@ -127,10 +129,13 @@ function checkMemory(run: IterateRun, prompts: ReturnType<typeof readPrompts>): 
   const { synth, train } = run.config,
     c = readConfig(run.model);
   const bounds = promptBounds(Tokenizer.fromDir(run.model), prompts, loadFeatureLibrary(synth.features), synth);
-  checkSynthMemory("iterate (synthesis)", c, synth, bounds, run.memory);
+  // Synthesis and a LoRA base keep a 16-bit folder 16-bit; every iteration's policy is one when the first is and
+  // the later ones are saved BF16 (train.saveDtype).
+  const frozen16 = keeps16(run.model) && (run.config.iterate.iterations === 1 || train.saveDtype === "BF16");
+  checkSynthMemory("iterate (synthesis)", c, synth, bounds, run.memory, frozen16);
   if (train.trainer === "ts") {
     const size = boundedRecordSize(c, train, synth, bounds);
-    checkTrainMemory("iterate (training)", c, train, Array(train.microBatch).fill(size), run.memory);
+    checkTrainMemory("iterate (training)", c, train, Array(train.microBatch).fill(size), run.memory, frozen16);
   }
 }
 

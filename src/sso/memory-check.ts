@@ -3,6 +3,7 @@
 // and a one-line refusal naming the numbers and what would fit (recomputation, micro-batch 1, LoRA r=16) when the
 // estimate exceeds the machine's memory or --memory-limit. `--no-memory-check` skips it.
 import type { ModelConfig } from "../model/config.js";
+import { LoraSettings } from "../model/lora.js";
 import {
   availableMemory,
   describeEstimate,
@@ -53,12 +54,27 @@ function largestMicroBatch(sizes: readonly RecordSize[], cfg: TrainConfig): Reco
   return { tokens: top("tokens"), rows: top("rows") };
 }
 
-/** The training workload of cfg on records of these sizes (our trainer). */
-export function trainWorkload(c: ModelConfig, cfg: TrainConfig, sizes: readonly RecordSize[]): Workload {
-  const mb = largestMicroBatch(sizes, cfg);
-  // HOOK(lora): with train.lora, trainable = the adapters' count (loraParameters for all linear targets) and
-  // frozen = every model parameter; HOOK(half): frozenBytes 2 for a 16-bit checkpoint's frozen weights.
-  return { ...parameterSplit(c, cfg.freeze), train: { ...mb, recompute: cfg.recompute } };
+/**
+ * The training workload of cfg on records of these sizes (our trainer). With train.lora the adapters train and every
+ * model parameter is frozen, held 16-bit when `frozen16` (a BF16/F16 folder: the trainer loads a LoRA base with
+ * keep16); full fine-tuning holds fp32 masters whatever the folder.
+ */
+export function trainWorkload(
+  c: ModelConfig,
+  cfg: TrainConfig,
+  sizes: readonly RecordSize[],
+  frozen16 = false,
+): Workload {
+  const mb = largestMicroBatch(sizes, cfg),
+    train = { ...mb, recompute: cfg.recompute };
+  if (!cfg.lora) return { ...parameterSplit(c, cfg.freeze), train };
+  const all = parameterSplit(c);
+  return {
+    trainable: loraParameters(c, cfg.lora.r, cfg.lora.targets),
+    frozen: all.trainable + all.frozen,
+    ...(frozen16 && { frozenBytes: 2 }),
+    train,
+  };
 }
 
 /** Throws the one-line refusal when the training estimate exceeds the limit; returns the estimate otherwise. */
@@ -68,8 +84,9 @@ export function checkTrainMemory(
   cfg: TrainConfig,
   sizes: readonly RecordSize[],
   o: MemoryOptions | undefined,
+  frozen16 = false,
 ): MemoryEstimate {
-  const w = trainWorkload(c, cfg, sizes),
+  const w = trainWorkload(c, cfg, sizes, frozen16),
     est = estimateMemory(c, w);
   if (o?.check === false) return est;
   const limit = memoryLimit(o);
@@ -80,14 +97,19 @@ export function checkTrainMemory(
       ? []
       : [["train.recompute: true", { ...w, train: { ...w.train!, recompute: true } }] as [string, Workload]]),
     ["train.microBatch: 1 and recompute", { ...w, train: { ...one, recompute: true } }],
-    [
-      `LoRA r=${LORA_R} (train.lora) with recompute`,
-      {
-        trainable: loraParameters(c, LORA_R),
-        frozen: w.trainable + w.frozen,
-        train: { ...w.train!, recompute: true },
-      },
-    ],
+    ...(cfg.lora
+      ? []
+      : [
+          [
+            `LoRA r=${LORA_R} (train.lora) with recompute`,
+            trainWorkload(
+              c,
+              { ...cfg, lora: LoraSettings.parse({ r: LORA_R, alpha: 2 * LORA_R }), recompute: true },
+              sizes,
+              frozen16,
+            ),
+          ] as [string, Workload],
+        ]),
   ];
   throw new Error(
     refusal(
@@ -134,9 +156,10 @@ export function promptBounds(
 
 /**
  * The synthesis workload: one sampling call of 3·batch slots (y+ from x+, y- from x-, y° from x) prefilled
- * together, and scoring batches (in-process engine).
+ * together, and scoring batches (in-process engine). `frozen16`: a BF16/F16 folder, whose weights synthesis keeps
+ * 16-bit.
  */
-export function synthWorkload(c: ModelConfig, config: SynthConfig, b: PromptBounds): Workload {
+export function synthWorkload(c: ModelConfig, config: SynthConfig, b: PromptBounds, frozen16 = false): Workload {
   const maxNew = config.sampling.maxNewTokens,
     capacity = Math.min(c.maxPositionEmbeddings, b.contrast + maxNew),
     slots = RESPONSES.length * config.batch,
@@ -144,10 +167,10 @@ export function synthWorkload(c: ModelConfig, config: SynthConfig, b: PromptBoun
   const pair = Math.min(c.maxPositionEmbeddings, b.contrast + maxNew + 1),
     scoreTokens = Math.max(config.scoreBatchTokens, pair);
   const p = parameterSplit(c);
-  // HOOK(half): frozenBytes 2 when a 16-bit checkpoint's weights stay 16-bit for inference.
   return {
     trainable: 0,
     frozen: p.trainable + p.frozen,
+    ...(frozen16 && { frozenBytes: 2 }),
     infer: { tokens: scoreTokens, rows: scoreTokens, slots, capacity, prefillTokens },
   };
 }
@@ -159,13 +182,14 @@ export function checkSynthMemory(
   config: SynthConfig,
   bounds: PromptBounds,
   o: MemoryOptions | undefined,
+  frozen16 = false,
 ): MemoryEstimate {
-  const est = estimateMemory(c, synthWorkload(c, config, bounds));
+  const est = estimateMemory(c, synthWorkload(c, config, bounds, frozen16));
   if (o?.check === false) return est;
   const limit = memoryLimit(o);
   if (est.total <= limit.bytes) return est;
   const smaller = Math.max(1, Math.floor(config.batch / 4));
-  const alt = estimateMemory(c, synthWorkload(c, { ...config, batch: smaller }, bounds)).total;
+  const alt = estimateMemory(c, synthWorkload(c, { ...config, batch: smaller }, bounds, frozen16)).total;
   throw new Error(refusal(what, est, limit, [[`synth.batch: ${smaller}`, alt]]));
 }
 
@@ -199,32 +223,49 @@ export interface MemoryReportLine {
 }
 
 /**
- * Estimates of scoring, synthesis and training (as configured, with recomputation toggled, and with LoRA r=16) for
- * a model config, assuming prompts of the given lengths and full-length responses.
+ * Estimates of scoring, synthesis and training (as configured, with recomputation toggled, and with LoRA r=16 unless
+ * train.lora is set) for a model config, assuming prompts of the given lengths and full-length responses.
+ * `frozen16`: the folder is BF16/F16, so scoring, synthesis and a LoRA base hold its weights 16-bit.
  */
 export function memoryReport(
   c: ModelConfig,
   config: { synth: SynthConfig; train: TrainConfig },
   b: PromptBounds,
+  frozen16 = false,
 ): { limit: MemoryLimit; lines: MemoryReportLine[] } {
   const { synth, train } = config,
     all = parameterSplit(c),
     size = boundedRecordSize(c, train, synth, b),
     sizes = Array(train.microBatch).fill(size),
-    w = trainWorkload(c, train, sizes);
+    w = trainWorkload(c, train, sizes, frozen16);
   const score = Math.max(synth.scoreBatchTokens, b.contrast + synth.sampling.maxNewTokens + 1);
   const lines: [string, Workload][] = [
     [
       `score (${score} tokens per batch)`,
-      { trainable: 0, frozen: all.trainable + all.frozen, infer: { tokens: score, rows: score } },
+      {
+        trainable: 0,
+        frozen: all.trainable + all.frozen,
+        ...(frozen16 && { frozenBytes: 2 }),
+        infer: { tokens: score, rows: score },
+      },
     ],
-    [`synth (batch ${synth.batch}, ${3 * synth.batch} sequences sampled together)`, synthWorkload(c, synth, b)],
-    [`train (micro-batch ${train.microBatch} records, ${size.tokens} tokens each, recompute ${train.recompute})`, w],
-    [`train with recompute ${!train.recompute}`, { ...w, train: { ...w.train!, recompute: !train.recompute } }],
     [
-      `train with LoRA r=${LORA_R}, recompute ${train.recompute}`,
-      { ...w, trainable: loraParameters(c, LORA_R), frozen: all.trainable + all.frozen },
+      `synth (batch ${synth.batch}, ${3 * synth.batch} sequences sampled together)`,
+      synthWorkload(c, synth, b, frozen16),
     ],
+    [
+      `train${train.lora ? ` with LoRA r=${train.lora.r}` : ""} (micro-batch ${train.microBatch} records, ${size.tokens} tokens each, recompute ${train.recompute})`,
+      w,
+    ],
+    [`train with recompute ${!train.recompute}`, { ...w, train: { ...w.train!, recompute: !train.recompute } }],
+    ...(train.lora
+      ? []
+      : [
+          [
+            `train with LoRA r=${LORA_R}, recompute ${train.recompute}`,
+            trainWorkload(c, { ...train, lora: LoraSettings.parse({ r: LORA_R, alpha: 2 * LORA_R }) }, sizes, frozen16),
+          ] as [string, Workload],
+        ]),
   ];
   return { limit: availableMemory(), lines: lines.map(([what, x]) => ({ what, estimate: estimateMemory(c, x) })) };
 }

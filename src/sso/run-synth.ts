@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { MultiBar, type SingleBar } from "cli-progress";
 import { getBackend } from "../backends/index.js";
 import type { Engine } from "../engine/engine.js";
-import { loadModel, readConfig } from "../model/folder.js";
+import { keeps16, loadModel, readConfig } from "../model/folder.js";
 import { adapterHash } from "../model/peft.js";
 import { connectEngine } from "../remote/connect.js";
 import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
@@ -74,7 +74,10 @@ export function runSynth(run: SynthRun): SynthSummary | Promise<SynthSummary> {
       throw new Error(`${run.prompts}: prompt ${p.id}: ${(e as Error).message}`);
     }
   }
-  if (!run.remote) checkSynthMemory("synth", modelConfig, config, promptBounds(tok, prompts, lib, config), run.memory);
+  if (!run.remote) {
+    const bounds = promptBounds(tok, prompts, lib, config);
+    checkSynthMemory("synth", modelConfig, config, bounds, run.memory, keeps16(run.model)); // loaded with keep16 below
+  }
   if (run.remote)
     return remoteEngine(run.remote, run.model, tok).then((engine) => start(run, tok, prompts, lib, engine));
   return start(run, tok, prompts, lib, null) as SynthSummary;

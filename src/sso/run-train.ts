@@ -1,10 +1,12 @@
 // Training on a records file: the library function behind `sso train` and each iteration of `sso iterate`. Reads
 // and validates the records, refuses to overwrite a checkpoint unless resuming, loads the policy (or the
-// checkpoint's model when resuming) once the memory estimate fits (memory-check.ts), trains (train.ts, or PyTorch ranks: torch-train.ts) and prints one closing line. Not here: flags, the loop.
+// checkpoint's model when resuming; with train.lora the frozen base — 16-bit when the folder is — and the
+// checkpoint's adapter) once the memory estimate fits (memory-check.ts), trains (train.ts, or PyTorch ranks:
+// torch-train.ts) and prints one closing line. Not here: flags, the loop.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { getBackend } from "../backends/index.js";
-import { loadModel, readConfig } from "../model/folder.js";
+import { keeps16, loadModel, readConfig } from "../model/folder.js";
 import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 import { readCheckpointState } from "../train/checkpoint.js";
 import { readJsonl } from "../util/jsonl.js";
@@ -44,7 +46,10 @@ export function runTrain(run: TrainRun): StepMetrics[] {
   if (!run.resume && existsSync(ckpt))
     throw new Error(`${ckpt} exists: pass --resume to continue it, or choose another --out`);
   const tok = Tokenizer.fromDir(run.model),
-    config = readConfig(run.model);
+    config = readConfig(run.model),
+    // A LoRA base is frozen: a BF16/F16 folder's matrices stay 16-bit (no fp32 copy); only the adapter is fp32.
+    // (The memory check also counts them so in the LoRA run it suggests instead of full fine-tuning.)
+    half = keeps16(run.model);
   checkTokenizerFitsModel(tok, config.vocabSize);
   if (!torch) {
     const pairs = pairsNeeded(objectiveConfig(run.config.objective));
@@ -54,16 +59,19 @@ export function runTrain(run: TrainRun): StepMetrics[] {
         { tokens: 0, rows: 0 },
       ),
     );
-    checkTrainMemory("train", config, run.config, sizes, run.memory);
+    checkTrainMemory("train", config, run.config, sizes, run.memory, half);
   }
   const t0 = performance.now(),
     opts = { out: run.out, sourceDir: run.model, resume: resuming };
   const steps = torch
     ? trainTorch(run.model, tok, records, run.config, opts)
     : trainSso(
-        // With LoRA the checkpoint holds only the adapter; the frozen base is run.model.
+        // With LoRA the checkpoint holds only the adapter; the frozen base is run.model (16-bit when stored so).
         lora
-          ? loadModel(run.model, getBackend(run.backend), resuming ? { adapter: join(ckpt, "adapter") } : {})
+          ? loadModel(run.model, getBackend(run.backend), {
+              keep16: half,
+              ...(resuming && { adapter: join(ckpt, "adapter") }),
+            })
           : loadModel(resuming ? join(ckpt, "model") : run.model, getBackend(run.backend)),
         tok,
         records,

@@ -1,7 +1,7 @@
 // The PyTorch twin of `npm run bench -- big` (bench/train_torch.py, mode "sso") on a tiny model: shared prompt
 // prefixes give the plain path's log-probs and gradients (within float tolerance), for full fine-tuning and for LoRA
-// by hand on a bf16 base with recomputation, and a timed step reports its numbers as one JSON line. Skipped without
-// Debian's python3-torch.
+// by hand on a bf16 base with recomputation, and a timed step (or a scoring pass) reports its numbers as one JSON
+// line. Skipped without Debian's python3-torch.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
@@ -54,5 +54,10 @@ describe("the PyTorch twin's SSO step", { skip: hasTorch ? false : "no /usr/bin/
     assert.equal(r.trainable, 2 * 4 * (64 + 96 + 64 + 192 + 96));
     assert.equal(r.tokens_per_step, 2 * (2 * (5 + 7) + 4 * (17 + 7)));
     for (const k of ["records_per_min", "tokens_per_s", "peak_rss_gb"]) assert.ok(r[k] > 0, k);
+  });
+
+  it("a scoring pass on a bf16 base reports tokens/s and peak RSS", () => {
+    const r = twin({ score: true, base: "bf16", records: 1 });
+    for (const k of ["tokens_per_s", "peak_rss_gb"]) assert.ok(r[k] > 0, k);
   });
 });

@@ -1,8 +1,10 @@
 // The token counts behind the memory check, on hand-computed cases: the largest micro-batch of a records file, the
-// records `sso iterate` will train on bounded from the synthesis config, and synthesis's sampling and scoring.
+// records `sso iterate` will train on bounded from the synthesis config, and synthesis's sampling and scoring; what
+// trains with LoRA, and 16-bit frozen weights.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseConfig } from "../../src/model/config.js";
+import { estimateMemory } from "../../src/model/memory.js";
 import { SynthConfig } from "../../src/sso/config.js";
 import { boundedRecordSize, synthWorkload, trainWorkload } from "../../src/sso/memory-check.js";
 import { TrainConfig } from "../../src/sso/train-config.js";
@@ -35,6 +37,41 @@ describe("memory check token counts", () => {
       { tokens: 30, rows: 1 },
     ]);
     assert.deepEqual(one.train, { tokens: 30, rows: 2, recompute: false });
+  });
+
+  it("LoRA: the adapters train (r·(in + out) per targeted module and layer), every model parameter is frozen", () => {
+    const sizes = [{ tokens: 10, rows: 2 }];
+    const full = trainWorkload(C, TrainConfig.parse({}), sizes),
+      all = full.trainable + full.frozen;
+    // q (32 → 32) and down (48 → 32) of 3 layers at r = 4: 4·(32 + 32) + 4·(48 + 32) per layer.
+    const lora = TrainConfig.parse({ lora: { r: 4, alpha: 8, targets: ["down_proj", "q_proj"] } });
+    const w = trainWorkload(C, lora, sizes);
+    assert.equal(w.trainable, 3 * (4 * (32 + 32) + 4 * (48 + 32)));
+    assert.equal(w.frozen, all);
+    assert.equal(w.frozenBytes, undefined, "fp32 frozen weights by default");
+    assert.deepEqual(w.train, { tokens: 10, rows: 2, recompute: false });
+    // The default targets: every linear layer of attention and MLP (q 32→32, k and v 32→16, o 32→32, gate and up
+    // 32→48, down 48→32).
+    const every = trainWorkload(C, TrainConfig.parse({ lora: { r: 2, alpha: 4 } }), sizes);
+    assert.equal(every.trainable, 3 * 2 * (64 + 2 * 48 + 64 + 2 * 80 + 80));
+  });
+
+  it("16-bit frozen weights: 2 bytes each for a LoRA base and for synthesis; full fine-tuning stays fp32", () => {
+    const sizes = [{ tokens: 10, rows: 2 }];
+    const lora = TrainConfig.parse({ lora: { r: 4, alpha: 8 } });
+    const w16 = trainWorkload(C, lora, sizes, true),
+      w32 = trainWorkload(C, lora, sizes, false);
+    assert.equal(w16.frozenBytes, 2);
+    assert.equal(
+      estimateMemory(C, w32).parts.weights - estimateMemory(C, w16).parts.weights,
+      2 * w16.frozen,
+      "two bytes saved per frozen weight",
+    );
+    assert.equal(trainWorkload(C, TrainConfig.parse({}), sizes, true).frozenBytes, undefined, "fp32 masters");
+    const synth = SynthConfig.parse({ batch: 2, sampling: { maxNewTokens: 10 } }),
+      b = { plain: 5, contrast: 20 };
+    assert.equal(synthWorkload(C, synth, b, true).frozenBytes, 2);
+    assert.equal(synthWorkload(C, synth, b).frozenBytes, undefined);
   });
 
   it("iterate's bounded records: the sso preset's six pairs, two after x, four after x±", () => {
