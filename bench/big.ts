@@ -74,7 +74,13 @@ export const BIG_CONFIGS: BigConfig[] = [
 ];
 
 /** Records per step (each its own forward/backward on our side) and their shape (tokens). */
-export const BIG_RECORDS = { records: 2, steps: 2, system: 400, query: 50, response: 200 };
+export const BIG_RECORDS = {
+  records: Number(process.env.SSO_BENCH_RECORDS ?? 2), // per step
+  steps: Number(process.env.SSO_BENCH_STEPS ?? 2), // timed, after one warm-up step (the median is reported)
+  system: 400,
+  query: 50,
+  response: 200,
+};
 
 /** Threads of both sides. */
 const THREADS = process.env.SSO_BENCH_THREADS ?? "2";
