@@ -335,7 +335,9 @@ program
   )
   .option("--iterations <n>", "SSO iterations per method", flag("--iterations", Count), 3)
   .option("--train-prompts <n>", "world training prompts per iteration", flag("--train-prompts", Count), 200)
-  .option("--eval-prompts <n>", "held-out world prompts evaluated", flag("--eval-prompts", Count), 200)
+  .option("--eval-prompts <n>", "held-out world prompts evaluated (seeded draws)", flag("--eval-prompts", Count), 200)
+  .option("--eval-pool", "evaluate on the whole held-out pool, every prompt once (default with --full)")
+  .option("--no-eval-pool", "evaluate on --eval-prompts seeded draws, also with --full")
   .option("--lr <x>", "learning rate", flag("--lr", Positive), 1e-4)
   .option("--beta <x>", "IPO/DPO β of every method (default: the presets' 0.1)", flag("--beta", Positive))
   .option("--methods <list>", "comma-separated methods to run instead (presets: sso, pbaa, sso-no-w, …)", (v: string) =>

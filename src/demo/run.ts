@@ -29,7 +29,7 @@ import {
   type WorldResult,
   type WorldSummary,
 } from "../world/evaluate.js";
-import { heldOutPrompts, promptLines, trainPrompts, type WorldPrompt } from "../world/world.js";
+import { heldOutPool, heldOutPrompts, promptLines, trainPrompts, type WorldPrompt } from "../world/world.js";
 import {
   comparisonRows,
   type DemoResult,
@@ -54,6 +54,9 @@ export interface DemoOptions {
   iterations: number;
   trainPrompts: number;
   evalPrompts: number;
+  /** Evaluate on the whole held-out pool (every prompt once, the same for every seed) instead of `evalPrompts`
+   * seeded draws; default: on with `full`. */
+  evalPool?: boolean;
   backend: string;
   lr: number;
   /** IPO/DPO β of every method (default: the presets' 0.1). */
@@ -145,7 +148,7 @@ export function runDemo(o: DemoOptions): DemoResult {
     throw new Error(`${modelDir}: no demo model here (run \`npm run make-demo-model\` to build it)`);
   mkdirSync(o.out, { recursive: true });
   const train = trainPrompts(o.seed, o.trainPrompts),
-    heldout = heldOutPrompts(o.seed, o.evalPrompts);
+    heldout = (o.evalPool ?? o.full) ? heldOutPool() : heldOutPrompts(o.seed, o.evalPrompts);
   const promptsFile = join(o.out, "prompts.jsonl");
   writeFileAtomic(promptsFile, promptLines(train));
   const unknown = (o.methods ?? []).filter((m) => !(m in PRESETS));
@@ -184,7 +187,7 @@ export function runDemo(o: DemoOptions): DemoResult {
   console.error(`pairwise judging vs base (world checkers, both orders, bootstrap CIs): ${judgeMs.toFixed(0)} ms`);
   const result: DemoResult = { base: base.summary, runs, features: [...WORLD_FEATURES] };
   const minutes = ((performance.now() - t0) / 60000).toFixed(1);
-  const notes = `Seed ${o.seed}; ${train.length} training prompts; ${heldout.length} held-out prompts (never in training); ${o.iterations} iterations; ${minutes} min on ${o.backend}.`;
+  const notes = `Seed ${o.seed}; ${train.length} training prompts; ${heldout.length} held-out prompts (${(o.evalPool ?? o.full) ? "the whole pool" : "seeded draws"}; never in training); ${o.iterations} iterations; ${minutes} min on ${o.backend}.`;
   writeFileAtomic(
     join(o.out, "report.html"),
     htmlReport(result, "sso demo: Self-Steering Optimization in the principle world", notes, sample),
