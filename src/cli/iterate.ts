@@ -12,6 +12,7 @@ export interface IterateCliOptions extends Pick<TrainCliOptions, "trainer" | "np
   iterations?: number;
   config?: string;
   backend?: string;
+  mode?: "v1" | "v2";
 }
 
 export function iterateCommand(opts: IterateCliOptions): void {
@@ -21,7 +22,11 @@ export function iterateCommand(opts: IterateCliOptions): void {
       ...file,
       ...(opts.backend !== undefined && { backend: opts.backend }),
       train: withTrainerFlags(file.train, opts),
-      iterate: { ...file.iterate, ...(opts.iterations !== undefined && { iterations: opts.iterations }) },
+      iterate: {
+        ...file.iterate,
+        ...(opts.iterations !== undefined && { iterations: opts.iterations }),
+        ...(opts.mode !== undefined && { mode: opts.mode }),
+      },
     },
     SsoConfig,
     "command line",

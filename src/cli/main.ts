@@ -213,6 +213,10 @@ program
   .requiredOption("--out <dir>", "run directory; rerunning with the same arguments resumes it")
   .option("--iterations <n>", "iterations (default from the config: 3)", flag("--iterations", Count))
   .option("--config <file>", "sso config (JSON or YAML): synth, train and iterate sections")
+  .option(
+    "--mode <v1|v2>",
+    "v1: the policy writes its own pairs; v2: a generator trained with the generator objective writes them (needs train.objective.preset ipo or dpo)",
+  )
   .option("--backend <name>", "compute backend (ref, cpu); default from the config")
   .option("--trainer <name>", "ts (our engine) or torch (PyTorch ranks, python/sso_torch); default from the config")
   .option("--nproc <n>", "torch: processes (ranks) on this node", flag("--nproc", Count))

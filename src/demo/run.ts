@@ -45,6 +45,11 @@ import {
 
 export const DEFAULT_METHODS = ["sso", "pbaa"];
 export const FULL_METHODS = ["sso", "pbaa", "sso-no-w", "sso-no-g", "sso-backdoor", "sso-dpo"];
+/** Methods that are a pipeline rather than an objective preset: the policy's objective and the loop's mode. */
+export const PIPELINES: Record<string, { preset: string; mode: "v2" }> = {
+  // SSO-SPEC §3 v2: a generator (sso-v2-generator objective) writes the pairs; the policy trains with plain IPO.
+  "sso-v2": { preset: "ipo", mode: "v2" },
+};
 
 export interface DemoOptions {
   model?: string;
@@ -103,7 +108,7 @@ function methodConfig(o: DemoOptions, method: string): SsoConfig {
       backend: o.backend,
       synth: { seed: o.seed, batch: 16, sampling: { maxNewTokens: o.maxNewTokens }, selection: { maxNewTokens: 16 } },
       train: {
-        objective: { preset: method, ...(o.beta === undefined ? {} : { beta: o.beta }) },
+        objective: { preset: PIPELINES[method]?.preset ?? method, ...(o.beta === undefined ? {} : { beta: o.beta }) },
         lr: o.lr,
         batchSize: 8,
         microBatch: 4,
@@ -111,7 +116,7 @@ function methodConfig(o: DemoOptions, method: string): SsoConfig {
         seed: o.seed,
         saveEvery: 0,
       },
-      iterate: { iterations: o.iterations },
+      iterate: { iterations: o.iterations, ...(PIPELINES[method] && { mode: PIPELINES[method].mode }) },
     },
     SsoConfig,
     `demo: method ${method}`,
@@ -151,9 +156,11 @@ export function runDemo(o: DemoOptions): DemoResult {
     heldout = (o.evalPool ?? o.full) ? heldOutPool() : heldOutPrompts(o.seed, o.evalPrompts);
   const promptsFile = join(o.out, "prompts.jsonl");
   writeFileAtomic(promptsFile, promptLines(train));
-  const unknown = (o.methods ?? []).filter((m) => !(m in PRESETS));
+  const unknown = (o.methods ?? []).filter((m) => !(m in PRESETS || m in PIPELINES));
   if (unknown.length > 0)
-    throw new Error(`--methods: unknown method ${unknown[0]} (one of ${Object.keys(PRESETS).join(", ")})`);
+    throw new Error(
+      `--methods: unknown method ${unknown[0]} (one of ${[...Object.keys(PRESETS), ...Object.keys(PIPELINES)].join(", ")})`,
+    );
   const t0 = performance.now(),
     methods = o.methods ?? (o.full ? FULL_METHODS : DEFAULT_METHODS);
   const configs = methods.map((m) => methodConfig(o, m));
