@@ -21,7 +21,7 @@ import { writeFileAtomic } from "../util/atomic.js";
 import { readJsonl } from "../util/jsonl.js";
 import { packageRoot } from "../util/package-root.js";
 import { progress } from "../util/progress.js";
-import { WORLD_FEATURES } from "../world/check.js";
+import { meanPass, WORLD_FEATURES } from "../world/check.js";
 import {
   evaluateWorld,
   judgePairs,
@@ -35,9 +35,12 @@ import {
   type DemoResult,
   htmlReport,
   iterationRows,
+  lengthRows,
   type MethodRun,
   markdownTable,
   meanStdRows,
+  pairedRows,
+  pairRows,
   textTable,
   versusBaseMeanStdRows,
   versusBaseRows,
@@ -146,6 +149,9 @@ function trainSteps(dir: string, iterations: number): MethodRun["steps"] {
   return steps;
 }
 
+/** Each answer's mean pass over its applicable features (0 when none applies). */
+const scoresOf = (results: readonly WorldResult[]): number[] => results.map((r) => meanPass(r.checks) ?? 0);
+
 export function runDemo(o: DemoOptions): DemoResult {
   validate(o, DemoSettings, "demo");
   const modelDir = o.model ?? defaultDemoModel();
@@ -189,10 +195,17 @@ export function runDemo(o: DemoOptions): DemoResult {
       steps: trainSteps(dir, o.iterations),
       pairs: judgedPairs(dir, o.iterations),
       vs_base,
+      scores: scoresOf(evals[evals.length - 1].results),
     });
   }
   console.error(`pairwise judging vs base (world checkers, both orders, bootstrap CIs): ${judgeMs.toFixed(0)} ms`);
-  const result: DemoResult = { base: base.summary, runs, features: [...WORLD_FEATURES] };
+  const result: DemoResult = {
+    base: base.summary,
+    runs,
+    features: [...WORLD_FEATURES],
+    prompt_ids: heldout.map((p) => p.id),
+    base_scores: scoresOf(base.results),
+  };
   const minutes = ((performance.now() - t0) / 60000).toFixed(1);
   const notes = `Seed ${o.seed}; ${train.length} training prompts; ${heldout.length} held-out prompts (${(o.evalPool ?? o.full) ? "the whole pool" : "seeded draws"}; never in training); ${o.iterations} iterations; ${minutes} min on ${o.backend}.`;
   writeFileAtomic(
@@ -219,10 +232,20 @@ export function runDemoSeeds(o: DemoOptions & { seeds: number[] }): DemoResult[]
   const results = o.seeds.map((seed) => runDemo({ ...o, seed, seeds: undefined, out: join(o.out, `seed-${seed}`) }));
   const table = meanStdRows(results);
   const perSeed = results.map((r, i) => `seed ${o.seeds[i]}:\n\n${markdownTable(iterationRows(r))}`).join("\n\n");
-  const vs = versusBaseMeanStdRows(results);
+  const vs = versusBaseMeanStdRows(results),
+    lengths = lengthRows(results);
+  const methods = results[0].runs.map((r) => r.method);
+  // The paired differences need the same prompts in every seed: the whole held-out pool, not seeded draws.
+  const paired = methods.includes("sso") && (o.evalPool ?? o.full) ? pairedRows(results) : undefined;
+  const pairedMd = paired
+    ? `Paired difference against SSO, final iteration, per (seed, prompt) in points, 95% paired bootstrap over seeds × prompts (10,000 resamples, seed 0):\n\n${markdownTable(paired)}\n\n`
+    : "";
   const md =
     `Held-out world pass rate %, mean ± std over seeds ${o.seeds.join(", ")} (final iteration)\n\n${markdownTable(table)}\n\n` +
+    pairedMd +
+    `Mean answer length (characters) per iteration, mean over seeds (0 = base), and growth:\n\n${markdownTable(lengths)}\n\n` +
     `Against the base model (world checkers as pairwise judge, both orders), %, mean ± std over seeds:\n\n${markdownTable(vs)}\n\n` +
+    `Self-steered pairs judged by the checkers, per seed:\n\n${results.map((r, i) => `seed ${o.seeds[i]}:\n\n${markdownTable(pairRows(r))}`).join("\n\n")}\n\n` +
     `Overall pass rate per iteration (0 = base):\n\n${perSeed}\n`;
   writeFileAtomic(join(o.out, "summary.md"), md);
   writeFileAtomic(join(o.out, "summary.json"), `${JSON.stringify({ options: o, results }, null, 2)}\n`);
@@ -230,6 +253,12 @@ export function runDemoSeeds(o: DemoOptions & { seeds: number[] }): DemoResult[]
   console.log(textTable(table));
   console.log(`\nAgainst the base model (world checkers as pairwise judge), mean ± std over seeds\n`);
   console.log(textTable(vs));
+  if (paired) {
+    console.log(`\nPaired difference against SSO (points, 95% bootstrap over seeds × prompts)\n`);
+    console.log(textTable(paired));
+  }
+  console.log(`\nMean answer length per iteration (characters, mean over seeds)\n`);
+  console.log(textTable(lengths));
   console.log(`\nsummary: ${join(o.out, "summary.md")}`);
   return results;
 }
