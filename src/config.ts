@@ -6,7 +6,7 @@ import { z } from "zod";
 import { IterationEvalConfig } from "./eval/config.js";
 import { resolveSynthConfig, SynthConfig } from "./sso/config.js";
 import { readStructuredFile } from "./sso/file.js";
-import { TrainConfig } from "./sso/train-config.js";
+import { ObjectiveSettings, TrainConfig } from "./sso/train-config.js";
 
 export const IterateConfig = z.strictObject({
   /** SSO iterations (synthesise → train) to run. */
@@ -15,6 +15,15 @@ export const IterateConfig = z.strictObject({
   reference: z.enum(["iteration", "initial"]).default("iteration"),
   /** An evaluation after each iteration (src/eval/iteration.ts): world checkers and/or math accuracy. */
   eval: IterationEvalConfig.optional(),
+  /**
+   * v1 (absent): the policy synthesises its own pairs and trains on them with train.objective. v2 (SSO-SPEC §3,
+   * generator mode): per iteration a generator, started from the policy, trains with `generator` on pairs it
+   * synthesises itself; then it writes the pairs for the policy's prompts, and the policy trains on them with
+   * train.objective, which must be plain IPO or DPO.
+   */
+  mode: z.enum(["v1", "v2"]).optional(),
+  /** v2: the generator's objective (absent: the preset sso-v2-generator). */
+  generator: ObjectiveSettings.optional(),
 });
 export type IterateConfig = z.infer<typeof IterateConfig>;
 

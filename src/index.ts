@@ -22,7 +22,7 @@ export {
   summarizePairs,
 } from "./eval/pairwise.js";
 export { runGrade, runMath, runPairwise } from "./eval/run.js";
-export { bootstrapInterval, lengthControlled, meanWithInterval } from "./eval/stats.js";
+export { bootstrapInterval, lengthControlled, meanWithInterval, pairedBootstrap } from "./eval/stats.js";
 export { worldPairJudge } from "./eval/world-judge.js";
 export { type ModelConfig, parseConfig } from "./model/config.js";
 export { initModel, type LoadOptions, loadModel, readConfig, type SaveOptions, saveModel } from "./model/folder.js";
@@ -80,4 +80,4 @@ export {
   exactMatch,
   type WorldSummary,
 } from "./world/evaluate.js";
-export { heldOutPrompts, trainPrompts } from "./world/world.js";
+export { heldOutPool, heldOutPrompts, trainPrompts } from "./world/world.js";

@@ -174,6 +174,22 @@ export interface DemoEvaluation {
   selection: { n: number; parsed: number; fitting: number; examples: string[] };
 }
 
+/** The world's judgement of answers to `prompts` plain, under x+ and under x- (system messages as the corpus
+ * writes them, `contrastiveFor` with `seed`); ≤ 96 new tokens, greedy unless a temperature is given. */
+export function principleConditions(
+  model: Model,
+  tok: Tokenizer,
+  prompts: readonly WorldPrompt[],
+  seed: number,
+  temperature = 0,
+): { plain: WorldSummary; pos: WorldSummary; neg: WorldSummary } {
+  const x = prompts.map((p, i) => contrastiveFor(p, seed, i));
+  const judge = (convs: ChatMessage[][]) =>
+    summarizeWorld(checkAll(prompts, answerAll(model, tok, convs, { maxNewTokens: 96, temperature, seed })));
+  const plain = judge(prompts.map((p) => [{ role: "user", content: p.text }]));
+  return { plain, pos: judge(x.map((c) => c.pos)), neg: judge(x.map((c) => c.neg)) };
+}
+
 /** x+ / plain / x- on held-out prompts, and the selection check. */
 export function evaluateDemo(
   model: Model,
@@ -184,12 +200,7 @@ export function evaluateDemo(
   temperature = 0,
 ): DemoEvaluation {
   const prompts = heldOutPrompts(seed, nPrompts);
-  const x = prompts.map((p, i) => contrastiveFor(p, seed, i));
-  const judge = (convs: ChatMessage[][]) =>
-    summarizeWorld(checkAll(prompts, answerAll(model, tok, convs, { maxNewTokens: 96, temperature, seed })));
-  const plain = judge(prompts.map((p) => [{ role: "user", content: p.text }]));
-  const pos = judge(x.map((c) => c.pos));
-  const neg = judge(x.map((c) => c.neg));
+  const { plain, pos, neg } = principleConditions(model, tok, prompts, seed, temperature);
   const sel = prompts.slice(0, nSelection);
   const answers = answerAll(
     model,

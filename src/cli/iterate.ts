@@ -13,6 +13,7 @@ export interface IterateCliOptions
   iterations?: number;
   config?: string;
   backend?: string;
+  mode?: "v1" | "v2";
 }
 
 export function iterateCommand(opts: IterateCliOptions): void {
@@ -22,7 +23,11 @@ export function iterateCommand(opts: IterateCliOptions): void {
       ...file,
       ...(opts.backend !== undefined && { backend: opts.backend }),
       train: withTrainerFlags(file.train, opts),
-      iterate: { ...file.iterate, ...(opts.iterations !== undefined && { iterations: opts.iterations }) },
+      iterate: {
+        ...file.iterate,
+        ...(opts.iterations !== undefined && { iterations: opts.iterations }),
+        ...(opts.mode !== undefined && { mode: opts.mode }),
+      },
     },
     SsoConfig,
     "command line",

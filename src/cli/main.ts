@@ -260,6 +260,10 @@ program
   .requiredOption("--out <dir>", "run directory; rerunning with the same arguments resumes it")
   .option("--iterations <n>", "iterations (default from the config: 3)", flag("--iterations", Count))
   .option("--config <file>", "sso config (JSON or YAML): synth, train and iterate sections")
+  .option(
+    "--mode <v1|v2>",
+    "v1: the policy writes its own pairs; v2: a generator trained with the generator objective writes them (needs train.objective.preset ipo or dpo)",
+  )
   .option("--backend <name>", "compute backend (ref, cpu); default from the config")
   .option("--trainer <name>", "ts (our engine) or torch (PyTorch ranks, python/sso_torch); default from the config")
   .option("--nproc <n>", "torch: processes (ranks) on this node", flag("--nproc", Count))
@@ -389,7 +393,9 @@ program
   )
   .option("--iterations <n>", "SSO iterations per method", flag("--iterations", Count), 3)
   .option("--train-prompts <n>", "world training prompts per iteration", flag("--train-prompts", Count), 200)
-  .option("--eval-prompts <n>", "held-out world prompts evaluated", flag("--eval-prompts", Count), 200)
+  .option("--eval-prompts <n>", "held-out world prompts evaluated (seeded draws)", flag("--eval-prompts", Count), 200)
+  .option("--eval-pool", "evaluate on the whole held-out pool, every prompt once (default with --full)")
+  .option("--no-eval-pool", "evaluate on --eval-prompts seeded draws, also with --full")
   .option("--lr <x>", "learning rate", flag("--lr", Positive), 1e-4)
   .option("--beta <x>", "IPO/DPO β of every method (default: the presets' 0.1)", flag("--beta", Positive))
   .option("--methods <list>", "comma-separated methods to run instead (presets: sso, pbaa, sso-no-w, …)", (v: string) =>

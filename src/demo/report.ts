@@ -3,6 +3,7 @@
 // polylines are all the report needs, and the file must open offline.
 import type { PairwiseSummary } from "../eval/pairwise.js";
 import { rateText, SIDE_BY_SIDE_CSS } from "../eval/report.js";
+import { pairedBootstrap } from "../eval/stats.js";
 import type { PairJudgement, WorldSummary } from "../world/evaluate.js";
 
 export interface MethodRun {
@@ -15,12 +16,17 @@ export interface MethodRun {
   pairs?: PairJudgement[];
   /** The final iteration against the base model, judged pairwise by the world's checkers (absent in older results). */
   vs_base?: PairwiseSummary;
+  /** The final iteration's score (mean pass over the applicable features) per held-out prompt, in prompt order. */
+  scores?: number[];
 }
 
 export interface DemoResult {
   base: WorldSummary;
   runs: MethodRun[];
   features: string[];
+  /** The held-out prompts' ids in evaluation order, and the base model's score on each (absent in older results). */
+  prompt_ids?: string[];
+  base_scores?: number[];
 }
 
 const pct = (r: number | null): string => (r === null ? "–" : `${(100 * r).toFixed(1)}`);
@@ -153,6 +159,57 @@ export function versusBaseMeanStdRows(results: readonly DemoResult[]): string[][
   return [
     ["method", "win rate %", "LC win rate %"],
     ...methods.map((m) => [m, cell((s) => s.win_rate, m), cell((s) => s.lc_win_rate, m)]),
+  ];
+}
+
+/**
+ * Each method's final score minus `reference`'s (and the base model's), paired per (seed, prompt), in points: the
+ * mean with a 95% paired bootstrap interval over seeds × prompts (stats.ts pairedBootstrap). Needs every seed to
+ * have evaluated the same prompts in the same order (the whole held-out pool does).
+ */
+export function pairedRows(
+  results: readonly DemoResult[],
+  reference = "sso",
+  opts: { samples?: number; seed?: number } = {},
+): string[][] {
+  const ids = JSON.stringify(results[0]?.prompt_ids);
+  if (results.some((d) => d.prompt_ids === undefined || JSON.stringify(d.prompt_ids) !== ids))
+    throw new Error("pairedRows: every seed must have evaluated the same held-out prompts (use --eval-pool)");
+  const scoresOf = (d: DemoResult, method: string): number[] => {
+    const s = method === "base" ? d.base_scores : d.runs.find((r) => r.method === method)?.scores;
+    if (!s) throw new Error(`pairedRows: no per-prompt scores of ${method}`);
+    return s;
+  };
+  const methods = ["base", ...results[0].runs.map((r) => r.method).filter((m) => m !== reference)];
+  return [
+    ["method", `minus ${reference} (points)`, "95% CI", "seeds × prompts"],
+    ...methods.map((m) => {
+      const diffs = results.map((d) => scoresOf(d, m).map((x, i) => 100 * (x - scoresOf(d, reference)[i])));
+      const r = pairedBootstrap(diffs, { samples: opts.samples ?? 10_000, seed: opts.seed ?? 0 });
+      return [
+        m,
+        r.value === null ? "–" : r.value.toFixed(2),
+        r.ci === null ? "–" : `[${r.ci.lo.toFixed(2)}, ${r.ci.hi.toFixed(2)}]`,
+        `${results.length} × ${results[0].prompt_ids!.length}`,
+      ];
+    }),
+  ];
+}
+
+/** Mean answer length (characters) per method and iteration, mean over the seeds, and its growth from 0 to the end. */
+export function lengthRows(results: readonly DemoResult[]): string[][] {
+  const n = Math.max(0, ...results[0].runs.map((r) => r.evals.length));
+  const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const base = avg(results.map((d) => d.base.mean_chars));
+  return [
+    ["method", ...Array.from({ length: n + 1 }, (_, k) => `iteration ${k}`), "growth"],
+    ...results[0].runs.map((r) => {
+      const per = Array.from({ length: n }, (_, k) =>
+        avg(results.map((d) => d.runs.find((x) => x.method === r.method)!.evals[k].mean_chars)),
+      );
+      const growth = per[n - 1] - base;
+      return [r.method, ...[base, ...per].map((v) => v.toFixed(1)), `${growth >= 0 ? "+" : ""}${growth.toFixed(1)}`];
+    }),
   ];
 }
 

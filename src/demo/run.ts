@@ -21,7 +21,7 @@ import { writeFileAtomic } from "../util/atomic.js";
 import { readJsonl } from "../util/jsonl.js";
 import { packageRoot } from "../util/package-root.js";
 import { progress } from "../util/progress.js";
-import { WORLD_FEATURES } from "../world/check.js";
+import { meanPass, WORLD_FEATURES } from "../world/check.js";
 import {
   evaluateWorld,
   judgePairs,
@@ -29,15 +29,18 @@ import {
   type WorldResult,
   type WorldSummary,
 } from "../world/evaluate.js";
-import { heldOutPrompts, promptLines, trainPrompts, type WorldPrompt } from "../world/world.js";
+import { heldOutPool, heldOutPrompts, promptLines, trainPrompts, type WorldPrompt } from "../world/world.js";
 import {
   comparisonRows,
   type DemoResult,
   htmlReport,
   iterationRows,
+  lengthRows,
   type MethodRun,
   markdownTable,
   meanStdRows,
+  pairedRows,
+  pairRows,
   textTable,
   versusBaseMeanStdRows,
   versusBaseRows,
@@ -45,6 +48,11 @@ import {
 
 export const DEFAULT_METHODS = ["sso", "pbaa"];
 export const FULL_METHODS = ["sso", "pbaa", "sso-no-w", "sso-no-g", "sso-backdoor", "sso-dpo"];
+/** Methods that are a pipeline rather than an objective preset: the policy's objective and the loop's mode. */
+export const PIPELINES: Record<string, { preset: string; mode: "v2" }> = {
+  // SSO-SPEC §3 v2: a generator (sso-v2-generator objective) writes the pairs; the policy trains with plain IPO.
+  "sso-v2": { preset: "ipo", mode: "v2" },
+};
 
 export interface DemoOptions {
   model?: string;
@@ -54,6 +62,9 @@ export interface DemoOptions {
   iterations: number;
   trainPrompts: number;
   evalPrompts: number;
+  /** Evaluate on the whole held-out pool (every prompt once, the same for every seed) instead of `evalPrompts`
+   * seeded draws; default: on with `full`. */
+  evalPool?: boolean;
   backend: string;
   lr: number;
   /** IPO/DPO β of every method (default: the presets' 0.1). */
@@ -100,7 +111,7 @@ export function methodConfig(o: DemoOptions, method: string): SsoConfig {
       backend: o.backend,
       synth: { seed: o.seed, batch: 16, sampling: { maxNewTokens: o.maxNewTokens }, selection: { maxNewTokens: 16 } },
       train: {
-        objective: { preset: method, ...(o.beta === undefined ? {} : { beta: o.beta }) },
+        objective: { preset: PIPELINES[method]?.preset ?? method, ...(o.beta === undefined ? {} : { beta: o.beta }) },
         lr: o.lr,
         batchSize: 8,
         microBatch: 4,
@@ -108,7 +119,7 @@ export function methodConfig(o: DemoOptions, method: string): SsoConfig {
         seed: o.seed,
         saveEvery: 0,
       },
-      iterate: { iterations: o.iterations },
+      iterate: { iterations: o.iterations, ...(PIPELINES[method] && { mode: PIPELINES[method].mode }) },
     },
     SsoConfig,
     `demo: method ${method}`,
@@ -138,6 +149,9 @@ function trainSteps(dir: string, iterations: number): MethodRun["steps"] {
   return steps;
 }
 
+/** Each answer's mean pass over its applicable features (0 when none applies). */
+const scoresOf = (results: readonly WorldResult[]): number[] => results.map((r) => meanPass(r.checks) ?? 0);
+
 export function runDemo(o: DemoOptions): DemoResult {
   validate(o, DemoSettings, "demo");
   const modelDir = o.model ?? defaultDemoModel();
@@ -145,12 +159,14 @@ export function runDemo(o: DemoOptions): DemoResult {
     throw new Error(`${modelDir}: no demo model here (run \`npm run make-demo-model\` to build it)`);
   mkdirSync(o.out, { recursive: true });
   const train = trainPrompts(o.seed, o.trainPrompts),
-    heldout = heldOutPrompts(o.seed, o.evalPrompts);
+    heldout = (o.evalPool ?? o.full) ? heldOutPool() : heldOutPrompts(o.seed, o.evalPrompts);
   const promptsFile = join(o.out, "prompts.jsonl");
   writeFileAtomic(promptsFile, promptLines(train));
-  const unknown = (o.methods ?? []).filter((m) => !(m in PRESETS));
+  const unknown = (o.methods ?? []).filter((m) => !(m in PRESETS || m in PIPELINES));
   if (unknown.length > 0)
-    throw new Error(`--methods: unknown method ${unknown[0]} (one of ${Object.keys(PRESETS).join(", ")})`);
+    throw new Error(
+      `--methods: unknown method ${unknown[0]} (one of ${[...Object.keys(PRESETS), ...Object.keys(PIPELINES)].join(", ")})`,
+    );
   const t0 = performance.now(),
     methods = o.methods ?? (o.full ? FULL_METHODS : DEFAULT_METHODS);
   const configs = methods.map((m) => methodConfig(o, m));
@@ -179,12 +195,19 @@ export function runDemo(o: DemoOptions): DemoResult {
       steps: trainSteps(dir, o.iterations),
       pairs: judgedPairs(dir, o.iterations),
       vs_base,
+      scores: scoresOf(evals[evals.length - 1].results),
     });
   }
   console.error(`pairwise judging vs base (world checkers, both orders, bootstrap CIs): ${judgeMs.toFixed(0)} ms`);
-  const result: DemoResult = { base: base.summary, runs, features: [...WORLD_FEATURES] };
+  const result: DemoResult = {
+    base: base.summary,
+    runs,
+    features: [...WORLD_FEATURES],
+    prompt_ids: heldout.map((p) => p.id),
+    base_scores: scoresOf(base.results),
+  };
   const minutes = ((performance.now() - t0) / 60000).toFixed(1);
-  const notes = `Seed ${o.seed}; ${train.length} training prompts; ${heldout.length} held-out prompts (never in training); ${o.iterations} iterations; ${minutes} min on ${o.backend}.`;
+  const notes = `Seed ${o.seed}; ${train.length} training prompts; ${heldout.length} held-out prompts (${(o.evalPool ?? o.full) ? "the whole pool" : "seeded draws"}; never in training); ${o.iterations} iterations; ${minutes} min on ${o.backend}.`;
   writeFileAtomic(
     join(o.out, "report.html"),
     htmlReport(result, "sso demo: Self-Steering Optimization in the principle world", notes, sample),
@@ -209,10 +232,20 @@ export function runDemoSeeds(o: DemoOptions & { seeds: number[] }): DemoResult[]
   const results = o.seeds.map((seed) => runDemo({ ...o, seed, seeds: undefined, out: join(o.out, `seed-${seed}`) }));
   const table = meanStdRows(results);
   const perSeed = results.map((r, i) => `seed ${o.seeds[i]}:\n\n${markdownTable(iterationRows(r))}`).join("\n\n");
-  const vs = versusBaseMeanStdRows(results);
+  const vs = versusBaseMeanStdRows(results),
+    lengths = lengthRows(results);
+  const methods = results[0].runs.map((r) => r.method);
+  // The paired differences need the same prompts in every seed: the whole held-out pool, not seeded draws.
+  const paired = methods.includes("sso") && (o.evalPool ?? o.full) ? pairedRows(results) : undefined;
+  const pairedMd = paired
+    ? `Paired difference against SSO, final iteration, per (seed, prompt) in points, 95% paired bootstrap over seeds × prompts (10,000 resamples, seed 0):\n\n${markdownTable(paired)}\n\n`
+    : "";
   const md =
     `Held-out world pass rate %, mean ± std over seeds ${o.seeds.join(", ")} (final iteration)\n\n${markdownTable(table)}\n\n` +
+    pairedMd +
+    `Mean answer length (characters) per iteration, mean over seeds (0 = base), and growth:\n\n${markdownTable(lengths)}\n\n` +
     `Against the base model (world checkers as pairwise judge, both orders), %, mean ± std over seeds:\n\n${markdownTable(vs)}\n\n` +
+    `Self-steered pairs judged by the checkers, per seed:\n\n${results.map((r, i) => `seed ${o.seeds[i]}:\n\n${markdownTable(pairRows(r))}`).join("\n\n")}\n\n` +
     `Overall pass rate per iteration (0 = base):\n\n${perSeed}\n`;
   writeFileAtomic(join(o.out, "summary.md"), md);
   writeFileAtomic(join(o.out, "summary.json"), `${JSON.stringify({ options: o, results }, null, 2)}\n`);
@@ -220,6 +253,12 @@ export function runDemoSeeds(o: DemoOptions & { seeds: number[] }): DemoResult[]
   console.log(textTable(table));
   console.log(`\nAgainst the base model (world checkers as pairwise judge), mean ± std over seeds\n`);
   console.log(textTable(vs));
+  if (paired) {
+    console.log(`\nPaired difference against SSO (points, 95% bootstrap over seeds × prompts)\n`);
+    console.log(textTable(paired));
+  }
+  console.log(`\nMean answer length per iteration (characters, mean over seeds)\n`);
+  console.log(textTable(lengths));
   console.log(`\nsummary: ${join(o.out, "summary.md")}`);
   return results;
 }

@@ -71,6 +71,39 @@ export function bootstrapInterval(
   return { lo: quantile(stats, (1 - level) / 2), hi: quantile(stats, (1 + level) / 2) };
 }
 
+/**
+ * A paired difference over seeds × prompts: `diffs[s][p]` is one method's score minus another's on prompt p in seed
+ * s (every seed the same prompts, in the same order). The value is the mean over all cells; the interval is a
+ * percentile bootstrap that resamples seeds and prompts, both with replacement and independently, and takes the
+ * mean over the resampled cross product — so prompts shared by every seed, and seeds shared by every prompt, move
+ * together instead of counting as independent cells.
+ */
+export function pairedBootstrap(
+  diffs: readonly (readonly number[])[],
+  opts: BootstrapOptions = {},
+): { value: number | null; ci: Interval | null } {
+  const S = diffs.length,
+    P = S === 0 ? 0 : diffs[0].length;
+  if (diffs.some((row) => row.length !== P))
+    throw new Error("pairedBootstrap: every seed needs the same number of prompts");
+  if (S === 0 || P === 0) return { value: null, ci: null };
+  const rng = new Rng(opts.seed ?? 0),
+    level = opts.level ?? 0.95,
+    stats: number[] = [];
+  for (let b = 0; b < (opts.samples ?? 1000); b++) {
+    const seeds = Array.from({ length: S }, () => rng.int(S)),
+      prompts = Array.from({ length: P }, () => rng.int(P));
+    let sum = 0;
+    for (const s of seeds) for (const p of prompts) sum += diffs[s][p];
+    stats.push(sum / (S * P));
+  }
+  stats.sort((a, b) => a - b);
+  return {
+    value: mean(diffs.map(mean)),
+    ci: { lo: quantile(stats, (1 - level) / 2), hi: quantile(stats, (1 + level) / 2) },
+  };
+}
+
 /** Mean of 0/1 (or [0, 1]) outcomes with its bootstrap interval: accuracy, win rate. */
 export function meanWithInterval(
   xs: readonly number[],

@@ -1,10 +1,14 @@
 // The SSO loop (SSO-SPEC §4), the library function behind `sso iterate` and the demo. Iteration k synthesises
 // records with the current policy (which is also the reference: the iteration's starting snapshot), optionally
-// rescores the reference with the initial model, trains, and saves OUT/iter-k/model:
+// rescores the reference with the initial model, trains, and saves OUT/iter-k/model. In v2 mode (SSO-SPEC §3) a
+// generator comes first: started from the policy, trained with the generator objective on records the policy
+// writes; then the generator writes the records and the policy trains on them with a plain IPO/DPO objective:
 //   OUT/run.json                      the run's inputs (a rerun with other inputs is refused)
 //   OUT/iter-k/data.jsonl             records (+ .progress.json, .summary.json from synthesis)
 //   OUT/iter-k/data.initial-ref.jsonl the same records scored by the initial model (reference: initial)
 //   OUT/iter-k/train/                 checkpoint, metrics.jsonl, model (with train.lora also adapter: see below)
+//   OUT/iter-k/generator/             v2 only: the generator's own records (data.jsonl) and its train/ (model)
+//   OUT/iter-k/data.policy-ref.jsonl  v2 only: the generator's records with the policy's reference log-probs
 //   OUT/iter-k/eval.json              the configured evaluation (iterate.eval), also in the iteration's summary
 //   OUT/iter-k/summary.json           what the iteration did; OUT/summary.json all of them
 // Each stage is itself resumable, so a killed run, rerun with the same arguments, continues in the stage it stopped
@@ -41,6 +45,7 @@ import { runSynth } from "./run-synth.js";
 import { runTrain } from "./run-train.js";
 import type { SynthSummary } from "./synth-summary.js";
 import { rescoreReference } from "./train.js";
+import { objectiveConfig, type TrainConfig } from "./train-config.js";
 
 export interface IterateRun {
   /** The initial policy folder (with tokenizer). */
@@ -65,6 +70,8 @@ export interface IterationSummary {
   seconds_this_session: number;
   /** The configured evaluation of this iteration's model (iterate.eval). */
   eval?: IterationEval;
+  /** v2: the generator of this iteration (OUT/iter-k/generator): its model, its own records and its training. */
+  generator?: { model: string; data: string; synth: SynthSummary; train: IterationSummary["train"] };
 }
 
 const json = (v: unknown): string => `${JSON.stringify(v, null, 2)}\n`;
@@ -76,6 +83,7 @@ export function runIterate(given: IterateRun): { iterations: IterationSummary[];
   const { config } = run,
     iterations = config.iterate.iterations;
   const prompts = readPrompts(run.prompts); // a bad or empty prompts file fails here, before anything is written
+  checkMode(config);
   checkMemory(run, prompts);
   const inputs = { model: run.model, prompts: run.prompts, config };
   mkdirSync(run.out, { recursive: true });
@@ -139,62 +147,146 @@ function checkMemory(run: IterateRun, prompts: ReturnType<typeof readPrompts>): 
   }
 }
 
-/** Iteration k: synthesise with `policy`, (re)score the reference if configured, train. */
-function iteration(run: IterateRun, k: number, policy: string): IterationSummary {
-  const { config } = run,
-    n = config.iterate.iterations,
-    backend = config.backend;
-  const dir = join(run.out, `iter-${k}`),
-    data = join(dir, "data.jsonl"),
-    trainOut = join(dir, "train");
-  mkdirSync(dir, { recursive: true });
-  const t0 = performance.now();
-  console.error(`— iteration ${k}/${n}: synthesise with ${policy}`);
+/** What one synthesise → (rescore) → train stage did. */
+interface StageResult {
+  synth: SynthSummary;
+  /** The records trained on (rescored when the stage has its own reference). */
+  data: string;
+  model: string;
+  /** With train.lora: the stage's PEFT adapter (merged into `model`). */
+  adapter?: string;
+  train: IterationSummary["train"];
+}
+
+/** One synthesise → (rescore) → train stage in `dir`: DIR/data.jsonl, DIR/train/{model,metrics.jsonl,checkpoint}. */
+interface Stage {
+  dir: string;
+  /** The model that writes the records; their reference log-probs are its own. */
+  writer: string;
+  /** Rescore the reference columns with this model instead, into DIR/data.<label>-ref.jsonl. */
+  reference?: { model: string; label: string };
+  /** The model training starts from. */
+  from: string;
+  train: TrainConfig;
+  /** "iteration k/n" or "iteration k/n, generator": for the log lines. */
+  label: string;
+}
+
+/** Runs or resumes a stage: every step skips what a previous session finished. */
+function runStage(run: IterateRun, k: number, st: Stage): StageResult {
+  const backend = run.config.backend,
+    data = join(st.dir, "data.jsonl"),
+    trainOut = join(st.dir, "train");
+  mkdirSync(st.dir, { recursive: true });
+  console.error(`— ${st.label}: synthesise with ${st.writer}`);
   const synth = runSynth({
-    model: policy,
+    model: st.writer,
     prompts: run.prompts,
     out: data,
-    config: { ...config.synth, iteration: k - 1 },
+    config: { ...run.config.synth, iteration: k - 1 },
     backend,
     memory: run.memory,
   });
   if (synth.kept === 0)
-    throw new Error(`iteration ${k}: synthesis kept no records of ${synth.prompts} prompts (see ${data}.summary.json)`);
+    throw new Error(`${st.label}: synthesis kept no records of ${synth.prompts} prompts (see ${data}.summary.json)`);
   let trainData = data;
-  if (config.iterate.reference === "initial" && k > 1) {
-    trainData = join(dir, "data.initial-ref.jsonl");
+  if (st.reference) {
+    trainData = join(st.dir, `data.${st.reference.label}-ref.jsonl`);
     if (!existsSync(trainData)) {
       const records = readJsonl(data, SsoRecord).map((l) => l.value);
-      const initial = loadModel(run.model, getBackend(backend), { keep16: true });
-      writeFileAtomic(trainData, toJsonl(rescoreReference(initial, Tokenizer.fromDir(run.model), records)));
+      const ref = loadModel(st.reference.model, getBackend(backend), { keep16: true });
+      writeFileAtomic(trainData, toJsonl(rescoreReference(ref, Tokenizer.fromDir(st.reference.model), records)));
     }
   }
   const model = join(trainOut, "model"),
-    adapter = config.train.lora ? join(trainOut, "adapter") : undefined,
+    adapter = st.train.lora ? join(trainOut, "adapter") : undefined,
     state = readCheckpointState(join(trainOut, "checkpoint"));
   if (!(existsSync(adapter ?? model) && state && state.step === state.totalSteps)) {
-    console.error(`— iteration ${k}/${n}: train`);
+    console.error(`— ${st.label}: train`);
     runTrain({
-      model: policy,
+      model: st.from,
       data: trainData,
       out: trainOut,
-      config: config.train,
+      config: st.train,
       backend,
       resume: true,
       memory: run.memory,
     });
   }
   if (adapter && !existsSync(model))
-    mergeAdapter({ model: policy, adapter, out: model, dtype: config.train.saveDtype, backend });
+    mergeAdapter({ model: st.from, adapter, out: model, dtype: st.train.saveDtype, backend });
   const metrics = readMetrics(join(trainOut, "metrics.jsonl"));
+  return {
+    synth,
+    data: trainData,
+    model,
+    ...(adapter && { adapter }),
+    train: { steps: metrics.length, first: metrics[0], last: metrics[metrics.length - 1] },
+  };
+}
+
+/**
+ * Iteration k from `policy`. v1: the policy writes the records (the initial model rescores their reference if so
+ * configured) and trains on them. v2: a generator started from the policy trains with the generator objective on
+ * records the policy writes (OUT/iter-k/generator/), then writes the records the policy trains on, rescored with the
+ * policy (or the initial model) as the reference (OUT/iter-k/).
+ */
+function iteration(run: IterateRun, k: number, policy: string): IterationSummary {
+  const { config } = run,
+    dir = join(run.out, `iter-${k}`),
+    label = `iteration ${k}/${config.iterate.iterations}`;
+  const t0 = performance.now();
+  const initialRef = config.iterate.reference === "initial";
+  let generator: StageResult | undefined;
+  if (config.iterate.mode === "v2") {
+    generator = runStage(run, k, {
+      dir: join(dir, "generator"),
+      writer: policy,
+      from: policy,
+      train: { ...config.train, objective: config.iterate.generator ?? { preset: "sso-v2-generator" } },
+      label: `${label}, generator`,
+    });
+  }
+  const policyStage = runStage(run, k, {
+    dir,
+    writer: generator?.model ?? policy,
+    reference: generator
+      ? initialRef
+        ? { model: run.model, label: "initial" }
+        : { model: policy, label: "policy" }
+      : initialRef && k > 1
+        ? { model: run.model, label: "initial" }
+        : undefined,
+    from: policy,
+    train: config.train,
+    label,
+  });
   return {
     iteration: k,
     policy,
-    model,
-    ...(adapter && { adapter }),
-    data: trainData,
-    synth,
-    train: { steps: metrics.length, first: metrics[0], last: metrics[metrics.length - 1] },
+    model: policyStage.model,
+    ...(policyStage.adapter && { adapter: policyStage.adapter }),
+    data: policyStage.data,
+    synth: policyStage.synth,
+    train: policyStage.train,
+    ...(generator && {
+      generator: { model: generator.model, data: generator.data, synth: generator.synth, train: generator.train },
+    }),
     seconds_this_session: Math.round((performance.now() - t0) / 100) / 10,
   };
+}
+
+/** v2 trains the policy with a plain preference loss on the generator's pairs; anything else is refused up front. */
+export function checkMode(config: SsoConfig): void {
+  if (config.iterate.mode !== "v2") {
+    if (config.iterate.generator) throw new Error("iterate.generator: only used with iterate.mode v2");
+    return;
+  }
+  const policy = objectiveConfig(config.train.objective);
+  if (policy.generator || policy.useWeight || policy.steering !== "none" || policy.theta !== 0)
+    throw new Error(
+      `train.objective: iterate.mode v2 trains the policy with plain IPO or DPO (preset ipo or dpo), not "${config.train.objective.preset}"`,
+    );
+  if (!objectiveConfig(config.iterate.generator ?? { preset: "sso-v2-generator" }).generator)
+    throw new Error(`iterate.generator: the v2 generator trains with a generator objective (preset sso-v2-generator)`);
 }

@@ -10,8 +10,10 @@ import {
   type DemoResult,
   htmlReport,
   iterationRows,
+  lengthRows,
   markdownTable,
   meanStdRows,
+  pairedRows,
   versusBaseMeanStdRows,
 } from "../../src/demo/report.js";
 import type { PairwiseSummary } from "../../src/eval/pairwise.js";
@@ -149,6 +151,60 @@ describe("sso demo", () => {
     const bad = sso("demo", "--model", model, "--out", join(work, "bad"), "--seeds", "1,x");
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /--seeds must be comma-separated integers/);
+  });
+
+  it("--methods sso-v2 runs the v2 pipeline: a generator per iteration, the policy on plain IPO", () => {
+    const work = tempDir("sso-demo-"),
+      model = makeTinyModel(6, { tie_word_embeddings: false });
+    const out = join(work, "run");
+    const r = sso(
+      "demo",
+      ...["--model", model, "--out", out, "--iterations", "1", "--train-prompts", "6", "--eval-prompts", "4"],
+      ...["--max-new-tokens", "8", "--methods", "sso-v2"],
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const run = JSON.parse(readFileSync(join(out, "sso-v2", "run.json"), "utf8"));
+    assert.equal(run.config.iterate.mode, "v2");
+    assert.deepEqual(run.config.train.objective, { preset: "ipo" });
+    assert.ok(existsSync(join(out, "sso-v2", "iter-1", "generator", "train", "model", "model.safetensors")));
+    const demo = JSON.parse(readFileSync(join(out, "demo.json"), "utf8"));
+    assert.equal(demo.runs[0].method, "sso-v2");
+    assert.equal(demo.runs[0].scores.length, 4);
+    assert.equal(demo.prompt_ids.length, 4);
+  });
+
+  it("pairedRows: each method minus SSO per (seed, prompt) in points with its interval; lengthRows: growth", () => {
+    const summary = (mean_chars: number) => ({ overall: 0.5, mean_chars }) as unknown as WorldSummary;
+    const seed = (sso: number[], pbaa: number[], base: number[], chars: number[]): DemoResult => ({
+      base: summary(chars[0]),
+      features: [],
+      prompt_ids: ["a#0", "b#0"],
+      base_scores: base,
+      runs: [
+        { method: "sso", evals: [summary(chars[1]), summary(chars[2])], steps: [], scores: sso },
+        { method: "pbaa", evals: [summary(chars[3]), summary(chars[4])], steps: [], scores: pbaa },
+      ],
+    });
+    // PBAA − SSO: +0.5 on every cell of seed 1 and 0 on seed 2 → mean 25 points; resampling the seeds as units
+    // gives 0, 25 or 50 points (odds ¼, ½, ¼), so the interval is [0, 50]. Base − SSO is −100 everywhere.
+    const results = [
+      seed([0.5, 0.5], [1, 1], [-0.5, -0.5], [30, 31, 32, 30, 40]),
+      seed([1, 1], [1, 1], [0, 0], [30, 29, 30, 30, 44]),
+    ];
+    assert.deepEqual(pairedRows(results, "sso", { samples: 4000 }), [
+      ["method", "minus sso (points)", "95% CI", "seeds × prompts"],
+      ["base", "-100.00", "[-100.00, -100.00]", "2 × 2"],
+      ["pbaa", "25.00", "[0.00, 50.00]", "2 × 2"],
+    ]);
+    assert.deepEqual(lengthRows(results), [
+      ["method", "iteration 0", "iteration 1", "iteration 2", "growth"],
+      ["sso", "30.0", "30.0", "31.0", "+1.0"],
+      ["pbaa", "30.0", "30.0", "42.0", "+12.0"],
+    ]);
+    assert.throws(
+      () => pairedRows([results[0], { ...results[1], prompt_ids: ["c#0", "b#0"] }]),
+      /same held-out prompts/,
+    );
   });
 
   it("iterationRows: the base then each iteration's overall pass rate per method", () => {

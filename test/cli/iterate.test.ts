@@ -169,6 +169,106 @@ describe("sso iterate", () => {
     );
   });
 
+  describe("--mode v2", () => {
+    const v2Config = (objective = "ipo") => {
+      const path = join(work, `cfg-v2-${objective}.json`);
+      writeFileSync(
+        path,
+        JSON.stringify({
+          ...JSON.parse(readFileSync(config(), "utf8")),
+          train: { lr: 2e-3, batchSize: 4, saveEvery: 1, objective: { preset: objective } },
+        }),
+      );
+      return path;
+    };
+    const records = (file: string) =>
+      readFileSync(file, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+
+    it("trains a generator, then the policy on the generator's pairs rescored by the policy; both models kept", () => {
+      const out = join(work, "v2");
+      const r = sso(...args(out, v2Config()), "--mode", "v2");
+      assert.equal(r.status, 0, r.stderr);
+      const summary = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
+      for (const k of [1, 2]) {
+        const it = summary.iterations[k - 1],
+          dir = join(out, `iter-${k}`);
+        for (const f of ["generator/data.jsonl", "generator/train/model/model.safetensors", "data.jsonl"])
+          assert.ok(existsSync(join(dir, f)), `iter-${k}/${f}`);
+        assert.equal(it.generator.model, join(dir, "generator", "train", "model"));
+        assert.equal(it.data, join(dir, "data.policy-ref.jsonl"));
+        assert.equal(it.model, join(dir, "train", "model"));
+        // The generator starts from the policy and moves; the policy trains from the policy, not the generator.
+        assert.notDeepEqual(weights(it.generator.model), weights(it.policy));
+        assert.notDeepEqual(weights(it.model), weights(it.generator.model));
+        // The generator's objective reads the x+/x- pairs; the policy's plain IPO only the plain ones (its W is 1).
+        const genLine = JSON.parse(
+          readFileSync(join(dir, "generator", "train", "metrics.jsonl"), "utf8").split("\n")[0],
+        );
+        assert.ok(genLine["sso/L_pos"] > 0 && genLine["sso/L_neg"] > 0, JSON.stringify(genLine));
+        assert.equal(it.train.first["sso/G"], 0);
+        // Same answers as the generator wrote them; reference log-probs are the policy's, not the generator's.
+        const own = records(join(dir, "data.jsonl")),
+          rescored = records(it.data);
+        assert.equal(rescored.length, own.length);
+        assert.ok(
+          own.every(
+            (rec, i) =>
+              rec.chosen[0].content === rescored[i].chosen[0].content &&
+              rec.ref_chosen_logps !== rescored[i].ref_chosen_logps,
+          ),
+        );
+        const scored = runCli(
+          "score",
+          "--model",
+          it.policy,
+          "--data",
+          writeScore(out, rescored[0]),
+          "--out",
+          join(out, "s.jsonl"),
+        );
+        assert.equal(scored.status, 0, scored.stderr);
+        assert.ok(
+          Math.abs(JSON.parse(readFileSync(join(out, "s.jsonl"), "utf8")).logp - rescored[0].ref_chosen_logps) < 1e-3,
+        );
+      }
+    });
+
+    it("a v2 run killed in its second iteration's policy stage resumes and ends with the same weights", async () => {
+      const out = join(work, "v2-killed"),
+        cfg = v2Config();
+      const child = spawnCli([...args(out, cfg), "--mode", "v2"], { stdio: "ignore" });
+      const exited = new Promise((res) => child.on("exit", res));
+      const marker = join(out, "iter-2", "data.jsonl.progress.json"),
+        deadline = Date.now() + 60_000;
+      while (!existsSync(marker)) {
+        assert.ok(Date.now() < deadline, "iteration 2's policy stage never started");
+        await new Promise((res) => setTimeout(res, 5));
+      }
+      child.kill("SIGKILL");
+      await exited;
+      assert.ok(!existsSync(join(out, "summary.json")), "the run finished before it was killed");
+      const r = sso(...args(out, cfg), "--mode", "v2");
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /resuming/);
+      for (const m of ["generator/train/model", "train/model"])
+        assert.deepEqual(weights(join(out, "iter-2", m)), weights(join(work, "v2", "iter-2", m)), m);
+    });
+
+    it("refuses a policy objective that is not plain IPO/DPO, before anything is written", () => {
+      const out = join(work, "v2-sso");
+      const r = sso(...args(out, v2Config("sso")), "--mode", "v2");
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr.trim(), /^sso: train\.objective: iterate\.mode v2 trains the policy with plain IPO or DPO/);
+      assert.ok(!existsSync(join(out, "run.json")));
+      const bad = sso(...args(join(work, "v2-bad"), v2Config()), "--mode", "v3");
+      assert.notEqual(bad.status, 0);
+      assert.match(bad.stderr.trim(), /mode/);
+    });
+  });
+
   it("an empty prompts file is a one-line error before anything is synthesised", () => {
     writeFileSync(join(work, "empty.jsonl"), "\n");
     const out = join(work, "empty-run");

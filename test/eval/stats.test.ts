@@ -9,6 +9,7 @@ import {
   fitLogistic,
   lengthControlled,
   meanWithInterval,
+  pairedBootstrap,
   quantile,
   sampleStd,
   sigmoid,
@@ -98,5 +99,54 @@ describe("bootstrap intervals", () => {
     assert.equal(quantile([1, 2, 3, 4], 0.5), 2.5);
     assert.equal(quantile([1, 2, 3, 4], 0.025), 1.075);
     assert.equal(sampleStd([1, 3]), Math.SQRT2);
+  });
+});
+
+describe("paired bootstrap over seeds × prompts", () => {
+  it("is the mean over cells, reproducible from its seed, different for another seed", () => {
+    const diffs = [
+      [0.1, -0.3, 0.5, 0, 0.2],
+      [0.4, 0.1, -0.2, 0.3, 0],
+      [0, 0, 0.6, -0.1, 0.1],
+    ];
+    const a = pairedBootstrap(diffs, { samples: 2000, seed: 3 });
+    assert.ok(Math.abs(a.value! - 1.7 / 15) < 1e-12);
+    assert.deepEqual(pairedBootstrap(diffs, { samples: 2000, seed: 3 }), a);
+    assert.notDeepEqual(pairedBootstrap(diffs, { samples: 2000, seed: 4 }).ci, a.ci);
+    assert.ok(a.ci!.lo < a.value! && a.value! < a.ci!.hi);
+  });
+
+  it("matches the hand-computed distribution: one seed, prompts 0 and 1 → mean 0, ½, 1 with odds ¼, ½, ¼", () => {
+    // Resampling two prompts gives {0,0}, {0,1}, {1,0}, {1,1}: the 2.5 % and 97.5 % quantiles are 0 and 1, and the
+    // 40 % and 60 % quantiles (level 0.2) both ½.
+    assert.deepEqual(pairedBootstrap([[0, 1]], { samples: 4000 }), { value: 0.5, ci: { lo: 0, hi: 1 } });
+    assert.deepEqual(pairedBootstrap([[0, 1]], { samples: 4000, level: 0.2 }).ci, { lo: 0.5, hi: 0.5 });
+  });
+
+  it("resamples seeds as units: two seeds at 0 and 1 over four prompts give [0, 1], not the cells' narrower interval", () => {
+    // Two-way: the seed draw alone decides the mean (0, ½, 1 with odds ¼, ½, ¼), so the interval is [0, 1]. Eight
+    // independent cells would put the 2.5 % quantile at ⅛ (P(mean = 0) = 1/256 < 2.5 %).
+    const diffs = [
+      [0, 0, 0, 0],
+      [1, 1, 1, 1],
+    ];
+    assert.deepEqual(pairedBootstrap(diffs, { samples: 4000 }), { value: 0.5, ci: { lo: 0, hi: 1 } });
+    const cells = diffs.flat(),
+      cellCi = bootstrapInterval(cells.length, (idx) => idx.reduce((a, i) => a + cells[i], 0) / idx.length, {
+        samples: 4000,
+      })!;
+    assert.ok(cellCi.lo >= 0.1, `cell-level interval ${JSON.stringify(cellCi)}`);
+  });
+
+  it("of a constant difference is that constant; of nothing, null; ragged input is an error", () => {
+    assert.deepEqual(
+      pairedBootstrap([
+        [0.25, 0.25],
+        [0.25, 0.25],
+      ]),
+      { value: 0.25, ci: { lo: 0.25, hi: 0.25 } },
+    );
+    assert.deepEqual(pairedBootstrap([]), { value: null, ci: null });
+    assert.throws(() => pairedBootstrap([[1, 2], [3]]), /same number of prompts/);
   });
 });

@@ -209,7 +209,7 @@ describe("world checker", () => {
 });
 
 describe("templated answers against the checker, over every world prompt", () => {
-  const prompts = allPrompts();
+  const prompts = allPrompts(undefined, { extra: true });
 
   it("judges exactly the features APPLICABLE lists for each family", () => {
     for (const p of prompts) {

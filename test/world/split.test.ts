@@ -11,6 +11,7 @@ import {
   allPrompts,
   FAMILIES,
   FAMILY_WEIGHTS,
+  heldOutPool,
   heldOutPrompts,
   lookup,
   overlap,
@@ -52,6 +53,30 @@ describe("world splits", () => {
     for (const t of trains) for (const h of helds) assert.deepEqual(overlap(t, h), { items: [], texts: [] });
   });
 
+  it("hold out a whole pool of at least 600 distinct prompts, every family, none a training item for any seed", () => {
+    const pool = heldOutPool();
+    assert.ok(pool.length >= 600, `${pool.length} prompts`);
+    assert.equal(new Set(pool.map((p) => p.text)).size, pool.length);
+    for (const f of FAMILIES)
+      assert.ok(
+        pool.some((p) => p.task.family === f),
+        f,
+      );
+    assert.ok(pool.every((p) => splitOf(p.item) === "heldout"));
+    assert.deepEqual(heldOutPool(), pool, "the pool does not depend on a seed or a call");
+    // Every phrasing of every held-out item is in the pool, and the pool's items are exactly the held-out ones.
+    assert.deepEqual(pool, allPrompts("heldout", { extra: true }));
+    for (const s of SEEDS) assert.deepEqual(overlap(trainPrompts(s, 3000), pool), { items: [], texts: [] });
+    assert.deepEqual(overlap(allPrompts("train", { extra: true }), pool), { items: [], texts: [] });
+  });
+
+  it("keep the extra phrasings out of every seeded draw (corpus, training and sampled evaluation)", () => {
+    for (const s of SEEDS)
+      for (const split of ["train", "heldout", "all"] as const)
+        assert.ok(samplePrompts(split, s, 3000).every((p) => p.core));
+    assert.ok(heldOutPool().some((p) => !p.core));
+  });
+
   it("overlap reports shared items and texts", () => {
     const [a, b] = [trainPrompts(1, 50), trainPrompts(2, 50)];
     const o = overlap(a, [...b, a[0]]);
@@ -89,17 +114,25 @@ describe("world splits", () => {
 
 describe("world prompts", () => {
   it("have unique ids and texts, and lookup finds each by its text", () => {
-    const all = allPrompts();
+    const all = allPrompts(undefined, { extra: true });
     assert.equal(new Set(all.map((p) => p.id)).size, all.length);
     for (const p of all) assert.equal(lookup(p.text), p);
     assert.equal(lookup("What is the capital of Atlantis?"), undefined);
   });
 
   it("keep the expected answer out of the prompt text", () => {
-    for (const p of allPrompts()) {
+    for (const p of allPrompts(undefined, { extra: true })) {
       if (p.task.family === "fact") assert.deepEqual(namedPhrases(p.text, [p.task.answer]), [], p.text);
       if (p.task.family === "list") assert.deepEqual(namedPhrases(p.text, p.task.members), [], p.text);
       if (p.task.family === "arith") assert.ok(!p.text.includes(`= ${p.task.answer}`), p.text);
+    }
+  });
+
+  it("name no answer in an extra phrasing that the item's first core phrasing does not name", () => {
+    for (const p of allPrompts(undefined, { extra: true })) {
+      if (p.core || (p.task.family !== "fact" && p.task.family !== "list")) continue;
+      const first = lookup(allPrompts(undefined, { extra: true }).find((q) => q.item === p.item)!.text)!;
+      assert.deepEqual(namedPhrases(p.text, p.task.domain), namedPhrases(first.text, p.task.domain), p.text);
     }
   });
 
