@@ -4,7 +4,7 @@
 import { type GenerateFileOptions, generateFile } from "../sample/generate-file.js";
 import { policyHash } from "../sso/record.js";
 import { Tokenizer } from "../tokenizer/tokenizer.js";
-import { checkRewardFolder, loadRewardModel, rewards } from "./model.js";
+import { checkRewardFolder, loadRewardModel, rewardIds, rewards } from "./model.js";
 
 export function generateBestOf(opts: GenerateFileOptions & { bestOf: number; rewardModel: string }): void {
   if (!Number.isInteger(opts.bestOf) || opts.bestOf < 2) throw new Error(`--best-of must be ≥ 2, got ${opts.bestOf}`);
@@ -16,10 +16,7 @@ export function generateBestOf(opts: GenerateFileOptions & { bestOf: number; rew
     score: (messages, texts) =>
       rewards(
         rm,
-        texts.map((t) => {
-          const { promptIds, responseIds } = tok.encodeChat(messages, t);
-          return [...promptIds, ...responseIds];
-        }),
+        texts.map((t) => rewardIds(tok, messages, t)),
       ),
     fingerprint: { reward_model_hash: policyHash(opts.rewardModel) },
   });

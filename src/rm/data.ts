@@ -11,6 +11,7 @@ import { mixSeed, Rng } from "../tensor/rng.js";
 import { ChatMessageSchema } from "../tokenizer/chat-line.js";
 import type { ChatMessage, Tokenizer } from "../tokenizer/tokenizer.js";
 import { readJsonl } from "../util/jsonl.js";
+import { rewardIds } from "./model.js";
 
 export interface PrefPair {
   /** FILE:LINE of the input line. */
@@ -171,10 +172,7 @@ export function tokenizePairs(
   for (const pair of pairs) {
     let ids: number[][];
     try {
-      ids = [pair.chosen, pair.rejected].map((r) => {
-        const { promptIds, responseIds } = tok.encodeChat(pair.prompt, r);
-        return [...promptIds, ...responseIds];
-      });
+      ids = [pair.chosen, pair.rejected].map((r) => rewardIds(tok, pair.prompt, r));
     } catch (e) {
       throw new Error(`${pair.source}: ${(e as Error).message}`);
     }

@@ -13,6 +13,7 @@ import { loadModel, readConfig } from "../model/folder.js";
 import { Model } from "../model/model.js";
 import type { Params } from "../model/params.js";
 import { Rng } from "../tensor/rng.js";
+import type { ChatMessage, Tokenizer } from "../tokenizer/tokenizer.js";
 import { poolRow, scoreForward } from "./head.js";
 
 const ARCHITECTURES: Record<ModelConfig["modelType"], string> = {
@@ -76,6 +77,12 @@ export function openForTraining(dir: string, backend: string, padId: number | un
   if (pad === undefined)
     throw new Error(`${dir}: neither config.json nor the tokenizer names a pad token; set pad_token_id in config.json`);
   return rewardModelFromCausal(loadModel(dir, getBackend(backend)), pad, seed);
+}
+
+/** What a reward model scores: the chat-templated prompt followed by the response and its end-of-turn tokens. */
+export function rewardIds(tok: Tokenizer, messages: ChatMessage[], response: string): number[] {
+  const { promptIds, responseIds } = tok.encodeChat(messages, response);
+  return [...promptIds, ...responseIds];
 }
 
 /** The rewards of token sequences (prompt + response each), in order, batched by at most maxBatchTokens. */

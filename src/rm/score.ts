@@ -13,7 +13,7 @@ import { writeFileAtomic } from "../util/atomic.js";
 import { readJsonl } from "../util/jsonl.js";
 import { checkOutputFile } from "../util/output-path.js";
 import { progress } from "../util/progress.js";
-import { checkRewardFolder, loadRewardModel, rewards } from "./model.js";
+import { checkRewardFolder, loadRewardModel, rewardIds, rewards } from "./model.js";
 
 const RewardLine = z
   .object({ id: z.union([z.string(), z.number()]).optional(), ...PromptOrMessages, response: z.string() })
@@ -47,8 +47,7 @@ export function scoreRewardFile(opts: RewardScoreOptions): void {
   checkTokenizerFitsModel(tok, model.config.vocabSize);
   const seqs = lines.map(({ line, value }) => {
     try {
-      const { promptIds, responseIds } = tok.encodeChat(value.messages, value.response);
-      return [...promptIds, ...responseIds];
+      return rewardIds(tok, value.messages, value.response);
     } catch (e) {
       throw new Error(`${opts.data}:${line}: ${(e as Error).message}`);
     }
