@@ -1,37 +1,71 @@
 #!/bin/bash
 # Issue 20's pre-registered middle-regime experiment (docs/RESULTS.md, "protocol"), end to end and resumable: every
 # step skips what an earlier run finished, so rerunning the same command continues where it stopped.
-#   1. the demo-model variants (12k, 16k, 20k, 24k examples × 2 epochs) and the weak reference (8k × 1);
-#   2. the x+ − plain gap of each on the whole held-out pool, and the pick by the protocol's rule;
-#   3. sso demo on the picked model: --full methods + sso-v2, whole pool, seeds 1–5, demo defaults.
+#   1. the demo-model variants (12k, 16k, 20k, 24k examples × 2 epochs);
+#   2. the x+ − plain gap of each on the whole held-out pool (and of the shipped model), and the pick by the
+#      protocol's rule;
+#   3. sso demo on the picked model: --full methods + sso-v2, whole pool, seeds 1–5, demo defaults;
+#   4. the weak reference model (8k × 1) and its gap, for the table only (it is not a candidate).
+# On a 2-core machine the tiny demo model runs faster as two single-threaded jobs than as one two-threaded job, so
+# builds and most seeds run in LANES parallel lanes of one thread each (results do not depend on the thread count).
 # Run from the repository root after `npx tsc -p tsconfig.json`:
 #   nohup tools/middle-regime.sh > experiments/middle-regime.log 2>&1 &
 # EXP (default: experiments, gitignored) holds the variants, gaps.json and the demo run.
 set -euo pipefail
 EXP=${EXP:-experiments}
-mkdir -p "$EXP/variants"
+LANES=${LANES:-2}
+V="$EXP/variants"
+mkdir -p "$V"
 stamp() { date -u +%FT%TZ; }
+export OMP_NUM_THREADS=$(( $(nproc) / LANES > 0 ? $(nproc) / LANES : 1 ))
 
-for spec in 12000:2 16000:2 20000:2 24000:2 8000:1; do
-  n=${spec%:*} e=${spec#*:}
-  out="$EXP/variants/demo-$n-e$e"
-  [ -f "$out/model.safetensors" ] && continue
+build() { # N EPOCHS
+  local out="$V/demo-$1-e$2" start
+  [ -f "$out/model.safetensors" ] && return 0
   echo "$(stamp) build $out"
   start=$(date +%s)
-  node dist/tools/make-demo-model.js --examples "$n" --epochs "$e" --out "$out" > "$out.log" 2>&1
+  node dist/tools/make-demo-model.js --examples "$1" --epochs "$2" --out "$out" > "$out.log" 2>&1
   echo "$(stamp) built $out in $(( $(date +%s) - start )) s"
-done
+}
 
-V="$EXP/variants"
+# 1. Candidates, the largest first, spread over the lanes (the builds are independent).
+specs=(24000:2 20000:2 16000:2 12000:2)
+for lane in $(seq 0 $((LANES - 1))); do
+  ( for i in "${!specs[@]}"; do
+      (( i % LANES == lane )) || continue
+      s=${specs[$i]}; build "${s%:*}" "${s#*:}"
+    done ) &
+done
+wait
+
+# 2. Gaps and the pick.
 candidates="$V/demo-12000-e2,$V/demo-16000-e2,$V/demo-20000-e2,$V/demo-24000-e2"
 echo "$(stamp) gaps"
-node dist/tools/principle-gap.js --out "$EXP/gaps.json" --candidates "$candidates" \
-  "$V/demo-8000-e1" "$V/demo-12000-e2" "$V/demo-16000-e2" "$V/demo-20000-e2" "$V/demo-24000-e2" models/sso-demo \
+OMP_NUM_THREADS=$(nproc) node dist/tools/principle-gap.js --out "$EXP/gaps.json" --candidates "$candidates" \
+  "$V/demo-12000-e2" "$V/demo-16000-e2" "$V/demo-20000-e2" "$V/demo-24000-e2" models/sso-demo \
   | tee "$EXP/gaps.md"
 picked=$(tail -1 "$EXP/gaps.md" | sed 's/^picked //')
 echo "$(stamp) picked $picked; the comparison starts"
 
+# 3. The comparison: each seed is its own OUT/seed-S. The lanes take the first seeds round-robin (as many as fill
+#    every lane equally); the last run, over all seeds with every thread, runs the rest, reuses the finished seeds
+#    and writes the summary.
+demo=(node dist/src/cli/main.js demo --model "$picked" --out "$EXP/middle-regime" --eval-pool
+  --methods sso,pbaa,sso-no-w,sso-no-g,sso-backdoor,sso-dpo,sso-v2)
+seeds=(1 2 3 4 5)
 start=$(date +%s)
-node dist/src/cli/main.js demo --model "$picked" --out "$EXP/middle-regime" --eval-pool --seeds 1,2,3,4,5 \
-  --methods sso,pbaa,sso-no-w,sso-no-g,sso-backdoor,sso-dpo,sso-v2
+for lane in $(seq 0 $((LANES - 1))); do
+  mine=$(for i in "${!seeds[@]}"; do
+    if (( i % LANES == lane && i < ${#seeds[@]} / LANES * LANES )); then echo -n "${seeds[$i]},"; fi
+  done)
+  [ -n "$mine" ] && "${demo[@]}" --seeds "${mine%,}" > "$EXP/middle-regime-lane$lane.log" 2>&1 &
+done
+wait
+OMP_NUM_THREADS=$(nproc) "${demo[@]}" --seeds "$(IFS=,; echo "${seeds[*]}")"
 echo "$(stamp) comparison done in $(( $(date +%s) - start )) s (this session)"
+
+# 4. The weak reference, for the gap table only.
+build 8000 1
+OMP_NUM_THREADS=$(nproc) node dist/tools/principle-gap.js --out "$EXP/gaps.json" --candidates "$candidates" \
+  "$V/demo-8000-e1" "$V/demo-12000-e2" "$V/demo-16000-e2" "$V/demo-20000-e2" "$V/demo-24000-e2" models/sso-demo \
+  | tee "$EXP/gaps.md"

@@ -18,6 +18,7 @@ import { SsoRecord } from "../sso/record.js";
 import { Tokenizer } from "../tokenizer/tokenizer.js";
 import { readMetrics } from "../train/metrics.js";
 import { writeFileAtomic } from "../util/atomic.js";
+import { readJson } from "../util/files.js";
 import { readJsonl } from "../util/jsonl.js";
 import { packageRoot } from "../util/package-root.js";
 import { progress } from "../util/progress.js";
@@ -225,11 +226,27 @@ export function runDemo(o: DemoOptions): DemoResult {
   return result;
 }
 
+/**
+ * A seed whose demo already finished with these very options (OUT/seed-S/demo.json): its result, so that seeds can
+ * run in separate processes (each `--seeds` a part of the list) and a last run over all of them only summarises.
+ */
+function finishedSeed(o: DemoOptions): DemoResult | undefined {
+  const file = join(o.out, "demo.json");
+  if (!existsSync(file)) return undefined;
+  const { options, ...result } = readJson(file) as { options: unknown } & DemoResult;
+  if (JSON.stringify(options) !== JSON.stringify(o)) return undefined;
+  console.error(`sso demo: seed ${o.seed} already finished with these options (${file})`);
+  return result;
+}
+
 /** The demo once per seed under OUT/seed-S, then the table as mean ± std over the seeds (printed, and written as
  * OUT/summary.md next to OUT/summary.json). */
 export function runDemoSeeds(o: DemoOptions & { seeds: number[] }): DemoResult[] {
   if (o.seeds.length === 0) throw new Error("--seeds: give at least one seed");
-  const results = o.seeds.map((seed) => runDemo({ ...o, seed, seeds: undefined, out: join(o.out, `seed-${seed}`) }));
+  const results = o.seeds.map((seed) => {
+    const one = { ...o, seed, seeds: undefined, out: join(o.out, `seed-${seed}`) };
+    return finishedSeed(one) ?? runDemo(one);
+  });
   const table = meanStdRows(results);
   const perSeed = results.map((r, i) => `seed ${o.seeds[i]}:\n\n${markdownTable(iterationRows(r))}`).join("\n\n");
   const vs = versusBaseMeanStdRows(results),

@@ -123,31 +123,27 @@ describe("sso demo", () => {
     const work = tempDir("sso-demo-"),
       model = makeTinyModel(5, { tie_word_embeddings: false });
     const out = join(work, "run");
-    const r = sso(
-      "demo",
-      "--model",
-      model,
-      "--out",
-      out,
-      "--iterations",
-      "1",
-      "--train-prompts",
-      "6",
-      "--eval-prompts",
-      "4",
-      "--max-new-tokens",
-      "8",
-      "--methods",
-      "pbaa",
-      "--seeds",
-      "1,2",
-    );
+    const args = ["demo", "--model", model, "--out", out, "--iterations", "1", "--train-prompts", "6"];
+    const rest = ["--eval-prompts", "4", "--max-new-tokens", "8", "--methods", "pbaa", "--seeds"];
+    const r = sso(...args, ...rest, "1,2");
     assert.equal(r.status, 0, r.stderr);
     for (const seed of [1, 2])
       assert.equal(JSON.parse(readFileSync(join(out, `seed-${seed}`, "demo.json"), "utf8")).options.seed, seed);
     const md = readFileSync(join(out, "summary.md"), "utf8");
     assert.match(md, /^\| pbaa \| \d+\.\d ± \d+\.\d \|/m);
     assert.match(r.stdout, /mean ± std over seeds 1, 2/);
+    // A rerun with the same options reuses every finished seed (seeds may run in separate processes) and writes the
+    // same summary; with a changed option the seed is not reused (and its run directories refuse the new inputs).
+    const again = sso(...args, ...rest, "1,2");
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stderr, /seed 1 already finished with these options/);
+    assert.match(again.stderr, /seed 2 already finished with these options/);
+    assert.doesNotMatch(again.stderr, /— pbaa/);
+    assert.equal(readFileSync(join(out, "summary.md"), "utf8"), md);
+    const changed = sso(...args, ...rest.map((a) => (a === "8" ? "6" : a)), "2");
+    assert.doesNotMatch(changed.stderr, /already finished/);
+    assert.notEqual(changed.status, 0);
+    assert.match(changed.stderr, /seed-2\/pbaa\/run\.json: this run directory was started with other inputs/);
     const bad = sso("demo", "--model", model, "--out", join(work, "bad"), "--seeds", "1,x");
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /--seeds must be comma-separated integers/);
