@@ -2,6 +2,7 @@
 import type { Backend } from "./backend.js";
 import { loadCpuAddon } from "./cpu/addon.js";
 import { makeCpuBackend } from "./cpu/index.js";
+import { profiled } from "./profile.js";
 import { refBackend } from "./ref/index.js";
 
 export type { AdamWParams, AttentionShape, Backend, MatmulOptions } from "./backend.js";
@@ -18,7 +19,9 @@ export function getBackend(name: string): Backend {
     if (cpu) return cpu;
     const addon = loadCpuAddon();
     if (addon instanceof Error) throw addon;
-    return (cpu = makeCpuBackend(addon));
+    cpu = makeCpuBackend(addon);
+    if (process.env.SSO_PROFILE) cpu = profiled(cpu);
+    return cpu;
   }
   throw new Error(`unknown backend "${name}" (expected one of: ${BACKEND_NAMES.join(", ")})`);
 }
