@@ -67,10 +67,16 @@ export interface ForwardState {
   shared?: SharedBatch; // forward shared prompts: where the caller's sequences are in the packed ones
 }
 
-/** Rows per LM-head chunk: at least 16, and logits of at most 2^23 floats (32 MB) at once. */
-export const chunkRows = (V: number): number => Math.max(16, Math.floor(2 ** 23 / V));
-/** Forward keeps the logits for backward up to this many floats (256 MB); beyond, backward recomputes them. */
-export const LOGITS_CACHE_FLOATS = 2 ** 26;
+/** Logits of one LM-head chunk: 2^24 floats (64 MB; 110 rows of a 151,936 vocabulary, enough rows for the GEMM to
+ *  run at full speed — 55-row chunks ran ~10 % slower). */
+export const HEAD_CHUNK_FLOATS = 2 ** 24;
+/** Rows per LM-head chunk: at least 16, and logits of at most `floats` at once. */
+export const chunkRows = (V: number, floats = HEAD_CHUNK_FLOATS): number => Math.max(16, Math.floor(floats / V));
+/**
+ * Forward keeps the logits for backward up to this many floats (1 GiB: a real record's 1,200 scored rows of a
+ * 151,936 vocabulary take 730 MB); beyond, backward recomputes them chunk by chunk (one more LM-head GEMM).
+ */
+export const LOGITS_CACHE_FLOATS = 2 ** 28;
 /** The one set of layer buffers that recomputation reuses, in forward and in backward. */
 const RECOMPUTE_TAG = "recompute";
 
@@ -78,6 +84,9 @@ export class Model {
   readonly invFreq: Float32Array;
   private isFrozen: (name: string) => boolean = () => false;
   private readonly trainWs = new Workspace();
+  /** The LM head's chunk and cache sizes (floats); tests lower them to walk several chunks and the recompute path. */
+  headChunkFloats = HEAD_CHUNK_FLOATS;
+  logitsCacheFloats = LOGITS_CACHE_FLOATS;
   private readonly inferWs = new Workspace();
   private generation = 0;
   /** A LoRA adapter whose tensors are in params (lora.ts: attachLora, mergeLora); none by default. */
@@ -219,8 +228,8 @@ export class Model {
     const final = { x, rstd, h, hRows: ws.get("final.hRows", R * C) };
     for (let i = 0; i < R; i++) final.hRows.set(final.h.subarray(rows[i] * C, (rows[i] + 1) * C), i * C);
 
-    // Keep all logits for backward when they fit in LOGITS_CACHE_FLOATS, else backward recomputes them per chunk.
-    const cacheLogits = !!opts.forBackward && R * V <= LOGITS_CACHE_FLOATS;
+    // Keep all logits for backward when they fit in the cache, else backward recomputes them per chunk.
+    const cacheLogits = !!opts.forBackward && R * V <= this.logitsCacheFloats;
     const logp = new Float32Array(R),
       lse = ws.get("head.lse", R);
     const logits = opts.wantLogits ? new Float32Array(R * V) : undefined;
@@ -363,7 +372,7 @@ export class Model {
     body: (r0: number, n: number, logits: Float32Array) => void,
   ): void {
     const V = this.config.vocabSize,
-      step = chunkRows(V);
+      step = chunkRows(V, this.headChunkFloats);
     const buf = cached ? ws.get("head.logits", R * V) : ws.get("head.chunk", Math.min(step, R) * V);
     for (let r0 = 0; r0 < R; r0 += step) {
       const n = Math.min(step, R - r0);
@@ -395,7 +404,7 @@ export class Model {
     });
     const dHead = grads.get(c.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight") ?? null;
     const dhRows = ws.zeros("grad.hRows", R * C),
-      dLogits = ws.get("grad.logits", Math.min(chunkRows(V), R) * V);
+      dLogits = ws.get("grad.logits", Math.min(chunkRows(V, this.headChunkFloats), R) * V);
     const hRows = state.final.hRows;
     this.headChunks(R, ws, state.logitsCached, (r0, n, logits) => {
       if (!state.logitsCached) be.matmul(logits, hRows.subarray(r0 * C), this.lmHead, n, V, C, { transB: true });

@@ -50,9 +50,9 @@ describe("memory accounting", () => {
 
   it("past the logits cache the LM head takes chunks (a vocabulary of 2^20: chunks of 16 rows)", () => {
     const c = shape({ vocab_size: 2 ** 20, hidden_size: 8, intermediate_size: 8, num_hidden_layers: 1 });
-    // 19·2^20 floats fit the 2^26-float logits cache; 70·2^20 do not.
+    // 19·2^20 floats fit the 2^28-float logits cache; 300·2^20 do not.
     const cached = trainWorkspaceFloats(c, 100, 19, false),
-      chunked = trainWorkspaceFloats(c, 100, 70, false);
+      chunked = trainWorkspaceFloats(c, 100, 300, false);
     const rest = (Rr: number) =>
       trainWorkspaceFloats(
         shape({ vocab_size: 1, hidden_size: 8, intermediate_size: 8, num_hidden_layers: 1 }),
@@ -62,7 +62,7 @@ describe("memory accounting", () => {
       );
     // logits cache 19·V plus the gradient chunk 16·V; chunked: one 16-row chunk for each (less V = 1's own).
     assert.equal(cached - rest(19), 19 * 2 ** 20 + 16 * 2 ** 20 - 2 * 19);
-    assert.equal(chunked - rest(70), 2 * 16 * 2 ** 20 - 2 * 70);
+    assert.equal(chunked - rest(300), 2 * 16 * 2 ** 20 - 2 * 300);
   });
 
   it("the inference workspace is exactly the estimate", () => {
