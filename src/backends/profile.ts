@@ -34,7 +34,7 @@ export function profiled(be: Backend): Backend {
       wall = performance.now() - started;
     const rows = [...table.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 40);
     const lines = rows.map(([key, e]) => {
-      const gflops = e.flops > 0 ? `${(e.flops / e.ms / 1e6).toFixed(1).padStart(7)} GFLOPS` : "";
+      const gflops = e.flops > 0 && e.ms > 0 ? `${(e.flops / e.ms / 1e6).toFixed(1).padStart(7)} GFLOPS` : "";
       return `${((100 * e.ms) / total).toFixed(1).padStart(5)}% ${(e.ms / 1000).toFixed(2).padStart(9)} s ${String(e.calls).padStart(7)}× ${key} ${gflops}`;
     });
     process.stderr.write(
