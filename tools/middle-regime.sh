@@ -7,7 +7,8 @@
 #   3. sso demo on the picked model: --full methods + sso-v2, whole pool, seeds 1–5, demo defaults;
 #   4. the weak reference model (8k × 1) and its gap, for the table only (it is not a candidate).
 # On a 2-core machine the tiny demo model runs faster as two single-threaded jobs than as one two-threaded job, so
-# builds and most seeds run in LANES parallel lanes of one thread each (results do not depend on the thread count).
+# the builds run in LANES parallel lanes of one thread each, and the seeds each in its own single-threaded process
+# (results do not depend on the thread count).
 # Run from the repository root after `npx tsc -p tsconfig.json`:
 #   nohup tools/middle-regime.sh > experiments/middle-regime.log 2>&1 &
 # EXP (default: experiments, gitignored) holds the variants, gaps.json and the demo run.
@@ -47,18 +48,15 @@ OMP_NUM_THREADS=$(nproc) node dist/tools/principle-gap.js --out "$EXP/gaps.json"
 picked=$(tail -1 "$EXP/gaps.md" | sed 's/^picked //')
 echo "$(stamp) picked $picked; the comparison starts"
 
-# 3. The comparison: each seed is its own OUT/seed-S. The lanes take the first seeds round-robin (as many as fill
-#    every lane equally); the last run, over all seeds with every thread, runs the rest, reuses the finished seeds
-#    and writes the summary.
+# 3. The comparison: each seed is its own OUT/seed-S and its own single-threaded process, all at once (on 2 cores
+#    five such processes share the CPU evenly and finish together, where lanes of whole seeds would leave a core
+#    idle at the end); then one run over all seeds reuses the finished seeds and writes the summary.
 demo=(node dist/src/cli/main.js demo --model "$picked" --out "$EXP/middle-regime" --eval-pool
   --methods sso,pbaa,sso-no-w,sso-no-g,sso-backdoor,sso-dpo,sso-v2)
 seeds=(1 2 3 4 5)
 start=$(date +%s)
-for lane in $(seq 0 $((LANES - 1))); do
-  mine=$(for i in "${!seeds[@]}"; do
-    if (( i % LANES == lane && i < ${#seeds[@]} / LANES * LANES )); then echo -n "${seeds[$i]},"; fi
-  done)
-  [ -n "$mine" ] && "${demo[@]}" --seeds "${mine%,}" > "$EXP/middle-regime-lane$lane.log" 2>&1 &
+for seed in "${seeds[@]}"; do
+  OMP_NUM_THREADS=1 "${demo[@]}" --seeds "$seed" > "$EXP/middle-regime-seed$seed.log" 2>&1 &
 done
 wait
 OMP_NUM_THREADS=$(nproc) "${demo[@]}" --seeds "$(IFS=,; echo "${seeds[*]}")"
