@@ -78,6 +78,26 @@ void Matmul16(const CallbackInfo& info) {
   sso::matmul16(c, a, b, M, N, K, Bool(info, 6), Bool(info, 7), Bool(info, 8), B, Bool(info, 10));
 }
 
+// packPanels(dst, w, N, K): dst and w both Float32Array or both Uint16Array (16-bit patterns are copied as they are)
+void PackPanels(const CallbackInfo& info) {
+  const int64_t N = Int(info, 2), K = Int(info, 3);
+  if (info[1].IsTypedArray() && info[1].As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array)
+    sso::pack_panels16(U16(info, 0, sso::panels_size(N, K)), U16(info, 1, N * K), N, K);
+  else
+    sso::pack_panels(F32(info, 0, sso::panels_size(N, K)), F32(info, 1, N * K), N, K);
+}
+
+// matmulPanels(c, a, panels, M, N, K, accumulate, kind): kind 0 = fp32 panels, 1 = bf16, 2 = fp16
+void MatmulPanels(const CallbackInfo& info) {
+  const int64_t M = Int(info, 3), N = Int(info, 4), K = Int(info, 5), kind = Int(info, 7);
+  float* c = F32(info, 0, M * N);
+  const float* a = F32(info, 1, M * K);
+  if (kind == 0)
+    sso::matmul_panels(c, a, F32(info, 2, sso::panels_size(N, K)), M, N, K, Bool(info, 6));
+  else
+    sso::matmul_panels16(c, a, U16(info, 2, sso::panels_size(N, K)), M, N, K, Bool(info, 6), kind == 1);
+}
+
 // embeddingForward16(out, table16, ids, T, C, bf16)
 void Embedding16(const CallbackInfo& info) {
   const int64_t T = Int(info, 3), C = Int(info, 4);
@@ -264,6 +284,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto fn = [&](const char* name, auto f) { exports.Set(name, Napi::Function::New(env, f, name)); };
   fn("matmul", Matmul);
   fn("matmul16", Matmul16);
+  fn("packPanels", PackPanels);
+  fn("matmulPanels", MatmulPanels);
   fn("embeddingForward", [](const CallbackInfo& i) { Embedding(i, false); });
   fn("embeddingForward16", Embedding16);
   fn("embeddingBackward", [](const CallbackInfo& i) { Embedding(i, true); });

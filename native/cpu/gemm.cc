@@ -147,4 +147,44 @@ void matmul16(float* c, const float* a, const uint16_t* b, int M, int N, int K, 
   }
 }
 
+namespace {
+template <typename T>
+void pack_panels_t(T* dst, const T* w, int N, int K) {
+  constexpr int PW = kPanelWidth;
+  const int np = (N + PW - 1) / PW;
+#pragma omp parallel for schedule(static) if (static_cast<double>(N) * K >= kGemvParallel)
+  for (int p = 0; p < np; p++) {
+    T* d = dst + static_cast<size_t>(p) * K * PW;
+    for (int c = 0; c < PW; c++) {
+      const int j = p * PW + c;
+      if (j < N)
+        for (int k = 0; k < K; k++) d[static_cast<size_t>(k) * PW + c] = w[static_cast<size_t>(j) * K + k];
+      else
+        for (int k = 0; k < K; k++) d[static_cast<size_t>(k) * PW + c] = 0;
+    }
+  }
+}
+}  // namespace
+
+void pack_panels(float* dst, const float* w, int N, int K) { pack_panels_t(dst, w, N, K); }
+void pack_panels16(uint16_t* dst, const uint16_t* w, int N, int K) { pack_panels_t(dst, w, N, K); }
+
+void matmul_panels(float* c, const float* a, const float* p, int M, int N, int K, bool accumulate) {
+  if (M <= 0 || N <= 0) return;
+  if (K == 0) {
+    if (!accumulate) std::memset(c, 0, sizeof(float) * M * N);
+    return;
+  }
+  kern().panels_f32(M, N, K, a, p, accumulate, c);
+}
+
+void matmul_panels16(float* c, const float* a, const uint16_t* p, int M, int N, int K, bool accumulate, bool bf16) {
+  if (M <= 0 || N <= 0) return;
+  if (K == 0) {
+    if (!accumulate) std::memset(c, 0, sizeof(float) * M * N);
+    return;
+  }
+  (bf16 ? kern().panels_bf16 : kern().panels_f16)(M, N, K, a, p, accumulate, c);
+}
+
 }  // namespace sso

@@ -34,6 +34,18 @@ bool set_gemm_blas(bool blas);
 bool gemm_uses_blas();
 const char* gemm_isa();  // the built-in GEMM's micro-kernel: "AVX-512", "AVX2+FMA" or "portable scalar"
 
+// Panels: a frozen (N, K) weight (torch Linear layout) repacked for products with few rows of A (decoding): panel p
+// holds rows p·kPanelWidth.. of W as K steps of kPanelWidth contiguous values, k-major, zero padded at the end —
+// P[(p·K + k)·kPanelWidth + c] = W[p·kPanelWidth + c][k] — so one row of C reads the weight as one stream.
+constexpr int kPanelWidth = 64;
+inline int64_t panels_size(int64_t N, int64_t K) { return (N + kPanelWidth - 1) / kPanelWidth * kPanelWidth * K; }
+void pack_panels(float* dst, const float* w, int N, int K);
+void pack_panels16(uint16_t* dst, const uint16_t* w, int N, int K);
+// C (M,N) [+ C] = A (M,K) · Wᵀ from W's panels: bitwise the built-in GEMM's matmul(…, transB) on W itself (16-bit:
+// matmul16), whatever M. Always the built-in GEMM's arithmetic (SSO_GEMM=blas does not apply).
+void matmul_panels(float* c, const float* a, const float* p, int M, int N, int K, bool accumulate);
+void matmul_panels16(float* c, const float* a, const uint16_t* p, int M, int N, int K, bool accumulate, bool bf16);
+
 void embedding_forward(float* out, const float* table, const int32_t* ids, int T, int C);
 // out = table[ids] from a 16-bit table (bf16 when `bf16`, else fp16), each row widened exactly as it is gathered.
 void embedding_forward16(float* out, const uint16_t* table, const int32_t* ids, int T, int C, bool bf16);

@@ -14,7 +14,7 @@
 //   as they read it and accumulate in fp32, so results equal those with the widened fp32 weight.
 // This file is only the contract; `ref` is the readable oracle and `cpu` the fast native addon.
 
-import type { Weight } from "../tensor/dtype.js";
+import type { Panels, Weight } from "../tensor/dtype.js";
 
 /** Options of a (batched) matrix product C = op(A)·op(B). */
 export interface MatmulOptions {
@@ -54,6 +54,11 @@ export interface Backend {
 
   // ---- matmul: C (M,N) = op(A) (M,K) · op(B) (K,N), per batch entry; B may be a 16-bit frozen weight ----
   matmul(c: Float32Array, a: Float32Array, b: Weight, M: number, N: number, K: number, opts?: MatmulOptions): void;
+  /** A frozen (N, K) weight repacked into panels (see Panels), for matmulPanels. */
+  packPanels(w: Weight, N: number, K: number): Panels;
+  /** C (M,N) [+ C] = A (M,K) · Wᵀ from W's panels: the values of matmul(c, a, W, M, N, K, {transB: true}) (on the
+   *  cpu backend the same bits), reading W in one pass per row: the decoding path. */
+  matmulPanels(c: Float32Array, a: Float32Array, w: Panels, M: number, accumulate?: boolean): void;
   /** dA += dC·op(B)ᵀ-ish and dB += …, for the same options as the forward (accumulate is ignored).
    *  A 16-bit B is frozen: dB must be null and A not transposed. */
   matmulBackward(

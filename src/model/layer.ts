@@ -5,7 +5,7 @@
 // This is only the layer: embedding, final norm, LM head and the parameter store belong to the model.
 
 import type { AttentionShape, Backend } from "../backends/backend.js";
-import type { Weight } from "../tensor/dtype.js";
+import { isPanels, PANEL_MAX_ROWS, type Panels, type Weight } from "../tensor/dtype.js";
 import { type LayerLora, type LayerLoraGrads, type LoraLinear, loraBackward, loraForward } from "./lora.js";
 
 export interface LayerConfig {
@@ -19,7 +19,7 @@ export interface LayerConfig {
 }
 
 /** Parameters of one layer, named after their Hugging Face tensors; matrices are W (frozen ones may be 16-bit). */
-export interface LayerWeights<W extends Weight = Float32Array> {
+export interface LayerWeights<W extends Weight | Panels = Float32Array> {
   inputNorm: Float32Array; // (C)
   wq: W; // (NH·HS, C)
   wk: W; // (NKV·HS, C)
@@ -87,12 +87,13 @@ export function layerParamShapes(c: LayerConfig): Record<keyof LayerWeights, num
   };
 }
 
-/** y (T, out) = x (T, in) · Wᵀ (+ b) (+ a LoRA adapter's s·x·Aᵀ·Bᵀ), with W in torch Linear layout (out, in). */
+/** y (T, out) = x (T, in) · Wᵀ (+ b) (+ a LoRA adapter's s·x·Aᵀ·Bᵀ), with W in torch Linear layout (out, in), or
+ *  its panels (decoding: read when T is small, else W itself). */
 export function linear(
   be: Backend,
   y: Float32Array,
   x: Float32Array,
-  w: Weight,
+  w: Weight | Panels,
   b: Float32Array | undefined,
   T: number,
   out: number,
@@ -100,7 +101,9 @@ export function linear(
   lora?: LoraLinear,
   alloc: Alloc = zeros,
 ): void {
-  be.matmul(y, x, w, T, out, inp, { transB: true });
+  if (!isPanels(w)) be.matmul(y, x, w, T, out, inp, { transB: true });
+  else if (T <= PANEL_MAX_ROWS) be.matmulPanels(y, x, w, T);
+  else be.matmul(y, x, w.source, T, out, inp, { transB: true });
   if (b) be.biasAdd(y, y, b, T, out);
   if (lora) loraForward(be, y, x, lora, T, out, inp, alloc);
 }
@@ -128,7 +131,7 @@ function linearBackward(
 export function layerForward(
   be: Backend,
   c: LayerConfig,
-  w: LayerWeights<Weight>,
+  w: LayerWeights<Weight | Panels>,
   x: Float32Array,
   io: LayerInputs,
   alloc: Alloc = zeros,

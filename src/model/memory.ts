@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { totalmem } from "node:os";
 import type { ModelConfig } from "./config.js";
+import { decodePanelsBytes } from "./decode-weights.js";
 import { LORA_MODULE_NAMES, type LoraModule, moduleShape } from "./lora.js";
 import { chunkRows, LOGITS_CACHE_FLOATS } from "./model.js";
 import { frozenMatcher, numel, paramSpecs } from "./params.js";
@@ -122,6 +123,8 @@ export function estimateMemory(c: ModelConfig, w: Workload): MemoryEstimate {
           (w.infer.slots ?? 0) * c.vocabSize +
           (w.infer.prefillTokens ?? 0) * c.numHeads)
       : 0,
+    // Sampling's decoder holds the matrices a second time, as panels (decode-weights.ts), up to a limit.
+    decodePanels: w.infer?.slots ? decodePanelsBytes(c, fb) : 0,
     kvCache: w.infer?.slots ? 4 * 2 * c.numLayers * w.infer.slots * (w.infer.capacity ?? 0) * kvRow : 0,
     overhead: BASE_BYTES + TOKENIZER_BYTES_PER_ENTRY * c.vocabSize,
   };

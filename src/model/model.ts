@@ -8,10 +8,11 @@
 // never widened into a copy, and get no gradient.
 // Loading and saving folders is folder.ts; sampling with a KV cache is not here.
 import type { AttentionShape, Backend } from "../backends/backend.js";
-import type { Half, Weight } from "../tensor/dtype.js";
+import { type Half, PANEL_MAX_ROWS, type Panels, type Weight } from "../tensor/dtype.js";
 import { Workspace } from "../tensor/workspace.js";
 import type { ModelConfig } from "./config.js";
 import { ropeInvFreq } from "./config.js";
+import type { DecodeWeights } from "./decode-weights.js";
 import { type LayerActivations, type LayerInputs, layerBackward, layerForward } from "./layer.js";
 import { type AttachedLora, layerLora, layerLoraGrads } from "./lora.js";
 import { frozenMatcher, layerConfig, layerWeights, type Params } from "./params.js";
@@ -111,6 +112,11 @@ export class Model {
     return this.weights.get(name);
   }
 
+  /** Every tensor the forward reads, with some replaced (decode-weights.ts: the matrices' panels). */
+  tensorsWith(replaced: ReadonlyMap<string, Weight | Panels>): ReadonlyMap<string, Weight | Panels> {
+    return new Map<string, Weight | Panels>([...this.weights, ...replaced]);
+  }
+
   /** Freezes parameters whose names match any glob (`*` = any characters); they get no gradient. */
   freeze(patterns: readonly string[]): void {
     this.isFrozen = frozenMatcher(patterns);
@@ -128,7 +134,8 @@ export class Model {
     return g;
   }
 
-  private get lmHead(): Weight {
+  /** The LM head's weight (the embedding's when tied). */
+  get lmHead(): Weight {
     if (this.config.scoreHead)
       throw new Error("this is a sequence-classification (reward) model: it has a score head, no LM head");
     return this.weights.get(this.config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight")!;
@@ -312,6 +319,7 @@ export class Model {
     io: LayerInputs,
     ws: Workspace,
     keep: "all" | "inputs" | "none",
+    tensors: ReadonlyMap<string, Weight | Panels> = this.weights,
   ): { x: Float32Array; h: Float32Array; rstd: Float32Array; acts: LayerActivations[]; inputs?: Float32Array[] } {
     const be = this.backend,
       c = this.config,
@@ -327,7 +335,7 @@ export class Model {
       const r = layerForward(
         be,
         lc,
-        layerWeights(this.weights, l, c.qkvBias),
+        layerWeights(tensors, l, c.qkvBias),
         x,
         { ...io, layer: l },
         ws.scope(tag, false),
@@ -352,15 +360,16 @@ export class Model {
    * The generation path: packed tokens through the model with io's attention (usually io.attend over a KV cache),
    * returning the logits of the given packed rows as a fresh (rows.length, V) array.
    */
-  logitsOfRows(ids: Int32Array, io: LayerInputs, rows: Int32Array): Float32Array {
+  logitsOfRows(ids: Int32Array, io: LayerInputs, rows: Int32Array, decode?: DecodeWeights): Float32Array {
     const C = this.config.hiddenSize,
       V = this.config.vocabSize,
       R = rows.length;
-    const { h } = this.hidden(ids, io, this.inferWs, "none");
+    const { h } = this.hidden(ids, io, this.inferWs, "none", decode?.tensors);
     const hRows = this.inferWs.get("final.hRows", R * C);
     for (let i = 0; i < R; i++) hRows.set(h.subarray(rows[i] * C, (rows[i] + 1) * C), i * C);
     const logits = new Float32Array(R * V);
-    this.backend.matmul(logits, hRows, this.lmHead, R, V, C, { transB: true });
+    if (decode && R <= PANEL_MAX_ROWS) this.backend.matmulPanels(logits, hRows, decode.head, R);
+    else this.backend.matmul(logits, hRows, this.lmHead, R, V, C, { transB: true });
     return logits;
   }
 

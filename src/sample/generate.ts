@@ -3,6 +3,7 @@
 // leaves the batch so a waiting prompt can take its slot. Each request samples from its own seeded RNG, so its
 // tokens do not depend on which other requests share the batch.
 
+import { type DecodeWeights, decodeWeights } from "../model/decode-weights.js";
 import type { Model } from "../model/model.js";
 import { Rng } from "../tensor/rng.js";
 import { KvCache } from "./kv-cache.js";
@@ -60,6 +61,8 @@ export class Decoder {
   private readonly cache: KvCache;
   private readonly eos: Set<number>;
   private readonly active: Active[] = [];
+  /** The model's weights as panels for the decoding steps (made once; the model must not train meanwhile). */
+  private readonly weights: DecodeWeights | undefined;
 
   constructor(
     private readonly model: Model,
@@ -69,6 +72,7 @@ export class Decoder {
   ) {
     this.cache = new KvCache(model.config, slots, capacity);
     this.eos = new Set(opts.eosIds);
+    this.weights = decodeWeights(model);
   }
 
   /** Sequences decoding now. */
@@ -109,6 +113,7 @@ export class Decoder {
         this.model,
         this.cache,
         this.active.map((a) => a.tokens[a.tokens.length - 1]),
+        this.weights,
       ),
       0,
     );
@@ -242,7 +247,12 @@ function prefill(model: Model, cache: KvCache, prompts: readonly (readonly numbe
 }
 
 /** Feeds each active slot's last token and returns the next-token logits of every slot. */
-function decodeStep(model: Model, cache: KvCache, tokens: readonly number[]): Float32Array {
+function decodeStep(
+  model: Model,
+  cache: KvCache,
+  tokens: readonly number[],
+  weights: DecodeWeights | undefined,
+): Float32Array {
   const c = model.config,
     S = tokens.length;
   const positions = cache.lens.slice(0, S),
@@ -278,6 +288,7 @@ function decodeStep(model: Model, cache: KvCache, tokens: readonly number[]): Fl
       },
     },
     Int32Array.from({ length: S }, (_, i) => i),
+    weights,
   );
   cache.lens.set(lens);
   return logits;

@@ -3,7 +3,8 @@
 // fp32 → bf16 (round to nearest even, as PyTorch does; NaN stays a quiet NaN) and fp32 → fp16 (round to nearest
 // even, overflow to ±inf, subnormals kept; used by the GGUF export — checkpoints are written as F32 or BF16 only).
 // Also the one definition of a weight as the kernels take it: fp32, or 16-bit bits kept as the checkpoint stored them
-// (`Half`, for frozen matrices: the GEMM and the embedding gather widen them exactly where they read them).
+// (`Half`, for frozen matrices: the GEMM and the embedding gather widen them exactly where they read them), and the
+// panel layout a frozen matrix is repacked into for decoding (`Panels`).
 // This is not a tensor library.
 // The array functions assume a little-endian host (the safetensors reader/writer checks this once).
 
@@ -125,3 +126,29 @@ export function widenWeight(w: Weight): Float32Array {
   (w.dtype === "bf16" ? widenBf16 : widenF16)(out, w.bits);
   return out;
 }
+
+/** Rows of a weight per panel (native/cpu/kernels.h: kPanelWidth). */
+export const PANEL_WIDTH = 64;
+
+/**
+ * A frozen (N, K) weight (torch Linear layout) repacked for products with one or two rows (decoding): panel p holds
+ * rows p·64.. as K steps of 64 contiguous values, zero padded — data[(p·K + k)·64 + c] = W[p·64 + c][k] — so a row
+ * of the product reads the weight as one stream. 16-bit weights stay 16-bit (the same bit patterns). `source` is the
+ * weight itself, for products with more rows. A product from the panels has the bits of one from the weight.
+ */
+export interface Panels {
+  readonly panels: Float32Array | Uint16Array;
+  readonly dtype: "f32" | "bf16" | "f16";
+  readonly N: number;
+  readonly K: number;
+  readonly source: Weight;
+}
+
+/** Products with at most this many rows read a weight's panels; with more, the weight itself (the GEMM packs it per
+ *  call and is compute-bound there). */
+export const PANEL_MAX_ROWS = 2;
+
+export const isPanels = (w: Weight | Panels): w is Panels => "panels" in w;
+
+/** Elements of the panels of an (N, K) weight. */
+export const panelsLength = (N: number, K: number): number => Math.ceil(N / PANEL_WIDTH) * PANEL_WIDTH * K;

@@ -79,6 +79,40 @@ int main() {
                       M, N, K, ta, tb, acc, bf16, i, j, got, want);
       }
   }
+  // Panels (the decoding layout): C (M,N) [+ C] = A·Wᵀ from pack_panels(W), fp32 and 16-bit, against the same loop.
+  for (int t = 0; t < 60; t++) {
+    const int M = 1 + t % 5, N = dims[pick(g)], K = t % 10 == 0 ? 600 + 3 * t : dims[pick(g)];
+    const bool acc = t & 1, half = (t >> 1) & 1, bf16 = (t >> 2) & 1;
+    std::vector<float> A(size_t(M) * K), C(size_t(M) * N), W(size_t(N) * K), P(sso::panels_size(N, K));
+    std::vector<uint16_t> W16(size_t(N) * K), P16(sso::panels_size(N, K));
+    for (auto& x : A) x = d(g);
+    for (auto& x : C) x = d(g);
+    for (size_t i = 0; i < W.size(); i++) {
+      uint16_t h = static_cast<uint16_t>(bits16(g));
+      if (bf16) h = (h & 0x807f) | ((0x30 + h % 0x20) << 7);  // as above
+      else if (((h >> 10) & 0x1f) == 0x1f) h &= 0xbfff;
+      W16[i] = h;
+      W[i] = half ? (bf16 ? sso::bf16_to_f32(h) : sso::f16_to_f32(h)) : d(g);
+    }
+    const std::vector<float> C0 = C;
+    if (half) {
+      sso::pack_panels16(P16.data(), W16.data(), N, K);
+      sso::matmul_panels16(C.data(), A.data(), P16.data(), M, N, K, acc, bf16);
+    } else {
+      sso::pack_panels(P.data(), W.data(), N, K);
+      sso::matmul_panels(C.data(), A.data(), P.data(), M, N, K, acc);
+    }
+    for (int i = 0; i < M; i++)
+      for (int j = 0; j < N; j++) {
+        float s = 0.0f;
+        for (int k = 0; k < K; k++) s = std::fma(A[size_t(i) * K + k], W[size_t(j) * K + k], s);
+        const float want = acc ? std::fma(1.0f, s, C0[size_t(i) * N + j]) : s, got = C[size_t(i) * N + j];
+        n++;
+        if (std::memcmp(&got, &want, sizeof(float)) != 0 && bad++ < 5)
+          std::printf("mismatch panels %dx%dx%d acc=%d half=%d bf16=%d at (%d,%d): %.9g, naive fma loop %.9g\n", M, N, K,
+                      acc, half, bf16, i, j, got, want);
+      }
+  }
   if (bad) {
     std::printf("%ld of %ld elements differ (%s)\n", bad, n, sso::gemm_isa());
     return 1;

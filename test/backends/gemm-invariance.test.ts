@@ -15,6 +15,7 @@ import type { Backend, MatmulOptions } from "../../src/backends/backend.js";
 import { type CpuAddon, loadCpuAddon } from "../../src/backends/cpu/addon.js";
 import { getBackend } from "../../src/backends/index.js";
 import { refBackend as ref } from "../../src/backends/ref/index.js";
+import { narrowToBf16, narrowToF16, type Weight } from "../../src/tensor/dtype.js";
 import { Rng } from "../../src/tensor/rng.js";
 import { packageRoot } from "../../src/util/package-root.js";
 import { assertClose, randn } from "../helpers.js";
@@ -168,6 +169,40 @@ describe("cpu GEMM is batch-invariant (built-in GEMM)", { skip }, () => {
     }
   });
 
+  it("panels (the decoding layout) give the bits of the product with the weight itself, fp32 and 16-bit; ref agrees", () => {
+    const rng = new Rng(9);
+    for (const [N, K] of [
+      [1, 7],
+      [63, 33],
+      [64, 130],
+      [65, 517],
+      [1408, 512],
+      [517, 1100],
+    ])
+      for (const half of [undefined, "bf16", "f16"] as const) {
+        const w32 = randn(rng, N * K, 0.05),
+          bits = new Uint16Array(N * K);
+        if (half) (half === "bf16" ? narrowToBf16 : narrowToF16)(bits, w32);
+        const w: Weight = half ? { dtype: half, bits } : w32;
+        const p = cpu.packPanels(w, N, K),
+          twin = ref.packPanels(w, N, K);
+        assert.deepEqual(p.panels, twin.panels, `${N}×${K} ${half ?? "f32"}: the layout of ref's packPanels`);
+        for (const M of [1, 2, 3])
+          for (const accumulate of [false, true]) {
+            const x = randn(rng, M * K),
+              c0 = randn(rng, M * N),
+              want = c0.slice(),
+              got = c0.slice(),
+              oracle = c0.slice();
+            cpu.matmul(want, x, w, M, N, K, { transB: true, accumulate });
+            cpu.matmulPanels(got, x, p, M, accumulate);
+            assertBitwise(got, want, `panels ${M}×${N}×${K} ${half ?? "f32"}${accumulate ? " acc" : ""}`);
+            ref.matmulPanels(oracle, x, twin, M, accumulate);
+            assertClose(oracle, want, SUMS, `ref panels ${M}×${N}×${K}`);
+          }
+      }
+  });
+
   it("gives the same bytes under 1, 2 and 3 OpenMP threads and with the portable kernels (SSO_GEMM_ISA)", () => {
     const index = fileURLToPath(new URL("../../src/backends/index.js", import.meta.url));
     const script = `
@@ -181,6 +216,9 @@ describe("cpu GEMM is batch-invariant (built-in GEMM)", { skip }, () => {
         cpu.matmul(c, rnd(M * K), rnd(K * N), M, N, K, { ...o, accumulate: true });
         h.update(new Uint8Array(c.buffer));
       }
+      const p = cpu.packPanels(rnd(1100 * 300), 1100, 300), y = rnd(2 * 1100);
+      cpu.matmulPanels(y, rnd(2 * 300), p, 2, true);
+      h.update(new Uint8Array(y.buffer));
       process.stdout.write(h.digest("hex"));`;
     const run = (threads: string, isa = "") =>
       execFileSync(process.execPath, ["--input-type=module", "-e", script], {

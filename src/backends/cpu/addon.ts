@@ -40,6 +40,10 @@ export interface CpuAddon {
     batch: number,
     bf16: boolean,
   ): void;
+  /** Repacks an (N, K) weight into panels (dst: kernels.h panels_size elements, the same element type as w). */
+  packPanels(dst: F | Uint16Array, w: F | Uint16Array, N: number, K: number): void;
+  /** C (M,N) [+ C] = A·Wᵀ from W's panels; kind 0 = fp32 panels, 1 = bf16, 2 = fp16. */
+  matmulPanels(c: F, a: F, panels: F | Uint16Array, M: number, N: number, K: number, acc: boolean, kind: number): void;
   embeddingForward(out: F, table: F, ids: I, T: number, C: number): void;
   /** embeddingForward from a 16-bit table (bf16 or fp16), rows widened exactly as gathered. */
   embeddingForward16(out: F, table: Uint16Array, ids: I, T: number, C: number, bf16: boolean): void;

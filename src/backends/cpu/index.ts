@@ -2,7 +2,7 @@
 // addon's built-in batch-invariant GEMM unless SSO_GEMM=blas (or setCpuGemm("blas")) selects OpenBLAS, when linked.
 // A thin adapter: argument order is the addon's, all checking happens in the addon. A 16-bit weight goes to the
 // addon's 16-bit entry points (always the built-in GEMM, SSO_GEMM=blas or not).
-import { isHalf } from "../../tensor/dtype.js";
+import { isHalf, panelsLength } from "../../tensor/dtype.js";
 import type { Backend } from "../backend.js";
 import { matmulBackwardVia } from "../matmul-grad.js";
 import { type CpuAddon, type GemmKind, loadCpuAddon } from "./addon.js";
@@ -63,6 +63,13 @@ export function makeCpuBackend(addon: CpuAddon): Backend {
     },
     matmul,
     matmulBackward: (dA, dB, dC, a, b, M, N, K, opts) => matmulBackwardVia(matmul, dA, dB, dC, a, b, M, N, K, opts),
+    packPanels: (w, N, K) => {
+      const panels = isHalf(w) ? new Uint16Array(panelsLength(N, K)) : new Float32Array(panelsLength(N, K));
+      addon.packPanels(panels, isHalf(w) ? w.bits : w, N, K);
+      return { panels, dtype: isHalf(w) ? w.dtype : "f32", N, K, source: w };
+    },
+    matmulPanels: (c, a, w, M, acc = false) =>
+      addon.matmulPanels(c, a, w.panels, M, w.N, w.K, acc, w.dtype === "f32" ? 0 : w.dtype === "bf16" ? 1 : 2),
     embeddingForward: (out, table, ids, T, C) =>
       isHalf(table)
         ? addon.embeddingForward16(out, table.bits, ids, T, C, table.dtype === "bf16")

@@ -4,7 +4,15 @@
 // gradient checks are measured against; nothing in a hot path should run on it except tiny test models.
 // A 16-bit weight (Half) is widened to fp32 up front, the obvious way.
 
-import { type Half, isHalf, widenWeight } from "../../tensor/dtype.js";
+import {
+  type Half,
+  isHalf,
+  PANEL_WIDTH,
+  type Panels,
+  panelsLength,
+  type Weight,
+  widenWeight,
+} from "../../tensor/dtype.js";
 import type { AdamWParams, AttentionShape, Backend, MatmulOptions } from "../backend.js";
 import { matmulBackwardVia } from "../matmul-grad.js";
 
@@ -33,6 +41,29 @@ function matmul(c: Vec, a: Vec, w: Vec | Half, M: number, N: number, K: number, 
       }
     }
   }
+}
+
+/** The panel layout written out index by index (dtype.ts: Panels). */
+function packPanels(w: Weight, N: number, K: number): Panels {
+  const src = isHalf(w) ? w.bits : w,
+    panels = isHalf(w) ? new Uint16Array(panelsLength(N, K)) : new Float32Array(panelsLength(N, K));
+  for (let j = 0; j < N; j++)
+    for (let k = 0; k < K; k++)
+      panels[(Math.floor(j / PANEL_WIDTH) * K + k) * PANEL_WIDTH + (j % PANEL_WIDTH)] = src[j * K + k];
+  return { panels, dtype: isHalf(w) ? w.dtype : "f32", N, K, source: w };
+}
+
+/** C = A·Wᵀ read from the panels, element by element. */
+function matmulPanels(c: Vec, a: Vec, w: Panels, M: number, accumulate = false): void {
+  const { N, K } = w,
+    p = w.panels instanceof Uint16Array ? widenWeight({ dtype: w.dtype as Half["dtype"], bits: w.panels }) : w.panels;
+  for (let i = 0; i < M; i++)
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let k = 0; k < K; k++)
+        s += a[i * K + k] * p[(Math.floor(j / PANEL_WIDTH) * K + k) * PANEL_WIDTH + (j % PANEL_WIDTH)];
+      c[i * N + j] = accumulate ? c[i * N + j] + s : s;
+    }
 }
 
 function rmsnormForward(out: Vec, rstd: Vec, x: Vec, weight: Vec, N: number, C: number, eps: number): void {
@@ -329,6 +360,8 @@ function scale(x: Vec, s: number, N: number): void {
 /** The kernels with float64-capable signatures, for gradient checks. */
 export const refKernels = {
   matmul,
+  packPanels,
+  matmulPanels,
   matmulBackward: (
     dA: Vec | null,
     dB: Vec | null,

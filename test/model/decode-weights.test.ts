@@ -1,0 +1,105 @@
+// Decoding weights (the model's matrices as panels): a decoding forward from them gives bitwise the logits of the
+// same forward from the weights themselves, on every backend, fp32 and 16-bit; the Decoder's logits at batch 1
+// (panels) equal those at batch 8 (the weights, in the GEMM); the memory estimate counts exactly what is made.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { probeBackends } from "../../src/backends/index.js";
+import { decodePanelsBytes, decodeWeights } from "../../src/model/decode-weights.js";
+import { loadModel } from "../../src/model/folder.js";
+import { Model } from "../../src/model/model.js";
+import { Decoder, type GenerationRequest } from "../../src/sample/generate.js";
+import { type Half, isPanels, narrowToBf16 } from "../../src/tensor/dtype.js";
+import { packageRoot } from "../../src/util/package-root.js";
+
+const DIR = join(packageRoot(), "test", "fixtures", "golden", "tiny-qwen2");
+
+/** The logits rows the Decoder samples from, per request, in order, decoding `requests` with `slots` slots. */
+function decodedLogits(model: Model, requests: GenerationRequest[], slots: number): Float32Array[][] {
+  const rows: Float32Array[][] = requests.map(() => []);
+  const decoder = new Decoder(model, slots, 64, {
+    eosIds: [],
+    decode: () => "",
+    onResult: () => {},
+    onToken: (i, _t, logits) => rows[i].push(logits.slice()),
+  });
+  let next = 0;
+  while (next < requests.length || decoder.size > 0) {
+    const free = decoder.slots - decoder.size;
+    if (free > 0 && next < requests.length) {
+      const batch = requests.slice(next, next + free).map((request, i) => ({ index: next + i, request }));
+      next += batch.length;
+      decoder.admit(batch);
+    } else decoder.step();
+  }
+  return rows;
+}
+
+/** The model with its matrices (not norms or biases) as 16-bit halves. */
+function withHalves(model: Model): Model {
+  const params = new Map(model.params),
+    halves = new Map<string, Half>();
+  for (const [name, p] of model.params)
+    if (name.endsWith("proj.weight") || name === "model.embed_tokens.weight") {
+      const bits = new Uint16Array(p.length);
+      narrowToBf16(bits, p);
+      halves.set(name, { dtype: "bf16", bits });
+      params.delete(name);
+    }
+  return new Model(model.config, params, model.backend, halves);
+}
+
+for (const { name, backend } of probeBackends()) {
+  if (!backend) continue;
+  describe(`decoding weights on ${name}`, () => {
+    const base = loadModel(DIR, backend);
+
+    for (const [kind, model] of [
+      ["fp32", base],
+      ["bf16", withHalves(base)],
+    ] as const)
+      it(`${kind}: a forward of one or two rows from the panels gives the weights' logits bitwise`, () => {
+        const dw = decodeWeights(model);
+        assert.ok(dw, "the tiny model's panels are under the limit");
+        assert.ok(isPanels(dw.tensors.get("model.layers.0.mlp.up_proj.weight")!));
+        assert.ok(!isPanels(dw.tensors.get("model.layers.0.input_layernorm.weight")!));
+        const c = model.config;
+        for (const ids of [[5], [7, 9]]) {
+          const T = ids.length,
+            cu = Int32Array.from([0, ...ids.map((_, i) => i + 1)]);
+          const io = {
+            shape: { cuSeqlens: cu, NH: c.numHeads, NKV: c.numKvHeads, HS: c.headDim, scale: 1 / Math.sqrt(c.headDim) },
+            positions: new Int32Array(T),
+            invFreq: model.invFreq,
+          };
+          const rows = Int32Array.from(ids, (_, i) => i);
+          const want = model.logitsOfRows(Int32Array.from(ids), io, rows),
+            got = model.logitsOfRows(Int32Array.from(ids), io, rows, dw);
+          assert.deepEqual(new Uint32Array(got.buffer), new Uint32Array(want.buffer), `${T} row(s)`);
+        }
+      });
+
+    it("the Decoder's logits at batch 1 (panels) equal those at batch 8 (the weights) bitwise", () => {
+      const params = { temperature: 0, topP: 1, topK: 0, maxNewTokens: 6, stop: [] };
+      const requests = [[1, 2, 3], [4], [5, 6, 7, 8, 9], [10, 11]].map((promptIds, i) => ({
+        promptIds,
+        params,
+        seed: i,
+      }));
+      const one = decodedLogits(base, requests, 1),
+        eight = decodedLogits(base, requests, 8);
+      one.forEach((rows, i) => {
+        assert.equal(rows.length, 6);
+        rows.forEach((r, t) =>
+          assert.deepEqual(new Uint32Array(r.buffer), new Uint32Array(eight[i][t].buffer), `request ${i} step ${t}`),
+        );
+      });
+    });
+
+    it("the memory estimate's panel bytes are what decodeWeights makes", () => {
+      const dw = decodeWeights(base)!;
+      const made = [...dw.tensors.values(), dw.head].reduce((n, w) => n + (isPanels(w) ? 4 * w.panels.length : 0), 0);
+      assert.equal(decodePanelsBytes(base.config, 4), made);
+    });
+  });
+}
