@@ -5,7 +5,7 @@
 // This is only the layer: embedding, final norm, LM head and the parameter store belong to the model.
 
 import type { AttentionShape, Backend } from "../backends/backend.js";
-import { isPanels, PANEL_MAX_ROWS, type Panels, type Weight } from "../tensor/dtype.js";
+import { PANEL_MAX_ROWS, type Panels, type Weight } from "../tensor/dtype.js";
 import { type LayerLora, type LayerLoraGrads, type LoraLinear, loraBackward, loraForward } from "./lora.js";
 
 export interface LayerConfig {
@@ -19,7 +19,7 @@ export interface LayerConfig {
 }
 
 /** Parameters of one layer, named after their Hugging Face tensors; matrices are W (frozen ones may be 16-bit). */
-export interface LayerWeights<W extends Weight | Panels = Float32Array> {
+export interface LayerWeights<W extends Weight = Float32Array> {
   inputNorm: Float32Array; // (C)
   wq: W; // (NH·HS, C)
   wk: W; // (NKV·HS, C)
@@ -45,6 +45,16 @@ export interface LayerInputs {
    */
   attend?: (layer: number, att: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array) => void;
   layer?: number; // index passed to attend
+  /** Decoding: every layer's matrices as panels (decode-weights.ts), read instead when T ≤ PANEL_MAX_ROWS. */
+  panels?: readonly LayerPanels[];
+}
+
+/** A layer's frozen matrices as panels for decoding: q, k and v in one (rows of Wq, Wk, Wv), gate and up in one. */
+export interface LayerPanels {
+  qkv: Panels;
+  o: Panels;
+  gateUp: Panels;
+  down: Panels;
 }
 
 /** What forward saves for backward. */
@@ -87,13 +97,12 @@ export function layerParamShapes(c: LayerConfig): Record<keyof LayerWeights, num
   };
 }
 
-/** y (T, out) = x (T, in) · Wᵀ (+ b) (+ a LoRA adapter's s·x·Aᵀ·Bᵀ), with W in torch Linear layout (out, in), or
- *  its panels (decoding: read when T is small, else W itself). */
+/** y (T, out) = x (T, in) · Wᵀ (+ b) (+ a LoRA adapter's s·x·Aᵀ·Bᵀ), with W in torch Linear layout (out, in). */
 export function linear(
   be: Backend,
   y: Float32Array,
   x: Float32Array,
-  w: Weight | Panels,
+  w: Weight,
   b: Float32Array | undefined,
   T: number,
   out: number,
@@ -101,11 +110,40 @@ export function linear(
   lora?: LoraLinear,
   alloc: Alloc = zeros,
 ): void {
-  if (!isPanels(w)) be.matmul(y, x, w, T, out, inp, { transB: true });
-  else if (T <= PANEL_MAX_ROWS) be.matmulPanels(y, x, w, T);
-  else be.matmul(y, x, w.source, T, out, inp, { transB: true });
+  be.matmul(y, x, w, T, out, inp, { transB: true });
   if (b) be.biasAdd(y, y, b, T, out);
   if (lora) loraForward(be, y, x, lora, T, out, inp, alloc);
+}
+
+/** linear() for several outputs from one product with their stacked matrices' panels (ys[i] is (T, out_i); the
+ *  panels' N is Σ out_i): the product's rows split into the outputs, then each one's bias and adapter. */
+function linearPanels(
+  be: Backend,
+  ys: Float32Array[],
+  x: Float32Array,
+  p: Panels,
+  bs: (Float32Array | undefined)[],
+  loras: (LoraLinear | undefined)[],
+  T: number,
+  alloc: Alloc,
+): void {
+  const outs = ys.map((y) => y.length / T);
+  const y = ys.length === 1 ? ys[0] : alloc(T * p.N);
+  be.matmulPanels(y, x, p, T);
+  if (ys.length > 1)
+    for (let t = 0; t < T; t++) {
+      let o = t * p.N;
+      ys.forEach((yi, i) => {
+        yi.set(y.subarray(o, o + outs[i]), t * outs[i]);
+        o += outs[i];
+      });
+    }
+  ys.forEach((yi, i) => {
+    const b = bs[i],
+      lora = loras[i];
+    if (b) be.biasAdd(yi, yi, b, T, outs[i]);
+    if (lora) loraForward(be, yi, x, lora, T, outs[i], p.K, alloc);
+  });
 }
 
 function linearBackward(
@@ -131,7 +169,7 @@ function linearBackward(
 export function layerForward(
   be: Backend,
   c: LayerConfig,
-  w: LayerWeights<Weight | Panels>,
+  w: LayerWeights<Weight>,
   x: Float32Array,
   io: LayerInputs,
   alloc: Alloc = zeros,
@@ -156,22 +194,31 @@ export function layerForward(
     up: alloc(T * c.FF),
     act: alloc(T * c.FF),
   };
+  const p = T <= PANEL_MAX_ROWS ? io.panels?.[io.layer ?? 0] : undefined;
   be.rmsnormForward(a.h1, a.rstd1, x, w.inputNorm, T, c.C, c.eps);
-  linear(be, a.q, a.h1, w.wq, w.bq, T, qd, c.C, lora?.wq, alloc);
-  linear(be, a.k, a.h1, w.wk, w.bk, T, kvd, c.C, lora?.wk, alloc);
-  linear(be, a.v, a.h1, w.wv, w.bv, T, kvd, c.C, lora?.wv, alloc);
+  if (p) linearPanels(be, [a.q, a.k, a.v], a.h1, p.qkv, [w.bq, w.bk, w.bv], [lora?.wq, lora?.wk, lora?.wv], T, alloc);
+  else {
+    linear(be, a.q, a.h1, w.wq, w.bq, T, qd, c.C, lora?.wq, alloc);
+    linear(be, a.k, a.h1, w.wk, w.bk, T, kvd, c.C, lora?.wk, alloc);
+    linear(be, a.v, a.h1, w.wv, w.bv, T, kvd, c.C, lora?.wv, alloc);
+  }
   be.ropeForward(a.q, a.q, io.positions, io.invFreq, T, c.NH, c.HS);
   be.ropeForward(a.k, a.k, io.positions, io.invFreq, T, c.NKV, c.HS);
   if (io.attend) io.attend(io.layer ?? 0, a.att, a.q, a.k, a.v);
   else be.attentionForward(a.att, a.lse, a.q, a.k, a.v, io.shape);
-  linear(be, a.x2, a.att, w.wo, undefined, T, c.C, qd, lora?.wo, alloc);
+  if (p) linearPanels(be, [a.x2], a.att, p.o, [undefined], [lora?.wo], T, alloc);
+  else linear(be, a.x2, a.att, w.wo, undefined, T, c.C, qd, lora?.wo, alloc);
   be.add(a.x2, a.x2, x, T * c.C);
   be.rmsnormForward(a.h2, a.rstd2, a.x2, w.postNorm, T, c.C, c.eps);
-  linear(be, a.gate, a.h2, w.wGate, undefined, T, c.FF, c.C, lora?.wGate, alloc);
-  linear(be, a.up, a.h2, w.wUp, undefined, T, c.FF, c.C, lora?.wUp, alloc);
+  if (p) linearPanels(be, [a.gate, a.up], a.h2, p.gateUp, [undefined, undefined], [lora?.wGate, lora?.wUp], T, alloc);
+  else {
+    linear(be, a.gate, a.h2, w.wGate, undefined, T, c.FF, c.C, lora?.wGate, alloc);
+    linear(be, a.up, a.h2, w.wUp, undefined, T, c.FF, c.C, lora?.wUp, alloc);
+  }
   be.swigluForward(a.act, a.gate, a.up, T * c.FF);
   const out = alloc(T * c.C);
-  linear(be, out, a.act, w.wDown, undefined, T, c.C, c.FF, lora?.wDown, alloc);
+  if (p) linearPanels(be, [out], a.act, p.down, [undefined], [lora?.wDown], T, alloc);
+  else linear(be, out, a.act, w.wDown, undefined, T, c.C, c.FF, lora?.wDown, alloc);
   be.add(out, out, a.x2, T * c.C);
   return { out, acts: a };
 }

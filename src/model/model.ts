@@ -12,7 +12,6 @@ import { type Half, PANEL_MAX_ROWS, type Panels, type Weight } from "../tensor/d
 import { Workspace } from "../tensor/workspace.js";
 import type { ModelConfig } from "./config.js";
 import { ropeInvFreq } from "./config.js";
-import type { DecodeWeights } from "./decode-weights.js";
 import { type LayerActivations, type LayerInputs, layerBackward, layerForward } from "./layer.js";
 import { type AttachedLora, layerLora, layerLoraGrads } from "./lora.js";
 import { frozenMatcher, layerConfig, layerWeights, type Params } from "./params.js";
@@ -93,7 +92,7 @@ export class Model {
   /** A LoRA adapter whose tensors are in params (lora.ts: attachLora, mergeLora); none by default. */
   lora?: AttachedLora;
   /** Every tensor the forward reads: params, plus the 16-bit matrices (the same arrays, no copies). */
-  private readonly weights: ReadonlyMap<string, Weight>;
+  readonly weights: ReadonlyMap<string, Weight>;
 
   /** params: the fp32 tensors (trainable unless frozen); halves: 16-bit matrices, frozen by construction (a name is
    *  in one map or the other). */
@@ -110,11 +109,6 @@ export class Model {
   /** A tensor by name, fp32 or 16-bit. */
   weight(name: string): Weight | undefined {
     return this.weights.get(name);
-  }
-
-  /** Every tensor the forward reads, with some replaced (decode-weights.ts: the matrices' panels). */
-  tensorsWith(replaced: ReadonlyMap<string, Weight | Panels>): ReadonlyMap<string, Weight | Panels> {
-    return new Map<string, Weight | Panels>([...this.weights, ...replaced]);
   }
 
   /** Freezes parameters whose names match any glob (`*` = any characters); they get no gradient. */
@@ -319,7 +313,6 @@ export class Model {
     io: LayerInputs,
     ws: Workspace,
     keep: "all" | "inputs" | "none",
-    tensors: ReadonlyMap<string, Weight | Panels> = this.weights,
   ): { x: Float32Array; h: Float32Array; rstd: Float32Array; acts: LayerActivations[]; inputs?: Float32Array[] } {
     const be = this.backend,
       c = this.config,
@@ -335,7 +328,7 @@ export class Model {
       const r = layerForward(
         be,
         lc,
-        layerWeights(tensors, l, c.qkvBias),
+        layerWeights(this.weights, l, c.qkvBias),
         x,
         { ...io, layer: l },
         ws.scope(tag, false),
@@ -360,15 +353,15 @@ export class Model {
    * The generation path: packed tokens through the model with io's attention (usually io.attend over a KV cache),
    * returning the logits of the given packed rows as a fresh (rows.length, V) array.
    */
-  logitsOfRows(ids: Int32Array, io: LayerInputs, rows: Int32Array, decode?: DecodeWeights): Float32Array {
+  logitsOfRows(ids: Int32Array, io: LayerInputs, rows: Int32Array, head?: Panels): Float32Array {
     const C = this.config.hiddenSize,
       V = this.config.vocabSize,
       R = rows.length;
-    const { h } = this.hidden(ids, io, this.inferWs, "none", decode?.tensors);
+    const { h } = this.hidden(ids, io, this.inferWs, "none");
     const hRows = this.inferWs.get("final.hRows", R * C);
     for (let i = 0; i < R; i++) hRows.set(h.subarray(rows[i] * C, (rows[i] + 1) * C), i * C);
     const logits = new Float32Array(R * V);
-    if (decode && R <= PANEL_MAX_ROWS) this.backend.matmulPanels(logits, hRows, decode.head, R);
+    if (head && R <= PANEL_MAX_ROWS) this.backend.matmulPanels(logits, hRows, head, R);
     else this.backend.matmul(logits, hRows, this.lmHead, R, V, C, { transB: true });
     return logits;
   }

@@ -1,7 +1,7 @@
 // The parameter list of a decoder model, under Hugging Face tensor names and shapes: what a checkpoint must hold,
 // how a fresh model is initialised, and which names are frozen. Storage is one Float32Array per tensor; a model
 // loaded for inference from a BF16/F16 folder keeps its matrices 16-bit in a second map (Model.halves, see folder.ts).
-import type { Panels, Weight } from "../tensor/dtype.js";
+import type { Weight } from "../tensor/dtype.js";
 import { Rng } from "../tensor/rng.js";
 import type { ModelConfig } from "./config.js";
 import type { LayerConfig, LayerWeights } from "./layer.js";
@@ -77,7 +77,7 @@ export function paramSpecs(c: ModelConfig): ParamSpec[] {
 
 /** The weights of layer l as the layer code wants them (views of the parameter arrays, no copies): from Params,
  *  gradients, or a model's weights with its 16-bit matrices. */
-export function layerWeights<W extends Weight | Panels>(
+export function layerWeights<W extends Weight>(
   params: ReadonlyMap<string, W>,
   l: number,
   qkvBias: boolean,

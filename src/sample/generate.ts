@@ -270,6 +270,7 @@ function decodeStep(
       shape,
       positions,
       invFreq: model.invFreq,
+      panels: weights?.layers,
       attend: (layer, att, q, k, v) => {
         for (let s = 0; s < S; s++) cache.store(layer, k, v, s, s, positions[s]);
         model.backend.attentionDecode(
@@ -288,7 +289,7 @@ function decodeStep(
       },
     },
     Int32Array.from({ length: S }, (_, i) => i),
-    weights,
+    weights?.head,
   );
   cache.lens.set(lens);
   return logits;

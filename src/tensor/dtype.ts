@@ -133,22 +133,19 @@ export const PANEL_WIDTH = 64;
 /**
  * A frozen (N, K) weight (torch Linear layout) repacked for products with one or two rows (decoding): panel p holds
  * rows p·64.. as K steps of 64 contiguous values, zero padded — data[(p·K + k)·64 + c] = W[p·64 + c][k] — so a row
- * of the product reads the weight as one stream. 16-bit weights stay 16-bit (the same bit patterns). `source` is the
- * weight itself, for products with more rows. A product from the panels has the bits of one from the weight.
+ * of the product reads the weight as one stream. 16-bit weights stay 16-bit (the same bit patterns). A product from
+ * the panels has the bits of one from the weight.
  */
 export interface Panels {
   readonly panels: Float32Array | Uint16Array;
   readonly dtype: "f32" | "bf16" | "f16";
   readonly N: number;
   readonly K: number;
-  readonly source: Weight;
 }
 
 /** Products with at most this many rows read a weight's panels; with more, the weight itself (the GEMM packs it per
  *  call and is compute-bound there). */
 export const PANEL_MAX_ROWS = 2;
-
-export const isPanels = (w: Weight | Panels): w is Panels => "panels" in w;
 
 /** Elements of the panels of an (N, K) weight. */
 export const panelsLength = (N: number, K: number): number => Math.ceil(N / PANEL_WIDTH) * PANEL_WIDTH * K;

@@ -7,9 +7,11 @@ import { describe, it } from "node:test";
 import { probeBackends } from "../../src/backends/index.js";
 import { decodePanelsBytes, decodeWeights } from "../../src/model/decode-weights.js";
 import { loadModel } from "../../src/model/folder.js";
+import { attachLora, initLora, LoraSettings } from "../../src/model/lora.js";
 import { Model } from "../../src/model/model.js";
 import { Decoder, type GenerationRequest } from "../../src/sample/generate.js";
-import { type Half, isPanels, narrowToBf16 } from "../../src/tensor/dtype.js";
+import { type Half, narrowToBf16 } from "../../src/tensor/dtype.js";
+import { Rng } from "../../src/tensor/rng.js";
 import { packageRoot } from "../../src/util/package-root.js";
 
 const DIR = join(packageRoot(), "test", "fixtures", "golden", "tiny-qwen2");
@@ -49,6 +51,16 @@ function withHalves(model: Model): Model {
   return new Model(model.config, params, model.backend, halves);
 }
 
+/** The model with an adapter on every module whose B is not zero (so that it changes the logits). */
+function withLora(model: Model): Model {
+  const s = LoraSettings.parse({ r: 2, alpha: 4 }),
+    t = initLora(model.config, s, 3),
+    rng = new Rng(4);
+  for (const [name, x] of t) if (name.endsWith("lora_B.weight")) x.set(rng.normalArray(x.length, 0.05));
+  attachLora(model, s, t, "test");
+  return model;
+}
+
 for (const { name, backend } of probeBackends()) {
   if (!backend) continue;
   describe(`decoding weights on ${name}`, () => {
@@ -57,13 +69,15 @@ for (const { name, backend } of probeBackends()) {
     for (const [kind, model] of [
       ["fp32", base],
       ["bf16", withHalves(base)],
+      ["bf16 with a LoRA adapter", withLora(withHalves(base))],
     ] as const)
       it(`${kind}: a forward of one or two rows from the panels gives the weights' logits bitwise`, () => {
         const dw = decodeWeights(model);
         assert.ok(dw, "the tiny model's panels are under the limit");
-        assert.ok(isPanels(dw.tensors.get("model.layers.0.mlp.up_proj.weight")!));
-        assert.ok(!isPanels(dw.tensors.get("model.layers.0.input_layernorm.weight")!));
         const c = model.config;
+        assert.equal(dw.layers[0].qkv.N, (c.numHeads + 2 * c.numKvHeads) * c.headDim);
+        assert.equal(dw.layers[0].gateUp.dtype, kind === "fp32" ? "f32" : "bf16");
+        assert.equal(!!model.lora, kind.includes("LoRA"));
         for (const ids of [[5], [7, 9]]) {
           const T = ids.length,
             cu = Int32Array.from([0, ...ids.map((_, i) => i + 1)]);
@@ -74,7 +88,7 @@ for (const { name, backend } of probeBackends()) {
           };
           const rows = Int32Array.from(ids, (_, i) => i);
           const want = model.logitsOfRows(Int32Array.from(ids), io, rows),
-            got = model.logitsOfRows(Int32Array.from(ids), io, rows, dw);
+            got = model.logitsOfRows(Int32Array.from(ids), { ...io, panels: dw.layers }, rows, dw.head);
           assert.deepEqual(new Uint32Array(got.buffer), new Uint32Array(want.buffer), `${T} row(s)`);
         }
       });
@@ -98,7 +112,10 @@ for (const { name, backend } of probeBackends()) {
 
     it("the memory estimate's panel bytes are what decodeWeights makes", () => {
       const dw = decodeWeights(base)!;
-      const made = [...dw.tensors.values(), dw.head].reduce((n, w) => n + (isPanels(w) ? 4 * w.panels.length : 0), 0);
+      const made = [...dw.layers.flatMap((l) => Object.values(l)), dw.head].reduce(
+        (n, p) => n + 4 * p.panels.length,
+        0,
+      );
       assert.equal(decodePanelsBytes(base.config, 4), made);
     });
   });

@@ -93,8 +93,9 @@ describe("memory accounting", () => {
     const g = estimateMemory(c, { trainable: 0, frozen: 26560, infer: { tokens: 8, rows: 8, slots: 3, capacity: 50 } });
     assert.equal(g.parts.grads, undefined);
     assert.equal(g.parts.kvCache, 4 * 2 * 3 * 3 * 50 * 16); // k and v · layers · slots · capacity · NKV·HS
-    // Panels of 64 rows: the head (97 → 128 rows × 32), per layer q, k, v, o, gate, up (64 × 32) and down (64 × 48).
-    assert.equal(g.parts.decodePanels, 4 * (128 * 32 + 3 * (6 * 64 * 32 + 64 * 48)));
+    // Panels of 64 rows: the head (97 → 128 rows × 32), per layer q/k/v stacked (64 × 32), o (64 × 32), gate/up
+    // stacked (96 → 128 rows × 32) and down (64 × 48).
+    assert.equal(g.parts.decodePanels, 4 * (128 * 32 + 3 * (64 * 32 + 64 * 32 + 128 * 32 + 64 * 48)));
     assert.equal(
       g.total,
       Object.values(g.parts).reduce((a, b) => a + b, 0),

@@ -66,7 +66,7 @@ export function makeCpuBackend(addon: CpuAddon): Backend {
     packPanels: (w, N, K) => {
       const panels = isHalf(w) ? new Uint16Array(panelsLength(N, K)) : new Float32Array(panelsLength(N, K));
       addon.packPanels(panels, isHalf(w) ? w.bits : w, N, K);
-      return { panels, dtype: isHalf(w) ? w.dtype : "f32", N, K, source: w };
+      return { panels, dtype: isHalf(w) ? w.dtype : "f32", N, K };
     },
     matmulPanels: (c, a, w, M, acc = false) =>
       addon.matmulPanels(c, a, w.panels, M, w.N, w.K, acc, w.dtype === "f32" ? 0 : w.dtype === "bf16" ? 1 : 2),

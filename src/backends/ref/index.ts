@@ -50,7 +50,7 @@ function packPanels(w: Weight, N: number, K: number): Panels {
   for (let j = 0; j < N; j++)
     for (let k = 0; k < K; k++)
       panels[(Math.floor(j / PANEL_WIDTH) * K + k) * PANEL_WIDTH + (j % PANEL_WIDTH)] = src[j * K + k];
-  return { panels, dtype: isHalf(w) ? w.dtype : "f32", N, K, source: w };
+  return { panels, dtype: isHalf(w) ? w.dtype : "f32", N, K };
 }
 
 /** C = A·Wᵀ read from the panels, element by element. */
