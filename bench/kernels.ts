@@ -26,6 +26,15 @@ function gemmGflops(be: Backend, M: number, N: number, K: number, opts: MatmulOp
   return (2 * M * N * K) / (medianMs * 1e6);
 }
 
+/** matmulPanels (decoding's product, the weight repacked into panels) of one or two rows. */
+function panelsGflops(be: Backend, M: number, N: number, K: number): number {
+  const a = rng.normalArray(M * K),
+    p = be.packPanels(rng.normalArray(K * N), N, K),
+    c = new Float32Array(M * N);
+  const { medianMs } = time(() => be.matmulPanels(c, a, p, M));
+  return (2 * M * N * K) / (medianMs * 1e6);
+}
+
 /** FLOPs of causal attention, counted as the products a non-recomputing implementation does (backward = 2.5×). */
 function attentionFlops(s: AttentionShape): number {
   let pairs = 0;
@@ -108,16 +117,19 @@ function benchGemmChoice(shapes: [string, number, number, number, MatmulOptions]
         addon.setGemm("blas");
         blas = gemmGflops(cpu, M, N, K, opts);
       }
-      row([
-        label,
-        round(builtin, 1),
-        addon.hasBlas ? round(blas, 1) : "-",
-        addon.hasBlas ? round(builtin / blas, 2) : "-",
-      ]);
+      const show = (what: string, ours: number) =>
+        row([what, round(ours, 1), addon.hasBlas ? round(blas, 1) : "-", addon.hasBlas ? round(ours / blas, 2) : "-"]);
+      show(label, builtin);
       const key =
         label === "1024³" ? "gemm_1024" : `gemm_${M}x${N}x${K}${opts.transA ? "_tA" : ""}${opts.transB ? "_tB" : ""}`;
       summary[`cpu_builtin_${key}_gflops`] = round(builtin, 1);
       if (addon.hasBlas) summary[`cpu_blas_${key}_gflops`] = round(blas, 1);
+      // Decoding reads its weights from panels (src/model/decode-weights.ts): the same product, another layout.
+      if (M === 1 && opts.transB) {
+        const panels = panelsGflops(cpu, M, N, K);
+        show(`  the same from panels (decoding)`, panels);
+        summary[`cpu_panels_${key}_gflops`] = round(panels, 1);
+      }
     }
   } finally {
     addon.setGemm(previous);

@@ -7,13 +7,15 @@
 // faster, but its kernels pick shape-dependent summation orders, so results can differ in the last bits by shape.
 //
 // Design (BLIS-like): C is split into one rectangle per thread; each thread runs the serial blocked algorithm on it:
-// blocks of MC rows × NC columns, K in KC-deep slices; the A slice is packed into MR-row micro-panels (k-major), the
-// B slice into NR-column micro-panels (k-major, zero padded; a transposed B through 8 × 8 register transposes; a
-// non-transposed B is read in place when C has few rows); a register-blocked micro-kernel keeps an MR × NR tile of
-// accumulators (1 × 4NR or 2 × 2NR for one or two rows of C, so that enough independent chains hide the fma latency).
-// Between K slices the running sums are stored (to C itself, or to a scratch tile when beta ≠ 0) and reloaded, so the
-// chain per element is unchanged by the blocking. Edge tiles use masked loads/stores (or a narrower instantiation in
+// per NC-column block and KC-deep slice of K, the B slice is packed once into NR-column micro-panels (k-major, zero
+// padded; a transposed B through 8 × 8 register transposes; a non-transposed B is read in place when C has few rows),
+// then every MC-row block of A is packed into MR-row micro-panels and multiplied; a register-blocked micro-kernel
+// keeps an MR × NR tile of accumulators (1 × 4NR or 2 × 2NR for one or two rows of C, so that enough independent
+// chains hide the fma latency). Between K slices the running sums are stored (to C itself, or to a scratch of the
+// thread's rows when beta ≠ 0) and reloaded, so the chain per element is unchanged by the blocking. Edge tiles use masked loads/stores (or a narrower instantiation in
 // M), never a different summation. One or two rows against a transposed B (decoding) skip packing altogether.
+// Decoding reads frozen weights from panels instead (pack_panels / matmul_panels, kernels.h): 64 rows of W per panel,
+// k-major, so one row of C streams the weight once, with the same per-element chain and epilogue.
 // B may also hold 16-bit patterns (bf16 / fp16 frozen weights, matmul16): they are widened exactly while B is packed
 // (or, on the decode path, while its rows are transposed in registers), so the micro-kernels and every fma chain are
 // the fp32 ones and a product with a 16-bit B has the bits of the product with its widened fp32 twin.
