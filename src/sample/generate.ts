@@ -34,6 +34,8 @@ export interface GenerateOptions {
   onResult?: (index: number, result: GenerationResult) => void;
   /** Called after every prefill or decode step with the number of tokens it produced. */
   onTokens?: (n: number) => void;
+  /** Called with every sampled token and the logits row it was sampled from (DecoderOptions.onToken). */
+  onToken?: DecoderOptions["onToken"];
 }
 
 interface Active {
@@ -190,6 +192,7 @@ export function generate(
   const decoder = new Decoder(model, Math.min(opts.maxBatch, requests.length), capacity, {
     eosIds: opts.eosIds,
     decode: opts.decode,
+    onToken: opts.onToken,
     onResult: (i, r) => {
       results[i] = r;
       opts.onResult?.(i, r);

@@ -9,31 +9,22 @@ import { decodePanelsBytes, decodeWeights } from "../../src/model/decode-weights
 import { loadModel } from "../../src/model/folder.js";
 import { attachLora, initLora, LoraSettings } from "../../src/model/lora.js";
 import { Model } from "../../src/model/model.js";
-import { Decoder, type GenerationRequest } from "../../src/sample/generate.js";
+import { type GenerationRequest, generate } from "../../src/sample/generate.js";
 import { type Half, narrowToBf16 } from "../../src/tensor/dtype.js";
 import { Rng } from "../../src/tensor/rng.js";
 import { packageRoot } from "../../src/util/package-root.js";
 
 const DIR = join(packageRoot(), "test", "fixtures", "golden", "tiny-qwen2");
 
-/** The logits rows the Decoder samples from, per request, in order, decoding `requests` with `slots` slots. */
-function decodedLogits(model: Model, requests: GenerationRequest[], slots: number): Float32Array[][] {
+/** The logits rows each request's tokens were sampled from, in order, generating with `maxBatch` slots. */
+function decodedLogits(model: Model, requests: GenerationRequest[], maxBatch: number): Float32Array[][] {
   const rows: Float32Array[][] = requests.map(() => []);
-  const decoder = new Decoder(model, slots, 64, {
+  generate(model, requests, {
+    maxBatch,
     eosIds: [],
     decode: () => "",
-    onResult: () => {},
     onToken: (i, _t, logits) => rows[i].push(logits.slice()),
   });
-  let next = 0;
-  while (next < requests.length || decoder.size > 0) {
-    const free = decoder.slots - decoder.size;
-    if (free > 0 && next < requests.length) {
-      const batch = requests.slice(next, next + free).map((request, i) => ({ index: next + i, request }));
-      next += batch.length;
-      decoder.admit(batch);
-    } else decoder.step();
-  }
   return rows;
 }
 
@@ -93,7 +84,7 @@ for (const { name, backend } of probeBackends()) {
         }
       });
 
-    it("the Decoder's logits at batch 1 (panels) equal those at batch 8 (the weights) bitwise", () => {
+    it("decoding's logits at batch 1 (panels) equal those at batch 8 (the weights) bitwise", () => {
       const params = { temperature: 0, topP: 1, topK: 0, maxNewTokens: 6, stop: [] };
       const requests = [[1, 2, 3], [4], [5, 6, 7, 8, 9], [10, 11]].map((promptIds, i) => ({
         promptIds,
