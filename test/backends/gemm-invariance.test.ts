@@ -30,7 +30,7 @@ const SHAPES: [number, number, number][] = [
   [65, 517, 517],
   [40, 100, 1],
   [3, 1, 517],
-  // Past the blocking sizes (MC 576 rows, NC 1024 columns): a last row block of 1 and 2 rows, two column blocks.
+  // Past the blocking sizes (MC 288 rows, NC 1024 columns): a last row block of 1 and 2 rows, two column blocks.
   [577, 1030, 400],
   [578, 1030, 400],
 ];
