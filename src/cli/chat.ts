@@ -3,6 +3,7 @@
 // `/exit` (or end of input) quits. Not a chat product: no streaming, no history file.
 import { createInterface } from "node:readline";
 import { getBackend } from "../backends/index.js";
+import { decodeWeights } from "../model/decode-weights.js";
 import { loadModel, readConfig } from "../model/folder.js";
 import { generate } from "../sample/generate.js";
 import type { ChatMessage } from "../tokenizer/tokenizer.js";
@@ -25,6 +26,7 @@ export async function runChat(opts: ChatOptions): Promise<void> {
   const tok = Tokenizer.fromDir(opts.model);
   checkTokenizerFitsModel(tok, readConfig(opts.model).vocabSize);
   const model = loadModel(opts.model, getBackend(opts.backend), { adapter: opts.adapter, keep16: true });
+  const weights = decodeWeights(model); // once: the model does not change between turns
   const eosIds = tok.stopIds;
   const start = (): ChatMessage[] => (opts.system ? [{ role: "system", content: opts.system }] : []);
   let messages = start(),
@@ -55,6 +57,7 @@ export async function runChat(opts: ChatOptions): Promise<void> {
       const [reply] = generate(model, [{ promptIds, params, seed: opts.seed + turn++ }], {
         maxBatch: 1,
         eosIds,
+        weights,
         decode: (ids) => tok.decode(ids, { skipSpecialTokens: true }),
       });
       console.log(reply.text + (reply.finishReason === "length" ? " […]" : ""));

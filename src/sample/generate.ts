@@ -36,6 +36,9 @@ export interface GenerateOptions {
   onTokens?: (n: number) => void;
   /** Called with every sampled token and the logits row it was sampled from (DecoderOptions.onToken). */
   onToken?: DecoderOptions["onToken"];
+  /** Decoding weights made once by a caller that generates repeatedly from a model that does not change (chat);
+   *  otherwise each call makes its own (DecoderOptions.weights). */
+  weights?: DecodeWeights;
 }
 
 interface Active {
@@ -52,6 +55,8 @@ export interface DecoderOptions {
   onResult: (index: number, result: GenerationResult) => void;
   /** Called with every sampled token (an end-of-sequence one too) and the logits row it was sampled from. */
   onToken?: (index: number, token: number, logits: Float32Array) => void;
+  /** The model's decoding weights, if the caller already has them (decodeWeights(model) of the same weights). */
+  weights?: DecodeWeights;
 }
 
 /**
@@ -74,7 +79,7 @@ export class Decoder {
   ) {
     this.cache = new KvCache(model.config, slots, capacity);
     this.eos = new Set(opts.eosIds);
-    this.weights = decodeWeights(model);
+    this.weights = opts.weights ?? decodeWeights(model);
   }
 
   /** Sequences decoding now. */
@@ -193,6 +198,7 @@ export function generate(
     eosIds: opts.eosIds,
     decode: opts.decode,
     onToken: opts.onToken,
+    weights: opts.weights,
     onResult: (i, r) => {
       results[i] = r;
       opts.onResult?.(i, r);
