@@ -12,8 +12,8 @@
 // then every MC-row block of A is packed into MR-row micro-panels and multiplied; a register-blocked micro-kernel
 // keeps an MR × NR tile of accumulators (1 × 4NR or 2 × 2NR for one or two rows of C, so that enough independent
 // chains hide the fma latency). Between K slices the running sums are stored (to C itself, or to a scratch of the
-// thread's rows when beta ≠ 0) and reloaded, so the chain per element is unchanged by the blocking. Edge tiles use masked loads/stores (or a narrower instantiation in
-// M), never a different summation. One or two rows against a transposed B (decoding) skip packing altogether.
+// thread's rows when beta ≠ 0) and reloaded, so the chain per element is unchanged by the blocking. Edge tiles use
+// masked loads/stores (or a narrower instantiation in M), never a different summation. One or two rows against a transposed B (decoding) skip packing altogether.
 // Decoding reads frozen weights from panels instead (pack_panels / matmul_panels, kernels.h): 64 rows of W per panel,
 // k-major, so one row of C streams the weight once, with the same per-element chain and epilogue.
 // B may also hold 16-bit patterns (bf16 / fp16 frozen weights, matmul16): they are widened exactly while B is packed
@@ -171,22 +171,25 @@ void pack_panels_t(T* dst, const T* w, int N, int K) {
 void pack_panels(float* dst, const float* w, int N, int K) { pack_panels_t(dst, w, N, K); }
 void pack_panels16(uint16_t* dst, const uint16_t* w, int N, int K) { pack_panels_t(dst, w, N, K); }
 
-void matmul_panels(float* c, const float* a, const float* p, int M, int N, int K, bool accumulate) {
+namespace {
+// The empty cases (the empty sum for K = 0), then the chosen instruction set's kernel.
+template <typename T>
+void run_panels(PanelsFn<T> f, float* c, const float* a, const T* p, int M, int N, int K, bool accumulate) {
   if (M <= 0 || N <= 0) return;
   if (K == 0) {
     if (!accumulate) std::memset(c, 0, sizeof(float) * M * N);
     return;
   }
-  kern().panels_f32(M, N, K, a, p, accumulate, c);
+  f(M, N, K, a, p, accumulate, c);
+}
+}  // namespace
+
+void matmul_panels(float* c, const float* a, const float* p, int M, int N, int K, bool accumulate) {
+  run_panels(kern().panels_f32, c, a, p, M, N, K, accumulate);
 }
 
 void matmul_panels16(float* c, const float* a, const uint16_t* p, int M, int N, int K, bool accumulate, bool bf16) {
-  if (M <= 0 || N <= 0) return;
-  if (K == 0) {
-    if (!accumulate) std::memset(c, 0, sizeof(float) * M * N);
-    return;
-  }
-  (bf16 ? kern().panels_bf16 : kern().panels_f16)(M, N, K, a, p, accumulate, c);
+  run_panels(bf16 ? kern().panels_bf16 : kern().panels_f16, c, a, p, M, N, K, accumulate);
 }
 
 }  // namespace sso

@@ -60,21 +60,27 @@ export function decodeWeights(model: Model): DecodeWeights | undefined {
 /** Panels of matrices stacked row-wise into one (N, K) weight (16-bit if they all are, of one format; else fp32). */
 function stacked(be: Backend, ws: Weight[], N: number, K: number): Panels {
   const halves = ws.filter(isHalf);
-  if (halves.length === ws.length && halves.every((h) => h.dtype === halves[0].dtype)) {
-    const bits = new Uint16Array(N * K);
-    let o = 0;
-    for (const h of halves) {
-      bits.set(h.bits, o);
-      o += h.bits.length;
-    }
-    return be.packPanels({ dtype: halves[0].dtype, bits }, N, K);
-  }
-  const all = new Float32Array(N * K);
+  if (halves.length === ws.length && halves.every((h) => h.dtype === halves[0].dtype))
+    return be.packPanels(
+      {
+        dtype: halves[0].dtype,
+        bits: concat(
+          new Uint16Array(N * K),
+          halves.map((h) => h.bits),
+        ),
+      },
+      N,
+      K,
+    );
+  return be.packPanels(concat(new Float32Array(N * K), ws.map(widenWeight)), N, K);
+}
+
+/** parts one after another in out. */
+function concat<A extends Float32Array | Uint16Array>(out: A, parts: readonly ArrayLike<number>[]): A {
   let o = 0;
-  for (const w of ws) {
-    const f = widenWeight(w);
-    all.set(f, o);
-    o += f.length;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
   }
-  return be.packPanels(all, N, K);
+  return out;
 }

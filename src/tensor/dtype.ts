@@ -149,3 +149,11 @@ export const PANEL_MAX_ROWS = 2;
 
 /** Elements of the panels of an (N, K) weight. */
 export const panelsLength = (N: number, K: number): number => Math.ceil(N / PANEL_WIDTH) * PANEL_WIDTH * K;
+
+/** Zeroed panels for an (N, K) weight: the element type and format of w (a backend's packPanels fills them). */
+export function emptyPanels(w: Weight, N: number, K: number): Panels {
+  const n = panelsLength(N, K);
+  return isHalf(w)
+    ? { panels: new Uint16Array(n), dtype: w.dtype, N, K }
+    : { panels: new Float32Array(n), dtype: "f32", N, K };
+}

@@ -2,7 +2,7 @@
 // addon's built-in batch-invariant GEMM unless SSO_GEMM=blas (or setCpuGemm("blas")) selects OpenBLAS, when linked.
 // A thin adapter: argument order is the addon's, all checking happens in the addon. A 16-bit weight goes to the
 // addon's 16-bit entry points (always the built-in GEMM, SSO_GEMM=blas or not).
-import { isHalf, panelsLength } from "../../tensor/dtype.js";
+import { emptyPanels, isHalf } from "../../tensor/dtype.js";
 import type { Backend } from "../backend.js";
 import { matmulBackwardVia } from "../matmul-grad.js";
 import { type CpuAddon, type GemmKind, loadCpuAddon } from "./addon.js";
@@ -64,9 +64,9 @@ export function makeCpuBackend(addon: CpuAddon): Backend {
     matmul,
     matmulBackward: (dA, dB, dC, a, b, M, N, K, opts) => matmulBackwardVia(matmul, dA, dB, dC, a, b, M, N, K, opts),
     packPanels: (w, N, K) => {
-      const panels = isHalf(w) ? new Uint16Array(panelsLength(N, K)) : new Float32Array(panelsLength(N, K));
-      addon.packPanels(panels, isHalf(w) ? w.bits : w, N, K);
-      return { panels, dtype: isHalf(w) ? w.dtype : "f32", N, K };
+      const p = emptyPanels(w, N, K);
+      addon.packPanels(p.panels, isHalf(w) ? w.bits : w, N, K);
+      return p;
     },
     matmulPanels: (c, a, w, M, acc = false) =>
       addon.matmulPanels(c, a, w.panels, M, w.N, w.K, acc, w.dtype === "f32" ? 0 : w.dtype === "bf16" ? 1 : 2),

@@ -5,11 +5,11 @@
 // A 16-bit weight (Half) is widened to fp32 up front, the obvious way.
 
 import {
+  emptyPanels,
   type Half,
   isHalf,
   PANEL_WIDTH,
   type Panels,
-  panelsLength,
   type Weight,
   widenWeight,
 } from "../../tensor/dtype.js";
@@ -46,11 +46,11 @@ function matmul(c: Vec, a: Vec, w: Vec | Half, M: number, N: number, K: number, 
 /** The panel layout written out index by index (dtype.ts: Panels). */
 function packPanels(w: Weight, N: number, K: number): Panels {
   const src = isHalf(w) ? w.bits : w,
-    panels = isHalf(w) ? new Uint16Array(panelsLength(N, K)) : new Float32Array(panelsLength(N, K));
+    p = emptyPanels(w, N, K);
   for (let j = 0; j < N; j++)
     for (let k = 0; k < K; k++)
-      panels[(Math.floor(j / PANEL_WIDTH) * K + k) * PANEL_WIDTH + (j % PANEL_WIDTH)] = src[j * K + k];
-  return { panels, dtype: isHalf(w) ? w.dtype : "f32", N, K };
+      p.panels[(Math.floor(j / PANEL_WIDTH) * K + k) * PANEL_WIDTH + (j % PANEL_WIDTH)] = src[j * K + k];
+  return p;
 }
 
 /** C = A·Wᵀ read from the panels, element by element. */
