@@ -246,6 +246,8 @@ describe("built-in GEMM = the naive fma loop, bit for bit (C++, needs g++)", () 
   const builds = [
     ["-march=native", ["-march=native"]],
     ["the compiler's baseline (no -march)", []],
+    // The AVX-512 build's 14-row tile (and its two-group A packing) run by the AVX2 kernels, for CPUs without AVX-512.
+    ["14-row AVX2 tiles (AVX-512's MR)", ["-march=native", "-DSSO_GEMM_AVX2_MR=14", "-DSSO_GEMM_AVX2_NV=1"]],
   ] as const;
   for (const [build, flags] of builds) {
     it(`every element of the GEMM built with ${build} equals the sequential fma chain over k, on every instruction set`, {
