@@ -82,6 +82,9 @@ export const BIG_RECORDS = {
   response: 200,
 };
 
+/** Configurations to run: SSO_BENCH_ONLY="0.5B full,1.5B BF16 score" (names as in BIG_CONFIGS), default all. */
+const ONLY = process.env.SSO_BENCH_ONLY?.split(",").map((n) => n.trim());
+
 /** Threads of both sides. */
 const THREADS = process.env.SSO_BENCH_THREADS ?? "2";
 
@@ -247,7 +250,12 @@ export function benchBig(args: readonly string[] = []): void {
     `big bench · records of ${BIG_RECORDS.system}+${BIG_RECORDS.query} prompt / ${BIG_RECORDS.response} response tokens, six sequences, ${BIG_RECORDS.records} per step (scoring: ${SCORE_RECORDS} record) · ${THREADS} threads${tiny ? " · tiny model" : ""}`,
   );
   const summary: Record<string, number | string> = { bench: "big", threads: Number(THREADS) };
-  for (const c of BIG_CONFIGS) {
+  const unknown = ONLY?.filter((n) => !BIG_CONFIGS.some((c) => c.name === n));
+  if (unknown?.length)
+    throw new Error(
+      `SSO_BENCH_ONLY: no configuration ${unknown.map((n) => `"${n}"`).join(", ")} (${BIG_CONFIGS.map((c) => c.name).join(", ")})`,
+    );
+  for (const c of BIG_CONFIGS.filter((c) => !ONLY || ONLY.includes(c.name))) {
     const shape = tiny ? "tiny" : c.shape;
     const mine = ours(c, shape),
       twin = torchTwin(c, shape);

@@ -22,4 +22,9 @@ if (!run) {
   console.error(`bench: unknown suite "${suite}" (expected one of: ${Object.keys(SUITES).join(", ")})`);
   process.exit(2);
 }
-await run();
+try {
+  await run();
+} catch (e) {
+  console.error(`bench ${suite}: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+}
