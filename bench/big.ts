@@ -246,15 +246,15 @@ function ours(c: BigConfig, shape: string): Record<string, number> | string {
 
 export function benchBig(args: readonly string[] = []): void {
   const tiny = args.includes("tiny");
-  console.log(
-    `big bench · records of ${BIG_RECORDS.system}+${BIG_RECORDS.query} prompt / ${BIG_RECORDS.response} response tokens, six sequences, ${BIG_RECORDS.records} per step (scoring: ${SCORE_RECORDS} record) · ${THREADS} threads${tiny ? " · tiny model" : ""}`,
-  );
-  const summary: Record<string, number | string> = { bench: "big", threads: Number(THREADS) };
   const unknown = ONLY?.filter((n) => !BIG_CONFIGS.some((c) => c.name === n));
   if (unknown?.length)
     throw new Error(
       `SSO_BENCH_ONLY: no configuration ${unknown.map((n) => `"${n}"`).join(", ")} (${BIG_CONFIGS.map((c) => c.name).join(", ")})`,
     );
+  console.log(
+    `big bench · records of ${BIG_RECORDS.system}+${BIG_RECORDS.query} prompt / ${BIG_RECORDS.response} response tokens, six sequences, ${BIG_RECORDS.records} per step (scoring: ${SCORE_RECORDS} record) · ${THREADS} threads${tiny ? " · tiny model" : ""}`,
+  );
+  const summary: Record<string, number | string> = { bench: "big", threads: Number(THREADS) };
   for (const c of BIG_CONFIGS.filter((c) => !ONLY || ONLY.includes(c.name))) {
     const shape = tiny ? "tiny" : c.shape;
     const mine = ours(c, shape),
