@@ -3,26 +3,12 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 // The `sso` command line: parses flags with commander and hands each command to a library function, loaded
 // lazily so that `sso --help` stays fast. Errors are printed once, as one line, with a non-zero exit.
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command } from "commander";
 import { packageRoot } from "../util/package-root.js";
-import {
-  Count,
-  Finite,
-  flag,
-  flagList,
-  GraceSeconds,
-  Index,
-  MaxNewTokens,
-  NonNegative,
-  Port,
-  Positive,
-  Probability,
-  Seconds,
-  Seed,
-  Temperature,
-  TopK,
-  TopP,
-} from "./flags.js";
+import { addEvalCommands } from "./eval-commands.js";
+import { Count, flag, flagList, GraceSeconds, Index, MaxNewTokens, Port, Positive, Seconds, Seed } from "./flags.js";
+import { collect, dtype, ggufDtype, memoryLimit, noMemoryCheck, samplingOptions } from "./options.js";
+import { addRmCommands } from "./rm-commands.js";
 
 const { version } = JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version: string };
 
@@ -63,17 +49,6 @@ program
     runInfo(opts);
   });
 
-/** A case-insensitive choice among upper-case names, e.g. --dtype f32|bf16. */
-const oneOf =
-  <T extends string>(...names: T[]) =>
-  (v: string): T => {
-    const d = v.toUpperCase() as T;
-    if (!names.includes(d))
-      throw new InvalidArgumentError(`expected ${names.map((n) => n.toLowerCase()).join(" or ")}, got "${v}"`);
-    return d;
-  };
-const dtype = oneOf("F32", "BF16");
-
 program
   .command("init-model")
   .description("write a freshly initialised model folder for a Hugging Face config.json")
@@ -97,23 +72,6 @@ program
   .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
   .option("--batch-tokens <n>", "tokens per forward batch", flag("--batch-tokens", Count), 4096)
   .action(async (opts) => (await import("./score.js")).runScore(opts));
-
-const collect = (v: string, prev: string[]): string[] => [...prev, v];
-
-/** Sampling flags shared by generate and chat (defaults: the SSO spec's 0.7 / 0.8). */
-function samplingOptions(cmd: Command, maxNewTokens: number): Command {
-  return cmd
-    .option(
-      "--adapter <dir>",
-      "PEFT LoRA adapter folder applied to --model (adapter_config.json + adapter_model.safetensors)",
-    )
-    .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
-    .option("--seed <n>", "random seed", flag("--seed", Seed), 0)
-    .option("--temperature <t>", "sampling temperature; 0 = greedy", flag("--temperature", Temperature), 0.7)
-    .option("--top-p <p>", "nucleus mass (1 = off)", flag("--top-p", TopP), 0.8)
-    .option("--top-k <k>", "keep the k most likely tokens (0 = off)", flag("--top-k", TopK), 0)
-    .option("--max-new-tokens <n>", "token limit per completion", flag("--max-new-tokens", MaxNewTokens), maxNewTokens);
-}
 
 samplingOptions(
   program
@@ -150,14 +108,6 @@ samplingOptions(
     .option("--system <text>", "system message"),
   256,
 ).action(async (opts) => (await import("./chat.js")).runChat(opts));
-
-/** The memory check's flags (train, synth, iterate): a limit other than the machine's, or no check at all. */
-const memoryLimit = () =>
-  new Option(
-    "--memory-limit <GB>",
-    "refuse when the estimated peak memory exceeds this many GB (2^30 bytes) instead of the machine's",
-  ).argParser(flag("--memory-limit", Positive));
-const noMemoryCheck = () => new Option("--no-memory-check", "skip the peak-memory estimate before the run");
 
 program
   .command("synth")
@@ -272,112 +222,7 @@ program
   .addOption(noMemoryCheck())
   .action(async (opts) => (await import("./iterate.js")).iterateCommand(opts));
 
-const evalCommand = program
-  .command("eval")
-  .enablePositionalOptions()
-  .description(
-    "evaluate a model: the principle world's checkers (--world) or exact match (--data); subcommands pairwise, grade, math",
-  )
-  .option("--model <dir>", "Hugging Face model folder with tokenizer and chat template")
-  .option(
-    "--adapter <dir>",
-    "PEFT LoRA adapter folder applied to --model (adapter_config.json + adapter_model.safetensors)",
-  )
-  .option("--world", "answer seeded world prompts; print the pass rate per feature, overall and mean length", false)
-  .option(
-    "--data <file>",
-    'JSONL: {"prompt" | "messages", "answer": string | [strings]} per line; prints exact-match accuracy',
-  )
-  .option("--split <name>", "--world: heldout or train (default heldout)")
-  .option("--n <n>", "--world: number of prompts (default 200)", flag("--n", Count))
-  .option("--seed <n>", "--world: prompt sampling seed (default 0)", flag("--seed", Seed))
-  .option("--out <file>", "JSON report with every answer (written atomically)")
-  .option(
-    "--max-new-tokens <n>",
-    "token limit per answer (greedy decoding)",
-    flag("--max-new-tokens", MaxNewTokens),
-    128,
-  )
-  .option("--batch <n>", "sequences decoded together", flag("--batch", Count), 16)
-  .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
-  .action(async (opts) => (await import("./eval.js")).runEval(opts));
-
-/** Flags of a local model answering an evaluation's prompts (--model). */
-function answeringOptions(cmd: Command): Command {
-  return cmd
-    .option(
-      "--max-new-tokens <n>",
-      "--model: token limit per answer (greedy)",
-      flag("--max-new-tokens", MaxNewTokens),
-      512,
-    )
-    .option("--batch <n>", "--model: sequences decoded together", flag("--batch", Count), 16)
-    .option("--backend <name>", "--model: compute backend (ref, cpu)", "cpu")
-    .option("--adapter <dir>", "--model: PEFT LoRA adapter folder applied to it");
-}
-
-/** Flags of a judged evaluation: the judge, its cache, and a local model's answering when one answers. */
-function judgeOptions(cmd: Command, judges: string): Command {
-  return answeringOptions(cmd)
-    .option("--judge <kind>", judges, "openai")
-    .option("--judge-url <url>", "--judge openai: the judge server, e.g. https://api.openai.com/v1")
-    .option("--judge-model <name>", "--judge openai: the judge's model name on the server")
-    .option(
-      "--judge-key-env <var>",
-      "environment variable holding the judge's API key (default OPENAI_API_KEY; optional for a judge on 127.0.0.1)",
-    )
-    .option("--judge-max-tokens <n>", "token limit of a judge's reply", flag("--judge-max-tokens", MaxNewTokens), 512)
-    .option("--timeout <s>", "seconds per judge request", flag("--timeout", Seconds), 300)
-    .option("--cache <file>", "judgment cache, JSONL (default: OUT.judgments.jsonl); a rerun asks nothing twice")
-    .option("--concurrency <n>", "judge requests in flight", flag("--concurrency", Count), 8)
-    .option("--seed <n>", "bootstrap seed of the 95% intervals", flag("--seed", Seed), 0);
-}
-
-judgeOptions(
-  evalCommand
-    .command("pairwise")
-    .description(
-      "judge a model's answers against a baseline's in both orders: win rate and length-controlled win rate with 95% CIs",
-    )
-    .option("--answers <file>", "the model's answers: AlpacaEval JSON [{instruction, output, generator}] or JSONL")
-    .option("--model <dir>", "or a model folder that answers the baseline's instructions (or --prompts)")
-    .option("--baseline <file>", "the baseline's answers, same formats")
-    .option("--baseline-model <dir>", "or a baseline model folder that answers the model's instructions (or --prompts)")
-    .option("--prompts <file>", 'JSONL {"prompt" | "instruction"} per line, when both sides are models')
-    .requiredOption("--out <file>", "JSON report: summary and every outcome with the judge's replies")
-    .option("--html <file>", "HTML page with sampled prompts' answers side by side and the verdicts")
-    .option("--side-by-side <n>", "prompts shown side by side in --html", flag("--side-by-side", Count), 10),
-  "openai (an OpenAI-compatible judge) or world (the principle world's checkers, offline)",
-).action(async (opts) => (await import("./eval.js")).runPairwiseCli(opts));
-
-judgeOptions(
-  evalCommand
-    .command("grade")
-    .description("MT-Bench-style single-answer grading 1–10 per turn, with references for math/reasoning/coding")
-    .requiredOption(
-      "--questions <file>",
-      'JSONL {"question_id", "category", "turns": [...], "reference"?: [...]} per line',
-    )
-    .option("--answers <file>", 'JSONL {"question_id", "turns": [...]} per line')
-    .option("--model <dir>", "or a model folder that answers every turn")
-    .requiredOption("--out <file>", "JSON report: summary and every grade with the judge's replies"),
-  "openai (an OpenAI-compatible judge)",
-).action(async (opts) => (await import("./eval.js")).runGradeCli(opts));
-
-const mathCommand = evalCommand
-  .command("math")
-  .description("accuracy on verifiable answers: GSM8K's final number, MATH's \\boxed{}, multiple-choice letters")
-  .requiredOption("--data <file>", 'JSONL {"prompt" | "question" | "problem", "answer" | "solution"} per line')
-  .requiredOption("--format <name>", "gsm8k, math or choice", (v: string) => {
-    if (!["gsm8k", "math", "choice"].includes(v))
-      throw new InvalidArgumentError(`--format must be gsm8k, math or choice, got "${v}"`);
-    return v;
-  })
-  .option("--answers <file>", 'JSONL {"output" | "response" | "text"} per line, line i answering line i of --data')
-  .option("--model <dir>", "or a model folder that answers each prompt")
-  .option("--out <file>", "JSON report with every extracted answer")
-  .option("--seed <n>", "bootstrap seed of the 95% interval", flag("--seed", Seed), 0);
-answeringOptions(mathCommand).action(async (opts) => (await import("./eval.js")).runMathCli(opts));
+addEvalCommands(program);
 
 program
   .command("demo")
@@ -413,106 +258,7 @@ program
   .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
   .action(async (opts) => (await import("./demo.js")).runDemoCli(opts));
 
-const rmCommand = program
-  .command("rm")
-  .enablePositionalOptions()
-  .description("reward models: train (Bradley–Terry), score responses, evaluate pairwise accuracy");
-rmCommand
-  .command("train")
-  .description(
-    "train a reward model (HF *ForSequenceClassification folder) on preference pairs; --resume continues exactly",
-  )
-  .requiredOption(
-    "--model <dir>",
-    "a reward-model folder, or a causal LM folder (lm_head dropped, score head from --seed)",
-  )
-  .requiredOption(
-    "--data <file[:weight]>",
-    "preference JSONL, repeatable: SSO records, TRL prompt/chosen/rejected (plain or conversational), RewardBench rows; :weight mixes (2 = twice, 0.5 = a seeded half)",
-    collect,
-    [] as string[],
-  )
-  .requiredOption("--out <dir>", "writes OUT/model, OUT/metrics.jsonl, OUT/checkpoint")
-  .option("--resume", "continue from OUT/checkpoint", false)
-  .option("--lr <x>", "peak learning rate (default 1e-5)", flag("--lr", Positive))
-  .option("--epochs <n>", "epochs over the pairs (default 1)", flag("--epochs", Count))
-  .option("--batch-size <n>", "pairs per optimizer step (default 16)", flag("--batch-size", Count))
-  .option("--micro-batch <n>", "pairs per forward/backward (default 8)", flag("--micro-batch", Count))
-  .option("--seed <n>", "shuffling, mixing and score-head seed (default 0)", flag("--seed", Seed))
-  .option(
-    "--center-rewards <c>",
-    "adds c·(r_chosen + r_rejected)² per pair (default 0)",
-    flag("--center-rewards", NonNegative),
-  )
-  .option(
-    "--save-every <n>",
-    "optimizer steps between checkpoints (0 = only at the end; default 50)",
-    flag("--save-every", Index),
-  )
-  .option(
-    "--max-length <n>",
-    "skip pairs longer than this many tokens (default: max_position_embeddings)",
-    flag("--max-length", Count),
-  )
-  .option(
-    "--sso-contrastive",
-    "SSO records also give (x+, y+ ≻ y-): the positive system message before the prompt",
-    false,
-  )
-  .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
-  .action(async (opts) => (await import("./rm.js")).runRmTrainCli(opts));
-rmCommand
-  .command("score")
-  .description("one reward per JSONL line, in order (resumable: a rerun continues after the last written line)")
-  .requiredOption("--model <dir>", "reward-model folder (*ForSequenceClassification, with tokenizer)")
-  .requiredOption("--data <file>", 'JSONL: {"prompt" | "messages", "response"} per line, optionally "id"')
-  .requiredOption("--out <file>", "JSONL output: {line, id?, reward} per input line")
-  .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
-  .option("--batch-tokens <n>", "tokens per forward batch", flag("--batch-tokens", Count), 4096)
-  .action(async (opts) => (await import("./rm.js")).runRmScoreCli(opts));
-rmCommand
-  .command("eval")
-  .description("pairwise accuracy (ties apart), per subset and RewardBench sections, with bootstrap 95% CIs")
-  .requiredOption("--model <dir>", "reward-model folder (*ForSequenceClassification, with tokenizer)")
-  .requiredOption("--data <file>", "preference JSONL (the formats of rm train; RewardBench rows carry subset)")
-  .requiredOption("--out <file>", "JSON report; the table goes to OUT.md too (both written atomically)")
-  .option("--seed <n>", "bootstrap seed", flag("--seed", Seed), 0)
-  .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
-  .option("--batch-tokens <n>", "tokens per forward batch", flag("--batch-tokens", Count), 4096)
-  .action(async (opts) => (await import("./rm.js")).runRmEvalCli(opts));
-rmCommand
-  .command("filter")
-  .description("keep the SSO records whose y+ out-scores y- under a reward model by at least --margin")
-  .requiredOption("--model <dir>", "reward-model folder (*ForSequenceClassification, with tokenizer)")
-  .requiredOption("--data <file>", "records written by sso synth (JSONL)")
-  .requiredOption("--out <file>", "the kept records, unchanged (written atomically)")
-  .option("--margin <x>", "least r(x, y+) − r(x, y-) kept", flag("--margin", Finite), 0)
-  .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
-  .option("--batch-tokens <n>", "tokens per forward batch", flag("--batch-tokens", Count), 4096)
-  .action(async (opts) => (await import("./rm.js")).runRmFilterCli(opts));
-rmCommand
-  .command("demo")
-  .description(
-    "the paper's RM experiment in the principle world: RMs on human / human+noisy / human+SSO / SSO pairs, held-out accuracy over seeds",
-  )
-  .option("--model <dir>", "base model folder (default: the shipped models/sso-demo)")
-  .option("--out <dir>", "run directory (rerunning resumes it)", "sso-rm-demo-run")
-  .option("--seeds <list>", "seeds, e.g. 0,1,2", flagList("--seeds", Seed), [0, 1, 2])
-  .option("--prompts <n>", "training prompts per data set", flag("--prompts", Count), 300)
-  .option("--held-out <n>", "held-out prompts for the evaluation pairs", flag("--held-out", Count), 400)
-  .option("--samples <n>", "answers sampled per prompt for the checker-labelled sets", flag("--samples", Count), 4)
-  .option("--flip <p>", "noisy set: share of labels flipped", flag("--flip", Probability), 0.25)
-  .option(
-    "--ties <p>",
-    "noisy set: forced choices between equally rated answers, as a share of its pairs",
-    flag("--ties", Probability),
-    0.2,
-  )
-  .option("--lr <x>", "RM learning rate", flag("--lr", Positive), 1e-4)
-  .option("--epochs <n>", "RM epochs", flag("--epochs", Count), 2)
-  .option("--max-new-tokens <n>", "answer length limit", flag("--max-new-tokens", MaxNewTokens), 64)
-  .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
-  .action(async (opts) => (await import("./rm.js")).runRmDemoCli(opts));
+addRmCommands(program);
 
 program
   .command("config")
@@ -520,8 +266,6 @@ program
   .option("--config <file>", "sso config (JSON or YAML)")
   .option("--json", "as JSON instead of YAML", false)
   .action(async (opts) => (await import("./config.js")).runConfig(opts));
-
-const ggufDtype = oneOf("F32", "F16");
 
 program
   .command("export")
