@@ -6,26 +6,19 @@
 // models' pooling, src/rm/); both reverse passes share the trunk's (backwardTrunk).
 // Frozen matrices may be 16-bit (`halves`, from a BF16/F16 folder loaded for inference): they are read as they are,
 // never widened into a copy, and get no gradient.
-// Loading and saving folders is folder.ts; sampling with a KV cache is not here.
-import type { AttentionShape, Backend } from "../backends/backend.js";
+// Packing the batch is pack.ts; loading and saving folders is folder.ts; sampling with a KV cache is not here.
+import type { Backend } from "../backends/backend.js";
 import { type Half, PANEL_MAX_ROWS, type Panels, type Weight } from "../tensor/dtype.js";
 import { Workspace } from "../tensor/workspace.js";
 import type { ModelConfig } from "./config.js";
 import { ropeInvFreq } from "./config.js";
 import { type LayerActivations, type LayerInputs, layerBackward, layerForward } from "./layer.js";
 import { type AttachedLora, layerLora, layerLoraGrads } from "./lora.js";
+import { packBatch, type SequenceInput } from "./pack.js";
 import { frozenMatcher, layerConfig, layerWeights, type Params } from "./params.js";
 import { type SharedBatch, sharePrompts, spreadGrads } from "./share.js";
 
-export interface SequenceInput {
-  ids: ArrayLike<number>;
-  /** Index of the first token whose log-prob is returned (it is predicted from the tokens before it). Default 1.
-   *  With a prefix it counts over the whole sequence: the prefix's ids, then these. */
-  scoreFrom?: number;
-  /** Index of an earlier sequence of the same batch (itself without a prefix) whose ids come before these: they are
-   *  computed once, and this sequence attends to them (a shared prompt, see share.ts). */
-  prefix?: number;
-}
+export type { SequenceInput } from "./pack.js";
 
 export interface SequenceOutput {
   /** log p(ids[t] | ids[<t]) for t = scoreFrom … n−1. */
@@ -135,74 +128,6 @@ export class Model {
     return this.weights.get(this.config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight")!;
   }
 
-  /** Packs sequences; errors name sequence `origin[s]` (the caller's index when prompts were shared). */
-  private pack(
-    seqs: readonly SequenceInput[],
-    origin?: readonly number[],
-  ): {
-    ids: Int32Array;
-    io: LayerInputs;
-    rows: Int32Array;
-    targets: Int32Array;
-    rowOffsets: number[];
-  } {
-    const c = this.config;
-    const T = seqs.reduce((s, q) => s + q.ids.length, 0);
-    const ids = new Int32Array(T),
-      positions = new Int32Array(T),
-      cu = new Int32Array(seqs.length + 1);
-    const rows: number[] = [],
-      targets: number[] = [],
-      rowOffsets: number[] = [],
-      prefixOf = new Int32Array(seqs.length).fill(-1);
-    seqs.forEach((seq, s) => {
-      const p = seq.prefix ?? -1,
-        name = `sequence ${origin?.[s] ?? s}`;
-      if (p !== -1 && !(Number.isInteger(p) && p >= 0 && p < s && seqs[p].prefix === undefined))
-        throw new Error(`${name}: prefix ${p} is not an earlier sequence without a prefix`);
-      prefixOf[s] = p;
-      // Token u of the whole sequence (prefix, then own ids) sits in packed row at(u).
-      const off = cu[s],
-        lp = p === -1 ? 0 : cu[p + 1] - cu[p],
-        at = (u: number): number => (u < lp ? cu[p] + u : off + u - lp),
-        n = lp + seq.ids.length,
-        from = seq.scoreFrom ?? 1;
-      if (!Number.isInteger(from) || from < 1 || from > Math.max(n, 1))
-        throw new Error(`${name}: scoreFrom ${from} outside [1, ${Math.max(n, 1)}]`);
-      if (n > c.maxPositionEmbeddings)
-        throw new Error(`${name}: ${n} tokens exceed max_position_embeddings ${c.maxPositionEmbeddings}`);
-      for (let t = lp; t < n; t++) {
-        const id = seq.ids[t - lp];
-        if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize)
-          throw new Error(`${name}: token ${t} = ${id} is outside the vocabulary [0, ${c.vocabSize})`);
-        ids[at(t)] = id;
-        positions[at(t)] = t;
-      }
-      rowOffsets.push(rows.length);
-      for (let t = from; t < n; t++) {
-        rows.push(at(t - 1));
-        targets.push(ids[at(t)]);
-      }
-      cu[s + 1] = off + n - lp;
-    });
-    rowOffsets.push(rows.length);
-    const shape: AttentionShape = {
-      cuSeqlens: cu,
-      NH: c.numHeads,
-      NKV: c.numKvHeads,
-      HS: c.headDim,
-      scale: 1 / Math.sqrt(c.headDim),
-      ...(prefixOf.some((p) => p !== -1) ? { prefixOf } : {}),
-    };
-    return {
-      ids,
-      io: { shape, positions, invFreq: this.invFreq },
-      rows: Int32Array.from(rows),
-      targets: Int32Array.from(targets),
-      rowOffsets,
-    };
-  }
-
   /**
    * Forward pass. With `forBackward`, also returns the state backward() needs; that state lives in the model's
    * training workspace and is valid until the next forward({forBackward}) call (backward checks this). With
@@ -220,7 +145,7 @@ export class Model {
       V = this.config.vocabSize;
     const shared = opts.sharePrompts ? sharePrompts(input) : undefined,
       seqs = shared?.seqs ?? input;
-    const { ids, io, rows, targets, rowOffsets } = this.pack(seqs, shared?.origin);
+    const { ids, io, rows, targets, rowOffsets } = packBatch(this.config, this.invFreq, seqs, shared?.origin);
     const R = rows.length;
     const ws = opts.forBackward ? this.trainWs : this.inferWs;
     if (opts.forBackward) this.generation++;
@@ -274,7 +199,11 @@ export class Model {
   ): { hidden: Float32Array; state?: RowsState } {
     const C = this.config.hiddenSize,
       S = seqs.length;
-    const { ids, io } = this.pack(seqs.map((q) => ({ ids: q.ids, scoreFrom: Math.max(q.ids.length, 1) })));
+    const { ids, io } = packBatch(
+      this.config,
+      this.invFreq,
+      seqs.map((q) => ({ ids: q.ids, scoreFrom: Math.max(q.ids.length, 1) })),
+    );
     const rows = Int32Array.from(seqs, (q, s) => {
       if (!Number.isInteger(q.row) || q.row < 0 || q.row >= q.ids.length)
         throw new Error(`sequence ${s}: row ${q.row} outside [0, ${q.ids.length})`);
