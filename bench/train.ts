@@ -148,6 +148,8 @@ function perGemm<T>(fn: () => T): { builtin: T; blas?: T } {
 }
 
 export function benchTrain(): void {
+  if (!Number.isInteger(TRAIN_BENCH.rounds) || TRAIN_BENCH.rounds < 1)
+    throw new Error(`SSO_BENCH_ROUNDS must be an integer ≥ 1, got "${process.env.SSO_BENCH_ROUNDS}"`);
   const be = getBackend("cpu");
   const peak = perGemm(() => gemmPeak(be));
   const tokens = TRAIN_BENCH.batch * TRAIN_BENCH.seqLen;
