@@ -13,7 +13,8 @@
 // keeps an MR × NR tile of accumulators (1 × 4NR or 2 × 2NR for one or two rows of C, so that enough independent
 // chains hide the fma latency). Between K slices the running sums are stored (to C itself, or to a scratch of the
 // thread's rows when beta ≠ 0) and reloaded, so the chain per element is unchanged by the blocking. Edge tiles use
-// masked loads/stores (or a narrower instantiation in M), never a different summation. One or two rows against a transposed B (decoding) skip packing altogether.
+// masked loads/stores (or a narrower instantiation in M), never a different summation. One or two rows against a
+// transposed B (decoding) skip packing altogether.
 // Decoding reads frozen weights from panels instead (pack_panels / matmul_panels, kernels.h): 64 rows of W per panel,
 // k-major, so one row of C streams the weight once, with the same per-element chain and epilogue.
 // B may also hold 16-bit patterns (bf16 / fp16 frozen weights, matmul16): they are widened exactly while B is packed
