@@ -1,21 +1,17 @@
 // The reward-model trainer: per optimizer step, each pair's chosen and rejected sequences go through the decoder
 // in micro-batches (forwardRows: the pooled token's final hidden state), the score head gives two rewards, the
 // Bradley–Terry loss (head.ts) its derivatives, and backwardRows the gradients; AdamW with the cosine schedule
-// updates. The step plan, resume rule, checkpoints, metrics log and optimizer are the SSO trainer's
-// (src/sso/train.ts, src/train/), so `--resume` continues exactly. Not here: reading files (run.ts).
+// updates. The step plan, resume rule, checkpoints, metrics log and progress are the one training loop's
+// (src/train/loop.ts, shared with the SSO trainer), so `--resume` continues exactly. Not here: reading files (run.ts).
 import { createHash } from "node:crypto";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { saveModel } from "../model/folder.js";
 import type { Model } from "../model/model.js";
 import type { Params } from "../model/params.js";
-import { resumeState, stepPlan } from "../sso/train.js";
 import { TrainFields } from "../sso/train-config.js";
-import { saveCheckpoint } from "../train/checkpoint.js";
-import { MetricsLog } from "../train/metrics.js";
+import { type StepResult, trainingLoop } from "../train/loop.js";
 import { AdamW } from "../train/optimizer.js";
-import { progress } from "../util/progress.js";
 import type { TokenPair } from "./data.js";
 import { bradleyTerry, poolRow, scoreBackward, scoreForward } from "./head.js";
 import { padIdOf } from "./model.js";
@@ -74,59 +70,28 @@ export function trainRewardModel(
   if (pairs.length === 0) throw new Error("rm train: no pairs");
   if (!model.config.scoreHead) throw new Error("rm train: the model has no score head");
   model.freeze(cfg.freeze);
-  const grads = model.newGrads(),
-    opt = new AdamW(model.backend, model.params, grads.keys(), cfg);
-  const plan = stepPlan(pairs.length, cfg),
-    fp = rmFingerprint(pairs, cfg);
-  const ckptDir = join(opts.out, "checkpoint");
-  mkdirSync(opts.out, { recursive: true });
-  const saved = resumeState(ckptDir, fp, opts.resume),
-    start = saved?.step ?? 0;
-  if (saved) opt.load(join(ckptDir, "optimizer.safetensors"), saved.step);
-  const log = MetricsLog.open(join(opts.out, "metrics.jsonl"), saved ? start : undefined);
-  const bar = progress("rm train", plan.total - start, "steps"),
-    run: RmStepMetrics[] = [];
-  let lastSaved = start,
-    step = start + 1;
-  try {
-    for (; step <= plan.total; step++) {
-      const m = rmStep(
+  const grads = model.newGrads();
+  const run = trainingLoop({
+    name: "rm train",
+    model,
+    grads,
+    opt: new AdamW(model.backend, model.params, grads.keys(), cfg),
+    items: pairs.length,
+    cfg,
+    fingerprint: rmFingerprint(pairs, cfg),
+    out: opts.out,
+    sourceDir: opts.sourceDir,
+    resume: opts.resume,
+    step: (batch) =>
+      rmStep(
         model,
         grads,
-        plan.batch(step).map((i) => pairs[i]),
+        batch.map((i) => pairs[i]),
         cfg,
-      );
-      const lr = plan.lr(step);
-      const metrics: RmStepMetrics = {
-        step,
-        epoch: Math.floor((step - 1) / plan.stepsPerEpoch),
-        ...m.metrics,
-        grad_norm: opt.update(grads, lr),
-        learning_rate: lr,
-        "tokens/s": m.tokensPerSecond,
-      };
-      run.push(metrics);
-      log.append(metrics);
-      opts.onStep?.(metrics);
-      bar.tick(1, {
-        loss: metrics.loss.toFixed(4),
-        acc: metrics.accuracy.toFixed(2),
-        "tok/s": Math.round(m.tokensPerSecond),
-      });
-      if ((cfg.saveEvery > 0 && step % cfg.saveEvery === 0) || step === plan.total) {
-        saveCheckpoint(ckptDir, model, opt, { step, totalSteps: plan.total, fingerprint: fp }, opts.sourceDir);
-        lastSaved = step;
-      }
-    }
-  } catch (e) {
-    const where =
-      lastSaved > 0
-        ? `the last good checkpoint (step ${lastSaved}) is intact in ${ckptDir}`
-        : "no checkpoint was written yet";
-    throw new Error(`rm train: step ${step}: ${(e as Error).message}; ${where}`);
-  } finally {
-    bar.stop();
-  }
+      ),
+    barFields: (m) => ({ loss: m.loss.toFixed(4), acc: m.accuracy.toFixed(2), "tok/s": Math.round(m["tokens/s"]) }),
+    onStep: opts.onStep,
+  });
   saveModel(model, join(opts.out, "model"), { dtype: cfg.saveDtype, carryFrom: opts.sourceDir });
   return run;
 }
@@ -137,10 +102,7 @@ export function rmStep(
   grads: Params,
   batch: readonly TokenPair[],
   cfg: Pick<RmTrainConfig, "microBatch" | "centerRewards">,
-): {
-  metrics: Pick<RmStepMetrics, "loss" | "accuracy" | "margin" | "rewards/chosen" | "rewards/rejected">;
-  tokensPerSecond: number;
-} {
+): StepResult<Pick<RmStepMetrics, "loss" | "accuracy" | "margin" | "rewards/chosen" | "rewards/rejected">> {
   for (const g of grads.values()) g.fill(0);
   const C = model.config.hiddenSize,
     pad = padIdOf(model.config),

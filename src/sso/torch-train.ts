@@ -12,12 +12,13 @@ import { CARRIED_FILES, readConfig, savedConfigText } from "../model/folder.js";
 import { frozenMatcher, paramSpecs } from "../model/params.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { readCheckpointState } from "../train/checkpoint.js";
+import { checkpointNote, resumeState, stepPlan } from "../train/loop.js";
 import { MetricsLog, readMetrics } from "../train/metrics.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { packageRoot } from "../util/package-root.js";
 import { pairsNeeded } from "./objective.js";
 import type { SsoRecord } from "./record.js";
-import { fingerprint, recordSequences, resumeState, type StepMetrics, stepPlan, type TrainOptions } from "./train.js";
+import { fingerprint, recordSequences, type StepMetrics, type TrainOptions } from "./train.js";
 import { objectiveConfig, type TorchSettings, type TrainConfig } from "./train-config.js";
 
 const PYTHON_PATH = join(packageRoot(), "python");
@@ -124,10 +125,7 @@ export function trainTorch(
       r.stdout?.trim().split("\n").pop() ||
       r.stderr?.trim().split("\n").pop() ||
       `the launcher ${r.signal ? `was killed by ${r.signal}` : `exited with ${r.status ?? r.error?.message}`}`;
-    const last = readCheckpointState(ckptDir)?.step ?? 0;
-    const where =
-      last > 0 ? `the last good checkpoint (step ${last}) is intact in ${ckptDir}` : "no checkpoint was written yet";
-    throw new Error(`train (torch): ${line}; ${where}`);
+    throw new Error(`train (torch): ${line}; ${checkpointNote(readCheckpointState(ckptDir)?.step ?? 0, ckptDir)}`);
   }
   return readMetrics(metricsPath).filter((m) => m.step > start) as unknown as StepMetrics[];
 }

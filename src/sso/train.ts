@@ -5,7 +5,6 @@
 // OUT/checkpoint (atomic), from which a rerun resumes exactly; the final model to OUT/model.
 
 import { createHash } from "node:crypto";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { saveModel } from "../model/folder.js";
 import { attachLora, baseParamNames, initLora, sameLora } from "../model/lora.js";
@@ -13,13 +12,10 @@ import type { Model } from "../model/model.js";
 import type { Params } from "../model/params.js";
 import { writeAdapter } from "../model/peft.js";
 import { scoreItems } from "../model/score.js";
-import { mixSeed, Rng } from "../tensor/rng.js";
+import { mixSeed } from "../tensor/rng.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
-import { readCheckpointState, saveCheckpoint, type TrainerState } from "../train/checkpoint.js";
-import { MetricsLog } from "../train/metrics.js";
+import { type StepResult, trainingLoop } from "../train/loop.js";
 import { AdamW } from "../train/optimizer.js";
-import { cosineWithWarmup } from "../train/schedule.js";
-import { progress } from "../util/progress.js";
 import { pairsNeeded, type RecordLogps, ssoObjective } from "./objective.js";
 import { countColumn, PAIR_NAMES, PAIRS, type Pair, pairLabel, SYSTEM_FIELD } from "./pairs.js";
 import type { SsoRecord } from "./record.js";
@@ -112,28 +108,6 @@ export interface TrainOptions {
   onStep?: (m: StepMetrics) => void;
 }
 
-/** Per-epoch record order: a Fisher–Yates shuffle seeded by (seed, epoch), so any step's records can be recomputed. */
-function epochOrder(n: number, seed: number, epoch: number): number[] {
-  return new Rng(mixSeed(seed, epoch)).shuffle(Array.from({ length: n }, (_, i) => i));
-}
-
-/** A run's steps: per epoch, per run, warmup steps, and each step's records and learning rate (1-based steps). */
-export function stepPlan(n: number, cfg: Pick<TrainConfig, "batchSize" | "epochs" | "warmupRatio" | "seed" | "lr">) {
-  const stepsPerEpoch = Math.ceil(n / cfg.batchSize),
-    total = stepsPerEpoch * cfg.epochs,
-    warmup = Math.round(cfg.warmupRatio * total);
-  return {
-    stepsPerEpoch,
-    total,
-    batch: (step: number): number[] => {
-      const epoch = Math.floor((step - 1) / stepsPerEpoch),
-        within = (step - 1) % stepsPerEpoch;
-      return epochOrder(n, cfg.seed, epoch).slice(within * cfg.batchSize, (within + 1) * cfg.batchSize);
-    },
-    lr: (step: number): number => cosineWithWarmup(cfg.lr, step, total, warmup),
-  };
-}
-
 /** Identifies a run's records and math; which trainer runs it (on how many ranks), whether it shares prompts and
  *  whether it recomputes activations (the same math up to float rounding) are not part of it. */
 export function fingerprint(records: readonly SsoRecord[], cfg: TrainConfig): string {
@@ -141,14 +115,6 @@ export function fingerprint(records: readonly SsoRecord[], cfg: TrainConfig): st
   const h = createHash("sha256").update(JSON.stringify(math));
   for (const r of records) h.update(`${r.id}\0${r.ref_chosen_logps}\0${r.chosen[0].content}\0`);
   return h.digest("hex").slice(0, 16);
-}
-
-/** The checkpoint to resume from (none unless resuming), refused when it was made from other records or math. */
-export function resumeState(ckptDir: string, fp: string, resume: boolean): TrainerState | undefined {
-  const saved = resume ? readCheckpointState(ckptDir) : undefined;
-  if (saved && saved.fingerprint !== fp)
-    throw new Error(`${ckptDir}: the checkpoint is from other data or settings; remove it or train into another --out`);
-  return saved;
 }
 
 /** Salt of the LoRA initialisation's seed (mixSeed(train.seed, LORA_INIT_STREAM)); epochs use 0, 1, 2, … */
@@ -190,72 +156,31 @@ export function trainSso(
     pairs = pairsNeeded(obj);
   setTrainable(model, cfg);
   const grads = model.newGrads();
-  const opt = new AdamW(model.backend, model.params, grads.keys(), cfg);
-  const plan = stepPlan(records.length, cfg),
-    { stepsPerEpoch, total } = plan,
-    fp = fingerprint(records, cfg);
-  const ckptDir = join(opts.out, "checkpoint"),
-    metricsPath = join(opts.out, "metrics.jsonl");
-  mkdirSync(opts.out, { recursive: true });
-  let start = 0;
-  const saved = resumeState(ckptDir, fp, opts.resume);
-  if (saved) {
-    opt.load(join(ckptDir, "optimizer.safetensors"), saved.step);
-    start = saved.step;
-  }
-  const log = MetricsLog.open(metricsPath, saved ? start : undefined);
   const seqCache = new Map<number, Sequence[]>();
   const sequences = (i: number): Sequence[] =>
     seqCache.get(i) ?? seqCache.set(i, recordSequences(tok, records[i], pairs)).get(i)!;
-  const bar = progress("train", total - start, "steps");
-  const run: StepMetrics[] = [];
-  let lastSaved = start,
-    step = start + 1;
-  try {
-    for (; step <= total; step++) {
-      const epoch = Math.floor((step - 1) / stepsPerEpoch);
-      const m = trainStep(model, grads, plan.batch(step), sequences, obj, pairs, cfg);
-      const lr = plan.lr(step);
-      const gradNorm = opt.update(grads, lr);
-      const metrics: StepMetrics = {
-        step,
-        epoch,
-        ...m.metrics,
-        grad_norm: gradNorm,
-        learning_rate: lr,
-        "tokens/s": m.tokensPerSecond,
-      };
-      run.push(metrics);
-      log.append(metrics);
-      opts.onStep?.(metrics);
-      bar.tick(1, {
-        loss: metrics.loss.toFixed(4),
-        W: metrics["sso/W"].toFixed(3),
-        "tok/s": Math.round(metrics["tokens/s"]),
-      });
-      if ((cfg.saveEvery > 0 && step % cfg.saveEvery === 0) || step === total) {
-        saveCheckpoint(ckptDir, model, opt, { step, totalSteps: total, fingerprint: fp }, opts.sourceDir);
-        lastSaved = step;
-      }
-    }
-  } catch (e) {
-    const where =
-      lastSaved > 0
-        ? `the last good checkpoint (step ${lastSaved}) is intact in ${ckptDir}`
-        : "no checkpoint was written yet";
-    throw new Error(`train: step ${step}: ${(e as Error).message}; ${where}`);
-  } finally {
-    bar.stop();
-  }
+  const run = trainingLoop({
+    name: "train",
+    model,
+    grads,
+    opt: new AdamW(model.backend, model.params, grads.keys(), cfg),
+    items: records.length,
+    cfg,
+    fingerprint: fingerprint(records, cfg),
+    out: opts.out,
+    sourceDir: opts.sourceDir,
+    resume: opts.resume,
+    step: (batch) => trainStep(model, grads, batch, sequences, obj, pairs, cfg),
+    barFields: (m) => ({ loss: m.loss.toFixed(4), W: m["sso/W"].toFixed(3), "tok/s": Math.round(m["tokens/s"]) }),
+    onStep: opts.onStep,
+  });
   if (model.lora) writeAdapter(join(opts.out, "adapter"), model, { baseModel: opts.sourceDir, dtype: cfg.saveDtype });
   else saveModel(model, join(opts.out, "model"), { dtype: cfg.saveDtype, carryFrom: opts.sourceDir });
   return run;
 }
 
-type StepResult = {
-  metrics: Omit<StepMetrics, "step" | "epoch" | "grad_norm" | "learning_rate" | "tokens/s">;
-  tokensPerSecond: number;
-};
+/** What one step computes; the loop adds step, epoch, grad_norm, learning_rate and tokens/s. */
+type SsoStepMetrics = Omit<StepMetrics, "step" | "epoch" | "grad_norm" | "learning_rate" | "tokens/s">;
 
 /** Forward/backward of one optimizer step's records, micro-batch by micro-batch, into grads (zeroed first). */
 function trainStep(
@@ -266,12 +191,23 @@ function trainStep(
   obj: ReturnType<typeof objectiveConfig>,
   pairs: readonly Pair[],
   { microBatch, sharePrefixes, recompute }: Pick<TrainConfig, "microBatch" | "sharePrefixes" | "recompute">,
-): StepResult {
+): StepResult<SsoStepMetrics> {
   for (const g of grads.values()) g.fill(0);
   const t0 = performance.now();
   let tokens = 0,
     loss = 0;
-  const sums = { W: 0, G: 0, L_pos: 0, L_neg: 0, rc: 0, rr: 0, acc: 0, lc: 0, lr: 0 };
+  // The objective's parts, and (with the plain pair) TRL's reward metrics: rewards, correct ordering, log-probs.
+  const sums = {
+    W: 0,
+    G: 0,
+    L_pos: 0,
+    L_neg: 0,
+    rewardChosen: 0,
+    rewardRejected: 0,
+    correct: 0,
+    logpChosen: 0,
+    logpRejected: 0,
+  };
   const beta = obj.beta,
     plain = pairs.includes("x_chosen");
   for (let b0 = 0; b0 < batch.length; b0 += microBatch) {
@@ -303,15 +239,13 @@ function trainStep(
     for (const k of ["W", "G", "L_pos", "L_neg"] as const) sums[k] += res.parts[k] * share;
     if (plain) {
       for (const r of recs) {
-        const rc = beta * (r.x_chosen!.policy - r.x_chosen!.ref),
-          rr = beta * (r.x_rejected!.policy - r.x_rejected!.ref);
-        Object.assign(sums, {
-          rc: sums.rc + rc,
-          rr: sums.rr + rr,
-          acc: sums.acc + (rc > rr ? 1 : 0),
-          lc: sums.lc + r.x_chosen!.policy,
-          lr: sums.lr + r.x_rejected!.policy,
-        });
+        const rewardChosen = beta * (r.x_chosen!.policy - r.x_chosen!.ref),
+          rewardRejected = beta * (r.x_rejected!.policy - r.x_rejected!.ref);
+        sums.rewardChosen += rewardChosen;
+        sums.rewardRejected += rewardRejected;
+        sums.correct += rewardChosen > rewardRejected ? 1 : 0;
+        sums.logpChosen += r.x_chosen!.policy;
+        sums.logpRejected += r.x_rejected!.policy;
       }
     }
     tokens += seqs.reduce((s, q) => s + q.ids.length, 0);
@@ -319,12 +253,12 @@ function trainStep(
   const n = batch.length;
   const rewards = plain
     ? {
-        "rewards/chosen": sums.rc / n,
-        "rewards/rejected": sums.rr / n,
-        "rewards/accuracies": sums.acc / n,
-        "rewards/margins": (sums.rc - sums.rr) / n,
-        "logps/chosen": sums.lc / n,
-        "logps/rejected": sums.lr / n,
+        "rewards/chosen": sums.rewardChosen / n,
+        "rewards/rejected": sums.rewardRejected / n,
+        "rewards/accuracies": sums.correct / n,
+        "rewards/margins": (sums.rewardChosen - sums.rewardRejected) / n,
+        "logps/chosen": sums.logpChosen / n,
+        "logps/rejected": sums.logpRejected / n,
       }
     : {};
   return {
