@@ -6,7 +6,8 @@
 
 import type { AttentionShape, Backend } from "../backends/backend.js";
 import { PANEL_MAX_ROWS, type Panels, type Weight } from "../tensor/dtype.js";
-import { type LayerLora, type LayerLoraGrads, type LoraLinear, loraBackward, loraForward } from "./lora.js";
+import type { Alloc } from "../tensor/workspace.js";
+import { type LayerLora, type LayerLoraGrads, type LoraLinear, loraBackward, loraForward } from "./lora-math.js";
 
 export interface LayerConfig {
   C: number; // hidden size
@@ -75,7 +76,6 @@ export interface LayerActivations {
   act: Float32Array;
 }
 
-export type Alloc = (n: number) => Float32Array;
 const zeros: Alloc = (n) => new Float32Array(n);
 
 export function layerParamShapes(c: LayerConfig): Record<keyof LayerWeights, number> {

@@ -13,7 +13,7 @@ import { Workspace } from "../tensor/workspace.js";
 import type { ModelConfig } from "./config.js";
 import { ropeInvFreq } from "./config.js";
 import { type LayerActivations, type LayerInputs, layerBackward, layerForward } from "./layer.js";
-import { type AttachedLora, layerLora, layerLoraGrads } from "./lora.js";
+import { type AttachedLora, layerLora, layerLoraGrads } from "./lora-math.js";
 import { packBatch, type SequenceInput } from "./pack.js";
 import { frozenMatcher, layerConfig, layerWeights, type Params } from "./params.js";
 import { type SharedBatch, sharePrompts, spreadGrads } from "./share.js";

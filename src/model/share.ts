@@ -4,7 +4,7 @@
 // continue from the prompt's length, its tokens attend to the prompt's keys/values, and its first scored token is
 // predicted by the prompt's last row). Forward results are the unshared ones; backward sums every response's
 // gradient into the one copy of the prompt. Only the rewriting is here, no model.
-import type { SequenceInput } from "./model.js";
+import type { SequenceInput } from "./pack.js";
 
 export interface SharedBatch {
   /** What is packed: shared prompts and continuations, and sequences whose prompt nobody else has, unchanged. */

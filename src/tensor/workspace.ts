@@ -3,6 +3,9 @@
 // (a 10M-parameter training step took ~440k page faults). A Workspace keeps one buffer per tag and hands it out
 // again, growing it only when a bigger one is asked for.
 
+/** Hands out a scratch buffer of n floats (from a Workspace scope, or fresh zeros). */
+export type Alloc = (n: number) => Float32Array;
+
 export class Workspace {
   private bufs = new Map<string, Float32Array>();
 

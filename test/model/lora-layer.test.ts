@@ -7,7 +7,6 @@ import type { AttentionShape, Backend } from "../../src/backends/backend.js";
 import { probeBackends } from "../../src/backends/index.js";
 import { refBackend } from "../../src/backends/ref/index.js";
 import {
-  type Alloc,
   type LayerConfig,
   type LayerWeights,
   layerBackward,
@@ -15,8 +14,9 @@ import {
   layerParamShapes,
   linear,
 } from "../../src/model/layer.js";
-import { type LayerLora, type LayerLoraGrads, LORA_MODULES, type LoraKey } from "../../src/model/lora.js";
+import { type LayerLora, type LayerLoraGrads, LORA_MODULES, type LoraKey } from "../../src/model/lora-math.js";
 import { Rng } from "../../src/tensor/rng.js";
+import type { Alloc } from "../../src/tensor/workspace.js";
 import { assertClose, cuSeqlens, gradcheck } from "../helpers.js";
 
 function makeWeights(c: LayerConfig, rng: Rng, alloc: Alloc): LayerWeights {
