@@ -9,6 +9,7 @@ import { basename, join, resolve } from "node:path";
 import type { ModelConfig } from "../model/config.js";
 import { readConfig } from "../model/folder.js";
 import { loadMerged } from "../model/merge.js";
+import { GLOBAL_TENSORS, LAYER_TENSORS } from "../model/modules.js";
 import { checkTensors, type Params, paramSpecs } from "../model/params.js";
 import { loadModelTensors } from "../model/safetensors.js";
 import { narrowToF16 } from "../tensor/dtype.js";
@@ -29,27 +30,9 @@ const ARCH: Record<ModelConfig["modelType"], Arch> = { llama: "llama", mistral: 
 /** llama_ftype of the file: all F32, or F16 matrices. */
 const FILE_TYPE = { F32: 0, F16: 1 } as const;
 
-/** Hugging Face per-layer tensor suffix → GGUF suffix (blk.N.…). */
-const LAYER_NAMES: Record<string, string> = {
-  "input_layernorm.weight": "attn_norm.weight",
-  "self_attn.q_proj.weight": "attn_q.weight",
-  "self_attn.q_proj.bias": "attn_q.bias",
-  "self_attn.k_proj.weight": "attn_k.weight",
-  "self_attn.k_proj.bias": "attn_k.bias",
-  "self_attn.v_proj.weight": "attn_v.weight",
-  "self_attn.v_proj.bias": "attn_v.bias",
-  "self_attn.o_proj.weight": "attn_output.weight",
-  "post_attention_layernorm.weight": "ffn_norm.weight",
-  "mlp.gate_proj.weight": "ffn_gate.weight",
-  "mlp.up_proj.weight": "ffn_up.weight",
-  "mlp.down_proj.weight": "ffn_down.weight",
-};
-
-const GLOBAL_NAMES: Record<string, string> = {
-  "model.embed_tokens.weight": "token_embd.weight",
-  "model.norm.weight": "output_norm.weight",
-  "lm_head.weight": "output.weight",
-};
+/** Hugging Face per-layer tensor suffix → GGUF suffix (blk.N.…), and the tensors outside the layers (modules.ts). */
+const LAYER_NAMES: Record<string, string> = Object.fromEntries(LAYER_TENSORS.map((t) => [t.hf, t.gguf]));
+const GLOBAL_NAMES: Record<string, string> = GLOBAL_TENSORS;
 
 /** The GGUF name of a Hugging Face tensor name. */
 export function ggufTensorName(hfName: string): string {

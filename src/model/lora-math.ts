@@ -6,17 +6,16 @@
 import { z } from "zod";
 import type { Backend } from "../backends/backend.js";
 import type { Alloc } from "../tensor/workspace.js";
+import { LAYER_TENSORS, type LoraRow } from "./modules.js";
 
-/** The Linear modules of a Llama/Qwen2 layer that LoRA can target, by their Hugging Face module names. */
-export const LORA_MODULES = {
-  q_proj: { path: "self_attn.q_proj", key: "wq" },
-  k_proj: { path: "self_attn.k_proj", key: "wk" },
-  v_proj: { path: "self_attn.v_proj", key: "wv" },
-  o_proj: { path: "self_attn.o_proj", key: "wo" },
-  gate_proj: { path: "mlp.gate_proj", key: "wGate" },
-  up_proj: { path: "mlp.up_proj", key: "wUp" },
-  down_proj: { path: "mlp.down_proj", key: "wDown" },
-} as const satisfies Record<string, { path: string; key: string }>;
+/** The Linear modules of a Llama/Qwen2 layer that LoRA can target, by their Hugging Face module names (modules.ts),
+ *  with their path in a layer and the layer code's field. */
+export const LORA_MODULES = Object.fromEntries(
+  LAYER_TENSORS.filter((t): t is LoraRow => "lora" in t).map((t) => [
+    t.lora,
+    { path: t.hf.slice(0, -".weight".length), key: t.key },
+  ]),
+) as { readonly [M in LoraRow["lora"]]: { readonly path: string; readonly key: Extract<LoraRow, { lora: M }>["key"] } };
 export type LoraModule = keyof typeof LORA_MODULES;
 export type LoraKey = (typeof LORA_MODULES)[LoraModule]["key"];
 export const MODULE_NAMES = Object.keys(LORA_MODULES) as [LoraModule, ...LoraModule[]];

@@ -5,6 +5,7 @@ import type { Weight } from "../tensor/dtype.js";
 import { Rng } from "../tensor/rng.js";
 import type { ModelConfig } from "./config.js";
 import type { LayerConfig, LayerWeights } from "./layer.js";
+import { LAYER_TENSORS } from "./modules.js";
 
 export interface ParamSpec {
   name: string;
@@ -14,21 +15,8 @@ export interface ParamSpec {
 
 export type Params = Map<string, Float32Array>;
 
-/** The per-layer tensor names, keyed by the layer code's field names. */
-const LAYER_TENSORS: [keyof LayerWeights, string][] = [
-  ["inputNorm", "input_layernorm.weight"],
-  ["wq", "self_attn.q_proj.weight"],
-  ["bq", "self_attn.q_proj.bias"],
-  ["wk", "self_attn.k_proj.weight"],
-  ["bk", "self_attn.k_proj.bias"],
-  ["wv", "self_attn.v_proj.weight"],
-  ["bv", "self_attn.v_proj.bias"],
-  ["wo", "self_attn.o_proj.weight"],
-  ["postNorm", "post_attention_layernorm.weight"],
-  ["wGate", "mlp.gate_proj.weight"],
-  ["wUp", "mlp.up_proj.weight"],
-  ["wDown", "mlp.down_proj.weight"],
-];
+/** The per-layer tensor names, keyed by the layer code's field names (modules.ts). */
+const LAYER_NAMES: [keyof LayerWeights, string][] = LAYER_TENSORS.map((t) => [t.key, t.hf]);
 
 export function layerConfig(c: ModelConfig): LayerConfig {
   return {
@@ -63,7 +51,7 @@ export function paramSpecs(c: ModelConfig): ParamSpec[] {
   };
   const specs: ParamSpec[] = [{ name: "model.embed_tokens.weight", shape: [c.vocabSize, C], init: "normal" }];
   for (let l = 0; l < c.numLayers; l++) {
-    for (const [key, suffix] of LAYER_TENSORS) {
+    for (const [key, suffix] of LAYER_NAMES) {
       if (key.startsWith("b") && !c.qkvBias) continue;
       const init = key.endsWith("Norm") ? "ones" : key.startsWith("b") ? "zeros" : "normal";
       specs.push({ name: `model.layers.${l}.${suffix}`, shape: shapes[key], init });
@@ -83,7 +71,7 @@ export function layerWeights<W extends Weight>(
   qkvBias: boolean,
 ): LayerWeights<W> {
   const w: Record<string, W | undefined> = {};
-  for (const [key, suffix] of LAYER_TENSORS) {
+  for (const [key, suffix] of LAYER_NAMES) {
     if (key.startsWith("b") && !qkvBias) continue;
     w[key] = params.get(`model.layers.${l}.${suffix}`);
   }
