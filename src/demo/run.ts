@@ -5,17 +5,15 @@
 import { cpSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { getBackend } from "../backends/index.js";
 import { SsoConfig } from "../config.js";
 import { summarizePairs } from "../eval/pairwise.js";
 import { sideBySide } from "../eval/report.js";
 import { worldVersus } from "../eval/world-judge.js";
-import { loadModel } from "../model/folder.js";
+import { openModel } from "../model/open.js";
 import { validate } from "../sso/file.js";
 import { runIterate } from "../sso/iterate.js";
 import { PRESETS } from "../sso/objective.js";
 import { SsoRecord } from "../sso/record.js";
-import { Tokenizer } from "../tokenizer/tokenizer.js";
 import { readMetrics } from "../train/metrics.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { readJson } from "../util/files.js";
@@ -85,8 +83,7 @@ function evaluate(
   prompts: readonly WorldPrompt[],
   o: DemoOptions,
 ): { summary: WorldSummary; results: WorldResult[] } {
-  const model = loadModel(dir, getBackend(o.backend), { keep16: true }),
-    tok = Tokenizer.fromDir(dir);
+  const { model, tok } = openModel(dir, { backend: o.backend, keep16: true });
   const bar = progress(`eval ${label}`, prompts.length, "prompts");
   try {
     return evaluateWorld(model, tok, prompts, { maxNewTokens: o.maxNewTokens, onAnswer: () => bar.tick(1) });

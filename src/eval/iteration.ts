@@ -9,9 +9,7 @@
 // LLM-judged evaluations are not run here: they are asynchronous and need a server; run `sso eval pairwise` on
 // OUT/iter-k/train/model instead.
 import { existsSync, readFileSync } from "node:fs";
-import { getBackend } from "../backends/index.js";
-import { loadModel } from "../model/folder.js";
-import { Tokenizer } from "../tokenizer/tokenizer.js";
+import { openModel } from "../model/open.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { evaluateWorld, summarizeWorld, type WorldResult } from "../world/evaluate.js";
 import { samplePrompts } from "../world/world.js";
@@ -29,9 +27,8 @@ export interface IterationEval {
 
 function worldAnswers(dir: string, cfg: NonNullable<IterationEvalConfig["world"]>, backend: string): WorldResult[] {
   const prompts = samplePrompts(cfg.split, cfg.seed, cfg.n);
-  return evaluateWorld(loadModel(dir, getBackend(backend), { keep16: true }), Tokenizer.fromDir(dir), prompts, {
-    maxNewTokens: cfg.maxNewTokens,
-  }).results;
+  const { model, tok } = openModel(dir, { backend, keep16: true });
+  return evaluateWorld(model, tok, prompts, { maxNewTokens: cfg.maxNewTokens }).results;
 }
 
 /** One line for people: "iteration k eval: world overall …%, vs initial: win rate … [CI], LC … [CI]; math …". */
@@ -87,9 +84,10 @@ function computeIteration(
   if (cfg.math) {
     const m = cfg.math,
       items = readMathData(m.data);
+    const { model, tok } = openModel(paths.model, { backend, keep16: true });
     const responses = generateAnswers(
-      loadModel(paths.model, getBackend(backend), { keep16: true }),
-      Tokenizer.fromDir(paths.model),
+      model,
+      tok,
       items.map((it) => it.prompt),
       paths.model,
       { maxNewTokens: m.maxNewTokens },

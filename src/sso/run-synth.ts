@@ -10,9 +10,10 @@ import { MultiBar, type SingleBar } from "cli-progress";
 import { getBackend } from "../backends/index.js";
 import type { Engine } from "../engine/engine.js";
 import { keeps16, loadModel, readConfig } from "../model/folder.js";
+import { openTokenizer } from "../model/open.js";
 import { adapterHash } from "../model/peft.js";
 import { connectEngine } from "../remote/connect.js";
-import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
+import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { checkOutputFile } from "../util/output-path.js";
 import type { SynthConfig } from "./config.js";
 import { libraryHash, loadFeatureLibrary } from "./features.js";
@@ -64,9 +65,8 @@ export function runSynth(run: SynthRun): SynthSummary | Promise<SynthSummary> {
   const lib = loadFeatureLibrary(config.features);
   checkConfig(config, lib);
   const prompts = readPrompts(run.prompts);
-  const tok = Tokenizer.fromDir(run.model),
+  const tok = openTokenizer(run.model),
     modelConfig = readConfig(run.model);
-  checkTokenizerFitsModel(tok, modelConfig.vocabSize);
   for (const p of prompts) {
     try {
       tok.applyChatTemplate(p.messages, { addGenerationPrompt: true });
