@@ -4,6 +4,7 @@
 // the mean over records, so a batch of N gives exactly the mean of N batches of one (the authors' code does not).
 // No model here: the trainer feeds these derivatives into the model's backward.
 
+import { z } from "zod";
 import { PAIR_NAMES, type Pair } from "./pairs.js";
 
 // The (prompt variant, response) pairs a record's loss reads are the table of pairs.ts.
@@ -16,7 +17,7 @@ export interface PairLogps {
 }
 export type RecordLogps = Partial<Record<Pair, PairLogps>>;
 
-export type BaseLoss = "ipo" | "dpo";
+export type BaseLoss = ObjectiveConfig["base"];
 
 /** A base loss of the margin h: its value and dL/dh. IPO's β is its τ (TRL's normalisation: target 1/(2β)). */
 export const BASE_LOSSES: Record<BaseLoss, (h: number, beta: number) => [number, number]> = {
@@ -27,39 +28,34 @@ export const BASE_LOSSES: Record<BaseLoss, (h: number, beta: number) => [number,
   dpo: (h, beta) => [softplus(-beta * h), -beta * sigmoid(-beta * h)], // −log σ(βh)
 };
 
-export interface ObjectiveConfig {
-  base: BaseLoss;
-  beta: number;
+/**
+ * The objective's settings with the method's defaults (METHOD.md §3), which are the `sso` preset. A field added here
+ * is a field everywhere: `train.objective`'s overrides derive from it (train-config.ts), and the PyTorch port
+ * (python/sso_torch) refuses a config with a field it does not know, so its test fails until it is ported too.
+ */
+export const ObjectiveFields = z.strictObject({
+  base: z.enum(["ipo", "dpo"]).default("ipo"),
+  beta: z.number().positive().default(0.1),
   /** Weight of the self-steering term G; 0 = "w/o G". */
-  theta: number;
+  theta: z.number().min(0).default(0.1),
   /** W = σ(−(α·avg(y+|x) + (1−α)·avg(y-|x))). */
-  alpha: number;
+  alpha: z.number().min(0).max(1).default(0.5),
   /** false = "w/o W" (W ≡ 1). */
-  useWeight: boolean;
+  useWeight: z.boolean().default(true),
   /** "all": W·(L + θG) (v1, default); "steering": L + W·θG (the authors' later code). */
-  weightScope: "all" | "steering";
+  weightScope: z.enum(["all", "steering"]).default("all"),
   /** Stop the gradient through W (WPO/TRL style); the authors' code does not. */
-  detachWeight: boolean;
+  detachWeight: z.boolean().default(false),
   /** "sso": G = L(x+,y+,y-) + L(x-,y°,y+); "backdoor": G′ = L(x+,y+,y-) + L(x-,y-,y+) (ablation); "none". */
-  steering: "sso" | "backdoor" | "none";
+  steering: z.enum(["sso", "backdoor", "none"]).default("sso"),
   /** SFT term γ·(−avg(y+|x)) (authors' pref_ftx); 0 = off. */
-  gamma: number;
+  gamma: z.number().min(0).default(0),
   /** The v2 generator objective: [L(x+,y+,y-) + γ·SFT(x+,y+)] + [L(x-,y°,y+) + γ·SFT(x-,y°)], no W. */
-  generator: boolean;
-}
+  generator: z.boolean().default(false),
+});
+export type ObjectiveConfig = z.output<typeof ObjectiveFields>;
 
-const SSO: ObjectiveConfig = {
-  base: "ipo",
-  beta: 0.1,
-  theta: 0.1,
-  alpha: 0.5,
-  useWeight: true,
-  weightScope: "all",
-  detachWeight: false,
-  steering: "sso",
-  gamma: 0,
-  generator: false,
-};
+const SSO: ObjectiveConfig = ObjectiveFields.parse({});
 
 /** Named configurations: the method, its ablations and the plain baselines. */
 export const PRESETS: Record<string, ObjectiveConfig> = {

@@ -3,24 +3,26 @@
 // spec gives for 7–8B models (5e-7) and which small models need far larger.
 import { z } from "zod";
 import { LoraSettings } from "../model/lora.js";
-import { type ObjectiveConfig, PRESETS } from "./objective.js";
+import { type ObjectiveConfig, ObjectiveFields, PRESETS } from "./objective.js";
 
 const PRESET_NAMES = Object.keys(PRESETS) as [string, ...string[]];
 
 export const ObjectiveSettings = z.strictObject({
   /** sso, pbaa (= w/o W,G), sso-no-w, sso-no-g, sso-backdoor, sso-dpo, sso-v2-generator, ipo, dpo. */
   preset: z.enum(PRESET_NAMES).default("sso"),
-  base: z.enum(["ipo", "dpo"]).optional(),
-  beta: z.number().positive().optional(),
-  theta: z.number().min(0).optional(),
-  alpha: z.number().min(0).max(1).optional(),
-  useWeight: z.boolean().optional(),
-  weightScope: z.enum(["all", "steering"]).optional(),
-  detachWeight: z.boolean().optional(),
-  steering: z.enum(["sso", "backdoor", "none"]).optional(),
-  gamma: z.number().min(0).optional(),
+  ...overrides(ObjectiveFields.omit({ generator: true }).shape),
 });
 export type ObjectiveSettings = z.infer<typeof ObjectiveSettings>;
+
+/** Each field of a shape, optional and without its default: an override that is absent leaves the preset's value. */
+type Overrides<S extends z.ZodRawShape> = {
+  [K in keyof S]: z.ZodOptional<S[K] extends z.ZodDefault<infer T> ? T : S[K]>;
+};
+function overrides<S extends z.ZodRawShape>(shape: S): Overrides<S> {
+  return Object.fromEntries(
+    Object.entries(shape).map(([k, f]) => [k, z.optional(f instanceof z.ZodDefault ? f.unwrap() : f)]),
+  ) as Overrides<S>;
+}
 
 /** The PyTorch trainer (`trainer: "torch"`, python/sso_torch): its Python, ranks and devices; docs/SCALE.md. */
 export const TorchSettings = z.strictObject({
