@@ -3,6 +3,7 @@
 // mistyped key anywhere is a one-line error naming it. `sso config` shows the effective result.
 import { dirname, isAbsolute, resolve } from "node:path";
 import { z } from "zod";
+import { BACKEND_NAMES } from "./backends/index.js";
 import { IterationEvalConfig } from "./eval/config.js";
 import { resolveSynthConfig, SynthConfig } from "./sso/config.js";
 import { readStructuredFile } from "./sso/file.js";
@@ -28,7 +29,7 @@ export const IterateConfig = z.strictObject({
 export type IterateConfig = z.infer<typeof IterateConfig>;
 
 export const SsoConfig = z.strictObject({
-  backend: z.enum(["cpu", "ref"]).default("cpu"),
+  backend: z.enum(BACKEND_NAMES).default("cpu"),
   synth: SynthConfig.prefault({}),
   train: TrainConfig.prefault({}),
   iterate: IterateConfig.prefault({}),
