@@ -7,10 +7,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { getBackend } from "../../src/backends/index.js";
-import { loadModel } from "../../src/model/folder.js";
+import { loadModel, saveModel } from "../../src/model/folder.js";
 import { attachLora, initLora, LoraSettings } from "../../src/model/lora.js";
 import { ADAPTER_CONFIG, writeAdapter } from "../../src/model/peft.js";
 import { readSafetensors, writeSafetensors } from "../../src/model/safetensors.js";
+import { scoreForward } from "../../src/rm/head.js";
+import { rewardModelFromCausal } from "../../src/rm/model.js";
 import { type RunningServer, serve } from "../../src/serve/server.js";
 import { SYNTH_DEFAULTS } from "../../src/sso/config.js";
 import { synthesize } from "../../src/sso/synth.js";
@@ -170,5 +172,37 @@ describe("item 5: an adapter's target_modules decides what it adapts", () => {
       runCli("score", "--model", dir, "--adapter", adapter, "--data", data, "--out", join(work, "o.jsonl")),
       /adapter_config\.json: target_modules lists "foo_proj", which names no module/,
     );
+  });
+});
+
+describe("item 6: a reward is read where transformers and TRL read it", () => {
+  it("sso rm score on a ChatML RM: the score at the last token of apply_chat_template(conversation), not at <|im_end|>", () => {
+    const work = tempDir("sso-rel-rm-"),
+      lm = makeTinyModel(9),
+      dir = join(work, "rm");
+    const tok = Tokenizer.fromDir(lm);
+    saveModel(rewardModelFromCausal(loadModel(lm, getBackend("cpu")), tok.padId!, 4), dir, {
+      dtype: "F32",
+      carryFrom: lm,
+    });
+    const messages = [{ role: "user", content: "Why is the sky blue?" }],
+      response = "Rayleigh scattering.";
+    const data = join(work, "in.jsonl"),
+      out = join(work, "rewards.jsonl");
+    writeFileSync(data, `${JSON.stringify({ messages, response })}\n`);
+    const r = runCli("rm", "score", "--model", dir, "--data", data, "--out", out);
+    assert.equal(r.status, 0, r.stderr);
+    const got = JSON.parse(readFileSync(out, "utf8")).reward as number;
+    // apply_chat_template(messages + [assistant]) and the score head at each of its last two tokens.
+    const ids = tok.encode(
+      tok.applyChatTemplate([...messages, { role: "assistant", content: response }], { addGenerationPrompt: false }),
+    );
+    const rm = loadModel(dir, getBackend("cpu"));
+    const at = (row: number) =>
+      scoreForward(rm.forwardRows([{ ids, row }]).hidden, rm.params.get("score.weight")!, 1, rm.config.hiddenSize)[0];
+    assert.equal(tok.decode([ids[ids.length - 2]]), "<|im_end|>");
+    assert.ok(Math.abs(got - at(ids.length - 1)) < 1e-5, `${got} vs ${at(ids.length - 1)}`);
+    assert.ok(Math.abs(got - at(ids.length - 2)) > 1e-4, "not the <|im_end|> token's score");
+    assert.equal(JSON.parse(readFileSync(join(dir, "config.json"), "utf8")).sso_reward_position, "last_token");
   });
 });
