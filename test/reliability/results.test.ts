@@ -203,6 +203,20 @@ describe("item 6: a reward is read where transformers and TRL read it", () => {
     assert.equal(tok.decode([ids[ids.length - 2]]), "<|im_end|>");
     assert.ok(Math.abs(got - at(ids.length - 1)) < 1e-5, `${got} vs ${at(ids.length - 1)}`);
     assert.ok(Math.abs(got - at(ids.length - 2)) > 1e-4, "not the <|im_end|> token's score");
-    assert.equal(JSON.parse(readFileSync(join(dir, "config.json"), "utf8")).sso_reward_position, "last_token");
+    const cfg = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+    assert.equal(cfg.sso_reward_position, "last_token");
+    // An RM trained before the change, marked by hand, is still read with its own (end-of-turn) convention.
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ ...cfg, sso_reward_position: "end_of_turn" }));
+    const old = join(work, "old.jsonl");
+    assert.equal(runCli("rm", "score", "--model", dir, "--data", data, "--out", old).status, 0);
+    const { promptIds, responseIds } = tok.encodeChat(messages, response);
+    const eot = [...promptIds, ...responseIds];
+    const atOld = scoreForward(
+      rm.forwardRows([{ ids: eot, row: eot.length - 1 }]).hidden,
+      rm.params.get("score.weight")!,
+      1,
+      rm.config.hiddenSize,
+    )[0];
+    assert.ok(Math.abs(JSON.parse(readFileSync(old, "utf8")).reward - atOld) < 1e-5);
   });
 });
