@@ -6,6 +6,8 @@
 import { z } from "zod";
 import { getBackend } from "../backends/index.js";
 import { loadModel, readConfig } from "../model/folder.js";
+import { checkFiniteTokenLogp } from "../model/score.js";
+import { NonFiniteLogitsError } from "../sample/sampling.js";
 import { lineMessages, PromptOrMessages } from "../tokenizer/chat-line.js";
 import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 import { writeFileAtomic } from "../util/atomic.js";
@@ -99,7 +101,21 @@ export function runModelEval(opts: ModelEvalOptions): string {
   checkTokenizerFitsModel(tok, readConfig(opts.model).vocabSize);
   const model = loadModel(opts.model, getBackend(opts.backend), { adapter: opts.adapter, keep16: true });
   const bar = progress("eval", items ? items.length : prompts.length, "answers");
-  const answerOpts = { maxNewTokens: opts.maxNewTokens, batch: opts.batch, onAnswer: () => bar.tick(1) };
+  const answerOpts = {
+    maxNewTokens: opts.maxNewTokens,
+    batch: opts.batch,
+    onAnswer: () => bar.tick(1),
+    // A NaN model answers garbage that scores like a bad model: refuse it at its first non-finite log-prob.
+    onToken: (i: number, token: number, row: Float32Array) =>
+      checkFiniteTokenLogp(
+        row,
+        token,
+        opts.model,
+        items
+          ? `a token of the answer to ${opts.data}:${items[i].line}`
+          : `a token of the answer to world prompt ${prompts[i].id}`,
+      ),
+  };
   const settings = { model: opts.model, max_new_tokens: opts.maxNewTokens, decoding: "greedy" };
   let report: Record<string, unknown>, text: string;
   try {
@@ -112,6 +128,9 @@ export function runModelEval(opts: ModelEvalOptions): string {
       text = `world, ${split} split, ${n} prompts (seed ${seed})\n${worldTable(summary)}`;
       report = { mode: "world", split, n, seed, ...settings, summary, results };
     }
+  } catch (e) {
+    if (e instanceof NonFiniteLogitsError) throw new Error(`${opts.model}: ${e.message}`);
+    throw e;
   } finally {
     bar.stop();
   }

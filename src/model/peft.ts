@@ -11,6 +11,8 @@
 //   scaling = lora_alpha / r, or lora_alpha / √r with use_rslora; default init kaiming_uniform_(A, a=√5), B = 0;
 //   get_delta_weight = B @ A · scaling (transposed only with fan_in_fan_out, which Linear layers do not use).
 // - LoraConfig fields (tuners/lora/config.py) for adapter_config.json; unknown options we cannot honour are refused.
+// - target_modules selects the adapted modules by PEFT's matching rules (peft-targets.ts); the tensors must be
+//   exactly those modules' (PEFT would ignore the others and warn about missing ones; we refuse both).
 // Not read: adapter_model.bin (PyTorch pickles) — convert it to safetensors first.
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
@@ -19,7 +21,6 @@ import { cleanAtomicLeftovers, writeDirAtomic, writeFileAtomic } from "../util/a
 import { readJson } from "../util/files.js";
 import type { ModelConfig } from "./config.js";
 import {
-  canonicalTargets,
   checkLoraTensors,
   LORA_MODULES,
   type LoraModule,
@@ -30,6 +31,7 @@ import {
 } from "./lora.js";
 import type { Model } from "./model.js";
 import type { Params } from "./params.js";
+import { resolveTargetModules } from "./peft-targets.js";
 import { readSafetensors, writeSafetensors } from "./safetensors.js";
 
 export const ADAPTER_CONFIG = "adapter_config.json";
@@ -132,6 +134,11 @@ const NEUTRAL: [key: string, ok: (v: unknown) => boolean, what: string][] = [
   ["trainable_token_indices", (v) => v === undefined || v === null, "trainable_token_indices is not supported"],
   ["alora_invocation_tokens", (v) => v === undefined || v === null, "activated LoRA (aLoRA) is not supported"],
   [
+    "exclude_modules",
+    (v) => v === undefined || v === null || (Array.isArray(v) && v.length === 0),
+    "exclude_modules is not supported",
+  ],
+  [
     "target_parameters",
     (v) => v === undefined || v === null || (Array.isArray(v) && v.length === 0),
     "target_parameters is not supported",
@@ -173,6 +180,8 @@ export function readAdapter(dir: string, c: ModelConfig): Adapter {
       `${dir}: no ${ADAPTER_WEIGHTS}${bin ? " (adapter_model.bin is not read: save it with safetensors)" : ""}`,
     );
   }
+  // PEFT adapts exactly the modules target_modules selects (peft-targets.ts); the tensors must be those modules'.
+  const targets = resolveTargetModules(raw.target_modules, c, cfgPath);
   const tensors: Params = new Map(),
     modules = new Set<LoraModule>();
   for (const [key, t] of readSafetensors(wPath)) {
@@ -181,6 +190,10 @@ export function readAdapter(dir: string, c: ModelConfig): Adapter {
       m = KEY.exec(name);
     if (!m || !(m[3] in LORA_MODULES) || LORA_MODULES[m[3] as LoraModule].path !== `${m[2]}.${m[3]}`)
       throw new Error(`${wPath}: tensor ${key} is not a LoRA matrix of a Llama/Qwen2 attention or MLP Linear`);
+    if (!targets.includes(m[3] as LoraModule))
+      throw new Error(
+        `${wPath}: tensor ${key} adapts ${m[3]}, which target_modules in ${ADAPTER_CONFIG} does not select (it selects ${targets.join(", ")})`,
+      );
     if (Number(m[1]) >= c.numLayers)
       throw new Error(`${wPath}: tensor ${key} is for layer ${m[1]}, the base model has ${c.numLayers} layers`);
     const want = shapeOf(c, r as number, name);
@@ -189,18 +202,14 @@ export function readAdapter(dir: string, c: ModelConfig): Adapter {
     modules.add(m[3] as LoraModule);
     tensors.set(name, t.data);
   }
-  if (modules.size === 0) throw new Error(`${wPath}: no LoRA tensors`);
-  const settings = LoraSettings.parse({ r, alpha, rslora, targets: canonicalTargets([...modules]) });
+  // A selected module without tensors would be a half-saved adapter (PEFT only warns and keeps B = 0).
+  for (const t of targets)
+    if (!modules.has(t))
+      throw new Error(
+        `${cfgPath}: target_modules selects ${t} but ${ADAPTER_WEIGHTS} has no ${PEFT_PREFIX}${loraName(0, t, "A")}`,
+      );
+  const settings = LoraSettings.parse({ r, alpha, rslora, targets });
   checkLoraTensors(c, settings, tensors, wPath); // every layer has every module's A and B
-  // The key names decide which modules are adapted; a listed target without tensors would be a half-saved adapter.
-  const listed = raw.target_modules;
-  if (Array.isArray(listed)) {
-    for (const t of listed)
-      if (t in LORA_MODULES && !modules.has(t as LoraModule))
-        throw new Error(
-          `${cfgPath}: target_modules lists ${t} but ${ADAPTER_WEIGHTS} has no ${loraName(0, t as LoraModule, "A")}`,
-        );
-  }
   const base = raw.base_model_name_or_path;
   return { settings, tensors, baseModel: typeof base === "string" ? base : null };
 }

@@ -80,6 +80,8 @@ export function scoreFile(opts: ScoreFileOptions): void {
   let tokens = 0;
   const results = scoreItems(model, items, {
     maxBatchTokens: opts.batchTokens,
+    source: opts.model,
+    itemName: (i) => `${opts.data}:${lines[i].line}`,
     onBatch: (n, t) => {
       tokens += t;
       bar.tick(n, { "tok/s": Math.round(tokens / ((performance.now() - t0) / 1000)) });

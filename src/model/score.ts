@@ -23,7 +23,15 @@ export interface ScoreResult {
 export function scoreItems(
   model: Model,
   items: readonly ScoreItem[],
-  opts: { maxBatchTokens?: number; sharePrompts?: boolean; onBatch?: (items: number, tokens: number) => void } = {},
+  opts: {
+    maxBatchTokens?: number;
+    sharePrompts?: boolean;
+    onBatch?: (items: number, tokens: number) => void;
+    /** The model folder: given, a non-finite log-prob stops the scoring with an error naming it and the item. */
+    source?: string;
+    /** How that error names item i (default "item i+1"). */
+    itemName?: (i: number) => string;
+  } = {},
 ): ScoreResult[] {
   const maxTokens = opts.maxBatchTokens ?? 4096,
     share = opts.sharePrompts ?? true;
@@ -53,8 +61,11 @@ export function scoreItems(
       { sharePrompts: share },
     );
     for (const o of outputs) {
-      const token_logps = Array.from(o.tokenLogps);
-      results.push({ logp: token_logps.reduce((a, b) => a + b, 0), n_tokens: token_logps.length, token_logps });
+      const token_logps = Array.from(o.tokenLogps),
+        logp = token_logps.reduce((a, b) => a + b, 0);
+      if (opts.source !== undefined)
+        checkFiniteLogp(logp, opts.source, opts.itemName?.(results.length) ?? `item ${results.length + 1}`);
+      results.push({ logp, n_tokens: token_logps.length, token_logps });
     }
     opts.onBatch?.(batch.length, tokens);
     start = end;
@@ -63,3 +74,24 @@ export function scoreItems(
 }
 
 const length = (it: ScoreItem): number => it.promptIds.length + it.responseIds.length;
+
+/**
+ * A log-prob that is NaN or ±Infinity cannot come from finite weights (the forward's logit − logsumexp is finite);
+ * it means the model's weights hold NaN/Infinity or its activations overflow. It would print as `null` in JSON, so
+ * it is an error naming the model and what was scored instead.
+ */
+export function checkFiniteLogp(logp: number, model: string, what: string): void {
+  if (!Number.isFinite(logp))
+    throw new Error(
+      `${model}: the log-prob of ${what} is ${logp}: the model's weights hold NaN or ±Infinity, or its activations overflow`,
+    );
+}
+
+/** checkFiniteLogp for a sampled token: its log-prob under the logits row it was sampled from (logit − logsumexp). */
+export function checkFiniteTokenLogp(row: ArrayLike<number>, token: number, model: string, what: string): void {
+  let max = -Infinity,
+    sum = 0;
+  for (let i = 0; i < row.length; i++) if (row[i] > max) max = row[i];
+  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i] - max);
+  checkFiniteLogp(row[token] - max - Math.log(sum), model, what);
+}

@@ -4,20 +4,24 @@
 import { type GenerateFileOptions, generateFile } from "../sample/generate-file.js";
 import { policyHash } from "../sso/record.js";
 import { Tokenizer } from "../tokenizer/tokenizer.js";
-import { checkRewardFolder, loadRewardModel, rewardIds, rewards } from "./model.js";
+import { checkRewardFolder, loadRewardModel, rewardEncoder, rewardPosition, rewards } from "./model.js";
 
 export function generateBestOf(opts: GenerateFileOptions & { bestOf: number; rewardModel: string }): void {
   if (!Number.isInteger(opts.bestOf) || opts.bestOf < 2) throw new Error(`--best-of must be ≥ 2, got ${opts.bestOf}`);
   checkRewardFolder(opts.rewardModel);
   const rm = loadRewardModel(opts.rewardModel, opts.backend),
-    tok = Tokenizer.fromDir(opts.rewardModel);
+    tok = Tokenizer.fromDir(opts.rewardModel),
+    encode = rewardEncoder(tok, rm, `${opts.rewardModel}/config.json`);
   generateFile(opts, {
     n: opts.bestOf,
     score: (messages, texts) =>
       rewards(
         rm,
-        texts.map((t) => rewardIds(tok, messages, t)),
+        texts.map((t) => encode(messages, t)),
       ),
-    fingerprint: { reward_model_hash: policyHash(opts.rewardModel) },
+    fingerprint: {
+      reward_model_hash: policyHash(opts.rewardModel),
+      reward_position: rewardPosition(rm.config, opts.rewardModel),
+    },
   });
 }

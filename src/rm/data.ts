@@ -11,7 +11,7 @@ import { mixSeed, Rng } from "../tensor/rng.js";
 import { ChatMessageSchema } from "../tokenizer/chat-line.js";
 import type { ChatMessage, Tokenizer } from "../tokenizer/tokenizer.js";
 import { readJsonl } from "../util/jsonl.js";
-import { rewardIds } from "./model.js";
+import { type RewardPosition, rewardIds } from "./model.js";
 
 export interface PrefPair {
   /** FILE:LINE of the input line. */
@@ -156,7 +156,7 @@ export function mixPairs(
 
 export interface TokenPair {
   pair: PrefPair;
-  /** prompt + response ids, as the chat template renders them (response + end-of-turn). */
+  /** The conversation with the answer, as rewardIds renders it for the reward model's position (model.ts). */
   chosen: number[];
   rejected: number[];
 }
@@ -167,12 +167,13 @@ export function tokenizePairs(
   pairs: readonly PrefPair[],
   maxTokens: number,
   skipped: SkipCounts,
+  position: RewardPosition,
 ): TokenPair[] {
   const out: TokenPair[] = [];
   for (const pair of pairs) {
     let ids: number[][];
     try {
-      ids = [pair.chosen, pair.rejected].map((r) => rewardIds(tok, pair.prompt, r));
+      ids = [pair.chosen, pair.rejected].map((r) => rewardIds(tok, pair.prompt, r, position));
     } catch (e) {
       throw new Error(`${pair.source}: ${(e as Error).message}`);
     }

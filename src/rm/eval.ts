@@ -11,7 +11,7 @@ import { writeFileAtomic } from "../util/atomic.js";
 import { checkOutputFile } from "../util/output-path.js";
 import { progress } from "../util/progress.js";
 import { readPairs, type SkipCounts, skippedText, tokenizePairs } from "./data.js";
-import { checkRewardFolder, loadRewardModel, rewards } from "./model.js";
+import { checkRewardFolder, loadRewardModel, rewardPosition, rewards } from "./model.js";
 
 /** RewardBench's sections and the example counts it weights subsets by (allenai/reward-bench, constants). */
 export const REWARDBENCH_SECTIONS: Record<string, Record<string, number>> = {
@@ -135,7 +135,8 @@ export function evalRewardModel(opts: RewardEvalOptions): RewardEvalSummary & { 
   const model = loadRewardModel(opts.model, opts.backend);
   const tok = Tokenizer.fromDir(opts.model);
   checkTokenizerFitsModel(tok, readConfig(opts.model).vocabSize);
-  const tp = tokenizePairs(tok, pairs, model.config.maxPositionEmbeddings, skipped);
+  const position = rewardPosition(model.config, `${opts.model}/config.json`);
+  const tp = tokenizePairs(tok, pairs, model.config.maxPositionEmbeddings, skipped, position);
   if (tp.length === 0) throw new Error(`${opts.data}: no pairs to evaluate (${skippedText(skipped)})`);
   const bar = opts.quiet ? undefined : progress("rm eval", tp.length, "pairs");
   const r: number[] = [];
@@ -158,7 +159,7 @@ export function evalRewardModel(opts: RewardEvalOptions): RewardEvalSummary & { 
   const table = rewardEvalTable(summary);
   writeFileAtomic(
     opts.out,
-    `${JSON.stringify({ model: opts.model, data: opts.data, skipped, ...summary }, null, 2)}\n`,
+    `${JSON.stringify({ model: opts.model, data: opts.data, reward_position: position, skipped, ...summary }, null, 2)}\n`,
   );
   writeFileAtomic(`${opts.out}.md`, `${table}\n`);
   if (!opts.quiet) console.log(`${table}\n\n${skippedText(skipped)} · ${opts.out}`);

@@ -6,12 +6,12 @@
 // human + noisy, human + SSO, SSO) are trained from the base model with the same settings and evaluated on the
 // held-out pairs. Every part is resumable (files are reused when present); timings per part are recorded.
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { getBackend } from "../backends/index.js";
 import { markdownTable, textTable } from "../demo/report.js";
 import { defaultDemoModel, methodConfig } from "../demo/run.js";
 import { mean, sampleStd } from "../eval/stats.js";
-import { loadModel } from "../model/folder.js";
+import { loadModel, readConfig } from "../model/folder.js";
 import { SsoRecord } from "../sso/record.js";
 import { runSynth } from "../sso/run-synth.js";
 import { mixSeed, Rng } from "../tensor/rng.js";
@@ -23,6 +23,7 @@ import { answerAll } from "../world/evaluate.js";
 import { heldOutPrompts, promptLines, trainPrompts, type WorldPrompt } from "../world/world.js";
 import { evalRewardModel } from "./eval.js";
 import { rmExperimentHtml } from "./experiment-report.js";
+import { REWARD_POSITION_KEY } from "./model.js";
 import { runRmTrain } from "./run-train.js";
 import { RmTrainConfig } from "./train.js";
 import { pairLines, type WorldPair, withLabelNoise } from "./world-pairs.js";
@@ -192,7 +193,8 @@ function runSeed(o: RmExperimentOptions, seed: number): SeedResult {
   for (const [name, data] of Object.entries(RM_RUNS)) {
     const out = join(dir, `rm-${name}`),
       report = join(out, "heldout-eval.json");
-    if (!existsSync(join(out, "model", "config.json")))
+    if (existsSync(join(out, "model", "config.json"))) checkReusable(join(out, "model"));
+    else
       timed(seconds, `train ${name}`, () =>
         runRmTrain({
           model: modelDir,
@@ -225,6 +227,17 @@ function runSeed(o: RmExperimentOptions, seed: number): SeedResult {
       .join(", ")}`,
   );
   return result;
+}
+
+/**
+ * A trained RM is reused only if it reads rewards where this code does (model.ts, REWARD_POSITION_KEY): one trained
+ * before the convention changed has no key, and mixing it with new ones would compare two conventions.
+ */
+export function checkReusable(dir: string): void {
+  if (readConfig(dir).raw[REWARD_POSITION_KEY] !== "last_token")
+    throw new Error(
+      `${dir}: trained with the reward read at the end-of-turn token (before ${REWARD_POSITION_KEY} = "last_token"); remove ${dirname(dir)} to retrain it, or use another --out`,
+    );
 }
 
 const pm = (xs: number[], scale = 100, digits = 1) =>

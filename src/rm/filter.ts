@@ -8,7 +8,7 @@ import { writeFileAtomic } from "../util/atomic.js";
 import { readJsonl, toJsonl } from "../util/jsonl.js";
 import { checkOutputFile } from "../util/output-path.js";
 import { progress } from "../util/progress.js";
-import { checkRewardFolder, loadRewardModel, rewardIds, rewards } from "./model.js";
+import { checkRewardFolder, loadRewardModel, rewardEncoder, rewards } from "./model.js";
 
 export interface RewardFilterOptions {
   model: string;
@@ -26,7 +26,8 @@ export function rewardFilter(opts: RewardFilterOptions): { kept: number; total: 
   checkOutputFile("--out", opts.out);
   const model = loadRewardModel(opts.model, opts.backend),
     tok = Tokenizer.fromDir(opts.model);
-  const seq = (r: SsoRecord, y: string) => rewardIds(tok, r.prompt, y);
+  const encode = rewardEncoder(tok, model, `${opts.model}/config.json`);
+  const seq = (r: SsoRecord, y: string) => encode(r.prompt, y);
   const bar = progress("rm filter", records.length, "records"),
     kept: SsoRecord[] = [];
   for (let i = 0; i < records.length; i += 32) {

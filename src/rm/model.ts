@@ -3,9 +3,13 @@
 // `Qwen2ForSequenceClassification` / `LlamaForSequenceClassification` / `MistralForSequenceClassification` with
 // one label and pad_token_id: the names and fields AutoModelForSequenceClassification and vLLM's classify runner
 // read (checked against a PyTorch twin of transformers' pooling, test/rm/torch.test.ts, not against those
-// libraries); folders they wrote (e.g. Skywork's RMs) load here. A reward is the score of the pooled token (head.ts).
+// libraries); folders they wrote (e.g. Skywork's RMs) load here. A reward is the score of the pooled token (head.ts)
+// of the conversation as the chat template renders it whole (rewardIds; checked against transformers'
+// src/transformers/modeling_layers.py GenericForSequenceClassification.forward, the rightmost non-pad token, and
+// TRL's trl/trainer/reward_trainer.py + trl/data_utils.py _tokenize: apply_chat_template(prompt + chosen)).
 // Not here: data, training (train.ts), files of rewards (score.ts, eval.ts).
 
+import { join } from "node:path";
 import type { Backend } from "../backends/backend.js";
 import { getBackend } from "../backends/index.js";
 import { type ModelConfig, parseConfig } from "../model/config.js";
@@ -37,6 +41,7 @@ export function loadRewardModel(dir: string, backend: Backend | string): Model {
 /** Throws (one line, saying what to do) unless dir's config.json describes a reward model. */
 export function checkRewardFolder(dir: string): void {
   const config = readConfig(dir);
+  rewardPosition(config, join(dir, "config.json"));
   if (!config.scoreHead) {
     const arch = Array.isArray(config.raw.architectures) ? config.raw.architectures[0] : config.modelType;
     throw new Error(
@@ -54,6 +59,7 @@ export function rewardConfig(lm: ModelConfig, padId: number): ModelConfig {
     id2label: { "0": "LABEL_0" },
     label2id: { LABEL_0: 0 },
     pad_token_id: padId,
+    [REWARD_POSITION_KEY]: "last_token",
   };
   return parseConfig(raw, "reward model config");
 }
@@ -79,10 +85,50 @@ export function openForTraining(dir: string, backend: string, padId: number | un
   return rewardModelFromCausal(loadModel(dir, getBackend(backend)), pad, seed);
 }
 
-/** What a reward model scores: the chat-templated prompt followed by the response and its end-of-turn tokens. */
-export function rewardIds(tok: Tokenizer, messages: ChatMessage[], response: string): number[] {
-  const { promptIds, responseIds } = tok.encodeChat(messages, response);
-  return [...promptIds, ...responseIds];
+/**
+ * Where a reward is read, recorded in the RM folder's config.json under REWARD_POSITION_KEY (transformers ignores
+ * the key). "last_token" (every folder sso writes now, and any folder without the key — one TRL, Skywork or
+ * RewardBench made): the conversation with the answer rendered as apply_chat_template(messages + [assistant],
+ * add_generation_prompt=False) renders it, read at the last non-pad token, as transformers' *ForSequenceClassification
+ * pools and TRL's RewardTrainer trains (for ChatML that is the "\n" the template writes after <|im_end|>; for
+ * Llama 3 <|eot_id|> itself). "end_of_turn": the convention of RMs sso trained before 2026-12-06 — prompt with
+ * generation prompt, answer, end-of-turn token, nothing after it. Such a folder has no key and is read as
+ * "last_token" unless the key is added to its config.json by hand (docs/RESULTS.md, README).
+ */
+export const REWARD_POSITION_KEY = "sso_reward_position";
+export type RewardPosition = "last_token" | "end_of_turn";
+
+/** The folder's reward position (see REWARD_POSITION_KEY); one line naming the file for an unknown value. */
+export function rewardPosition(config: ModelConfig, source: string): RewardPosition {
+  const v = config.raw[REWARD_POSITION_KEY];
+  if (v === undefined) return "last_token";
+  if (v === "last_token" || v === "end_of_turn") return v;
+  throw new Error(`${source}: ${REWARD_POSITION_KEY} must be "last_token" or "end_of_turn", got ${JSON.stringify(v)}`);
+}
+
+/** What a reward model scores: the conversation with the answer, as the position's convention renders it. */
+export function rewardIds(
+  tok: Tokenizer,
+  messages: ChatMessage[],
+  response: string,
+  position: RewardPosition = "last_token",
+): number[] {
+  if (position === "end_of_turn") {
+    const { promptIds, responseIds } = tok.encodeChat(messages, response);
+    return [...promptIds, ...responseIds];
+  }
+  const conversation = [...messages, { role: "assistant", content: response }];
+  return tok.encode(tok.applyChatTemplate(conversation, { addGenerationPrompt: false }));
+}
+
+/** rewardIds in a loaded reward model's convention. */
+export function rewardEncoder(
+  tok: Tokenizer,
+  model: Model,
+  source: string,
+): (messages: ChatMessage[], response: string) => number[] {
+  const position = rewardPosition(model.config, source);
+  return (messages, response) => rewardIds(tok, messages, response, position);
 }
 
 /** The rewards of token sequences (prompt + response each), in order, batched by at most maxBatchTokens. */

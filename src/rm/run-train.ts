@@ -9,7 +9,7 @@ import { loadModel, readConfig } from "../model/folder.js";
 import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 import { readCheckpointState } from "../train/checkpoint.js";
 import { type DataSpec, mixPairs, skippedText, tokenizePairs } from "./data.js";
-import { openForTraining } from "./model.js";
+import { openForTraining, REWARD_POSITION_KEY, rewardPosition } from "./model.js";
 import { type RmStepMetrics, type RmTrainConfig, trainRewardModel } from "./train.js";
 
 export interface RmTrainRun {
@@ -32,17 +32,22 @@ export function runRmTrain(run: RmTrainRun): RmStepMetrics[] {
   const config = readConfig(run.model);
   const tok = Tokenizer.fromDir(run.model);
   checkTokenizerFitsModel(tok, config.vocabSize);
-  const mixed = mixPairs(run.data, run.config.seed, { contrastive: run.ssoContrastive });
-  const pairs = tokenizePairs(tok, mixed.pairs, run.maxLength ?? config.maxPositionEmbeddings, mixed.skipped);
-  if (pairs.length === 0)
-    throw new Error(`${run.data.map((d) => d.path).join(", ")}: no pairs to train on (${skippedText(mixed.skipped)})`);
   const ckpt = join(run.out, "checkpoint");
   const resuming = run.resume && readCheckpointState(ckpt) !== undefined;
   if (!run.resume && existsSync(ckpt))
     throw new Error(`${ckpt} exists: pass --resume to continue it, or choose another --out`);
+  // The reward position of what training continues: a checkpoint's, an RM folder's, or a fresh head's (last_token).
+  // A checkpoint of another position has other token ids, so its fingerprint refuses the resume.
+  const from = resuming ? join(ckpt, "model") : run.model;
+  const position = rewardPosition(resuming ? readConfig(from) : config, join(from, "config.json"));
+  const mixed = mixPairs(run.data, run.config.seed, { contrastive: run.ssoContrastive });
+  const pairs = tokenizePairs(tok, mixed.pairs, run.maxLength ?? config.maxPositionEmbeddings, mixed.skipped, position);
+  if (pairs.length === 0)
+    throw new Error(`${run.data.map((d) => d.path).join(", ")}: no pairs to train on (${skippedText(mixed.skipped)})`);
   const model = resuming
     ? loadModel(join(ckpt, "model"), getBackend(run.backend))
     : openForTraining(run.model, run.backend, tok.padId, run.config.seed);
+  model.config.raw[REWARD_POSITION_KEY] = position; // recorded in every checkpoint and in OUT/model
   if (!run.quiet)
     console.error(
       `rm train: ${pairs.length} pairs (${mixed.perFile.map((f) => `${f.path}: ${f.used} of ${f.pairs}`).join(", ")}; ${skippedText(mixed.skipped)})`,

@@ -13,7 +13,7 @@ import { writeFileAtomic } from "../util/atomic.js";
 import { readJsonl } from "../util/jsonl.js";
 import { checkOutputFile } from "../util/output-path.js";
 import { progress } from "../util/progress.js";
-import { checkRewardFolder, loadRewardModel, rewardIds, rewards } from "./model.js";
+import { checkRewardFolder, loadRewardModel, rewardIds, rewardPosition, rewards } from "./model.js";
 
 const RewardLine = z
   .object({ id: z.union([z.string(), z.number()]).optional(), ...PromptOrMessages, response: z.string() })
@@ -45,15 +45,18 @@ export function scoreRewardFile(opts: RewardScoreOptions): void {
   const model = loadRewardModel(opts.model, opts.backend);
   const tok = Tokenizer.fromDir(opts.model);
   checkTokenizerFitsModel(tok, model.config.vocabSize);
+  const position = rewardPosition(model.config, `${opts.model}/config.json`);
   const seqs = lines.map(({ line, value }) => {
     try {
-      return rewardIds(tok, value.messages, value.response);
+      return rewardIds(tok, value.messages, value.response, position);
     } catch (e) {
       throw new Error(`${opts.data}:${line}: ${(e as Error).message}`);
     }
   });
+  // Version 2: rewards read where the folder's sso_reward_position says (model.ts); a version-1 OUT is not resumed.
   const fingerprint = {
-    version: 1,
+    version: 2,
+    reward_position: position,
     model_hash: policyHash(opts.model),
     data_sha256: createHash("sha256").update(readFileSync(opts.data)).digest("hex"),
     backend: opts.backend,

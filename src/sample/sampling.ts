@@ -31,13 +31,25 @@ export function argmax(row: ArrayLike<number>): number {
   return best;
 }
 
+/** A logits row without a finite maximum: nothing can be sampled from it (NaN weights, or an overflow). */
+export class NonFiniteLogitsError extends Error {
+  constructor(x: number) {
+    super(`the model's logits are not finite (${x}): its weights hold NaN or ±Infinity, or its activations overflow`);
+  }
+}
+
 /** Tokens whose probability is below this fraction of the most likely one's are never candidates. */
 const NEGLIGIBLE = Math.log(1e-12);
 
 export function sampleToken(row: ArrayLike<number>, p: SamplingParams, rng: Rng): number {
-  if (p.temperature <= 0) return argmax(row);
+  if (p.temperature <= 0) {
+    const t = argmax(row);
+    if (!Number.isFinite(row[t])) throw new NonFiniteLogitsError(row[t]);
+    return t;
+  }
   let max = -Infinity;
   for (let i = 0; i < row.length; i++) if (row[i] > max) max = row[i];
+  if (!Number.isFinite(max)) throw new NonFiniteLogitsError(max === -Infinity ? Number.NaN : max);
   // Candidates sorted by logit, most likely first (ties by index, so the order is deterministic).
   const floor = max + NEGLIGIBLE * p.temperature;
   const cand: number[] = [];

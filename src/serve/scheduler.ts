@@ -36,6 +36,12 @@ export class QueueFullError extends Error {}
 /** The request has more jobs than the queue can ever hold; it can never succeed as sent (HTTP 400). */
 export class RequestTooLargeError extends Error {}
 export class ShuttingDownError extends Error {}
+/** A log-prob came out NaN or ±Infinity: the model's weights hold NaN/Infinity or its activations overflow (HTTP 500). */
+export class NonFiniteLogprobError extends Error {
+  constructor(what: string, x: number) {
+    super(`the model's log-prob of ${what} is ${x}: its weights hold NaN or ±Infinity, or its activations overflow`);
+  }
+}
 
 interface Waiting<J, R> {
   job: J;
@@ -117,6 +123,8 @@ export interface SchedulerOptions {
 interface Running {
   job: GenerationJob;
   logprobs: TokenLogprob[] | null;
+  /** Set when one of its log-probs is not finite: the job fails (never a null log-prob in the answer). */
+  error?: NonFiniteLogprobError;
   resolve: (v: JobOutput) => void;
   reject: (e: Error) => void;
 }
@@ -140,15 +148,20 @@ export class Scheduler {
       decode: opts.decode,
       onToken: (id, token, row) => {
         const r = this.running.get(id);
-        if (!r) return;
+        if (!r || r.error) return;
         const lp = r.job.logprobs !== null ? tokenLogprob(row, token, r.job.logprobs) : null;
+        if (lp && !Number.isFinite(lp.logprob)) {
+          r.error = new NonFiniteLogprobError(`generated token ${r.logprobs!.length + 1}`, lp.logprob);
+          return; // not streamed; dropFailed() ends the job after this step
+        }
         if (lp) r.logprobs!.push(lp);
         r.job.onToken?.(lp ?? { token });
       },
       onResult: (id, result) => {
         const r = this.running.get(id)!;
         this.running.delete(id);
-        r.resolve({ result, logprobs: r.logprobs });
+        if (r.error) r.reject(r.error);
+        else r.resolve({ result, logprobs: r.logprobs });
       },
     });
     this.loopDone = this.loop();
@@ -264,11 +277,22 @@ export class Scheduler {
       else if (this.closed) return;
       else await new Promise<void>((r) => (this.wake = r));
       this.wake = null;
+      this.dropFailed();
       await new Promise<void>((r) => setImmediate(r));
     }
   }
 
   /** Runs model work; if it throws, fails the requests it was for instead of the loop. */
+  /** Ends the jobs whose log-probs went non-finite (marked by onToken, which must not disturb the decoder's step). */
+  private dropFailed(): void {
+    for (const [id, r] of this.running)
+      if (r.error) {
+        this.running.delete(id);
+        this.decoder.cancel(id);
+        r.reject(r.error);
+      }
+  }
+
   private guard(owners: { reject: (e: Error) => void }[], fn: () => void): void {
     try {
       fn();
@@ -314,6 +338,8 @@ export class Scheduler {
       const V = this.model.config.vocabSize;
       batch.forEach((w, s) => {
         const o = outputs[s];
+        const bad = o.tokenLogps.findIndex((x) => !Number.isFinite(x));
+        if (bad >= 0) return w.reject(new NonFiniteLogprobError(`prompt token ${bad + 2}`, o.tokenLogps[bad]));
         w.resolve(
           Array.from(o.tokenLogps, (logprob, t) => {
             const token = w.job.ids[t + 1];

@@ -4,7 +4,7 @@
 // counting and output live in synth.ts; texts in prompts.ts; the random choices in select.ts. The stages yield
 // their model calls (src/engine/engine.ts), so the same code runs in-process or against a remote engine.
 import { type EngineRequest, generateCall, type Steps, scoreCall } from "../engine/engine.js";
-import type { ScoreItem } from "../model/score.js";
+import { checkFiniteLogp, type ScoreItem } from "../model/score.js";
 import type { GenerationResult } from "../sample/generate.js";
 import type { SamplingParams } from "../sample/sampling.js";
 import type { ChatMessage, Tokenizer } from "../tokenizer/tokenizer.js";
@@ -49,6 +49,8 @@ export interface StageContext {
   tok: Tokenizer;
   lib: FeatureLibrary;
   config: SynthConfig;
+  /** The policy model (its folder), named by errors about its outputs. */
+  model?: string;
   /** Called as work finishes: n units of a stage (prompts for select/principles, answers for sample, pairs for score). */
   onProgress?: (stage: Stage, n: number) => void;
 }
@@ -234,6 +236,8 @@ export function* scoreStage(
   ctx: StageContext,
   contrasts: readonly Contrast[],
   answers: readonly PerResponse<string>[],
+  /** The prompts' ids, for errors (default: their positions in the chunk). */
+  ids?: readonly string[],
 ): Steps<(RefScores | null)[]> {
   const perRecord = contrasts.map((c, i) => {
     const items = PAIR_NAMES.map((p) =>
@@ -258,14 +262,22 @@ export function* scoreStage(
   });
   ctx.onProgress?.("score", perRecord.filter((r) => r === null).length * PAIR_NAMES.length);
   let next = 0;
-  return perRecord.map((r) => {
+  return perRecord.map((r, i) => {
     if (r === null) return null;
     const out = {
       chosen_n_tokens: r.counts.chosen,
       rejected_n_tokens: r.counts.rejected,
       raw_n_tokens: r.counts.raw,
     } as RefScores;
-    for (const p of PAIR_NAMES) out[PAIRS[p].ref] = scores[next++].logp;
+    for (const p of PAIR_NAMES) {
+      const logp = scores[next++].logp; // a remote engine's too: a NaN would be a null in the record
+      checkFiniteLogp(
+        logp,
+        ctx.model ?? "the policy model",
+        `pair ${p} of prompt ${ids?.[i] ?? `#${i + 1} of the chunk`}`,
+      );
+      out[PAIRS[p].ref] = logp;
+    }
     return out;
   });
 }

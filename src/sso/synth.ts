@@ -9,6 +9,7 @@
 import { type Engine, LocalEngine, runLocal, runOn, type Steps } from "../engine/engine.js";
 import type { Model } from "../model/model.js";
 import type { GenerationResult } from "../sample/generate.js";
+import { NonFiniteLogitsError } from "../sample/sampling.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import type { SynthConfig } from "./config.js";
 import { type FeatureLibrary, loadFeatureLibrary } from "./features.js";
@@ -85,7 +86,12 @@ export function synthesizeChunks(
   opts: SynthOptions,
 ): ChunksResult {
   const engine = new LocalEngine(model, tok.stopIds, (ids) => tok.decode(ids, { skipSpecialTokens: true }));
-  return runLocal(chunkSteps(engine, tok, prompts, config, opts), engine);
+  try {
+    return runLocal(chunkSteps(engine, tok, prompts, config, opts), engine);
+  } catch (e) {
+    if (e instanceof NonFiniteLogitsError) throw new Error(`${opts.policy.model}: ${e.message}`);
+    throw e;
+  }
 }
 
 /** `synthesizeChunks` on any engine (a remote one: src/remote/); the records equal the in-process ones. */
@@ -112,7 +118,15 @@ function* chunkSteps(
   if (start % config.batch !== 0 && start !== prompts.length)
     throw new Error(`synthesize: start ${start} is not a multiple of batch ${config.batch}`);
   const { maxPositions, maxScoreLength } = limits;
-  const ctx: StageContext = { maxPositions, maxScoreLength, tok, lib, config, onProgress: opts.onProgress };
+  const ctx: StageContext = {
+    maxPositions,
+    maxScoreLength,
+    tok,
+    lib,
+    config,
+    model: opts.policy.model,
+    onProgress: opts.onProgress,
+  };
   const counts = structuredClone(opts.counts ?? emptyCounts(lib)),
     seconds = { ...(opts.seconds ?? zeroSeconds()) };
   const all: SsoRecord[] = [];
@@ -195,6 +209,7 @@ function* processChunk(
       ctx,
       kept.map((x) => x.contrast),
       kept.map((x) => perResponse((r) => x.answers[r].text)),
+      kept.map((x) => x.p.id),
     ),
   );
   return kept.flatMap((x, i) => {

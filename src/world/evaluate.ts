@@ -4,7 +4,7 @@
 // are pure functions of the answers (`summarizeWorld`, `exactMatch`) so they can be tested without a model. Files
 // and printing live in the CLI (cli/eval.ts).
 import type { Model } from "../model/model.js";
-import { type FinishReason, type GenerationResult, generate } from "../sample/generate.js";
+import { type FinishReason, type GenerateOptions, type GenerationResult, generate } from "../sample/generate.js";
 import { mixSeed } from "../tensor/rng.js";
 import type { ChatMessage, Tokenizer } from "../tokenizer/tokenizer.js";
 import { type Checks, checkResponse, checkText, meanPass, WORLD_FEATURES, type WorldFeature } from "./check.js";
@@ -21,6 +21,8 @@ export interface AnswerOptions {
   seed?: number;
   /** Called once per finished answer. */
   onAnswer?: () => void;
+  /** Called with every sampled token and its logits row (GenerateOptions.onToken; e.g. a check that they are finite). */
+  onToken?: GenerateOptions["onToken"];
 }
 
 /** One answer per conversation, rendered with the model's chat template and a generation prompt; in input order. */
@@ -48,6 +50,7 @@ export function answerAll(
     eosIds: tok.stopIds,
     decode: (ids) => tok.decode(ids, { skipSpecialTokens: true }),
     onResult: () => opts.onAnswer?.(),
+    onToken: opts.onToken,
   });
 }
 

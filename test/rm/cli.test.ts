@@ -104,10 +104,11 @@ describe("sso rm", () => {
     writeFileSync(input, records.map(line).join(""));
     const model = loadRewardModel(rm, "cpu"),
       tok = Tokenizer.fromDir(rm);
-    const seq = (r: (typeof records)[number], y: string) => {
-      const { promptIds, responseIds } = tok.encodeChat(r.prompt, y);
-      return [...promptIds, ...responseIds];
-    };
+    // apply_chat_template(prompt + [assistant y]), read at its last token (transformers' pooling; position.test.ts).
+    const seq = (r: (typeof records)[number], y: string) =>
+      tok.encode(
+        tok.applyChatTemplate([...r.prompt, { role: "assistant", content: y }], { addGenerationPrompt: false }),
+      );
     const rw = rewards(
       model,
       records.flatMap((r) => [seq(r, r.chosen[0].content), seq(r, r.rejected[0].content)]),
@@ -159,8 +160,9 @@ describe("sso rm", () => {
     rows.forEach((row, i) => {
       assert.equal(row.rewards.length, 3);
       assert.equal(row.reward, Math.max(...row.rewards));
-      const { promptIds, responseIds } = tok.encodeChat(messages[i], row.text);
-      assert.equal(rewards(model, [[...promptIds, ...responseIds]])[0], row.reward);
+      const conversation = [...messages[i], { role: "assistant", content: row.text }];
+      const ids = tok.encode(tok.applyChatTemplate(conversation, { addGenerationPrompt: false }));
+      assert.equal(rewards(model, [ids])[0], row.reward);
     });
     assertOneLineError(
       runCli("generate", "--model", lm, "--data", input, "--out", join(dir, "g2.jsonl"), "--best-of", "3"),

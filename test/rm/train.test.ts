@@ -38,6 +38,7 @@ describe("reward-model training", () => {
         })),
         2048,
         skipped,
+        "last_token",
       );
     const train = toTokens(templatedPairs(trainPrompts(0, 130), 1)),
       heldout = toTokens(templatedPairs(heldOutPrompts(0, 160), 2));
