@@ -6,6 +6,7 @@
 
 export { BACKEND_NAMES, type Backend, type BackendName, getBackend, probeBackends } from "./backends/index.js";
 export { IterateConfig, loadConfig, resolveConfig, SsoConfig } from "./config.js";
+export { runRmExperiment } from "./demo/rm-experiment.js";
 export { type AnswerRow, pairUp, readAnswers } from "./eval/answers.js";
 export { type ChatJudge, openAiChat } from "./eval/client.js";
 export { type GradeSummary, gradeAnswers, summarizeGrades } from "./eval/grade.js";
@@ -42,7 +43,6 @@ export { type ScoreItem, type ScoreResult, scoreItems } from "./model/score.js";
 export { type ScoreFileOptions, scoreFile } from "./model/score-file.js";
 export { type DataSpec, mixPairs, type PrefPair, readPairs } from "./rm/data.js";
 export { evalRewardModel, type RewardEvalSummary, summarizeRewardEval } from "./rm/eval.js";
-export { runRmExperiment } from "./rm/experiment.js";
 export { bradleyTerry, poolRow } from "./rm/head.js";
 export { loadRewardModel, rewardModelFromCausal, rewards } from "./rm/model.js";
 export { type RmTrainRun, runRmTrain } from "./rm/run-train.js";

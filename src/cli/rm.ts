@@ -1,7 +1,8 @@
 // `sso rm train | score | eval`: flags in, one library function out (src/rm/run-train.ts, score.ts, eval.ts).
+
+import { type RmExperimentOptions, runRmExperiment } from "../demo/rm-experiment.js";
 import { parseDataSpec } from "../rm/data.js";
 import { evalRewardModel, type RewardEvalOptions } from "../rm/eval.js";
-import { type RmExperimentOptions, runRmExperiment } from "../rm/experiment.js";
 import { type RewardFilterOptions, rewardFilter } from "../rm/filter.js";
 import { runRmTrain } from "../rm/run-train.js";
 import { type RewardScoreOptions, scoreRewardFile } from "../rm/score.js";

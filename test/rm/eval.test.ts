@@ -2,8 +2,8 @@
 // weighted sections; the noisy set's label noise; the experiment's binarisation of sampled answers.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { sampledPairs } from "../../src/demo/rm-experiment.js";
 import { REWARDBENCH_SECTIONS, summarizeRewardEval } from "../../src/rm/eval.js";
-import { sampledPairs } from "../../src/rm/experiment.js";
 import { type WorldPair, withLabelNoise } from "../../src/rm/world-pairs.js";
 import { Rng } from "../../src/tensor/rng.js";
 import { writeAnswer } from "../../src/world/answers.js";

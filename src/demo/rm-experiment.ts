@@ -1,4 +1,5 @@
-// `sso rm demo` / `npm run demo:rm`: the paper's reward-model experiment in the principle world (docs/RESULTS.md,
+// `sso rm demo` / `npm run demo:rm`: the paper's reward-model experiment in the principle world, built on the demo
+// (its model and its SSO settings) and the reward-model library (src/rm/) (docs/RESULTS.md,
 // "Reward models", states the protocol). Per seed, from the embedded base model: a "human" set (base-model answers
 // labelled by the world's checkers), a noisy "public" set (the same kind of pairs with a share of labels flipped
 // and forced choices between equally rated answers added), SSO data synthesised by the policy exactly as the demo
@@ -8,10 +9,13 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { getBackend } from "../backends/index.js";
-import { markdownTable, textTable } from "../demo/report.js";
-import { defaultDemoModel, methodConfig } from "../demo/run.js";
 import { mean, sampleStd } from "../eval/stats.js";
 import { loadModel, readConfig } from "../model/folder.js";
+import { evalRewardModel } from "../rm/eval.js";
+import { REWARD_POSITION_KEY } from "../rm/model.js";
+import { runRmTrain } from "../rm/run-train.js";
+import { RmTrainConfig } from "../rm/train.js";
+import { pairLines, type WorldPair, withLabelNoise } from "../rm/world-pairs.js";
 import { SsoRecord } from "../sso/record.js";
 import { runSynth } from "../sso/run-synth.js";
 import { mixSeed, Rng } from "../tensor/rng.js";
@@ -21,12 +25,9 @@ import { readJsonl } from "../util/jsonl.js";
 import { checkResponse, meanPass } from "../world/check.js";
 import { answerAll } from "../world/evaluate.js";
 import { heldOutPrompts, promptLines, trainPrompts, type WorldPrompt } from "../world/world.js";
-import { evalRewardModel } from "./eval.js";
-import { rmExperimentHtml } from "./experiment-report.js";
-import { REWARD_POSITION_KEY } from "./model.js";
-import { runRmTrain } from "./run-train.js";
-import { RmTrainConfig } from "./train.js";
-import { pairLines, type WorldPair, withLabelNoise } from "./world-pairs.js";
+import { markdownTable, textTable } from "./report.js";
+import { rmExperimentHtml, type SeedResult } from "./rm-experiment-report.js";
+import { defaultDemoModel, methodConfig } from "./run.js";
 
 export interface RmExperimentOptions {
   model?: string;
@@ -53,17 +54,6 @@ export const RM_RUNS: Record<string, string[]> = {
   "human+sso": ["human", "sso"],
   sso: ["sso"],
 };
-
-export interface SeedResult {
-  seed: number;
-  /** Pairs per data set, and the share whose chosen answer the checkers rate higher (label accuracy). */
-  sets: Record<string, { pairs: number; checker_agreement: number | null }>;
-  /** Held-out accuracy per RM. */
-  accuracy: Record<string, number>;
-  heldout_pairs: number;
-  /** Seconds per part. */
-  seconds: Record<string, number>;
-}
 
 /**
  * Checker-labelled pairs from `samples` sampled answers per prompt, UltraFeedback-style: chosen = a best-rated answer,

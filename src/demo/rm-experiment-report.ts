@@ -1,7 +1,18 @@
 // The RM experiment's HTML page: the accuracy table, a bar chart of mean held-out accuracy with ±std whiskers per
-// RM, and the training sets' label quality. Pure strings; experiment.ts writes the file.
+// RM, and the training sets' label quality; and the per-seed result it renders. Pure strings; rm-experiment.ts
+// writes the file.
 import { mean, sampleStd } from "../eval/stats.js";
-import type { SeedResult } from "./experiment.js";
+
+export interface SeedResult {
+  seed: number;
+  /** Pairs per data set, and the share whose chosen answer the checkers rate higher (label accuracy). */
+  sets: Record<string, { pairs: number; checker_agreement: number | null }>;
+  /** Held-out accuracy per RM. */
+  accuracy: Record<string, number>;
+  heldout_pairs: number;
+  /** Seconds per part. */
+  seconds: Record<string, number>;
+}
 
 const esc = (s: string): string =>
   s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
