@@ -5,6 +5,7 @@ import { join } from "node:path";
 // lazily so that `sso --help` stays fast. Errors are printed once, as one line, with a non-zero exit.
 import { Command } from "commander";
 import { packageRoot } from "../util/package-root.js";
+import { redactText } from "../util/redact.js";
 import { addEvalCommands } from "./eval-commands.js";
 import { Count, flag, flagList, GraceSeconds, Index, MaxNewTokens, Port, Positive, Seconds, Seed } from "./flags.js";
 import { collect, dtype, ggufDtype, memoryLimit, noMemoryCheck, samplingOptions } from "./options.js";
@@ -288,6 +289,7 @@ program
   .action(async (opts) => (await import("./merge.js")).runMerge(opts));
 
 program.parseAsync().catch((e: unknown) => {
-  console.error(`sso: ${e instanceof Error ? e.message : String(e)}`);
+  // Any URL in the message (a judge's, a server's) is printed without its password or key (src/util/redact.ts).
+  console.error(`sso: ${redactText(e instanceof Error ? e.message : String(e))}`);
   process.exit(1);
 });
