@@ -42,15 +42,15 @@ export function sendError(res: ServerResponse, e: unknown): void {
             ? new HttpError(503, e.message, "server_error")
             : new HttpError(500, `internal error: ${(e as Error)?.message ?? String(e)}`, "server_error");
   if (res.headersSent) {
-    // Mid-stream: report in the stream's own format, then end it.
-    if (!res.writableEnded)
-      res.end(
-        `data: ${JSON.stringify({ error: { message: err.message, type: err.type, code: err.status } })}\n\ndata: [DONE]\n\n`,
-      );
+    // Mid-stream: report in the stream's own format, then end it — vLLM's shape (its stream generators yield
+    // `data: {"error": {message, type, param, code}}` and then `data: [DONE]` on any failure).
+    if (!res.writableEnded) res.end(`data: ${JSON.stringify({ error: errorBody(err) })}\n\ndata: [DONE]\n\n`);
     return;
   }
-  sendJson(res, err.status, { error: { message: err.message, type: err.type, param: null, code: err.status } });
+  sendJson(res, err.status, { error: errorBody(err) });
 }
+
+const errorBody = (err: HttpError) => ({ message: err.message, type: err.type, param: null, code: err.status });
 
 /** The body parsed as JSON; 413 past `limit` bytes (the rest is drained), 400 when it is not JSON. */
 export function readBody(req: IncomingMessage, limit: number): Promise<unknown> {

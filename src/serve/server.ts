@@ -1,6 +1,7 @@
 // `sso serve`'s HTTP server: an OpenAI-compatible API over node:http — GET /v1/models, POST /v1/completions and
 // POST /v1/chat/completions — feeding one shared Scheduler. This file starts it (listen, the scheduler, the
-// router) and stops it (no new requests, queued ones fail with 503, running ones finish). Every failure is a JSON
+// router) and stops it (no new requests, queued ones fail with 503, running ones finish within the grace period or
+// end with an error: an SSE error event + [DONE] mid-stream, a 503 otherwise). Every failure is a JSON
 // error with 400, 401, 404, 413, 429 (queue full now) or 503; nothing a client sends can crash the process.
 // Deliberately not here: routing (router.ts), HTTP plumbing (http.ts), the endpoints (completions.ts, chat.ts,
 // sse.ts), batching (scheduler.ts), request schemas (protocol.ts), the command line (src/cli/serve.ts).
@@ -19,8 +20,11 @@ export interface RunningServer {
   server: Server;
   /** The model loop behind the API (its queued/active counts show what runs). */
   scheduler: Scheduler;
-  /** Stops accepting requests, fails queued ones with 503, lets running ones finish, then closes. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting requests, fails queued ones with 503, lets running ones finish — for at most `graceMs`, after
+   * which each still running ends with an error (a stream: an error event and [DONE]; otherwise a 503) — then closes.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 export async function serve(opts: ServeOptions): Promise<RunningServer> {
@@ -47,12 +51,24 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     port,
     server,
     scheduler,
-    close: () =>
+    close: (graceMs = Infinity) =>
       (closing ??= (async () => {
         router.closing = true;
         const closed = new Promise<void>((r) => server.close(() => r()));
         server.closeIdleConnections();
+        const grace = Number.isFinite(graceMs)
+          ? setTimeout(
+              () =>
+                scheduler.abortRunning(
+                  `the server is shutting down: the generation did not finish within the ${graceMs / 1000} s grace period`,
+                ),
+              graceMs,
+            )
+          : undefined;
         await scheduler.close();
+        clearTimeout(grace);
+        // The aborted requests' answers (error events, 503s) are written in the turns after the scheduler stops.
+        await new Promise<void>((r) => setImmediate(r));
         server.closeIdleConnections();
         const timer = setTimeout(() => server.closeAllConnections(), 2_000);
         await closed;
