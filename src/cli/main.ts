@@ -160,7 +160,10 @@ program
   )
   .option("--host <addr>", "address to bind", "127.0.0.1")
   .option("--port <n>", "port (0 = any free port)", flag("--port", Port), 8000)
-  .option("--api-key <key>", "require Authorization: Bearer KEY (default: $SSO_API_KEY if set)")
+  .option(
+    "--api-key <key>",
+    "require Authorization: Bearer KEY; prefer the SSO_API_KEY environment variable (read when this flag is absent): a flag's value is visible to other users in ps",
+  )
   .option(
     "--max-queue <n>",
     "queued jobs (a prompt; two with prompt log-probs): a request that does not fit now gets 429, one larger than this 400",
@@ -168,6 +171,12 @@ program
     64,
   )
   .option("--max-batch <n>", "sequences decoded together", flag("--max-batch", Count), 8)
+  .option(
+    "--max-connections <n>",
+    "open connections at once; more are closed as they arrive",
+    flag("--max-connections", Count),
+    256,
+  )
   .option("--served-model-name <name>", "model id clients use (default: the folder's name)")
   .option("--grace <s>", "seconds running requests get to finish on SIGTERM", flag("--grace", GraceSeconds), 30)
   .option("--backend <name>", "compute backend (ref, cpu)", "cpu")

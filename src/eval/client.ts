@@ -2,7 +2,8 @@
 // HTTP client (src/remote/http.ts: timeout, bounded retries with backoff on 429, 5xx and network errors; other
 // errors fail at once with URL and status). The API key comes from an environment variable, never from a flag,
 // and is never printed; credentials in the URL (user:pass@) are sent as Basic authorization instead, and every URL
-// shown (messages, the judge's id in reports and cache keys) has its secrets redacted. Concurrency is the caller's (`pool` in src/remote/http.ts). Not here: prompts (prompts.ts), caching (judge.ts).
+// shown (messages, the judge's id in reports and cache keys) has its secrets redacted. Concurrency is the caller's
+// (`pool` in src/remote/http.ts). Not here: prompts (prompts.ts), caching (judge.ts).
 import { Http } from "../remote/http.js";
 import type { ChatMessage } from "../tokenizer/tokenizer.js";
 import { redactUrl, splitCredentials } from "../util/redact.js";
