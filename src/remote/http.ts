@@ -80,7 +80,7 @@ export class Http {
     this.shown = redactUrl(url);
     if (user !== undefined && opts.apiKey)
       throw new Error(
-        `${redactUrl(root)}: the URL holds credentials (user:password@) and an API key is given too; give only one (both would be the Authorization header)`,
+        `${redactUrl(root)}: the URL holds credentials (user:password@) and a bearer API key is set too (a flag, or a variable such as OPENAI_API_KEY); keep only one: both would be the Authorization header`,
       );
     this.authorization =
       user !== undefined

@@ -10,8 +10,9 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { judgeApiKey } from "../../src/eval/client.js";
 import { Http } from "../../src/remote/http.js";
+import { packageRoot } from "../../src/util/package-root.js";
 import { redactText, redactUrl, splitCredentials } from "../../src/util/redact.js";
-import { spawnCli, tempDir } from "../helpers.js";
+import { assertOneLineError, runCli, spawnCli, tempDir } from "../helpers.js";
 
 interface FakeJudge {
   url: string;
@@ -182,6 +183,18 @@ describe("secrets in URLs (#30 item 13)", () => {
     assert.match(e.stderr, /POST http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions: HTTP 401/);
   });
 
+  it("any command's error line has URLs redacted (synth --base-url)", () => {
+    const prompts = join(work, "prompts.jsonl");
+    writeFileSync(prompts, `${JSON.stringify({ prompt: "hi" })}\n`);
+    const r = runCli(
+      ...["synth", "--model", join(packageRoot(), "models", "sso-demo"), "--prompts", prompts],
+      ...["--out", join(work, "s.jsonl"), "--engine", "openai", "--base-url", "ftp://u:SECRET@h/v1?key=K9"],
+      ...["--api-model", "m"],
+    );
+    assertOneLineError(r, 'got "ftp://u:***@h/v1?key=***"');
+    assert.ok(!/SECRET|K9/.test(r.stderr), r.stderr);
+  });
+
   it("a request that cannot be built fails at once, without retries, and without the secret", async () => {
     const fake = await fakeJudge("x");
     servers.push(fake.server);
@@ -196,7 +209,7 @@ describe("secrets in URLs (#30 item 13)", () => {
     assert.equal(fake.seen.length, 0);
     assert.throws(
       () => new Http("http://u:SECRET@h", { apiKey: "k" }),
-      (e: Error) => !e.message.includes("SECRET") && /credentials .* and an API key/.test(e.message),
+      (e: Error) => !e.message.includes("SECRET") && /credentials .* and a bearer API key is set too/.test(e.message),
     );
   });
 });
