@@ -75,6 +75,22 @@ describe("sso serve: a stream running when the grace period ends (#30 item 9)", 
     assertEndsWithShutdownError(await rest);
   });
 
+  it("in-process: a request that is not streamed gets a 503 when the grace period ends", async () => {
+    const s = await serve({ model, tok, modelName: "tiny", port: 0, maxBatch: 2 });
+    const answer = fetch(`${s.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ ...LONG, stream: false }),
+    });
+    for (let i = 0; i < 500 && s.scheduler.active === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(s.scheduler.active, 1, "the generation runs");
+    await s.close(100);
+    const res = await answer;
+    assert.equal(res.status, 503);
+    const body = (await res.json()) as { error: { message: string; type: string } };
+    assert.match(body.error.message, /did not finish within the 0\.1 s grace period/);
+  });
+
   it("sso serve --grace: SIGTERM mid-stream ends it with an error event and [DONE], and exits 0", async () => {
     const { server, url, exited } = await startServe(["--model", dir, "--grace", "0.3", "--served-model-name", "tiny"]);
     const kill = setTimeout(() => server.kill("SIGKILL"), 60_000);
