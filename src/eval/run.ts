@@ -175,7 +175,7 @@ export async function runPairwise(o: PairwiseRunOptions): Promise<PairwiseRun> {
   const summary = summarizePairs(outcomes, { seed: o.seed });
   writeFileAtomic(o.out, `${JSON.stringify({ mode: "pairwise", ...names, summary, outcomes }, null, 2)}\n`);
   if (o.html !== undefined) writeFileAtomic(o.html, pairwiseHtml(summary, outcomes, names, o.sideBySide, o.seed));
-  if (summary.n > 0 && summary.judged === 0) throw nothingJudged("eval pairwise", summary.n, "items", o);
+  if (summary.n > 0 && summary.judged === 0) throw nothingJudged("eval pairwise", summary.n, "items in both orders", o);
   return { names, summary, outcomes, cached: cache.hits, asked: cache.misses, reasked: cache.reasked };
 }
 
