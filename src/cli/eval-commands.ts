@@ -29,7 +29,11 @@ function judgeOptions(cmd: Command, judges: string): Command {
     )
     .option("--judge-max-tokens <n>", "token limit of a judge's reply", flag("--judge-max-tokens", MaxNewTokens), 512)
     .option("--timeout <s>", "seconds per judge request", flag("--timeout", Seconds), 300)
-    .option("--cache <file>", "judgment cache, JSONL (default: OUT.judgments.jsonl); a rerun asks nothing twice")
+    .option(
+      "--cache <file>",
+      "judgment cache, JSONL (default: OUT.judgments.jsonl); a rerun asks again only what was unparsed",
+    )
+    .option("--keep-unparsed", "answer unparsed judgments from the cache instead of asking them again", false)
     .option("--concurrency <n>", "judge requests in flight", flag("--concurrency", Count), 8)
     .option("--seed <n>", "bootstrap seed of the 95% intervals", flag("--seed", Seed), 0);
 }

@@ -46,20 +46,24 @@ export function runEval(opts: EvalCliOptions): void {
 
 // ---- `sso eval pairwise | grade | math` (the work is in src/eval/run.ts) ----
 
+/** "N asked" and how many of those were unparsed in the cache and asked again. */
+const asked = (r: { asked: number; reasked: number }) =>
+  `${r.asked} asked${r.reasked ? ` (${r.reasked} unparsed before, asked again)` : ""}`;
+
 export async function runPairwiseCli(opts: PairwiseRunOptions): Promise<void> {
   const r = await runPairwise(opts);
   console.log(pairwiseText(r.summary, r.names.model, r.names.baseline));
   const judged =
     r.names.judge === "world"
       ? "judge world (offline)"
-      : `judge ${r.names.judge}: ${r.asked} asked, ${r.cached} from the cache`;
+      : `judge ${r.names.judge}: ${asked(r)}, ${r.cached} from the cache`;
   console.error(`${judged} · report → ${opts.out}${opts.html ? `, ${opts.html}` : ""}`);
 }
 
 export async function runGradeCli(opts: GradeRunOptions): Promise<void> {
   const r = await runGrade(opts);
   console.log(gradeText(r.summary));
-  console.error(`judge: ${r.asked} asked, ${r.cached} from the cache · report → ${opts.out}`);
+  console.error(`judge: ${asked(r)}, ${r.cached} from the cache · report → ${opts.out}`);
 }
 
 export function runMathCli(opts: MathRunOptions): void {

@@ -5,6 +5,7 @@ import { join } from "node:path";
 // lazily so that `sso --help` stays fast. Errors are printed once, as one line, with a non-zero exit.
 import { Command } from "commander";
 import { packageRoot } from "../util/package-root.js";
+import { redactText } from "../util/redact.js";
 import { addEvalCommands } from "./eval-commands.js";
 import { Count, flag, flagList, GraceSeconds, Index, MaxNewTokens, Port, Positive, Seconds, Seed } from "./flags.js";
 import { collect, dtype, ggufDtype, memoryLimit, noMemoryCheck, samplingOptions } from "./options.js";
@@ -159,7 +160,10 @@ program
   )
   .option("--host <addr>", "address to bind", "127.0.0.1")
   .option("--port <n>", "port (0 = any free port)", flag("--port", Port), 8000)
-  .option("--api-key <key>", "require Authorization: Bearer KEY (default: $SSO_API_KEY if set)")
+  .option(
+    "--api-key <key>",
+    "require Authorization: Bearer KEY; prefer the SSO_API_KEY environment variable (read when this flag is absent): a flag's value is visible to other users in ps",
+  )
   .option(
     "--max-queue <n>",
     "queued jobs (a prompt; two with prompt log-probs): a request that does not fit now gets 429, one larger than this 400",
@@ -167,6 +171,12 @@ program
     64,
   )
   .option("--max-batch <n>", "sequences decoded together", flag("--max-batch", Count), 8)
+  .option(
+    "--max-connections <n>",
+    "open connections at once; more are closed as they arrive",
+    flag("--max-connections", Count),
+    256,
+  )
   .option("--served-model-name <name>", "model id clients use (default: the folder's name)")
   .option("--grace <s>", "seconds running requests get to finish on SIGTERM", flag("--grace", GraceSeconds), 30)
   .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
@@ -288,6 +298,7 @@ program
   .action(async (opts) => (await import("./merge.js")).runMerge(opts));
 
 program.parseAsync().catch((e: unknown) => {
-  console.error(`sso: ${e instanceof Error ? e.message : String(e)}`);
+  // Any URL in the message (a judge's, a server's) is printed without its password or key (src/util/redact.ts).
+  console.error(`sso: ${redactText(e instanceof Error ? e.message : String(e))}`);
   process.exit(1);
 });

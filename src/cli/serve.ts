@@ -1,6 +1,8 @@
-// `sso serve --model DIR [--port 8000] [--host 127.0.0.1] [--api-key KEY] [--max-queue N] [--max-batch N]`: our
-// model behind an OpenAI-compatible HTTP API (src/serve/). Loopback by default. SIGTERM or SIGINT stops taking
-// requests, fails queued ones with 503, lets running ones finish (at most --grace seconds), and exits 0.
+// `sso serve --model DIR [--port 8000] [--host 127.0.0.1] [--api-key KEY] [--max-queue N] [--max-batch N]
+// [--max-connections N]`: our model behind an OpenAI-compatible HTTP API (src/serve/). Loopback by default; the
+// API key preferably from $SSO_API_KEY (a flag's value shows in ps). SIGTERM or SIGINT stops taking
+// requests, fails queued ones with 503, lets running ones finish (at most --grace seconds; then a stream gets an
+// error event and [DONE], any other request a 503), and exits 0.
 import { basename, resolve } from "node:path";
 import { getBackend } from "../backends/index.js";
 import { loadModel, readConfig } from "../model/folder.js";
@@ -16,6 +18,7 @@ export interface ServeCliOptions {
   apiKey?: string;
   maxQueue: number;
   maxBatch: number;
+  maxConnections: number;
   servedModelName?: string;
   backend: string;
   grace: number;
@@ -36,13 +39,16 @@ export async function runServe(opts: ServeCliOptions): Promise<void> {
     apiKey,
     maxQueue: opts.maxQueue,
     maxBatch: opts.maxBatch,
+    maxConnections: opts.maxConnections,
   });
   // One line on stdout with the address, so scripts (and tests) can wait for it.
   console.log(`sso serve: ${modelName} on ${s.url}/v1`);
   const stop = (signal: string) => {
-    console.error(`sso serve: ${signal}, finishing running requests`);
-    setTimeout(() => process.exit(0), opts.grace * 1000).unref();
-    s.close().then(
+    console.error(`sso serve: ${signal}, finishing running requests (at most ${opts.grace} s)`);
+    // close() ends what still runs when the grace period is over, with an error event or a 503; this timer is only
+    // the backstop should a client not read its answer.
+    setTimeout(() => process.exit(0), opts.grace * 1000 + 5_000).unref();
+    s.close(opts.grace * 1000).then(
       () => process.exit(0),
       () => process.exit(0),
     );

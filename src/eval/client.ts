@@ -1,9 +1,12 @@
 // The judge on an OpenAI-compatible server: one chat completion per call (temperature 0) through the remote engines'
 // HTTP client (src/remote/http.ts: timeout, bounded retries with backoff on 429, 5xx and network errors; other
 // errors fail at once with URL and status). The API key comes from an environment variable, never from a flag,
-// and is never printed. Concurrency is the caller's (`pool` in src/remote/http.ts). Not here: prompts (prompts.ts), caching (judge.ts).
+// and is never printed; credentials in the URL (user:pass@) are sent as Basic authorization instead, and every URL
+// shown (messages, the judge's id in reports and cache keys) has its secrets redacted. Concurrency is the caller's
+// (`pool` in src/remote/http.ts). Not here: prompts (prompts.ts), caching (judge.ts).
 import { Http } from "../remote/http.js";
 import type { ChatMessage } from "../tokenizer/tokenizer.js";
+import { redactUrl, splitCredentials } from "../util/redact.js";
 
 /** Something that answers a chat: a model behind an HTTP API, or a fake in tests. */
 export interface ChatJudge {
@@ -30,15 +33,17 @@ const LOOPBACK = /^https?:\/\/(?:127\.\d+\.\d+\.\d+|localhost|\[::1\])(?::\d+)?(
 
 /**
  * The API key of a judge at `url` from the environment variable `variable`: required unless the judge is on this
- * machine (127.x, localhost, ::1) and the variable was not named explicitly. A missing key is one line naming it.
+ * machine (127.x, localhost, ::1) or its URL holds credentials (user:pass@, sent as Basic authorization; then
+ * OPENAI_API_KEY is not sent), and the variable was not named explicitly. A missing key is one line naming it.
  */
 export function judgeApiKey(url: string, variable: string | undefined, env = process.env): string | undefined {
   const name = variable ?? "OPENAI_API_KEY",
     key = env[name];
+  if (variable === undefined && splitCredentials(url).user !== undefined) return undefined;
   if (key !== undefined && key !== "") return key;
   if (variable === undefined && LOOPBACK.test(url)) return undefined;
   throw new Error(
-    `--judge-url ${url}: the judge's API key is not set: export ${name}=… (or name another variable with --judge-key-env)`,
+    `--judge-url ${redactUrl(url)}: the judge's API key is not set: export ${name}=… (or name another variable with --judge-key-env)`,
   );
 }
 
@@ -53,12 +58,12 @@ export function openAiChat(opts: ChatClientOptions): ChatJudge {
   });
   type ChatResponse = { choices?: { message?: { content?: unknown } }[] };
   return {
-    id: `${base} ${opts.model}`,
+    id: `${http.shown} ${opts.model}`,
     async complete(messages) {
       const body = { model: opts.model, messages, temperature: 0, max_tokens: opts.maxTokens ?? 512, seed: 0 };
       const content = (await http.post<ChatResponse>("/chat/completions", body)).choices?.[0]?.message?.content;
       if (typeof content !== "string") {
-        throw new Error(`POST ${base}/chat/completions: a chat response without choices[0].message.content`);
+        throw new Error(`POST ${http.shown}/chat/completions: a chat response without choices[0].message.content`);
       }
       return content;
     },

@@ -2,8 +2,10 @@
 // be parsed asks once more (the reply and a short correction appended); a second failure is recorded as unparsed
 // (value null), never as a tie or a default grade. Every answer, parsed or not, goes into the judgment cache, a JSONL
 // file keyed by sha256 of (judge id, prompt version, the exact messages — so the instruction and both answers in
-// their order), appended durably one line per judgment: a rerun with the same inputs sends no request, and a killed
-// run resumes where it stopped.
+// their order), appended durably one line per judgment: a rerun with the same inputs sends no request for a parsed
+// judgment, and a killed run resumes where it stopped. An unparsed one is asked again on a rerun (the judge may have
+// been down, overloaded or replaced; the new answer is appended and wins), unless the cache is opened with
+// reaskUnparsed false (`--keep-unparsed`).
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import type { ChatMessage } from "../tokenizer/tokenizer.js";
@@ -29,8 +31,16 @@ export class JudgmentCache {
   private readonly entries = new Map<string, CacheLine>();
   hits = 0;
   misses = 0;
+  /** Of the misses: unparsed judgments in the cache that were asked again. */
+  reasked = 0;
+  /** Ask again what the cache holds as unparsed (default), or answer it from the cache. */
+  readonly reaskUnparsed: boolean;
 
-  constructor(readonly path?: string) {
+  constructor(
+    readonly path?: string,
+    opts: { reaskUnparsed?: boolean } = {},
+  ) {
+    this.reaskUnparsed = opts.reaskUnparsed ?? true;
     if (path === undefined || !existsSync(path)) return;
     for (const raw of readFileSync(path, "utf8").split("\n")) {
       if (raw.trim() === "") continue;
@@ -68,11 +78,12 @@ export async function ask<T>(
 ): Promise<Judgment<T>> {
   const key = judgmentKey(judge.id, messages),
     cached = cache.get(key);
-  if (cached) {
+  if (cached && (cached.value !== null || !cache.reaskUnparsed)) {
     cache.hits++;
     return { value: cached.value as T | null, replies: cached.replies };
   }
   cache.misses++;
+  if (cached) cache.reasked++;
   const first = await judge.complete(messages);
   let value = parse(first);
   const replies = [first];

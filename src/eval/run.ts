@@ -2,7 +2,9 @@
 // answers (files, or a local model's greedy answers), judge or grade them, write the JSON report (and the HTML
 // side-by-side page) atomically, and return the summary for the command to print. The judge is an
 // OpenAI-compatible server (`openai`, API key from an environment variable) or, for pairwise, the principle
-// world's checkers (`world`). Judgments go through the cache file (default: the report's path + .judgments.jsonl).
+// world's checkers (`world`). Judgments go through the cache file (default: the report's path + .judgments.jsonl);
+// unparsed ones in it are asked again unless --keep-unparsed. A pairwise or grade run in which the judge gave no
+// usable verdict at all writes its report (the replies show why) and then fails with one line.
 import { basename } from "node:path";
 import { z } from "zod";
 import { getBackend } from "../backends/index.js";
@@ -46,6 +48,8 @@ export interface JudgeFlags {
   /** Token limit of a judge's reply. */
   judgeMaxTokens?: number;
   cache?: string;
+  /** Answer unparsed judgments from the cache instead of asking them again. */
+  keepUnparsed?: boolean;
   concurrency: number;
 }
 
@@ -104,9 +108,22 @@ export interface PairwiseRun {
   names: { model: string; baseline: string; judge: string };
   summary: PairwiseSummary;
   outcomes: PairOutcome[];
-  /** Judge requests answered from the cache, and sent. */
+  /** Judge requests answered from the cache, and sent (of which `reasked` were unparsed in the cache). */
   cached: number;
   asked: number;
+  reasked: number;
+}
+
+/** Opens the judgment cache the flags name. */
+const openCache = (path: string | undefined, f: JudgeFlags) =>
+  new JudgmentCache(path, { reaskUnparsed: !f.keepUnparsed });
+
+/** The one-line failure of a run in which the judge gave no usable verdict (after the report is written). */
+function nothingJudged(command: string, n: number, what: string, f: JudgeFlags & { out: string }): Error {
+  const again = f.keepUnparsed ? "rerun without --keep-unparsed to ask again" : "a rerun asks them again";
+  return new Error(
+    `${command}: the judge's reply could not be parsed for any of the ${n} ${what} (its replies are in ${f.out}; ${again})`,
+  );
 }
 
 export async function runPairwise(o: PairwiseRunOptions): Promise<PairwiseRun> {
@@ -116,7 +133,7 @@ export async function runPairwise(o: PairwiseRunOptions): Promise<PairwiseRun> {
     throw new Error("eval pairwise: give exactly one of --baseline FILE or --baseline-model DIR");
   if (o.model !== undefined && o.baselineModel !== undefined && o.prompts === undefined)
     throw new Error("eval pairwise: --model with --baseline-model needs --prompts FILE (the instructions to answer)");
-  const cache = new JudgmentCache(o.judge === "world" ? undefined : (o.cache ?? `${o.out}.judgments.jsonl`));
+  const cache = openCache(o.judge === "world" ? undefined : (o.cache ?? `${o.out}.judgments.jsonl`), o);
   const judge: PairJudge = o.judge === "world" ? worldPairJudge : llmPairJudge(chatJudge(o), cache);
   checkOutputFile("--out", o.out);
   if (o.html !== undefined) checkOutputFile("--html", o.html);
@@ -158,7 +175,8 @@ export async function runPairwise(o: PairwiseRunOptions): Promise<PairwiseRun> {
   const summary = summarizePairs(outcomes, { seed: o.seed });
   writeFileAtomic(o.out, `${JSON.stringify({ mode: "pairwise", ...names, summary, outcomes }, null, 2)}\n`);
   if (o.html !== undefined) writeFileAtomic(o.html, pairwiseHtml(summary, outcomes, names, o.sideBySide, o.seed));
-  return { names, summary, outcomes, cached: cache.hits, asked: cache.misses };
+  if (summary.n > 0 && summary.judged === 0) throw nothingJudged("eval pairwise", summary.n, "items in both orders", o);
+  return { names, summary, outcomes, cached: cache.hits, asked: cache.misses, reasked: cache.reasked };
 }
 
 export interface GradeRunOptions extends JudgeFlags, ModelFlags {
@@ -169,12 +187,14 @@ export interface GradeRunOptions extends JudgeFlags, ModelFlags {
   seed: number;
 }
 
-export async function runGrade(o: GradeRunOptions): Promise<{ summary: GradeSummary; cached: number; asked: number }> {
+export async function runGrade(
+  o: GradeRunOptions,
+): Promise<{ summary: GradeSummary; cached: number; asked: number; reasked: number }> {
   if ((o.answers === undefined) === (o.model === undefined))
     throw new Error("eval grade: give exactly one of --answers FILE or --model DIR");
   if (o.adapter !== undefined && o.model === undefined) throw new Error("eval grade: --adapter applies to --model DIR");
   const judge = chatJudge(o);
-  const cache = new JudgmentCache(o.cache ?? `${o.out}.judgments.jsonl`);
+  const cache = openCache(o.cache ?? `${o.out}.judgments.jsonl`, o);
   checkOutputFile("--out", o.out);
   checkOutputFile("--cache", cache.path!, { append: true });
   const questions = readQuestions(o.questions);
@@ -200,7 +220,9 @@ export async function runGrade(o: GradeRunOptions): Promise<{ summary: GradeSumm
   }
   const summary = summarizeGrades(grades, { seed: o.seed });
   writeFileAtomic(o.out, `${JSON.stringify({ mode: "grade", judge: judge.id, summary, grades }, null, 2)}\n`);
-  return { summary, cached: cache.hits, asked: cache.misses };
+  if (summary.grades > 0 && summary.unparsed === summary.grades)
+    throw nothingJudged("eval grade", summary.grades, "turns", o);
+  return { summary, cached: cache.hits, asked: cache.misses, reasked: cache.reasked };
 }
 
 const ResponseLine = z

@@ -37,7 +37,7 @@ export async function connectEngine(opts: ConnectOptions): Promise<Engine> {
   const card = cards.find((c) => c.id === opts.model);
   if (!card)
     throw new Error(
-      `--api-model "${opts.model}": ${root}/v1/models does not list it (the server has ${cards.map((c) => `"${c.id}"`).join(", ") || "no models"})`,
+      `--api-model "${opts.model}": ${http.shown}/v1/models does not list it (the server has ${cards.map((c) => `"${c.id}"`).join(", ") || "no models"})`,
     );
   const serverLen = typeof card.max_model_len === "number" && card.max_model_len > 0 ? card.max_model_len : Infinity;
   const sglang = opts.engine === "sglang" || card.owned_by === "sglang";
@@ -48,7 +48,7 @@ export async function connectEngine(opts: ConnectOptions): Promise<Engine> {
     stopIds: opts.stopIds,
     concurrency: opts.concurrency,
     scorePrompts: opts.scorePrompts,
-    settings: { engine: sglang ? "sglang" : "openai", base_url: `${root}/v1`, api_model: opts.model },
+    settings: { engine: sglang ? "sglang" : "openai", base_url: `${http.shown}/v1`, api_model: opts.model },
   };
   return sglang ? new SglangEngine(common) : new OpenAiEngine(common, card.owned_by === "sso");
 }

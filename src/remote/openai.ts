@@ -115,7 +115,7 @@ export class OpenAiEngine implements Engine {
   }
 
   private get url(): string {
-    return `${this.opts.http.root}/v1/completions`;
+    return `${this.opts.http.shown}/v1/completions`;
   }
 
   async generate(requests: readonly EngineRequest[], opts: GenerateCallOptions = {}): Promise<GenerationResult[]> {

@@ -37,7 +37,7 @@ export class SglangEngine implements Engine {
   }
 
   private get url(): string {
-    return `${this.opts.http.root}/generate`;
+    return `${this.opts.http.shown}/generate`;
   }
 
   async generate(requests: readonly EngineRequest[], opts: GenerateCallOptions = {}): Promise<GenerationResult[]> {

@@ -1,7 +1,8 @@
 // HTTP plumbing shared by every route: the HttpError a handler throws, JSON answers, the mapping of any failure to
 // OpenAI's JSON error shape ({error: {message, type, param, code}}) or, mid-stream, to an SSE error event, reading
-// a JSON body under a size limit (413), the object-body + zod check (400), and the API-key check (401).
+// a JSON body under a size limit (413), the object-body + zod check (400), and the API-key check (401, constant time).
 // Deliberately not here: which routes exist (router.ts) and what any endpoint means.
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { z } from "zod";
 import { describeIssue } from "../util/files.js";
@@ -12,6 +13,8 @@ export class HttpError extends Error {
     readonly status: number,
     message: string,
     readonly type = "invalid_request_error",
+    /** Extra response headers (405's Allow). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -19,17 +22,22 @@ export class HttpError extends Error {
 
 export const bad = (message: string) => new HttpError(400, message);
 
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent) {
     res.end();
     return;
   }
   const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.writeHead(status, { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(text) });
   res.end(text);
 }
 
-/** Answers any failure: 400/401/404/413 as thrown, 400 for a request the queue can never hold, 429 queue full, 503 shutting down, else 500. */
+/** Answers any failure: 400/401/404/405/413 as thrown, 400 for a request the queue can never hold, 429 queue full, 503 shutting down, else 500. */
 export function sendError(res: ServerResponse, e: unknown): void {
   const err =
     e instanceof HttpError
@@ -42,15 +50,15 @@ export function sendError(res: ServerResponse, e: unknown): void {
             ? new HttpError(503, e.message, "server_error")
             : new HttpError(500, `internal error: ${(e as Error)?.message ?? String(e)}`, "server_error");
   if (res.headersSent) {
-    // Mid-stream: report in the stream's own format, then end it.
-    if (!res.writableEnded)
-      res.end(
-        `data: ${JSON.stringify({ error: { message: err.message, type: err.type, code: err.status } })}\n\ndata: [DONE]\n\n`,
-      );
+    // Mid-stream: report in the stream's own format, then end it — vLLM's shape (its stream generators yield
+    // `data: {"error": {message, type, param, code}}` and then `data: [DONE]` on any failure).
+    if (!res.writableEnded) res.end(`data: ${JSON.stringify({ error: errorBody(err) })}\n\ndata: [DONE]\n\n`);
     return;
   }
-  sendJson(res, err.status, { error: { message: err.message, type: err.type, param: null, code: err.status } });
+  sendJson(res, err.status, { error: errorBody(err) }, err.headers);
 }
+
+const errorBody = (err: HttpError) => ({ message: err.message, type: err.type, param: null, code: err.status });
 
 /** The body parsed as JSON; 413 past `limit` bytes (the rest is drained), 400 when it is not JSON. */
 export function readBody(req: IncomingMessage, limit: number): Promise<unknown> {
@@ -86,9 +94,14 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   return r.data;
 }
 
-/** 401 unless the request carries `Authorization: Bearer KEY` (no key configured: everyone may call). */
+const digest = (s: string) => createHash("sha256").update(s, "utf8").digest();
+
+/**
+ * 401 unless the request carries `Authorization: Bearer KEY` (no key configured: everyone may call). Compared in
+ * constant time over equal-length digests, so the answer's timing tells nothing about how much of a guess was right.
+ */
 export function requireApiKey(req: IncomingMessage, apiKey: string | undefined): void {
-  if (apiKey !== undefined && req.headers.authorization !== `Bearer ${apiKey}`) {
+  if (apiKey !== undefined && !timingSafeEqual(digest(req.headers.authorization ?? ""), digest(`Bearer ${apiKey}`))) {
     throw new HttpError(401, "missing or wrong API key (send Authorization: Bearer KEY)", "authentication_error");
   }
 }

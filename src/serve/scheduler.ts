@@ -254,6 +254,19 @@ export class Scheduler {
     await this.loopDone;
   }
 
+  /**
+   * Ends every running generation now, failing it with ShuttingDownError(`message`) (the end of the grace period at
+   * shutdown): its stream gets an error event instead of being cut.
+   */
+  abortRunning(message: string): void {
+    for (const [id, r] of this.running) {
+      this.decoder.cancel(id);
+      this.running.delete(id);
+      r.reject(new ShuttingDownError(message));
+    }
+    this.wake?.();
+  }
+
   private abort(w: Waiting<GenerationJob, JobOutput>): void {
     const i = this.waiting.indexOf(w);
     if (i >= 0) {
