@@ -4,10 +4,8 @@
 // requests, fails queued ones with 503, lets running ones finish (at most --grace seconds; then a stream gets an
 // error event and [DONE], any other request a 503), and exits 0.
 import { basename, resolve } from "node:path";
-import { getBackend } from "../backends/index.js";
-import { loadModel, readConfig } from "../model/folder.js";
+import { openModel } from "../model/open.js";
 import { serve } from "../serve/server.js";
-import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 
 export interface ServeCliOptions {
   model: string;
@@ -25,9 +23,7 @@ export interface ServeCliOptions {
 }
 
 export async function runServe(opts: ServeCliOptions): Promise<void> {
-  const tok = Tokenizer.fromDir(opts.model);
-  checkTokenizerFitsModel(tok, readConfig(opts.model).vocabSize);
-  const model = loadModel(opts.model, getBackend(opts.backend), { adapter: opts.adapter, keep16: true });
+  const { model, tok } = openModel(opts.model, { backend: opts.backend, adapter: opts.adapter, keep16: true });
   const apiKey = opts.apiKey ?? process.env.SSO_API_KEY;
   const modelName = opts.servedModelName ?? basename(resolve(opts.model));
   const s = await serve({

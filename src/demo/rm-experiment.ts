@@ -8,9 +8,9 @@
 // held-out pairs. Every part is resumable (files are reused when present); timings per part are recorded.
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { getBackend } from "../backends/index.js";
 import { mean, sampleStd } from "../eval/stats.js";
-import { loadModel, readConfig } from "../model/folder.js";
+import { readConfig } from "../model/folder.js";
+import { openModel } from "../model/open.js";
 import { evalRewardModel } from "../rm/eval.js";
 import { REWARD_POSITION_KEY } from "../rm/model.js";
 import { runRmTrain } from "../rm/run-train.js";
@@ -19,7 +19,6 @@ import { pairLines, type WorldPair, withLabelNoise } from "../rm/world-pairs.js"
 import { SsoRecord } from "../sso/record.js";
 import { runSynth } from "../sso/run-synth.js";
 import { mixSeed, Rng } from "../tensor/rng.js";
-import { Tokenizer } from "../tokenizer/tokenizer.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { readJsonl } from "../util/jsonl.js";
 import { checkResponse, meanPass } from "../world/check.js";
@@ -114,8 +113,7 @@ function runSeed(o: RmExperimentOptions, seed: number): SeedResult {
   // 1. Checker-labelled pairs: human, noisy and held-out from sampled base-model answers.
   if (![file("human"), file("noisy"), file("heldout")].every(existsSync)) {
     timed(seconds, "sample and label", () => {
-      const model = loadModel(modelDir, getBackend(o.backend)),
-        tok = Tokenizer.fromDir(modelDir);
+      const { model, tok } = openModel(modelDir, { backend: o.backend });
       const answers = (ps: readonly WorldPrompt[], s: number) => {
         const res = answerAll(
           model,

@@ -4,12 +4,10 @@
 // Inputs and the output path are checked before the model loads; the report (summary and every answer) is written
 // atomically. Returns the text table for the command to print. Judged evaluations are run.ts.
 import { z } from "zod";
-import { getBackend } from "../backends/index.js";
-import { loadModel, readConfig } from "../model/folder.js";
+import { openModel } from "../model/open.js";
 import { checkFiniteTokenLogp } from "../model/score.js";
 import { NonFiniteLogitsError } from "../sample/sampling.js";
 import { lineMessages, PromptOrMessages } from "../tokenizer/chat-line.js";
-import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { readJsonl } from "../util/jsonl.js";
 import { checkOutputFile } from "../util/output-path.js";
@@ -97,9 +95,7 @@ export function runModelEval(opts: ModelEvalOptions): string {
     seed = opts.seed ?? 0;
   const prompts = items ? [] : samplePrompts(split, seed, n);
   if (opts.out !== undefined) checkOutputFile("--out", opts.out);
-  const tok = Tokenizer.fromDir(opts.model);
-  checkTokenizerFitsModel(tok, readConfig(opts.model).vocabSize);
-  const model = loadModel(opts.model, getBackend(opts.backend), { adapter: opts.adapter, keep16: true });
+  const { model, tok } = openModel(opts.model, { backend: opts.backend, adapter: opts.adapter, keep16: true });
   const bar = progress("eval", items ? items.length : prompts.length, "answers");
   const answerOpts = {
     maxNewTokens: opts.maxNewTokens,

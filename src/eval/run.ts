@@ -7,9 +7,7 @@
 // usable verdict at all writes its report (the replies show why) and then fails with one line.
 import { basename } from "node:path";
 import { z } from "zod";
-import { getBackend } from "../backends/index.js";
-import { loadModel, readConfig } from "../model/folder.js";
-import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
+import { openModel } from "../model/open.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { readJsonl } from "../util/jsonl.js";
 import { checkOutputFile } from "../util/output-path.js";
@@ -78,11 +76,7 @@ export function chatJudge(f: JudgeFlags): ChatJudge {
   });
 }
 
-function load(dir: string, backend: string, adapter?: string) {
-  const tok = Tokenizer.fromDir(dir);
-  checkTokenizerFitsModel(tok, readConfig(dir).vocabSize);
-  return { model: loadModel(dir, getBackend(backend), { adapter, keep16: true }), tok };
-}
+const load = (dir: string, backend: string, adapter?: string) => openModel(dir, { backend, adapter, keep16: true });
 
 const PromptLine = z
   .object({ prompt: z.string().min(1).optional(), instruction: z.string().min(1).optional() })

@@ -5,8 +5,7 @@
 // up-weighted to equal the code subsets; the score is the mean of the sections present). Writes OUT (JSON) and
 // OUT.md (the table), atomically. The pure part is `summarizeRewardEval`.
 import { type Interval, meanWithInterval } from "../eval/stats.js";
-import { readConfig } from "../model/folder.js";
-import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
+import { openTokenizer } from "../model/open.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { checkOutputFile } from "../util/output-path.js";
 import { progress } from "../util/progress.js";
@@ -132,9 +131,8 @@ export function evalRewardModel(opts: RewardEvalOptions): RewardEvalSummary & { 
   const { pairs, skipped } = readPairs(opts.data);
   checkOutputFile("--out", opts.out);
   checkOutputFile("--out", `${opts.out}.md`);
-  const model = loadRewardModel(opts.model, opts.backend);
-  const tok = Tokenizer.fromDir(opts.model);
-  checkTokenizerFitsModel(tok, readConfig(opts.model).vocabSize);
+  const tok = openTokenizer(opts.model),
+    model = loadRewardModel(opts.model, opts.backend);
   const position = rewardPosition(model.config, `${opts.model}/config.json`);
   const tp = tokenizePairs(tok, pairs, model.config.maxPositionEmbeddings, skipped, position);
   if (tp.length === 0) throw new Error(`${opts.data}: no pairs to evaluate (${skippedText(skipped)})`);

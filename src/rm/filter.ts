@@ -2,8 +2,9 @@
 // reward model by at least a margin (r(x, y+) − r(x, y-) ≥ margin, x the plain prompt), writing the kept records
 // unchanged (atomically) and the counts. A separate step after `sso synth`, so synthesis itself stays unchanged and
 // a filter can be tried with several margins on the same records.
+
+import { openTokenizer } from "../model/open.js";
 import { SsoRecord } from "../sso/record.js";
-import { Tokenizer } from "../tokenizer/tokenizer.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { readJsonl, toJsonl } from "../util/jsonl.js";
 import { checkOutputFile } from "../util/output-path.js";
@@ -24,8 +25,8 @@ export function rewardFilter(opts: RewardFilterOptions): { kept: number; total: 
   checkRewardFolder(opts.model);
   const records = readJsonl(opts.data, SsoRecord).map((l) => l.value);
   checkOutputFile("--out", opts.out);
-  const model = loadRewardModel(opts.model, opts.backend),
-    tok = Tokenizer.fromDir(opts.model);
+  const tok = openTokenizer(opts.model),
+    model = loadRewardModel(opts.model, opts.backend);
   const encode = rewardEncoder(tok, model, `${opts.model}/config.json`);
   const seq = (r: SsoRecord, y: string) => encode(r.prompt, y);
   const bar = progress("rm filter", records.length, "records"),

@@ -5,10 +5,10 @@
 import { createHash } from "node:crypto";
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
 import { z } from "zod";
+import { openTokenizer } from "../model/open.js";
 import { argsPath, checkOutputArgs, resumeOutput } from "../sample/generate-file.js";
 import { policyHash } from "../sso/record.js";
 import { lineMessages, PromptOrMessages } from "../tokenizer/chat-line.js";
-import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { readJsonl } from "../util/jsonl.js";
 import { checkOutputFile } from "../util/output-path.js";
@@ -42,9 +42,8 @@ export function scoreRewardFile(opts: RewardScoreOptions): void {
   checkRewardFolder(opts.model);
   const lines = readJsonl(opts.data, RewardLine);
   checkOutputFile("--out", opts.out, { append: true });
-  const model = loadRewardModel(opts.model, opts.backend);
-  const tok = Tokenizer.fromDir(opts.model);
-  checkTokenizerFitsModel(tok, model.config.vocabSize);
+  const tok = openTokenizer(opts.model),
+    model = loadRewardModel(opts.model, opts.backend);
   const position = rewardPosition(model.config, `${opts.model}/config.json`);
   const seqs = lines.map(({ line, value }) => {
     try {
