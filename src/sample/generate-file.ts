@@ -6,6 +6,8 @@
 // index unless the line sets one), so a resumed run writes exactly what an uninterrupted one would — provided it
 // runs with the same arguments: OUT.args.json (written atomically before the first line) records everything the
 // lines depend on, and a rerun with another model, input, seed or sampling setting is refused rather than mixed in.
+// A line too long for the model's context (prompt + max_new_tokens) is skipped and counted as too_long, as synth
+// does, and named FILE:LINE on stderr; the output's "line" keys show the gap.
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, statSync, truncateSync, writeSync } from "node:fs";
 import { z } from "zod";
@@ -24,7 +26,8 @@ import { progress } from "../util/progress.js";
 import { type GenerationRequest, type GenerationResult, generate } from "./generate.js";
 import { MaxNewTokens, type SamplingParams, Seed, Temperature, TopK, TopP } from "./sampling.js";
 
-const GenerateLine = z.object({
+// Strict: a misspelt override ("tempreature") is an error naming the key, as in the config file and `sso serve`.
+const GenerateLine = z.strictObject({
   id: z.union([z.string(), z.number()]).optional(),
   messages: z.array(ChatMessageSchema).min(1),
   temperature: Temperature.optional(),
@@ -134,16 +137,16 @@ export function generateFile(opts: GenerateFileOptions, bestOf?: BestOf): void {
   const lines = readJsonl(opts.data, GenerateLine);
   checkOutputFile("--out", opts.out, { append: true });
   const tok = Tokenizer.fromDir(opts.model);
-  checkTokenizerFitsModel(tok, readConfig(opts.model).vocabSize);
+  const { maxPositionEmbeddings: maxPositions, vocabSize } = readConfig(opts.model);
+  checkTokenizerFitsModel(tok, vocabSize);
   const N = bestOf?.n ?? 1,
     fingerprint = { ...argsFingerprint(opts), ...(bestOf && { best_of: N, ...bestOf.fingerprint }) };
   checkOutputArgs(opts.out, fingerprint);
-  const done = resumeOutput(opts.out);
-  if (done > lines.length) throw new Error(`${opts.out}: has ${done} lines but ${opts.data} only ${lines.length}`);
-  const model = loadModel(opts.model, getBackend(opts.backend), { adapter: opts.adapter, keep16: true });
-  const eosIds = tok.stopIds;
-  const todo = lines.slice(done);
-  const perLine: GenerationRequest[] = todo.map(({ line, value }, i) => {
+  // Every line's request (the seed: the run's mixed with the line's index, unless the line sets one). A line whose
+  // prompt + max_new_tokens exceeds the context is skipped and counted, as synth counts too_long prompts: the rest
+  // of the run goes on, and which lines are skipped depends only on what OUT.args.json records, so a resumed run
+  // skips the same ones.
+  const all = lines.map(({ line, value }, k) => {
     const params: SamplingParams = {
       temperature: value.temperature ?? opts.temperature,
       topP: value.top_p ?? opts.topP,
@@ -152,19 +155,33 @@ export function generateFile(opts: GenerateFileOptions, bestOf?: BestOf): void {
       stop: value.stop ?? opts.stop,
     };
     try {
-      return {
-        promptIds: tok.encode(tok.applyChatTemplate(value.messages, { addGenerationPrompt: true })),
-        params,
-        seed: value.seed ?? mixSeed(opts.seed, done + i),
-      };
+      const promptIds = tok.encode(tok.applyChatTemplate(value.messages, { addGenerationPrompt: true }));
+      return { line, value, request: { promptIds, params, seed: value.seed ?? mixSeed(opts.seed, k) } };
     } catch (e) {
       throw new Error(`${opts.data}:${line}: ${(e as Error).message}`);
     }
   });
+  const fits = (r: GenerationRequest): boolean => r.promptIds.length + r.params.maxNewTokens <= maxPositions;
+  const eligible = all.filter((x) => fits(x.request)),
+    tooLong = all.filter((x) => !fits(x.request));
+  const done = resumeOutput(opts.out);
+  if (done > eligible.length)
+    throw new Error(`${opts.out}: has ${done} lines but ${opts.data} only ${eligible.length} to generate`);
+  const model = loadModel(opts.model, getBackend(opts.backend), { adapter: opts.adapter, keep16: true });
+  const eosIds = tok.stopIds;
+  const todo = eligible.slice(done);
+  const perLine: GenerationRequest[] = todo.map((x) => x.request);
   const requests =
     N === 1
       ? perLine
       : perLine.flatMap((r) => Array.from({ length: N }, (_, k) => ({ ...r, seed: mixSeed(r.seed, k) })));
+  if (tooLong.length > 0)
+    console.error(
+      `skipping ${tooLong.length} too_long line${tooLong.length === 1 ? "" : "s"} (prompt + max_new_tokens > max_position_embeddings ${maxPositions}): ${tooLong
+        .slice(0, 5)
+        .map((x) => `${opts.data}:${x.line}`)
+        .join(", ")}${tooLong.length > 5 ? ", …" : ""}`,
+    );
   if (done > 0) console.error(`resuming: ${done} of ${lines.length} lines already in ${opts.out}`);
 
   // Recorded before the first line (every input is valid by now), so any line in OUT has its arguments on disk.
@@ -218,6 +235,6 @@ export function generateFile(opts: GenerateFileOptions, bestOf?: BestOf): void {
     closeSync(fd);
   }
   console.error(
-    `generated ${written} lines, ${tokens} tokens in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${opts.out}`,
+    `generated ${written} lines, ${tokens} tokens in ${((performance.now() - t0) / 1000).toFixed(1)} s${tooLong.length ? ` (${tooLong.length} too_long skipped)` : ""} → ${opts.out}`,
   );
 }
