@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { getBackend } from "../backends/index.js";
 import { type ModelConfig, parseConfig } from "../model/config.js";
 import { initModel, isModelFolderEntry, saveModel } from "../model/folder.js";
-import { availableMemory, describeEstimate, estimateMemory, gb, parameterSplit } from "../model/memory.js";
-import { numel, paramSpecs } from "../model/params.js";
+import { availableMemory, describeEstimate, estimateMemory, gb } from "../model/memory.js";
+import { numel, type ParamSpec, paramSpecs } from "../model/params.js";
 import { readJson } from "../util/files.js";
 import { checkOutputFolder } from "../util/output-path.js";
 
@@ -25,29 +25,34 @@ export interface InitModelOptions {
 /** The largest single tensor a Float32Array holds here (V8's limit on typed arrays). */
 const MAX_TENSOR = 2 ** 32;
 
+/** The model's parameter count, in two parts, from a one-layer twin's tensors (never a list as long as the layers). */
+function parameterCounts(c: ModelConfig): { perLayer: number; rest: number; specs: ParamSpec[] } {
+  const specs = paramSpecs({ ...c, numLayers: 1 });
+  const perLayer = specs.filter((s) => s.name.startsWith("model.layers.0.")).reduce((a, s) => a + numel(s.shape), 0);
+  const all = specs.reduce((a, s) => a + numel(s.shape), 0);
+  return { perLayer, rest: all - perLayer, specs };
+}
+
 /** Which config keys make the model this large: the layers' share or the embedding's, in words. */
-function sizeCulprit(c: ModelConfig): string {
-  const specs = paramSpecs(c),
-    embed = c.vocabSize * c.hiddenSize * (c.tieWordEmbeddings ? 1 : 2),
-    perLayer = specs.filter((s) => s.name.startsWith("model.layers.0.")).reduce((a, s) => a + numel(s.shape), 0);
-  return perLayer * c.numLayers >= embed
+function sizeCulprit(c: ModelConfig, perLayer: number, rest: number): string {
+  return perLayer * c.numLayers >= rest
     ? `num_hidden_layers ${c.numLayers} × ${perLayer.toExponential(2)} parameters per layer (hidden_size ${c.hiddenSize}, intermediate_size ${c.intermediateSize})`
     : `vocab_size ${c.vocabSize} × hidden_size ${c.hiddenSize}`;
 }
 
 /** Refuses, naming the config keys, a model whose fp32 weights do not fit in memory or in one typed array. */
 function checkInitMemory(c: ModelConfig, source: string): void {
-  const limit = availableMemory(),
-    split = parameterSplit(c),
-    est = estimateMemory(c, { trainable: 0, frozen: split.trainable + split.frozen });
+  const { perLayer, rest, specs } = parameterCounts(c),
+    limit = availableMemory(),
+    est = estimateMemory(c, { trainable: 0, frozen: rest + perLayer * c.numLayers });
   if (est.total > limit.bytes)
     throw new Error(
-      `${source}: the model needs ${gb(est.total)} (${describeEstimate(est)}), more than the ${gb(limit.bytes)} of ${limit.source}; the size comes from ${sizeCulprit(c)}`,
+      `${source}: the model needs ${gb(est.total)} (${describeEstimate(est)}), more than the ${gb(limit.bytes)} of ${limit.source}; the size comes from ${sizeCulprit(c, perLayer, rest)}`,
     );
-  const big = paramSpecs(c).find((s) => numel(s.shape) > MAX_TENSOR);
+  const big = specs.find((s) => numel(s.shape) > MAX_TENSOR);
   if (big)
     throw new Error(
-      `${source}: ${big.name} would hold ${numel(big.shape)} numbers, more than one array holds (${MAX_TENSOR}); the size comes from ${sizeCulprit(c)}`,
+      `${source}: ${big.name} would hold ${numel(big.shape)} numbers, more than one array holds (${MAX_TENSOR}); the size comes from ${sizeCulprit(c, perLayer, rest)}`,
     );
 }
 
