@@ -29,7 +29,12 @@ const ScoreLine = z.unknown().transform((v, ctx): z.infer<typeof ChatLine> | z.i
   }
   const r = ("prompt_ids" in v ? IdsLine : ChatLine).safeParse(v);
   if (r.success) return r.data;
-  for (const issue of r.error.issues) ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
+  for (const issue of r.error.issues)
+    ctx.addIssue(
+      issue.code === "unrecognized_keys" // named as the strict config parser names it: "KEY: unknown key"
+        ? { code: "custom", message: "unknown key", path: [...issue.path, issue.keys[0]] }
+        : { code: "custom", message: issue.message, path: issue.path },
+    );
   return z.NEVER;
 });
 

@@ -9,7 +9,7 @@
 // A line too long for the model's context (prompt + max_new_tokens) is skipped and counted as too_long, as synth
 // does, and named FILE:LINE on stderr; the output's "line" keys show the gap.
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, statSync, truncateSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, statSync, truncateSync, writeSync } from "node:fs";
 import { z } from "zod";
 import { getBackend } from "../backends/index.js";
 import { loadModel, readConfig } from "../model/folder.js";
@@ -19,7 +19,7 @@ import { policyHash } from "../sso/record.js";
 import { mixSeed } from "../tensor/rng.js";
 import { ChatMessageSchema } from "../tokenizer/chat-line.js";
 import { type ChatMessage, checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
-import { writeFileAtomic } from "../util/atomic.js";
+import { outputTarget, syncFd, writeFileAtomic } from "../util/atomic.js";
 import { readJsonl } from "../util/jsonl.js";
 import { checkOutputFile } from "../util/output-path.js";
 import { progress } from "../util/progress.js";
@@ -141,7 +141,9 @@ export function generateFile(opts: GenerateFileOptions, bestOf?: BestOf): void {
   checkTokenizerFitsModel(tok, vocabSize);
   const N = bestOf?.n ?? 1,
     fingerprint = { ...argsFingerprint(opts), ...(bestOf && { best_of: N, ...bestOf.fingerprint }) };
-  checkOutputArgs(opts.out, fingerprint);
+  // A device or FIFO (/dev/null, /dev/stdout) is written through: nothing to resume, no OUT.args.json beside it.
+  const resumable = outputTarget(opts.out).kind === "replace";
+  if (resumable) checkOutputArgs(opts.out, fingerprint);
   // Every line's request (the seed: the run's mixed with the line's index, unless the line sets one). A line whose
   // prompt + max_new_tokens exceeds the context is skipped and counted, as synth counts too_long prompts: the rest
   // of the run goes on, and which lines are skipped depends only on what OUT.args.json records, so a resumed run
@@ -164,7 +166,7 @@ export function generateFile(opts: GenerateFileOptions, bestOf?: BestOf): void {
   const fits = (r: GenerationRequest): boolean => r.promptIds.length + r.params.maxNewTokens <= maxPositions;
   const eligible = all.filter((x) => fits(x.request)),
     tooLong = all.filter((x) => !fits(x.request));
-  const done = resumeOutput(opts.out);
+  const done = resumable ? resumeOutput(opts.out) : 0;
   if (done > eligible.length)
     throw new Error(`${opts.out}: has ${done} lines but ${opts.data} only ${eligible.length} to generate`);
   const model = loadModel(opts.model, getBackend(opts.backend), { adapter: opts.adapter, keep16: true });
@@ -185,7 +187,7 @@ export function generateFile(opts: GenerateFileOptions, bestOf?: BestOf): void {
   if (done > 0) console.error(`resuming: ${done} of ${lines.length} lines already in ${opts.out}`);
 
   // Recorded before the first line (every input is valid by now), so any line in OUT has its arguments on disk.
-  if (done === 0) writeFileAtomic(argsPath(opts.out), `${JSON.stringify(fingerprint, null, 2)}\n`);
+  if (done === 0 && resumable) writeFileAtomic(argsPath(opts.out), `${JSON.stringify(fingerprint, null, 2)}\n`);
   const fd = openSync(opts.out, "a");
   const pending = new Map<number, GenerationResult>();
   let written = 0,
@@ -224,7 +226,7 @@ export function generateFile(opts: GenerateFileOptions, bestOf?: BestOf): void {
             ...(bestOf && { reward: rewards[best], rewards }),
           };
           writeSync(fd, `${JSON.stringify(record)}\n`);
-          fsyncSync(fd);
+          syncFd(fd);
           written++;
           bar.tick(1, { "tok/s": Math.round(tokens / ((performance.now() - t0) / 1000)) });
         }

@@ -92,13 +92,22 @@ function writeAll(fd: number, chunk: Uint8Array): void {
   while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
 }
 
+/** fsync, where the file can be synced: a terminal, pipe or /dev/null answers EINVAL, which means nothing to do. */
+export function syncFd(fd: number): void {
+  try {
+    fsyncSync(fd);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EINVAL") throw e;
+  }
+}
+
 /** Appends data to path (created if missing) and fsyncs it; returns the number of bytes written. */
 export function appendDurable(path: string, data: string | Uint8Array): number {
   const bytes = typeof data === "string" ? Buffer.from(data) : data;
   const fd = openSync(path, "a");
   try {
     writeAll(fd, bytes);
-    fsyncSync(fd);
+    syncFd(fd);
   } finally {
     closeSync(fd);
   }

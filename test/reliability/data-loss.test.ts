@@ -179,6 +179,12 @@ describe("the atomic writers never rename over what is not a regular file (item 
     }
     assert.equal(score(nul).status, 0);
     assert.ok(statSync(nul).isCharacterDevice(), "the device node was replaced by a file");
+    // generate writes through too, with no OUT.args.json beside a device (nothing there to resume).
+    const prompts = join(dir, "p.jsonl");
+    writeFileSync(prompts, '{"messages":[{"role":"user","content":"hi"}]}\n');
+    const g = sso("generate", "--model", model, "--data", prompts, "--out", nul, "--max-new-tokens", "2");
+    assert.equal(g.status, 0, g.stderr);
+    assert.ok(statSync(nul).isCharacterDevice() && !existsSync(`${nul}.args.json`));
     assertOneLineError(score(full), new RegExp(`${full}: cannot write \\(ENOSPC\\)`));
     assert.ok(statSync(full).isCharacterDevice(), "the device node was replaced by a file");
   });

@@ -137,6 +137,8 @@ describe("JSONL inputs: strict UTF-8, a BOM accepted, unknown keys and roles nam
     const wizard = `${JSON.stringify({ messages: [{ role: "wizard", content: "hi" }] })}\n`;
     const g = file("wizard.jsonl", wizard);
     assertOneLineError(generate(g, join(tempDir(), "o.jsonl")), new RegExp(`${g}:1: messages\\.0\\.role: .*wizard`));
+    const k = file("typo-score.jsonl", scoreLine("hi").replace("}\n", ',"tempreature":1}\n'));
+    assertOneLineError(score(k), `${k}:1: tempreature: unknown key`);
     const s = file("wizard-score.jsonl", scoreLine("hi").replace('"user"', '"wizard"'));
     assertOneLineError(score(s), new RegExp(`${s}:1: messages\\.0\\.role: .*wizard`));
   });
