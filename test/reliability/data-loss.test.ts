@@ -218,12 +218,26 @@ describe("an output is never one of the inputs (item 3)", () => {
     }
   });
 
-  it("generate, rm score and rm filter with --out = --data are refused before any work", () => {
+  it("generate, rm score, rm filter, rm eval, synth and eval with --out = an input are refused before any work", () => {
     const f = join(tempDir(), "f.jsonl");
     const text = '{"messages":[{"role":"user","content":"hi"}]}\n';
     writeFileSync(f, text);
-    for (const cmd of [["generate"], ["rm", "score"], ["rm", "filter"]]) {
-      assertOneLineError(sso(...cmd, "--model", model, "--data", f, "--out", f), "is the input --data", cmd.join(" "));
+    const cases: [string[], string][] = [
+      ...[["generate"], ["rm", "score"], ["rm", "filter"], ["rm", "eval"]].map((cmd): [string[], string] => [
+        [...cmd, "--model", model, "--data", f, "--out", f],
+        "--data",
+      ]),
+      [["synth", "--model", model, "--prompts", f, "--out", f], "--prompts"],
+      [["eval", "--model", model, "--data", f, "--out", f], "--data"],
+      [["eval", "math", "--data", f, "--format", "gsm8k", "--model", model, "--out", f], "--data"],
+      [
+        ["eval", "pairwise", "--model", model, "--baseline", f, "--judge", "world", "--out", join(model, "r.json")],
+        "--model",
+      ],
+    ];
+    for (const [args, flag] of cases) {
+      const r = sso(...args);
+      assertOneLineError(r, flag === "--model" ? "lies inside the input --model" : `is the input ${flag}`, args[0]);
       assert.equal(readFileSync(f, "utf8"), text);
     }
   });
