@@ -38,7 +38,7 @@ export type SsoConfig = z.infer<typeof SsoConfig>;
 
 /** The config file as written (defaults filled in), or the defaults when there is none. */
 export function loadConfig(file: string | undefined): SsoConfig {
-  return file === undefined ? SsoConfig.parse({}) : readStructuredFile(file, SsoConfig);
+  return file === undefined ? SsoConfig.parse({}) : readStructuredFile(file, SsoConfig, "config");
 }
 
 /** The config file ready for the library: defaults filled in and file paths in it made relative to the file. */

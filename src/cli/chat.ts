@@ -1,6 +1,7 @@
 // `sso chat --model DIR`: a small interactive loop for trying a model — each line typed is a user turn, the
 // model's reply is generated with the folder's chat template and printed. `/reset` clears the conversation,
-// `/exit` (or end of input) quits. Not a chat product: no streaming, no history file.
+// `/exit` (or end of input) quits. A message that would make the conversation longer than the model's context is
+// not sent (one line on stderr) and the session goes on. Not a chat product: no streaming, no history file.
 import { createInterface } from "node:readline";
 import { getBackend } from "../backends/index.js";
 import { decodeWeights } from "../model/decode-weights.js";
@@ -24,7 +25,8 @@ export interface ChatOptions {
 
 export async function runChat(opts: ChatOptions): Promise<void> {
   const tok = Tokenizer.fromDir(opts.model);
-  checkTokenizerFitsModel(tok, readConfig(opts.model).vocabSize);
+  const { vocabSize, maxPositionEmbeddings: maxPositions } = readConfig(opts.model);
+  checkTokenizerFitsModel(tok, vocabSize);
   const model = loadModel(opts.model, getBackend(opts.backend), { adapter: opts.adapter, keep16: true });
   const weights = decodeWeights(model); // once: the model does not change between turns
   const eosIds = tok.stopIds;
@@ -47,11 +49,22 @@ export async function runChat(opts: ChatOptions): Promise<void> {
       }
       messages.push({ role: "user", content: line });
       const promptIds = tok.encode(tok.applyChatTemplate(messages, { addGenerationPrompt: true }));
+      // A conversation that no longer fits the context is not sent: the message is dropped and the session goes on.
+      // One that fits gets at most the context's remaining tokens for its reply.
+      const room = maxPositions - promptIds.length;
+      if (room < 1) {
+        messages.pop();
+        console.error(
+          `sso: message not sent: the conversation would be ${promptIds.length} tokens, more than the model's context (max_position_embeddings ${maxPositions}); send a shorter one, or /reset`,
+        );
+        prompt();
+        continue;
+      }
       const params = {
         temperature: opts.temperature,
         topP: opts.topP,
         topK: opts.topK,
-        maxNewTokens: opts.maxNewTokens,
+        maxNewTokens: Math.min(opts.maxNewTokens, room),
         stop: [],
       };
       const [reply] = generate(model, [{ promptIds, params, seed: opts.seed + turn++ }], {

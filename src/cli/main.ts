@@ -4,6 +4,7 @@ import { join } from "node:path";
 // The `sso` command line: parses flags with commander and hands each command to a library function, loaded
 // lazily so that `sso --help` stays fast. Errors are printed once, as one line, with a non-zero exit.
 import { Command } from "commander";
+import { checkOutputsNotInputs } from "../util/output-path.js";
 import { packageRoot } from "../util/package-root.js";
 import { redactText } from "../util/redact.js";
 import { addEvalCommands } from "./eval-commands.js";
@@ -21,7 +22,10 @@ const program = new Command()
   .enablePositionalOptions()
   // Every error is one line on stderr ("sso: …") with a non-zero exit, commander's own (a bad flag value, an
   // unknown option) included; `sso COMMAND --help` shows the usage.
-  .configureOutput({ outputError: (str, write) => write(`sso: ${oneLineError(str)}\n`) });
+  .configureOutput({ outputError: (str, write) => write(`sso: ${oneLineError(str)}\n`) })
+  // No command writes over what it reads: an output flag's path that is an input's file or lies inside an input
+  // folder is refused before any work (src/util/output-path.ts).
+  .hook("preAction", (_, command) => checkOutputsNotInputs(command.opts()));
 
 /** Commander's error text as one line, without the "option … argument … is invalid." preamble our parsers repeat. */
 function oneLineError(text: string): string {
@@ -54,7 +58,11 @@ program
   .command("init-model")
   .description("write a freshly initialised model folder for a Hugging Face config.json")
   .requiredOption("--config <file>", "config.json of a llama, mistral or qwen2 model")
-  .requiredOption("--out <dir>", "model folder to write (replaced atomically)")
+  .requiredOption(
+    "--out <dir>",
+    "model folder to write (replaced atomically; an existing folder only if it holds nothing but a model folder's files)",
+  )
+  .option("--force", "replace an existing --out folder whatever it holds", false)
   .option("--seed <n>", "random seed", flag("--seed", Seed), 0)
   .option("--dtype <f32|bf16>", "weight dtype on disk", dtype, "F32" as const)
   .option("--tokenizer-from <dir>", "copy tokenizer and generation files from this folder")
@@ -292,7 +300,11 @@ program
   .description("fold a PEFT LoRA adapter into its base model and write a full Hugging Face folder")
   .requiredOption("--model <dir>", "the base model folder (its tokenizer files are carried over)")
   .requiredOption("--adapter <dir>", "PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors)")
-  .requiredOption("--out <dir>", "model folder to write (replaced atomically)")
+  .requiredOption(
+    "--out <dir>",
+    "model folder to write (replaced atomically; an existing folder only if it holds nothing but a model folder's files)",
+  )
+  .option("--force", "replace an existing --out folder whatever it holds", false)
   .option("--dtype <f32|bf16>", "weight dtype on disk", dtype, "F32" as const)
   .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
   .action(async (opts) => (await import("./merge.js")).runMerge(opts));

@@ -8,6 +8,8 @@ import { runRmTrain } from "../rm/run-train.js";
 import { type RewardScoreOptions, scoreRewardFile } from "../rm/score.js";
 import { RmTrainConfig } from "../rm/train.js";
 import { validate } from "../sso/file.js";
+import { checkRunFolder } from "../util/output-path.js";
+import { TRAIN_OUTPUTS } from "./train.js";
 
 export interface RmTrainCliOptions {
   model: string;
@@ -27,6 +29,13 @@ export interface RmTrainCliOptions {
 }
 
 export function runRmTrainCli(o: RmTrainCliOptions): void {
+  const specs = o.data.map(parseDataSpec);
+  checkRunFolder(
+    "--out",
+    o.out,
+    [{ flag: "--model", path: o.model }, ...specs.map((d) => ({ flag: "--data", path: d.path }))],
+    TRAIN_OUTPUTS.slice(0, 1),
+  );
   const config = validate(
     {
       ...(o.lr !== undefined && { lr: o.lr }),
@@ -42,7 +51,7 @@ export function runRmTrainCli(o: RmTrainCliOptions): void {
   );
   runRmTrain({
     model: o.model,
-    data: o.data.map(parseDataSpec),
+    data: specs,
     out: o.out,
     config,
     backend: o.backend,

@@ -2,10 +2,19 @@
 // library's runTrain (src/sso/run-train.ts). OUT/model is the trained model folder, OUT/metrics.jsonl one line per
 // step, OUT/checkpoint the latest checkpoint; `--resume` continues from it exactly.
 import { loadConfig } from "../config.js";
+import { isModelFolderEntry } from "../model/folder.js";
+import { isAdapterFolderEntry } from "../model/peft.js";
 import { validate } from "../sso/file.js";
 import type { MemoryOptions } from "../sso/memory-check.js";
 import { runTrain } from "../sso/run-train.js";
 import { TrainConfig } from "../sso/train-config.js";
+import { checkRunFolder } from "../util/output-path.js";
+
+/** The parts of a train run folder replaced as a whole at the end of a run (a rerun replaces its own). */
+export const TRAIN_OUTPUTS = [
+  { name: "model", owned: isModelFolderEntry, what: "model folder" },
+  { name: "adapter", owned: isAdapterFolderEntry, what: "PEFT adapter folder" },
+];
 
 export interface TrainCliOptions {
   model: string;
@@ -56,6 +65,15 @@ export function withTrainerFlags(train: Record<string, unknown> & { torch?: obje
 
 export function trainCommand(opts: TrainCliOptions): void {
   const file = loadConfig(opts.config);
+  checkRunFolder(
+    "--out",
+    opts.out,
+    [
+      { flag: "--model", path: opts.model },
+      { flag: "--data", path: opts.data },
+    ],
+    TRAIN_OUTPUTS,
+  );
   const config = validate(
     {
       ...withTrainerFlags(file.train, opts),

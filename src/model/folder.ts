@@ -8,6 +8,7 @@ import type { Backend } from "../backends/backend.js";
 import { type Half, isHalf, type Weight, widenWeight } from "../tensor/dtype.js";
 import { cleanAtomicLeftovers, writeDirAtomic, writeFileAtomic } from "../util/atomic.js";
 import { readJson } from "../util/files.js";
+import { checkReplaceable } from "../util/output-path.js";
 import { type ModelConfig, parseConfig } from "./config.js";
 import { attachLora } from "./lora.js";
 import { Model } from "./model.js";
@@ -26,6 +27,13 @@ export const CARRIED_FILES = [
   "tokenizer.model",
   "added_tokens.json",
 ];
+
+/** Whether an entry of a model folder is one saveModel writes there (config, weights, carried files): a folder of
+ *  only these is one this tool may replace without --force (src/util/output-path.ts). */
+export const isModelFolderEntry = (name: string): boolean =>
+  name === "config.json" ||
+  /^model(-\d{5}-of-\d{5})?\.safetensors(\.index\.json)?$/.test(name) ||
+  CARRIED_FILES.includes(name);
 
 /** Hugging Face's default shard size for save_pretrained. */
 const MAX_SHARD_BYTES = 5 * 1024 ** 3;
@@ -80,6 +88,8 @@ export interface SaveOptions {
   dtype: "F32" | "BF16";
   /** A folder whose tokenizer/generation files are copied into the saved one (usually the folder loaded from). */
   carryFrom?: string;
+  /** Replace an existing folder at dir even when it holds files a model folder does not (--force). */
+  force?: boolean;
 }
 
 /** The config.json a saved folder holds: the one read, with torch_dtype saying the weights' dtype. */
@@ -87,10 +97,14 @@ export function savedConfigText(config: ModelConfig, dtype: SaveOptions["dtype"]
   return `${JSON.stringify({ ...config.raw, torch_dtype: dtype === "BF16" ? "bfloat16" : "float32" }, null, 2)}\n`;
 }
 
-/** Saves the model as a Hugging Face folder, replacing dir atomically (and removing what a killed earlier save left). */
+/**
+ * Saves the model as a Hugging Face folder, replacing dir atomically (and removing what a killed earlier save left).
+ * An existing dir that holds other files than a model folder's is refused unless opts.force.
+ */
 export function saveModel(model: Model, dir: string, opts: SaveOptions): void {
   if (model.lora)
     throw new Error(`${dir}: the model has a LoRA adapter; merge it (mergeLora) or save the adapter (writeAdapter)`);
+  checkReplaceable(dir, dir, { owned: isModelFolderEntry, force: opts.force, what: "model folder" });
   cleanAtomicLeftovers(dir);
   const tensors = paramSpecs(model.config).map((s) => ({
     name: s.name,

@@ -22,9 +22,15 @@ export interface MergeRun {
   out: string;
   dtype: "F32" | "BF16";
   backend: string;
+  /** Replace an existing --out whatever it holds (else only a model folder is replaced). */
+  force?: boolean;
 }
 
 /** Writes model + adapter as one Hugging Face folder. */
 export function mergeAdapter(run: MergeRun): void {
-  saveModel(loadMerged(run.model, run.adapter, run.backend), run.out, { dtype: run.dtype, carryFrom: run.model });
+  saveModel(loadMerged(run.model, run.adapter, run.backend), run.out, {
+    dtype: run.dtype,
+    carryFrom: run.model,
+    force: run.force,
+  });
 }

@@ -19,6 +19,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanAtomicLeftovers, writeDirAtomic, writeFileAtomic } from "../util/atomic.js";
 import { readJson } from "../util/files.js";
+import { checkReplaceable } from "../util/output-path.js";
 import type { ModelConfig } from "./config.js";
 import {
   checkLoraTensors,
@@ -36,6 +37,8 @@ import { readSafetensors, writeSafetensors } from "./safetensors.js";
 
 export const ADAPTER_CONFIG = "adapter_config.json";
 export const ADAPTER_WEIGHTS = "adapter_model.safetensors";
+/** Whether an entry of an adapter folder is one writeAdapter writes there. */
+export const isAdapterFolderEntry = (name: string): boolean => name === ADAPTER_CONFIG || name === ADAPTER_WEIGHTS;
 /** PeftModel → LoraModel → the transformers model: the prefix of every key in adapter_model.safetensors. */
 export const PEFT_PREFIX = "base_model.model.";
 
@@ -82,6 +85,8 @@ export function writeAdapter(dir: string, model: Model, opts: { baseModel: strin
     shape: shapeOf(model.config, lora.settings.r, name),
     data,
   }));
+  // An existing folder is replaced only when it is an adapter folder (its two files and nothing else).
+  checkReplaceable(dir, dir, { owned: isAdapterFolderEntry, what: "PEFT adapter folder" });
   cleanAtomicLeftovers(dir);
   writeDirAtomic(dir, (tmp) => {
     writeFileAtomic(

@@ -29,7 +29,12 @@ const ScoreLine = z.unknown().transform((v, ctx): z.infer<typeof ChatLine> | z.i
   }
   const r = ("prompt_ids" in v ? IdsLine : ChatLine).safeParse(v);
   if (r.success) return r.data;
-  for (const issue of r.error.issues) ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
+  for (const issue of r.error.issues)
+    ctx.addIssue(
+      issue.code === "unrecognized_keys" // named as the strict config parser names it: "KEY: unknown key"
+        ? { code: "custom", message: "unknown key", path: [...issue.path, issue.keys[0]] }
+        : { code: "custom", message: issue.message, path: issue.path },
+    );
   return z.NEVER;
 });
 
@@ -47,15 +52,15 @@ export interface ScoreFileOptions {
 export function scoreFile(opts: ScoreFileOptions): void {
   const lines = readJsonl(opts.data, ScoreLine);
   checkOutputFile("--out", opts.out);
-  // The tokenizer is needed (and checked against the model) only when some line gives chat messages.
-  // A missing tokenizer is reported at the first line that needs it.
+  // The tokenizer is needed (and checked against the model) only when some line gives chat messages. Its errors
+  // name the tokenizer's file (the line that needs it is named after, not blamed).
   let tokenizer: Tokenizer | undefined;
   const firstChat = lines.find(({ value }) => !("prompt_ids" in value));
   if (firstChat) {
     try {
       tokenizer = Tokenizer.fromDir(opts.model);
     } catch (e) {
-      throw new Error(`${opts.data}:${firstChat.line}: ${(e as Error).message}`);
+      throw new Error(`${(e as Error).message} (needed for the chat messages of ${opts.data}:${firstChat.line})`);
     }
     checkTokenizerFitsModel(tokenizer, readConfig(opts.model).vocabSize);
   }
@@ -73,6 +78,11 @@ export function scoreFile(opts: ScoreFileOptions): void {
     if (bad !== undefined)
       throw new Error(
         `${opts.data}:${lines[i].line}: token id ${bad} is outside the vocabulary [0, ${model.config.vocabSize})`,
+      );
+    const n = it.promptIds.length + it.responseIds.length;
+    if (n > model.config.maxPositionEmbeddings)
+      throw new Error(
+        `${opts.data}:${lines[i].line}: ${n} tokens exceed max_position_embeddings ${model.config.maxPositionEmbeddings}`,
       );
   }
   const bar = progress("score", items.length, "lines");

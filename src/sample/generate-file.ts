@@ -6,8 +6,10 @@
 // index unless the line sets one), so a resumed run writes exactly what an uninterrupted one would — provided it
 // runs with the same arguments: OUT.args.json (written atomically before the first line) records everything the
 // lines depend on, and a rerun with another model, input, seed or sampling setting is refused rather than mixed in.
+// A line too long for the model's context (prompt + max_new_tokens) is skipped and counted as too_long, as synth
+// does, and named FILE:LINE on stderr; the output's "line" keys show the gap.
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, statSync, truncateSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, statSync, truncateSync, writeSync } from "node:fs";
 import { z } from "zod";
 import { getBackend } from "../backends/index.js";
 import { loadModel, readConfig } from "../model/folder.js";
@@ -17,14 +19,15 @@ import { policyHash } from "../sso/record.js";
 import { mixSeed } from "../tensor/rng.js";
 import { ChatMessageSchema } from "../tokenizer/chat-line.js";
 import { type ChatMessage, checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
-import { writeFileAtomic } from "../util/atomic.js";
+import { outputTarget, syncFd, writeFileAtomic } from "../util/atomic.js";
 import { readJsonl } from "../util/jsonl.js";
 import { checkOutputFile } from "../util/output-path.js";
 import { progress } from "../util/progress.js";
 import { type GenerationRequest, type GenerationResult, generate } from "./generate.js";
 import { MaxNewTokens, type SamplingParams, Seed, Temperature, TopK, TopP } from "./sampling.js";
 
-const GenerateLine = z.object({
+// Strict: a misspelt override ("tempreature") is an error naming the key, as in the config file and `sso serve`.
+const GenerateLine = z.strictObject({
   id: z.union([z.string(), z.number()]).optional(),
   messages: z.array(ChatMessageSchema).min(1),
   temperature: Temperature.optional(),
@@ -134,16 +137,18 @@ export function generateFile(opts: GenerateFileOptions, bestOf?: BestOf): void {
   const lines = readJsonl(opts.data, GenerateLine);
   checkOutputFile("--out", opts.out, { append: true });
   const tok = Tokenizer.fromDir(opts.model);
-  checkTokenizerFitsModel(tok, readConfig(opts.model).vocabSize);
+  const { maxPositionEmbeddings: maxPositions, vocabSize } = readConfig(opts.model);
+  checkTokenizerFitsModel(tok, vocabSize);
   const N = bestOf?.n ?? 1,
     fingerprint = { ...argsFingerprint(opts), ...(bestOf && { best_of: N, ...bestOf.fingerprint }) };
-  checkOutputArgs(opts.out, fingerprint);
-  const done = resumeOutput(opts.out);
-  if (done > lines.length) throw new Error(`${opts.out}: has ${done} lines but ${opts.data} only ${lines.length}`);
-  const model = loadModel(opts.model, getBackend(opts.backend), { adapter: opts.adapter, keep16: true });
-  const eosIds = tok.stopIds;
-  const todo = lines.slice(done);
-  const perLine: GenerationRequest[] = todo.map(({ line, value }, i) => {
+  // A device or FIFO (/dev/null, /dev/stdout) is written through: nothing to resume, no OUT.args.json beside it.
+  const resumable = outputTarget(opts.out).kind === "replace";
+  if (resumable) checkOutputArgs(opts.out, fingerprint);
+  // Every line's request (the seed: the run's mixed with the line's index, unless the line sets one). A line whose
+  // prompt + max_new_tokens exceeds the context is skipped and counted, as synth counts too_long prompts: the rest
+  // of the run goes on, and which lines are skipped depends only on what OUT.args.json records, so a resumed run
+  // skips the same ones.
+  const all = lines.map(({ line, value }, k) => {
     const params: SamplingParams = {
       temperature: value.temperature ?? opts.temperature,
       topP: value.top_p ?? opts.topP,
@@ -152,23 +157,37 @@ export function generateFile(opts: GenerateFileOptions, bestOf?: BestOf): void {
       stop: value.stop ?? opts.stop,
     };
     try {
-      return {
-        promptIds: tok.encode(tok.applyChatTemplate(value.messages, { addGenerationPrompt: true })),
-        params,
-        seed: value.seed ?? mixSeed(opts.seed, done + i),
-      };
+      const promptIds = tok.encode(tok.applyChatTemplate(value.messages, { addGenerationPrompt: true }));
+      return { line, value, request: { promptIds, params, seed: value.seed ?? mixSeed(opts.seed, k) } };
     } catch (e) {
       throw new Error(`${opts.data}:${line}: ${(e as Error).message}`);
     }
   });
+  const fits = (r: GenerationRequest): boolean => r.promptIds.length + r.params.maxNewTokens <= maxPositions;
+  const eligible = all.filter((x) => fits(x.request)),
+    tooLong = all.filter((x) => !fits(x.request));
+  const done = resumable ? resumeOutput(opts.out) : 0;
+  if (done > eligible.length)
+    throw new Error(`${opts.out}: has ${done} lines but ${opts.data} only ${eligible.length} to generate`);
+  const model = loadModel(opts.model, getBackend(opts.backend), { adapter: opts.adapter, keep16: true });
+  const eosIds = tok.stopIds;
+  const todo = eligible.slice(done);
+  const perLine: GenerationRequest[] = todo.map((x) => x.request);
   const requests =
     N === 1
       ? perLine
       : perLine.flatMap((r) => Array.from({ length: N }, (_, k) => ({ ...r, seed: mixSeed(r.seed, k) })));
+  if (tooLong.length > 0)
+    console.error(
+      `skipping ${tooLong.length} too_long line${tooLong.length === 1 ? "" : "s"} (prompt + max_new_tokens > max_position_embeddings ${maxPositions}): ${tooLong
+        .slice(0, 5)
+        .map((x) => `${opts.data}:${x.line}`)
+        .join(", ")}${tooLong.length > 5 ? ", …" : ""}`,
+    );
   if (done > 0) console.error(`resuming: ${done} of ${lines.length} lines already in ${opts.out}`);
 
   // Recorded before the first line (every input is valid by now), so any line in OUT has its arguments on disk.
-  if (done === 0) writeFileAtomic(argsPath(opts.out), `${JSON.stringify(fingerprint, null, 2)}\n`);
+  if (done === 0 && resumable) writeFileAtomic(argsPath(opts.out), `${JSON.stringify(fingerprint, null, 2)}\n`);
   const fd = openSync(opts.out, "a");
   const pending = new Map<number, GenerationResult>();
   let written = 0,
@@ -207,7 +226,7 @@ export function generateFile(opts: GenerateFileOptions, bestOf?: BestOf): void {
             ...(bestOf && { reward: rewards[best], rewards }),
           };
           writeSync(fd, `${JSON.stringify(record)}\n`);
-          fsyncSync(fd);
+          syncFd(fd);
           written++;
           bar.tick(1, { "tok/s": Math.round(tokens / ((performance.now() - t0) / 1000)) });
         }
@@ -218,6 +237,6 @@ export function generateFile(opts: GenerateFileOptions, bestOf?: BestOf): void {
     closeSync(fd);
   }
   console.error(
-    `generated ${written} lines, ${tokens} tokens in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${opts.out}`,
+    `generated ${written} lines, ${tokens} tokens in ${((performance.now() - t0) / 1000).toFixed(1)} s${tooLong.length ? ` (${tooLong.length} too_long skipped)` : ""} → ${opts.out}`,
   );
 }

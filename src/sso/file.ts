@@ -13,8 +13,8 @@ export function validate<S extends z.ZodType>(value: unknown, schema: S, source:
   return r.data;
 }
 
-/** Reads, parses (JSON or YAML by extension) and validates a file. */
-export function readStructuredFile<S extends z.ZodType>(path: string, schema: S): z.infer<S> {
+/** Reads, parses (JSON or YAML by extension) and validates a file; `what` names it in "FILE: empty WHAT". */
+export function readStructuredFile<S extends z.ZodType>(path: string, schema: S, what = "file"): z.infer<S> {
   const text = readText(path);
   let value: unknown;
   const yaml = /\.ya?ml$/i.test(path);
@@ -23,5 +23,7 @@ export function readStructuredFile<S extends z.ZodType>(path: string, schema: S)
   } catch (e) {
     throw new Error(`${path}: invalid ${yaml ? "YAML" : "JSON"} (${firstLine(e)})`);
   }
+  // An empty YAML document (nothing, or only comments) parses to null: say so rather than "expected object".
+  if (yaml && (value === null || value === undefined)) throw new Error(`${path}: empty ${what}`);
   return validate(value, schema, path);
 }

@@ -38,7 +38,8 @@ export function runTrain(run: TrainRun): StepMetrics[] {
     lora = run.config.lora !== undefined;
   if (torch && lora) throw new Error("train.lora: the torch trainer does not train LoRA adapters; use trainer: ts"); // for library callers
   if (torch) checkTorch(run.config.torch);
-  const records = readJsonl(run.data, SsoRecord).map((l) => l.value);
+  const lines = readJsonl(run.data, SsoRecord),
+    records = lines.map((l) => l.value);
   if (records.length === 0) throw new Error(`${run.data}: no records to train on`);
   const ckpt = join(run.out, "checkpoint");
   // readCheckpointState first puts back a checkpoint that a kill during the swap left aside.
@@ -53,12 +54,25 @@ export function runTrain(run: TrainRun): StepMetrics[] {
   checkTokenizerFitsModel(tok, config.vocabSize);
   if (!torch) {
     const pairs = pairsNeeded(objectiveConfig(run.config.objective));
-    const sizes = records.map((r) =>
-      recordSequences(tok, r, pairs).reduce(
-        (a, s) => ({ tokens: a.tokens + s.ids.length, rows: a.rows + s.ids.length - s.scoreFrom }),
-        { tokens: 0, rows: 0 },
-      ),
-    );
+    // Each record's sequences, checked here so that a bad record is named by its line, not by its place in a batch.
+    const sizes = lines.map(({ line, value: r }) => {
+      const where = `${run.data}:${line} (record id ${JSON.stringify(r.id)})`;
+      let seqs: ReturnType<typeof recordSequences>;
+      try {
+        seqs = recordSequences(tok, r, pairs);
+      } catch (e) {
+        throw new Error(`${where}: ${(e as Error).message.replace(/^record id [^:]*: /, "")}`);
+      }
+      const long = seqs.find((s) => s.ids.length > config.maxPositionEmbeddings);
+      if (long)
+        throw new Error(
+          `${where}: ${long.ids.length} tokens exceed max_position_embeddings ${config.maxPositionEmbeddings}`,
+        );
+      return seqs.reduce((a, s) => ({ tokens: a.tokens + s.ids.length, rows: a.rows + s.ids.length - s.scoreFrom }), {
+        tokens: 0,
+        rows: 0,
+      });
+    });
     checkTrainMemory("train", config, run.config, sizes, run.memory, half);
   }
   const t0 = performance.now(),

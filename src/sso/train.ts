@@ -36,7 +36,7 @@ export function recordSequences(tok: Tokenizer, r: SsoRecord, pairs: readonly Pa
     const { promptIds, responseIds } = tok.encodeChat(messages, r[response][0].content);
     if (responseIds.length !== r[countColumn(response)]) {
       throw new Error(
-        `record ${r.id}: ${pairLabel(p)} tokenises to ${responseIds.length} response tokens, the record says ${r[countColumn(response)]} (different tokenizer?)`,
+        `record id ${JSON.stringify(r.id)}: ${pairLabel(p)} tokenises to ${responseIds.length} response tokens, the record says ${r[countColumn(response)]} (different tokenizer?)`,
       );
     }
     return { ids: [...promptIds, ...responseIds], scoreFrom: promptIds.length, ref: r[ref] };

@@ -1,11 +1,22 @@
 // The chat part of a user's JSONL line, one schema for every command that reads conversations (synth's prompts,
-// eval's data, score's and generate's inputs): a message is {role, content}; a line gives either "prompt" (one
+// eval's data, score's and generate's inputs): a message is {role, content}, the role one that `sso serve` also
+// accepts (an unknown role such as "wizard" is an error, not a turn the template renders oddly); a line gives either "prompt" (one
 // user turn) or "messages". What each command further requires (alternating turns, no system message, an answer)
 // stays with it.
 import { z } from "zod";
 import type { ChatMessage } from "./tokenizer.js";
 
-export const ChatMessageSchema = z.object({ role: z.string().min(1), content: z.string() });
+/** The roles a line's messages may have: those `sso serve` accepts (OpenAI's "developer" is a system message). */
+export const CHAT_ROLES = ["system", "user", "assistant", "developer"] as const;
+
+export const ChatMessageSchema = z
+  .object({
+    role: z.enum(CHAT_ROLES, {
+      error: (i) => `unknown role ${JSON.stringify(i.input)}; expected ${CHAT_ROLES.join(", ")}`,
+    }),
+    content: z.string(),
+  })
+  .transform((m) => ({ ...m, role: m.role === "developer" ? "system" : m.role }));
 
 /** The fields of a line that holds a conversation as "prompt" or as "messages". */
 export const PromptOrMessages = {

@@ -2,19 +2,86 @@
 // leaves a half-written file under the final name. Folders are assembled the same way (temp folder, rename).
 // Append-only logs use appendDurable: the bytes are on disk when it returns, and a reader that keeps only whole
 // lines (or a recorded byte length) never sees a torn record.
+// What is at the target decides how it is written (outputTarget), so a rename never replaces something that is
+// not a regular file:
+// - nothing, or a regular file: replaced atomically as above;
+// - a symlink: resolved (the whole chain, a dangling one to where it points) and its target written atomically, so
+//   the link stays and what it points to is updated — as a shell's `>` would, and never a stale target;
+// - a character device (/dev/null, a terminal, /dev/stdout) or a FIFO: written through (opened and written, no
+//   temp file, no rename; a FIFO waits for its reader as `echo > fifo` does);
+// - a folder, a socket or a block device: refused, one line naming the path.
 import {
   closeSync,
   existsSync,
   fsyncSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
+  readlinkSync,
+  realpathSync,
   renameSync,
   rmSync,
+  type Stats,
   statSync,
   writeSync,
 } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
+
+/** How an output path is written: replaced atomically at path, written through as it is, or refused (why). */
+export type OutputTarget =
+  | { kind: "replace"; path: string }
+  | { kind: "through"; path: string }
+  | { kind: "refuse"; reason: string };
+
+/** What a non-regular file is, in words. */
+export function describeTarget(st: Stats): string {
+  if (st.isDirectory()) return "a folder";
+  if (st.isSocket()) return "a socket";
+  if (st.isBlockDevice()) return "a block device";
+  if (st.isCharacterDevice()) return "a character device";
+  if (st.isFIFO()) return "a FIFO";
+  return "a file";
+}
+
+/** Where a symlink chain ends (at most 40 links, as the kernel allows); path itself when it is not a symlink. */
+function followLinks(path: string): string {
+  let p = resolve(path);
+  for (let i = 0; i < 40; i++) {
+    let st: Stats;
+    try {
+      st = lstatSync(p);
+    } catch {
+      return p; // missing: a dangling link's end, or nothing at all
+    }
+    if (!st.isSymbolicLink()) return p;
+    p = resolve(dirname(p), readlinkSync(p));
+  }
+  throw new Error(`${path}: too many levels of symbolic links`);
+}
+
+/** How writeFileAtomic writes path (see the header). */
+export function outputTarget(path: string): OutputTarget {
+  let st: Stats;
+  try {
+    st = statSync(path); // follows symlinks, also /dev/stdout's link to a pipe or terminal
+  } catch {
+    return { kind: "replace", path: followLinks(path) }; // nothing there (or a dangling link): create its end
+  }
+  if (st.isFile()) return { kind: "replace", path: realpathSync(path) };
+  if (st.isCharacterDevice() || st.isFIFO()) return { kind: "through", path };
+  return { kind: "refuse", reason: `is ${describeTarget(st)}; give a file name` };
+}
+
+/** Writes chunks to a device or FIFO as it is (no temp file, no rename). */
+function writeThrough(path: string, chunks: readonly Uint8Array[]): void {
+  const fd = openSync(path, "w");
+  try {
+    for (const chunk of chunks) writeAll(fd, chunk);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 function tempName(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
@@ -25,25 +92,51 @@ function writeAll(fd: number, chunk: Uint8Array): void {
   while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
 }
 
+/** fsync, where the file can be synced: a terminal, pipe or /dev/null answers EINVAL, which means nothing to do. */
+export function syncFd(fd: number): void {
+  try {
+    fsyncSync(fd);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EINVAL") throw e;
+  }
+}
+
 /** Appends data to path (created if missing) and fsyncs it; returns the number of bytes written. */
 export function appendDurable(path: string, data: string | Uint8Array): number {
   const bytes = typeof data === "string" ? Buffer.from(data) : data;
   const fd = openSync(path, "a");
   try {
     writeAll(fd, bytes);
-    fsyncSync(fd);
+    syncFd(fd);
   } finally {
     closeSync(fd);
   }
   return bytes.length;
 }
 
-/** Writes data (one buffer or several chunks, in order) to path atomically. */
+/**
+ * Writes data (one buffer or several chunks, in order) to path atomically — or, for a device or FIFO, through;
+ * a symlink's target is written (see the header). Errors name the path.
+ */
 export function writeFileAtomic(path: string, data: string | Uint8Array | readonly Uint8Array[]): void {
+  const chunks = typeof data === "string" ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : data;
+  const target = outputTarget(path);
+  if (target.kind === "refuse") throw new Error(`${path}: ${target.reason}`);
+  if (target.kind === "through") {
+    try {
+      writeThrough(target.path, chunks);
+    } catch (e) {
+      throw new Error(`${path}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    return;
+  }
+  replaceFile(target.path, chunks);
+}
+
+function replaceFile(path: string, chunks: readonly Uint8Array[]): void {
   const tmp = tempName(path);
   const fd = openSync(tmp, "w");
   try {
-    const chunks = typeof data === "string" ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : data;
     for (const chunk of chunks) writeAll(fd, chunk);
     fsyncSync(fd);
   } catch (e) {
@@ -59,7 +152,11 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | readon
  * Builds a folder atomically: fill(tmpDir) writes the contents into a fresh temporary sibling, which then
  * replaces dir (an existing dir is moved aside first and removed after the swap).
  */
-export function writeDirAtomic(dir: string, fill: (tmpDir: string) => void): void {
+export function writeDirAtomic(path: string, fill: (tmpDir: string) => void): void {
+  // A symlink to a folder is resolved (the folder it points to is replaced, the link kept); a file is never replaced.
+  const dir = existsSync(path) ? realpathSync(path) : followLinks(path);
+  if (existsSync(dir) && !statSync(dir).isDirectory())
+    throw new Error(`${path}: is ${describeTarget(statSync(dir))}, not a folder; it is not replaced`);
   const parent = dirname(dir);
   mkdirSync(parent, { recursive: true });
   const tmp = tempName(dir);

@@ -124,7 +124,8 @@ describe("sso score", () => {
       ['{"prompt_ids":[1],"response_ids":[2]}\n{not json\n', ":2: invalid JSON"],
       ['{"prompt_ids":[1],"response_ids":[2, 99]}\n', ":1: token id 99 is outside the vocabulary"],
       ['{"prompt_ids":[],"response_ids":[2]}\n', ":1:"],
-      ['{"messages":[{"role":"user","content":"hi"}],"response":"x"}\n', ":1:"], // this folder has no tokenizer
+      // This folder has no tokenizer: the error names tokenizer.json, and the line that needs it after.
+      ['{"messages":[{"role":"user","content":"hi"}],"response":"x"}\n', ":1)"],
     ];
     for (const [text, needle] of cases) {
       writeFileSync(join(work, "in.jsonl"), text);
