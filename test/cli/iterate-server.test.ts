@@ -1,0 +1,141 @@
+// `sso iterate --server sso`: the loop against a `sso serve` it starts, probes and stops itself (restart mode, full
+// fine-tuning) ends with the in-process loop's weights bit for bit; a server that never becomes ready or dies
+// during start-up is a one-line error with nothing left running; a `kill -9` of `sso iterate` mid-synthesis takes
+// the server down with it (checked by pid) and the rerun resumes to the same final weights.
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { getBackend } from "../../src/backends/index.js";
+import { loadModel } from "../../src/model/folder.js";
+import { type CliResult, makeTinyModel, runCliWith, spawnCli, tempDir } from "../helpers.js";
+
+/** A failed run whose error is one line (its last; the lines before it are progress) matching pattern. */
+export function assertErrorLine(r: CliResult, pattern: RegExp): void {
+  assert.ok(r.status !== 0 && r.status !== null, `expected a non-zero exit, got ${r.status ?? r.signal}: ${r.stderr}`);
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.filter((l) => l.startsWith("sso: ")).length, 1, r.stderr);
+  assert.match(lines[lines.length - 1], pattern);
+}
+
+/** Whether a process with this pid exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    assert.ok(Date.now() < deadline, what);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export const pidOf = (dir: string) => Number(readFileSync(join(dir, "server.pid"), "utf8"));
+
+describe("sso iterate --server sso (restart)", () => {
+  const work = tempDir("sso-iter-srv-");
+  const model = makeTinyModel(2);
+  writeFileSync(
+    join(work, "prompts.jsonl"),
+    Array.from({ length: 6 }, (_, i) => JSON.stringify({ prompt: `List ${i + 2} fruits.` })).join("\n"),
+  );
+  const cfg = join(work, "cfg.json");
+  writeFileSync(
+    cfg,
+    JSON.stringify({
+      synth: { batch: 3, selection: { maxNewTokens: 6 }, sampling: { maxNewTokens: 12 } },
+      train: { lr: 2e-3, batchSize: 3, saveEvery: 1 },
+      iterate: { iterations: 3 },
+    }),
+  );
+  const args = (out: string, ...extra: string[]) => [
+    "iterate",
+    "--model",
+    model,
+    "--prompts",
+    join(work, "prompts.jsonl"),
+    "--out",
+    out,
+    "--config",
+    cfg,
+    ...extra,
+  ];
+  const sso = (...a: string[]) => runCliWith({ timeout: 120_000 }, ...a);
+  const weights = (dir: string) => loadModel(dir, getBackend("ref")).params;
+  const final = (out: string) => join(out, "iter-3", "train", "model");
+
+  it("ends with the in-process loop's weights, bit for bit, and leaves no server behind", () => {
+    const local = sso(...args(join(work, "local")));
+    assert.equal(local.status, 0, local.stderr);
+    const out = join(work, "served");
+    const r = sso(...args(out, "--server", "sso"));
+    assert.equal(r.status, 0, r.stderr);
+    for (const k of [1, 2, 3]) {
+      const dir = join(out, `iter-${k}`);
+      assert.match(readFileSync(join(dir, "server.log"), "utf8"), /sso serve: sso-policy on http/);
+      assert.ok(!alive(pidOf(dir)), `iteration ${k}'s server still runs`);
+      // The same records, byte for byte, but for the policy folder's path (the run directories differ).
+      assert.equal(
+        readFileSync(join(dir, "data.jsonl"), "utf8").replaceAll(out, "RUN"),
+        readFileSync(join(work, "local", `iter-${k}`, "data.jsonl"), "utf8").replaceAll(join(work, "local"), "RUN"),
+      );
+    }
+    assert.match(r.stderr, /probe: the server holds .*iter-2\/train\/model/);
+    assert.deepEqual(weights(final(out)), weights(final(join(work, "local"))));
+  });
+
+  it("a server that never becomes ready: one-line error naming the log, nothing left running", () => {
+    const out = join(work, "never");
+    const r = sso(
+      ...args(
+        out,
+        "--server",
+        "sso",
+        "--server-command",
+        "echo starting; exec sleep 60",
+        "--server-ready-timeout",
+        "1",
+      ),
+    );
+    assertErrorLine(
+      r,
+      /^sso: iteration 1\/3 \(iterate\.server\): the server was not ready within 1 s \(GET \/health: .*\); .*server\.log: # .* \| starting$/,
+    );
+    assert.ok(!alive(pidOf(join(out, "iter-1"))), "the server still runs");
+    assert.ok(!existsSync(join(out, "iter-1", "data.jsonl")), "records were written");
+  });
+
+  it("a server that dies during start-up: one-line error with its last log lines", () => {
+    const out = join(work, "dies");
+    const r = sso(...args(out, "--server", "sso", "--server-command", "echo no GPU found >&2; sleep 0.2; exit 3"));
+    assertErrorLine(
+      r,
+      /^sso: iteration 1\/3 \(iterate\.server\): the server exited during start-up \(exit code 3\); .*server\.log: .*no GPU found$/,
+    );
+    assert.ok(!alive(pidOf(join(out, "iter-1"))));
+  });
+
+  it("kill -9 of sso iterate mid-synthesis takes the server down; the rerun resumes to the same weights", async () => {
+    const out = join(work, "killed");
+    const child = spawnCli(args(out, "--server", "sso"), { stdio: "ignore" });
+    const exited = new Promise((res) => child.on("exit", res));
+    const dir = join(out, "iter-2");
+    await until(() => existsSync(join(dir, "data.jsonl.progress.json")), 90_000, "iteration 2 never synthesised");
+    const pid = pidOf(dir);
+    assert.ok(alive(pid), "the server is not running mid-synthesis");
+    child.kill("SIGKILL");
+    await exited;
+    await until(() => !alive(pid), 10_000, `the server (pid ${pid}) outlived sso iterate`);
+    assert.ok(!existsSync(join(out, "summary.json")), "the run finished before it was killed");
+    const r = sso(...args(out, "--server", "sso"));
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /resuming/);
+    assert.deepEqual(weights(final(out)), weights(final(join(work, "local"))));
+  });
+});
