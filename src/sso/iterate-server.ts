@@ -96,12 +96,14 @@ export class PolicyServer {
       await updateWeightsFromDisk(this.root, st.writer, what);
       await checkModelPath(this.root, st.writer, what);
     } else if (c.swap === "lora" && st.adapter) {
-      name = `sso-iter-${st.k}`;
-      if (this.adapterName !== name) {
-        await loadLoraAdapter(this.root, this.engine, name, st.adapter, what, c.preset);
+      const adapter = `sso-iter-${st.k}`;
+      if (this.adapterName !== adapter) {
+        await loadLoraAdapter(this.root, this.engine, adapter, st.adapter, what, c.preset);
         if (this.adapterName) await unloadLoraAdapter(this.root, this.engine, this.adapterName, what);
-        this.adapterName = name;
+        this.adapterName = adapter;
       }
+      // vLLM and `sso serve` serve an adapter as a model of its own; SGLang names it per request (lora_path).
+      if (this.engine === "openai") name = adapter;
     }
     const remote: RemoteOptions = {
       engine: this.engine,
@@ -112,7 +114,7 @@ export class PolicyServer {
       timeoutSeconds: c.requestTimeout,
       // A managed server's port changes from start to start: the records' fingerprint names the server by preset.
       fingerprint: { engine: this.engine, managed: c.preset, api_model: name },
-      ...(this.engine === "sglang" && c.swap === "lora" && st.adapter && { loraPath: name }),
+      ...(this.engine === "sglang" && this.adapterName && st.adapter && { loraPath: this.adapterName }),
     };
     if (c.probe > 0) await this.probe(st, remote, what);
     return remote;

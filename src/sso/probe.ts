@@ -121,18 +121,15 @@ export function maxPerToken(a: readonly number[], b: readonly number[], n: reado
 }
 
 /**
- * Null when the server's sums match the probe within tolerance and are nearer to it than to the previous model's;
- * else the reason, for a one-line error.
+ * Null when the server's sums match the probe within tolerance; else the reason, for a one-line error (saying so
+ * when they are nearer to the previous model's: a server that kept its old weights).
  */
 export function probeVerdict(p: Probe, served: readonly number[], tolerance: number): string | null {
   const fmt = (v: readonly number[]) => `[${v.map((x) => x.toFixed(4)).join(", ")}]`;
   const off = maxPerToken(served, p.logps, p.n_tokens);
-  if (off > tolerance)
-    return `probe log-probs ${fmt(served)}, expected ${fmt(p.logps)} (max |Δ| per token ${off.toPrecision(3)} > tolerance ${tolerance})`;
-  if (p.previous) {
-    const prev = maxPerToken(served, p.previous, p.n_tokens);
-    if (prev < off)
-      return `probe log-probs ${fmt(served)} are those of the previous weights ${fmt(p.previous)} (|Δ| per token ${prev.toPrecision(3)}), not the expected ${fmt(p.logps)} (${off.toPrecision(3)})`;
-  }
-  return null;
+  if (off <= tolerance) return null;
+  const prev = p.previous && maxPerToken(served, p.previous, p.n_tokens);
+  if (prev !== undefined && prev < off)
+    return `probe log-probs ${fmt(served)} are those of the previous weights ${fmt(p.previous!)} (max |Δ| per token ${prev.toPrecision(3)}), not the expected ${fmt(p.logps)} (${off.toPrecision(3)} > tolerance ${tolerance})`;
+  return `probe log-probs ${fmt(served)}, expected ${fmt(p.logps)} (max |Δ| per token ${off.toPrecision(3)} > tolerance ${tolerance})`;
 }

@@ -8,35 +8,8 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { getBackend } from "../../src/backends/index.js";
 import { loadModel } from "../../src/model/folder.js";
-import { type CliResult, makeTinyModel, runCliWith, spawnCli, tempDir } from "../helpers.js";
-
-/** A failed run whose error is one line (its last; the lines before it are progress) matching pattern. */
-export function assertErrorLine(r: CliResult, pattern: RegExp): void {
-  assert.ok(r.status !== 0 && r.status !== null, `expected a non-zero exit, got ${r.status ?? r.signal}: ${r.stderr}`);
-  const lines = r.stderr.trim().split("\n");
-  assert.equal(lines.filter((l) => l.startsWith("sso: ")).length, 1, r.stderr);
-  assert.match(lines[lines.length - 1], pattern);
-}
-
-/** Whether a process with this pid exists. */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    assert.ok(Date.now() < deadline, what);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-export const pidOf = (dir: string) => Number(readFileSync(join(dir, "server.pid"), "utf8"));
+import { makeTinyModel, runCliWith, spawnCli, tempDir } from "../helpers.js";
+import { alive, assertErrorLine, pidOf, until } from "./server-helpers.js";
 
 describe("sso iterate --server sso (restart)", () => {
   const work = tempDir("sso-iter-srv-");
