@@ -73,6 +73,8 @@ function presetEnv(c: ServerConfig): Record<string, string> {
 export class PolicyServer {
   private server: ManagedServer | null = null;
   private root = "";
+  /** The model folder the server holds now (weights mode). */
+  private holds = "";
   /** The LoRA adapter name the server serves now (lora mode). */
   private adapterName: string | null = null;
   private readonly engine: "openai" | "sglang";
@@ -91,10 +93,13 @@ export class PolicyServer {
     if (c.swap === "restart" || !this.server?.running) {
       await this.stop();
       await this.start(st, c.swap === "lora" ? this.run.model : st.writer, what);
+      this.holds = st.writer;
     }
-    if (c.swap === "weights") {
+    if (c.swap === "weights" && this.holds !== st.writer) {
+      console.error(`— ${st.label}: reload the server's weights from ${st.writer}`);
       await updateWeightsFromDisk(this.root, st.writer, what);
       await checkModelPath(this.root, st.writer, what);
+      this.holds = st.writer;
     } else if (c.swap === "lora" && st.adapter) {
       const adapter = `sso-iter-${st.k}`;
       if (this.adapterName !== adapter) {
