@@ -237,7 +237,11 @@ program
     "seconds a server start may take (default 900)",
     flag("--server-ready-timeout", Seconds),
   )
-  .option("--server-env <KEY=VALUE>", "environment variable for the server (repeatable)", collect, [])
+  .option(
+    "--server-env <KEY=VALUE>",
+    "environment variable for the server (repeatable)",
+    (v: string, p: string[] = []) => [...p, v],
+  )
   .option("--server-keep", "keep the server up while training (it runs on other GPUs; default: stop it)")
   .option(
     "--swap <how>",

@@ -45,8 +45,9 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 const PRESET_COMMANDS = {
   sso: "{sso} serve --model {model} --host {host} --port {port} --served-model-name {name} --backend {backend}",
-  vllm: "vllm serve {model} --host {host} --port {port} --served-model-name {name}",
-  sglang: "python3 -m sglang.launch_server --model-path {model} --host {host} --port {port} --served-model-name {name}",
+  vllm: "vllm serve {model} --host {host} --port {port} --served-model-name {name} --seed 0 --generation-config vllm",
+  sglang:
+    "python3 -m sglang.launch_server --model-path {model} --host {host} --port {port} --served-model-name {name} --enable-deterministic-inference",
 } as const;
 const LORA_FLAGS = {
   sso: " --allow-runtime-updates",
