@@ -2,8 +2,8 @@
 // watchdog (supervisor.ts) in its own process group with its output in a log file; `ready` polls the health route
 // (connection refused, 503 and timeouts mean "not yet"; the process exiting means failed, with the log's last
 // lines in the one-line error); `stop` takes the whole group down (SIGTERM, grace, SIGKILL). No server outlives
-// this process: a normal exit or an error closes the watchdog's pipe, SIGINT/SIGTERM handlers stop every server
-// before exiting, and a SIGKILL of this process is noticed by the watchdog. Not here: what is served (which model,
+// this process: a normal exit, an error, a signal or a SIGKILL closes the watchdog's pipe, and while this process
+// waits for a server, SIGINT/SIGTERM handlers stop every server before exiting (stopServersOnSignals). Not here: what is served (which model,
 // swaps, the probe: src/sso/iterate-server.ts).
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -26,20 +26,23 @@ interface Exit {
 }
 
 const live = new Set<ManagedServer>();
-let handlersInstalled = false;
 
-/** SIGINT / SIGTERM: every managed server is stopped, then this process exits as the signal would have it. */
-function installHandlers(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
-  for (const [sig, code] of [
-    ["SIGINT", 130],
-    ["SIGTERM", 143],
-  ] as const) {
-    process.on(sig, () => {
-      console.error(`sso: ${sig}: stopping ${live.size} server(s)`);
-      Promise.allSettled([...live].map((s) => s.stop())).then(() => process.exit(code));
-    });
+const onSignal = (sig: "SIGINT" | "SIGTERM") => () => {
+  console.error(`sso: ${sig}: stopping ${live.size} server(s)`);
+  Promise.allSettled([...live].map((s) => s.stop())).then(() => process.exit(sig === "SIGINT" ? 130 : 143));
+};
+const handlers = { SIGINT: onSignal("SIGINT"), SIGTERM: onSignal("SIGTERM") };
+
+/**
+ * While on, SIGINT / SIGTERM stop every managed server and then exit (130 / 143). The caller turns it on only
+ * while it waits for asynchronous work: a handler cannot run while synchronous work (training in this process)
+ * blocks the event loop, and without one the signal ends the process at once — its servers then go down through
+ * their watchdogs.
+ */
+export function stopServersOnSignals(on: boolean): void {
+  for (const [sig, h] of Object.entries(handlers)) {
+    process.removeListener(sig, h);
+    if (on) process.on(sig, h);
   }
 }
 
@@ -90,7 +93,6 @@ export class ManagedServer {
 
   /** Starts the command under the watchdog; resolves once the server's pid is known. */
   static async start(opts: ManagedOptions): Promise<ManagedServer> {
-    installHandlers();
     const here = dirname(fileURLToPath(import.meta.url));
     const sup = spawn(
       process.execPath,

@@ -25,6 +25,7 @@ import type { SsoConfig } from "../config.js";
 import { evaluateIteration, type IterationEval, iterationEvalLine } from "../eval/iteration.js";
 import { keeps16, loadModel, readConfig } from "../model/folder.js";
 import { mergeAdapter } from "../model/merge.js";
+import { stopServersOnSignals } from "../remote/managed.js";
 import { Tokenizer } from "../tokenizer/tokenizer.js";
 import { readCheckpointState } from "../train/checkpoint.js";
 import { type MetricsLine, readMetrics } from "../train/metrics.js";
@@ -124,11 +125,14 @@ export function runIterate(given: IterateRun): IterateResult | Promise<IterateRe
       let r = g.next();
       while (!r.done) {
         let v: unknown;
+        stopServersOnSignals(true); // only while waiting: synchronous steps (training) block any handler
         try {
           v = await r.value;
         } catch (e) {
           r = g.throw(e);
           continue;
+        } finally {
+          stopServersOnSignals(false);
         }
         r = g.next(v);
       }

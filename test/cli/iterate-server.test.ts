@@ -1,7 +1,8 @@
 // `sso iterate --server sso`: the loop against a `sso serve` it starts, probes and stops itself (restart mode, full
 // fine-tuning) ends with the in-process loop's weights bit for bit; a server that never becomes ready or dies
-// during start-up is a one-line error with nothing left running; a `kill -9` of `sso iterate` mid-synthesis takes
-// the server down with it (checked by pid) and the rerun resumes to the same final weights.
+// during start-up is a one-line error with nothing left running; SIGTERM / SIGINT stop the server before exiting; a
+// `kill -9` of `sso iterate` mid-synthesis takes the server down with it (checked by pid) and the rerun resumes to
+// the same final weights.
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -92,6 +93,23 @@ describe("sso iterate --server sso (restart)", () => {
       /^sso: iteration 1\/3 \(iterate\.server\): the server exited during start-up \(exit code 3\); .*server\.log: .*no GPU found$/,
     );
     assert.ok(!alive(pidOf(join(out, "iter-1"))));
+  });
+
+  it("SIGTERM (or Ctrl-C's SIGINT) to sso iterate stops the server before it exits", async () => {
+    for (const sig of ["SIGTERM", "SIGINT"] as const) {
+      const out = join(work, `signal-${sig}`);
+      const child = spawnCli(args(out, "--server", "sso"), { stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      child.stderr!.on("data", (d) => (stderr += d));
+      const exited = new Promise<number | null>((res) => child.on("exit", (code) => res(code)));
+      const dir = join(out, "iter-1");
+      await until(() => existsSync(join(dir, "data.jsonl.progress.json")), 90_000, "iteration 1 never synthesised");
+      const pid = pidOf(dir);
+      child.kill(sig);
+      assert.equal(await exited, sig === "SIGTERM" ? 143 : 130, stderr);
+      assert.ok(!alive(pid), `${sig}: the server (pid ${pid}) outlived sso iterate`);
+      assert.match(stderr, new RegExp(`sso: ${sig}: stopping 1 server`));
+    }
   });
 
   it("kill -9 of sso iterate mid-synthesis takes the server down; the rerun resumes to the same weights", async () => {
