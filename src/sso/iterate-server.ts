@@ -229,9 +229,11 @@ export function loraChain(out: string, model: string, config: SsoConfig, k: numb
 /** What a server run needs, checked before anything is started or written. */
 export function checkServer(config: SsoConfig): void {
   const s = config.iterate.server!;
+  const vars = ["model", "adapter", "port", "name", "host", "backend", "sso", "max_lora_rank"];
+  launchCommand(s, Object.fromEntries(vars.map((v) => [v, v]))); // an unknown placeholder fails here
   if (s.swap !== "restart" && s.stopBeforeTrain)
     throw new Error(
-      `iterate.server.swap ${s.swap} keeps the server up while training: set iterate.server.stopBeforeTrain false`,
+      `iterate.server.swap ${s.swap} keeps the server up while training: set iterate.server.stopBeforeTrain false (--server-keep)`,
     );
   if (s.swap === "lora" && !config.train.lora)
     throw new Error("iterate.server.swap lora: needs train.lora (a LoRA run)");

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { getBackend } from "../../src/backends/index.js";
 import { loadModel } from "../../src/model/folder.js";
-import { makeTinyModel, runCliWith, spawnCli, tempDir } from "../helpers.js";
+import { assertOneLineError, makeTinyModel, runCliWith, spawnCli, tempDir } from "../helpers.js";
 import { alive, assertErrorLine, pidOf, until } from "./server-helpers.js";
 
 describe("sso iterate --server sso (restart)", () => {
@@ -62,6 +62,21 @@ describe("sso iterate --server sso (restart)", () => {
     }
     assert.match(r.stderr, /probe: the server holds .*iter-2\/train\/model/);
     assert.deepEqual(weights(final(out)), weights(final(join(work, "local"))));
+  });
+
+  it("server settings that cannot work are one-line errors before anything is written", () => {
+    const out = join(work, "refused");
+    for (const [extra, msg] of [
+      [["--swap", "lora", "--server-keep"], /^sso: iterate\.server\.swap lora: needs train\.lora/],
+      [["--swap", "weights"], /stopBeforeTrain false \(--server-keep\)$/m],
+      [["--server-command", "serve {model} {gpu}"], /^sso: iterate\.server\.command: unknown placeholder \{gpu\}$/m],
+      [["--server", "tgi"], /iterate\.server\.preset: Invalid option/],
+    ] as const) {
+      const r = sso(...args(out, "--server", "sso", ...extra));
+      assertOneLineError(r, msg, extra.join(" "));
+      assert.ok(!existsSync(out), "the run directory was created");
+    }
+    assertOneLineError(sso(...args(out, "--server-keep")), /^sso: --server-keep needs --server PRESET/);
   });
 
   it("a server that never becomes ready: one-line error naming the log, nothing left running", () => {
