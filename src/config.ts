@@ -7,6 +7,7 @@ import { BACKEND_NAMES } from "./backends/index.js";
 import { IterationEvalConfig } from "./eval/config.js";
 import { resolveSynthConfig, SynthConfig } from "./sso/config.js";
 import { readStructuredFile } from "./sso/file.js";
+import { ServerConfig } from "./sso/server-config.js";
 import { ObjectiveSettings, TrainConfig } from "./sso/train-config.js";
 
 export const IterateConfig = z.strictObject({
@@ -25,6 +26,8 @@ export const IterateConfig = z.strictObject({
   mode: z.enum(["v1", "v2"]).optional(),
   /** v2: the generator's objective (absent: the preset sso-v2-generator). */
   generator: ObjectiveSettings.optional(),
+  /** A policy server `sso iterate` starts and swaps itself for synthesis (src/sso/server-config.ts). */
+  server: ServerConfig.optional(),
 });
 export type IterateConfig = z.infer<typeof IterateConfig>;
 

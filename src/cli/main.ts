@@ -187,6 +187,10 @@ program
   )
   .option("--served-model-name <name>", "model id clients use (default: the folder's name)")
   .option("--grace <s>", "seconds running requests get to finish on SIGTERM", flag("--grace", GraceSeconds), 30)
+  .option(
+    "--allow-runtime-updates",
+    "serve vLLM's /v1/load_lora_adapter + /v1/unload_lora_adapter and SGLang's /update_weights_from_disk + /get_model_info",
+  )
   .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
   .action(async (opts) => (await import("./serve.js")).runServe(opts));
 
@@ -236,6 +240,36 @@ program
   .option("--trainer <name>", "ts (our engine) or torch (PyTorch ranks, python/sso_torch); default from the config")
   .option("--nproc <n>", "torch: processes (ranks) on this node", flag("--nproc", Count))
   .option("--python <path>", "torch: a Python with torch (default from the config: python3)")
+  .option(
+    "--server <preset>",
+    "synthesise on a server this command starts, checks and stops itself: sso (sso serve), vllm or sglang (iterate.server.preset)",
+  )
+  .option(
+    "--server-command <template>",
+    "launch command, placeholders {model} {adapter} {port} {name} {host} {backend} {sso} {max_lora_rank} (default: the preset's)",
+  )
+  .option("--server-engine <name>", "openai (vLLM, sso serve) or sglang (default: the preset's)")
+  .option("--server-port <n>", "the server's port (default: a free one per start)", flag("--server-port", Port))
+  .option(
+    "--server-ready-timeout <s>",
+    "seconds a server start may take (default 900)",
+    flag("--server-ready-timeout", Seconds),
+  )
+  .option(
+    "--server-env <KEY=VALUE>",
+    "environment variable for the server (repeatable)",
+    (v: string, p: string[] = []) => [...p, v],
+  )
+  .option("--server-keep", "keep the server up while training (it runs on other GPUs; default: stop it)")
+  .option(
+    "--swap <how>",
+    "restart (default), lora (load each adapter under a new name) or weights (SGLang's update_weights_from_disk)",
+  )
+  .option(
+    "--probe-tolerance <x>",
+    "max mean per-token log-prob difference of the probe (default: sso 1e-4, vllm/sglang 0.1)",
+    flag("--probe-tolerance", Positive),
+  )
   .addOption(memoryLimit())
   .addOption(noMemoryCheck())
   .action(async (opts) => (await import("./iterate.js")).iterateCommand(opts));

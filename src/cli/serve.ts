@@ -20,6 +20,7 @@ export interface ServeCliOptions {
   servedModelName?: string;
   backend: string;
   grace: number;
+  allowRuntimeUpdates?: boolean;
 }
 
 export async function runServe(opts: ServeCliOptions): Promise<void> {
@@ -36,6 +37,9 @@ export async function runServe(opts: ServeCliOptions): Promise<void> {
     maxQueue: opts.maxQueue,
     maxBatch: opts.maxBatch,
     maxConnections: opts.maxConnections,
+    modelPath: resolve(opts.model),
+    backend: opts.backend,
+    allowRuntimeUpdates: opts.allowRuntimeUpdates === true,
   });
   // One line on stdout with the address, so scripts (and tests) can wait for it.
   console.log(`sso serve: ${modelName} on ${s.url}/v1`);

@@ -20,6 +20,8 @@ export interface ConnectOptions extends HttpOptions {
   stopIds: readonly number[];
   concurrency?: number;
   scorePrompts?: number;
+  /** SGLang: a loaded LoRA adapter named in every /generate (lora_path). */
+  loraPath?: string;
 }
 
 interface ModelCard {
@@ -48,6 +50,7 @@ export async function connectEngine(opts: ConnectOptions): Promise<Engine> {
     stopIds: opts.stopIds,
     concurrency: opts.concurrency,
     scorePrompts: opts.scorePrompts,
+    loraPath: opts.loraPath,
     settings: { engine: sglang ? "sglang" : "openai", base_url: `${http.shown}/v1`, api_model: opts.model },
   };
   return sglang ? new SglangEngine(common) : new OpenAiEngine(common, card.owned_by === "sso");

@@ -24,6 +24,8 @@ export interface RemoteEngineOptions {
   concurrency?: number;
   /** Most prompts in one scoring request. */
   scorePrompts?: number;
+  /** SGLang: the loaded LoRA adapter each /generate names (lora_path). */
+  loraPath?: string;
   /** What identifies the server in a resumable run's fingerprint (e.g. {engine: "openai", base_url, api_model}). */
   settings: Record<string, unknown>;
 }

@@ -44,6 +44,7 @@ export class SglangEngine implements Engine {
     return pool(requests, this.opts.concurrency ?? 16, async (r, i) => {
       const out = await this.opts.http.post<GenerateOutput>("/generate", {
         input_ids: r.promptIds,
+        ...(this.opts.loraPath && { lora_path: this.opts.loraPath }),
         sampling_params: {
           max_new_tokens: r.params.maxNewTokens,
           ...pinnedSampling(r),
@@ -70,6 +71,7 @@ export class SglangEngine implements Engine {
     const starts = items.map((it) => it.promptIds.length - 1);
     const body = await this.opts.http.post<GenerateOutput[] | GenerateOutput>("/generate", {
       input_ids: ids,
+      ...(this.opts.loraPath && { lora_path: ids.map(() => this.opts.loraPath) }),
       sampling_params: { max_new_tokens: 0, temperature: 0 },
       return_logprob: true,
       logprob_start_len: starts,

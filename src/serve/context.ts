@@ -21,6 +21,10 @@ export interface ServeOptions {
   maxBatch?: number;
   /** Largest request body accepted. */
   maxBodyBytes?: number;
+  /** The model's folder and compute backend, and whether the swap routes are on (admin.ts). */
+  modelPath?: string;
+  backend?: string;
+  allowRuntimeUpdates?: boolean;
 }
 
 export interface ServeContext {

@@ -5,6 +5,7 @@
 // unknown path is 404. Deliberately not here: what the endpoints do (completions.ts, chat.ts), starting and
 // stopping the server (server.ts).
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { adapterCards, contextFor, handleAdmin } from "./admin.js";
 import { chat } from "./chat.js";
 import { completions } from "./completions.js";
 import { now, type ServeContext } from "./context.js";
@@ -58,16 +59,19 @@ export class Router {
             owned_by: "sso",
             max_model_len: scheduler.maxPositions,
           },
+          ...adapterCards(this.ctx),
         ],
       });
+    if (await handleAdmin(this.ctx, route, req, res)) return;
     if (route === "POST /v1/completions" || route === "POST /v1/chat/completions") {
       const body = await readBody(req, opts.maxBodyBytes ?? 4 << 20);
       const abort = new AbortController();
       res.on("close", () => res.writableFinished || abort.abort());
       try {
+        const model = (body as { model?: string } | null)?.model;
         return await (route === "POST /v1/completions"
-          ? completions(this.ctx, parseBody(CompletionRequest, body), res, abort.signal)
-          : chat(this.ctx, parseBody(ChatRequest, body), res, abort.signal));
+          ? completions(contextFor(this.ctx, model), parseBody(CompletionRequest, body), res, abort.signal)
+          : chat(contextFor(this.ctx, model), parseBody(ChatRequest, body), res, abort.signal));
       } catch (e) {
         abort.abort();
         throw e;

@@ -25,6 +25,7 @@ import type { SsoConfig } from "../config.js";
 import { evaluateIteration, type IterationEval, iterationEvalLine } from "../eval/iteration.js";
 import { keeps16, loadModel, readConfig } from "../model/folder.js";
 import { mergeAdapter } from "../model/merge.js";
+import { stopServersOnSignals } from "../remote/managed.js";
 import { Tokenizer } from "../tokenizer/tokenizer.js";
 import { readCheckpointState } from "../train/checkpoint.js";
 import { type MetricsLine, readMetrics } from "../train/metrics.js";
@@ -33,6 +34,7 @@ import { readJson } from "../util/files.js";
 import { readJsonl, toJsonl } from "../util/jsonl.js";
 import { loadFeatureLibrary } from "./features.js";
 import { readPrompts } from "./input.js";
+import { checkServer, loraChain, PolicyServer, synthDone } from "./iterate-server.js";
 import {
   boundedRecordSize,
   checkSynthMemory,
@@ -76,10 +78,76 @@ export interface IterationSummary {
 
 const json = (v: unknown): string => `${JSON.stringify(v, null, 2)}\n`;
 
-/** Runs (or resumes) the loop; returns each iteration's summary and the final model folder. */
-export function runIterate(given: IterateRun): { iterations: IterationSummary[]; final_model: string } {
+export interface IterateResult {
+  iterations: IterationSummary[];
+  final_model: string;
+}
+
+/** A step of the loop that may be asynchronous: synthesis on a server, the server's start, swap or stop. */
+type Co<T> = Generator<unknown, T, unknown>;
+function* wait<T>(v: T | Promise<T>): Co<T> {
+  return (yield v) as T;
+}
+
+/**
+ * Runs (or resumes) the loop; returns each iteration's summary and the final model folder. In-process it is
+ * synchronous; with iterate.server (a server it starts and swaps itself, iterate-server.ts) asynchronous, and the
+ * server is stopped however the loop ends.
+ */
+export function runIterate(given: IterateRun & { config: { iterate: { server?: undefined } } }): IterateResult;
+export function runIterate(given: IterateRun): IterateResult | Promise<IterateResult>;
+export function runIterate(given: IterateRun): IterateResult | Promise<IterateResult> {
   // Absolute paths throughout: records and fingerprints name the policy, so a rerun from elsewhere still resumes.
-  const run = { ...given, model: resolve(given.model), prompts: resolve(given.prompts), out: resolve(given.out) };
+  const run: Run = { ...given, model: resolve(given.model), prompts: resolve(given.prompts), out: resolve(given.out) };
+  const sc = run.config.iterate.server;
+  if (!sc) {
+    const g = loop(run);
+    for (let r = g.next(); ; r = g.next(r.value)) {
+      if (r.done) return r.value;
+      if (r.value instanceof Promise) throw new Error("internal: an asynchronous step in an in-process run");
+    }
+  }
+  checkServer(run.config);
+  run.server = new PolicyServer({
+    out: run.out,
+    model: run.model,
+    prompts: run.prompts,
+    backend: run.config.backend,
+    server: sc,
+    loraRank: run.config.train.lora
+      ? run.config.train.lora.r * Math.max(1, run.config.iterate.iterations - 1)
+      : undefined,
+  });
+  const server = run.server;
+  return (async () => {
+    const g = loop(run);
+    try {
+      let r = g.next();
+      while (!r.done) {
+        let v: unknown;
+        stopServersOnSignals(true); // only while waiting: synchronous steps (training) block any handler
+        try {
+          v = await r.value;
+        } catch (e) {
+          r = g.throw(e);
+          continue;
+        } finally {
+          stopServersOnSignals(false);
+        }
+        r = g.next(v);
+      }
+      return r.value;
+    } finally {
+      await server.stop();
+    }
+  })();
+}
+
+interface Run extends IterateRun {
+  server?: PolicyServer;
+}
+
+function* loop(run: Run): Co<IterateResult> {
   const { config } = run,
     iterations = config.iterate.iterations;
   const prompts = readPrompts(run.prompts); // a bad or empty prompts file fails here, before anything is written
@@ -90,8 +158,16 @@ export function runIterate(given: IterateRun): { iterations: IterationSummary[];
   const runPath = join(run.out, "run.json");
   if (existsSync(runPath)) {
     const was = readJson(runPath) as Record<string, unknown> & { config: SsoConfig };
-    // Only the iteration count and the evaluation may change: neither changes the weights.
-    const strip = (c: SsoConfig) => ({ ...c, iterate: { ...c.iterate, iterations: 0, eval: undefined } });
+    // Only the iteration count, the evaluation and the server's settings may change: none changes the weights.
+    const strip = (c: SsoConfig) => ({
+      ...c,
+      iterate: {
+        ...c.iterate,
+        iterations: 0,
+        eval: undefined,
+        server: c.iterate.server && { swap: c.iterate.server.swap },
+      },
+    });
     if (
       JSON.stringify({ ...was, config: strip(was.config) }) !== JSON.stringify({ ...inputs, config: strip(config) })
     ) {
@@ -104,7 +180,7 @@ export function runIterate(given: IterateRun): { iterations: IterationSummary[];
   const summaries: IterationSummary[] = [];
   let policy = run.model;
   for (let k = 1; k <= iterations; k++) {
-    const summary = iteration(run, k, policy);
+    const summary = yield* iteration(run, k, policy);
     if (config.iterate.eval) {
       summary.eval = evaluateIteration(
         config.iterate.eval,
@@ -170,23 +246,37 @@ interface Stage {
   train: TrainConfig;
   /** "iteration k/n" or "iteration k/n, generator": for the log lines. */
   label: string;
+  /** Hot-swapped LoRA: the adapter that makes the initial model the writer. */
+  adapter?: string;
 }
 
 /** Runs or resumes a stage: every step skips what a previous session finished. */
-function runStage(run: IterateRun, k: number, st: Stage): StageResult {
+function* runStage(run: Run, k: number, st: Stage): Co<StageResult> {
   const backend = run.config.backend,
     data = join(st.dir, "data.jsonl"),
     trainOut = join(st.dir, "train");
   mkdirSync(st.dir, { recursive: true });
-  console.error(`— ${st.label}: synthesise with ${st.writer}`);
-  const synth = runSynth({
+  const synthRun = {
     model: st.writer,
     prompts: run.prompts,
     out: data,
     config: { ...run.config.synth, iteration: k - 1 },
     backend,
     memory: run.memory,
-  });
+  };
+  let synth: SynthSummary;
+  if (!run.server) {
+    console.error(`— ${st.label}: synthesise with ${st.writer}`);
+    synth = runSynth(synthRun);
+  } else if (synthDone(data)) {
+    synth = readJson(`${data}.summary.json`) as SynthSummary;
+  } else {
+    const remote = yield* wait(
+      run.server.serve({ k, label: st.label, dir: st.dir, writer: st.writer, adapter: st.adapter }),
+    );
+    console.error(`— ${st.label}: synthesise with ${st.writer} on ${remote.baseUrl} ("${remote.apiModel}")`);
+    synth = yield* wait(runSynth({ ...synthRun, remote }));
+  }
   if (synth.kept === 0)
     throw new Error(`${st.label}: synthesis kept no records of ${synth.prompts} prompts (see ${data}.summary.json)`);
   let trainData = data;
@@ -202,6 +292,7 @@ function runStage(run: IterateRun, k: number, st: Stage): StageResult {
     adapter = st.train.lora ? join(trainOut, "adapter") : undefined,
     state = readCheckpointState(join(trainOut, "checkpoint"));
   if (!(existsSync(adapter ?? model) && state && state.step === state.totalSteps)) {
+    if (run.server) yield* wait(run.server.beforeTrain());
     console.error(`— ${st.label}: train`);
     runTrain({
       model: st.from,
@@ -231,7 +322,7 @@ function runStage(run: IterateRun, k: number, st: Stage): StageResult {
  * records the policy writes (OUT/iter-k/generator/), then writes the records the policy trains on, rescored with the
  * policy (or the initial model) as the reference (OUT/iter-k/).
  */
-function iteration(run: IterateRun, k: number, policy: string): IterationSummary {
+function* iteration(run: Run, k: number, policy: string): Co<IterationSummary> {
   const { config } = run,
     dir = join(run.out, `iter-${k}`),
     label = `iteration ${k}/${config.iterate.iterations}`;
@@ -239,7 +330,7 @@ function iteration(run: IterateRun, k: number, policy: string): IterationSummary
   const initialRef = config.iterate.reference === "initial";
   let generator: StageResult | undefined;
   if (config.iterate.mode === "v2") {
-    generator = runStage(run, k, {
+    generator = yield* runStage(run, k, {
       dir: join(dir, "generator"),
       writer: policy,
       from: policy,
@@ -247,9 +338,10 @@ function iteration(run: IterateRun, k: number, policy: string): IterationSummary
       label: `${label}, generator`,
     });
   }
-  const policyStage = runStage(run, k, {
+  const policyStage = yield* runStage(run, k, {
     dir,
     writer: generator?.model ?? policy,
+    adapter: generator ? undefined : loraChain(run.out, run.model, run.config, k),
     reference: generator
       ? initialRef
         ? { model: run.model, label: "initial" }

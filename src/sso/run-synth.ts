@@ -36,6 +36,10 @@ export interface RemoteOptions {
   apiKey?: string;
   concurrency: number;
   timeoutSeconds: number;
+  /** What names the server in the records' fingerprint instead of its URL (a managed server's port changes). */
+  fingerprint?: Record<string, unknown>;
+  /** SGLang: the loaded LoRA adapter every /generate names (lora_path). */
+  loraPath?: string;
 }
 
 export interface SynthRun {
@@ -148,7 +152,8 @@ function remoteEngine(r: RemoteOptions, modelDir: string, tok: Tokenizer): Promi
     stopIds: tok.stopIds,
     concurrency: r.concurrency,
     timeoutMs: r.timeoutSeconds * 1000,
-  });
+    loraPath: r.loraPath,
+  }).then((e) => (r.fingerprint ? Object.assign(Object.create(e), { settings: r.fingerprint }) : e));
 }
 
 /** One bar per stage on a terminal (redrawn from the ticks, since synthesis keeps the event loop busy); silent otherwise. */

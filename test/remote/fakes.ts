@@ -17,6 +17,16 @@
 //   ids[logprob_start_len:], the first entry always None) and the tokenizer manager's meta_info
 //   (finish_reason {type: "stop", matched} | {type: "length", length}, input_token_logprobs as
 //   [logprob, token id, text]); its context check refuses an input of context_len tokens or more.
+// Swap routes (managed servers of `sso iterate`, test/remote/fake-server.ts runs these as processes): vLLM's GET
+// /health, POST /v1/load_lora_adapter and /v1/unload_lora_adapter (vllm/entrypoints/openai/serving_models.py
+// load_lora_adapter / unload_lora_adapter and the api_server routes registered only with
+// VLLM_ALLOW_RUNTIME_LORA_UPDATING: 200 with a plain-text "Success: …", 400 "Both 'lora_name' and 'lora_path' must
+// be provided." / "The lora adapter 'N' has already been loaded.", 404 "The lora adapter 'N' cannot be found.";
+// loaded adapters listed by /v1/models with parent and root); SGLang's GET /health_generate, GET /get_model_info
+// ({model_path, …}), POST /update_weights_from_disk ({success, message, num_paused_requests}, python/sglang/srt/
+// entrypoints/http_server.py) and POST /load_lora_adapter / /unload_lora_adapter (LoRAUpdateOutput {success,
+// error_message, loaded_adapters}, io_struct.py), an adapter selected per /generate with lora_path. `stale`
+// acknowledges every swap but keeps computing with the old weights; `lora: false` has no LoRA routes (404).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -32,6 +42,24 @@ export interface Fake {
   close(): Promise<void>;
 }
 
+/** A plain-text 200 answer (vLLM's LoRA routes, health routes). */
+class Text {
+  constructor(readonly text: string) {}
+}
+
+export interface FakeOptions {
+  /** The LoRA routes exist (default true). */
+  lora?: boolean;
+  /** Acknowledge swaps, keep serving the old weights. */
+  stale?: boolean;
+  /** The health route answers 503 while this returns true. */
+  warming?: () => boolean;
+  /** The model folder the server was started on (SGLang's /get_model_info). */
+  modelPath?: string;
+  /** Each swap request is printed on stdout (a fake run as a process logs to its server.log). */
+  verbose?: boolean;
+}
+
 class Refusal extends Error {
   constructor(
     readonly status: number,
@@ -44,6 +72,7 @@ class Refusal extends Error {
 async function listen(
   handle: (method: string, path: string, body: Json) => Promise<unknown>,
   error: (status: number, message: string) => unknown,
+  port = 0,
 ): Promise<Fake> {
   const log: Fake["log"] = [],
     refused: Fake["refused"] = [];
@@ -56,7 +85,8 @@ async function listen(
       log.push({ path, body });
       try {
         const out = await handle(req.method ?? "GET", path, body);
-        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(out));
+        if (out instanceof Text) res.writeHead(200, { "content-type": "text/plain" }).end(out.text);
+        else res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(out));
       } catch (e) {
         const status = e instanceof Refusal ? e.status : 500;
         refused.push({ status, message: (e as Error).message });
@@ -66,7 +96,7 @@ async function listen(
       }
     });
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return { url, server, log, refused, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
@@ -78,17 +108,69 @@ async function inner(base: string, path: string, body: unknown): Promise<Json> {
     body: JSON.stringify(body),
     headers: { "content-type": "application/json" },
   });
-  const j = (await res.json()) as Json & { error?: { message: string } };
-  if (!res.ok) throw new Refusal(res.status, j.error?.message ?? "inner error");
+  const text = await res.text();
+  const j = (text.startsWith("{") ? JSON.parse(text) : { text }) as Json & { error?: { message: string } };
+  if (!res.ok) throw new Refusal(res.status, j.error?.message ?? String(j.message ?? "inner error"));
   return j;
+}
+
+/** LoRA adapters a fake has loaded (name → path), and the swap requests it logs. */
+class Swaps {
+  readonly loras = new Map<string, string>();
+  constructor(
+    private readonly base: string,
+    private readonly o: FakeOptions,
+  ) {}
+  log(path: string, body: Json): void {
+    if (this.o.verbose) console.log(`fake: ${path} ${JSON.stringify(body)}`);
+  }
+  health(): Text {
+    if (this.o.warming?.()) throw new Refusal(503, "warming up");
+    return new Text("");
+  }
+  /** The inner model that computes for a request naming `model` (an adapter, unless stale). */
+  innerModel(model: unknown): string {
+    return typeof model === "string" && this.loras.has(model) && !this.o.stale ? model : "inner";
+  }
+  async load(b: Json): Promise<string> {
+    if (this.o.lora === false) throw new Refusal(404, "Not Found");
+    const name = b.lora_name as string | undefined,
+      path = b.lora_path as string | undefined;
+    if (!name || !path) throw new Refusal(400, "Both 'lora_name' and 'lora_path' must be provided.");
+    if (this.loras.has(name)) throw new Refusal(400, `The lora adapter '${name}' has already been loaded.`);
+    if (!this.o.stale) await inner(this.base, "/v1/load_lora_adapter", { lora_name: name, lora_path: path });
+    this.loras.set(name, path);
+    return name;
+  }
+  async unload(b: Json): Promise<string> {
+    if (this.o.lora === false) throw new Refusal(404, "Not Found");
+    const name = b.lora_name as string;
+    if (!this.loras.has(name)) throw new Refusal(404, `The lora adapter '${name}' cannot be found.`);
+    if (!this.o.stale) await inner(this.base, "/v1/unload_lora_adapter", { lora_name: name });
+    this.loras.delete(name);
+    return name;
+  }
 }
 
 const created = () => Math.floor(Date.now() / 1000);
 
 /** A fake vLLM (OpenAI server) serving `name` with context `maxModelLen`, computing with the sso serve at `base`. */
-export function fakeVllm(base: string, name: string, maxModelLen: number): Promise<Fake> {
+export function fakeVllm(
+  base: string,
+  name: string,
+  maxModelLen: number,
+  o: FakeOptions = {},
+  port = 0,
+): Promise<Fake> {
+  const swaps = new Swaps(base, o);
   return listen(
     async (method, path, b) => {
+      if (method === "GET" && path === "/health") return swaps.health();
+      if (method === "POST" && path.endsWith("_lora_adapter")) swaps.log(path, b);
+      if (method === "POST" && path === "/v1/load_lora_adapter")
+        return new Text(`Success: LoRA adapter '${await swaps.load(b)}' added successfully.`);
+      if (method === "POST" && path === "/v1/unload_lora_adapter")
+        return new Text(`Success: LoRA adapter '${await swaps.unload(b)}' removed successfully.`);
       if (method === "GET" && path === "/v1/models")
         return {
           object: "list",
@@ -103,10 +185,21 @@ export function fakeVllm(base: string, name: string, maxModelLen: number): Promi
               max_model_len: maxModelLen,
               permission: [],
             },
+            ...[...swaps.loras].map(([id, root]) => ({
+              id,
+              object: "model",
+              created: created(),
+              owned_by: "vllm",
+              root,
+              parent: name,
+              max_model_len: null,
+              permission: [],
+            })),
           ],
         };
       if (method !== "POST" || path !== "/v1/completions") throw new Refusal(404, "Not Found");
-      if (b.model !== name) throw new Refusal(404, `The model \`${b.model}\` does not exist.`);
+      if (b.model !== name && !swaps.loras.has(b.model as string))
+        throw new Refusal(404, `The model \`${b.model}\` does not exist.`);
       if (b.stream && typeof b.prompt_logprobs === "number" && b.prompt_logprobs > 0)
         throw new Refusal(400, "`prompt_logprobs` are not available when `stream=True`.");
       const maxTokens = (b.max_tokens as number | undefined) ?? 16;
@@ -124,7 +217,7 @@ export function fakeVllm(base: string, name: string, maxModelLen: number): Promi
       const { stop_token_ids: _, min_p: __, repetition_penalty: ___, ...rest } = b;
       const out = (await inner(base, "/v1/completions", {
         ...rest,
-        model: "inner",
+        model: swaps.innerModel(b.model),
         prompt: prompts,
         ...(echo0 ? { echo: true, max_tokens: 0 } : {}),
         prompt_logprobs: promptLps,
@@ -159,14 +252,23 @@ export function fakeVllm(base: string, name: string, maxModelLen: number): Promi
     (status, message) => ({
       error: { message, type: status === 404 ? "NotFoundError" : "BadRequestError", param: null, code: status },
     }),
+    port,
   );
 }
 
 type Sp = Json & { max_new_tokens?: number };
 
 /** A fake SGLang server (native /generate and the model list) serving `name` with context `contextLen`. */
-export function fakeSglang(base: string, name: string, contextLen: number): Promise<Fake> {
-  const one = async (ids: number[], sp: Sp, wantLogprob: boolean, start: number): Promise<Json> => {
+export function fakeSglang(
+  base: string,
+  name: string,
+  contextLen: number,
+  o: FakeOptions = {},
+  port = 0,
+): Promise<Fake> {
+  const swaps = new Swaps(base, o);
+  let modelPath = o.modelPath ?? name;
+  const one = async (ids: number[], sp: Sp, wantLogprob: boolean, start: number, model: string): Promise<Json> => {
     if (ids.length >= contextLen)
       throw new Refusal(
         400,
@@ -180,7 +282,7 @@ export function fakeSglang(base: string, name: string, contextLen: number): Prom
       );
     if (maxNew === 0) {
       const out = (await inner(base, "/v1/completions", {
-        model: "inner",
+        model,
         prompt: ids,
         echo: true,
         max_tokens: 0,
@@ -206,7 +308,7 @@ export function fakeSglang(base: string, name: string, contextLen: number): Prom
       };
     }
     const out = (await inner(base, "/v1/completions", {
-      model: "inner",
+      model,
       prompt: ids,
       max_tokens: maxNew,
       temperature: sp.temperature,
@@ -250,6 +352,23 @@ export function fakeSglang(base: string, name: string, contextLen: number): Prom
             },
           ],
         };
+      if (method === "GET" && path === "/health_generate") return swaps.health();
+      if (method === "GET" && path === "/get_model_info")
+        return { model_path: modelPath, tokenizer_path: modelPath, is_generation: true, weight_version: "default" };
+      if (method === "POST" && (path.endsWith("_lora_adapter") || path === "/update_weights_from_disk"))
+        swaps.log(path, b);
+      if (method === "POST" && path === "/update_weights_from_disk") {
+        if (!o.stale) await inner(base, "/update_weights_from_disk", { model_path: b.model_path });
+        modelPath = b.model_path as string;
+        return { success: true, message: "Succeeded to update model weights.", num_paused_requests: 0 };
+      }
+      if (method === "POST" && (path === "/load_lora_adapter" || path === "/unload_lora_adapter")) {
+        await (path === "/load_lora_adapter" ? swaps.load(b) : swaps.unload(b));
+        const loaded = Object.fromEntries(
+          [...swaps.loras].map(([n, p], i) => [n, { lora_id: String(i), lora_name: n, lora_path: p, pinned: false }]),
+        );
+        return { success: true, error_message: null, loaded_adapters: loaded };
+      }
       if (method !== "POST" || path !== "/generate") throw new Refusal(404, "Not Found");
       const batch = Array.isArray(b.input_ids) && Array.isArray(b.input_ids[0]);
       const inputs = (batch ? b.input_ids : [b.input_ids]) as number[][];
@@ -261,11 +380,13 @@ export function fakeSglang(base: string, name: string, contextLen: number): Prom
             at<Sp>(b.sampling_params, i, {}),
             at<boolean>(b.return_logprob, i, false),
             at<number>(b.logprob_start_len, i, -1),
+            swaps.innerModel(at<string | undefined>(b.lora_path, i, undefined)),
           ),
         ),
       );
       return batch ? outs : outs[0];
     },
     (_status, message) => ({ error: { message } }),
+    port,
   );
 }

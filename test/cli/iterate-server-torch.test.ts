@@ -1,0 +1,54 @@
+// `sso iterate --server sso --trainer torch`: with PyTorch ranks training (where /usr/bin/python3 has torch), the
+// loop against a managed `sso serve` ends with the in-process loop's weights bit for bit, and the probe of each
+// torch-saved policy is computed in TypeScript from the saved folder (no probe.json from the ranks).
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { makeTinyModel, runCliWith, tempDir } from "../helpers.js";
+
+const PYTHON = "/usr/bin/python3";
+const hasTorch = spawnSync(PYTHON, ["-c", "import torch"]).status === 0;
+
+describe("sso iterate --server sso --trainer torch", { skip: !hasTorch && `${PYTHON} cannot import torch` }, () => {
+  it("ends with the in-process torch loop's weights, bit for bit; the probe comes from the saved folder", () => {
+    const work = tempDir("sso-iter-srv-torch-");
+    const model = makeTinyModel(4);
+    writeFileSync(
+      join(work, "prompts.jsonl"),
+      Array.from({ length: 4 }, (_, i) => JSON.stringify({ prompt: `Count to ${i + 2}.` })).join("\n"),
+    );
+    const cfg = join(work, "cfg.json");
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        synth: { batch: 2, selection: { maxNewTokens: 6 }, sampling: { maxNewTokens: 10 } },
+        train: { lr: 2e-3, batchSize: 2, trainer: "torch", torch: { python: PYTHON, nproc: 1 } },
+        iterate: { iterations: 2 },
+      }),
+    );
+    const run = (out: string, ...extra: string[]) =>
+      runCliWith(
+        { timeout: 300_000 },
+        "iterate",
+        "--model",
+        model,
+        "--prompts",
+        join(work, "prompts.jsonl"),
+        "--out",
+        join(work, out),
+        "--config",
+        cfg,
+        ...extra,
+      );
+    const local = run("local");
+    assert.equal(local.status, 0, local.stderr);
+    const served = run("served", "--server", "sso");
+    assert.equal(served.status, 0, served.stderr);
+    assert.match(served.stderr, /probe: the server holds .*iter-1\/train\/model/);
+    assert.ok(existsSync(join(work, "served", "iter-1", "train", "probe.json")));
+    const bytes = (out: string) => readFileSync(join(work, out, "iter-2", "train", "model", "model.safetensors"));
+    assert.ok(bytes("served").equals(bytes("local")), "the final weights differ");
+  });
+});
