@@ -23,6 +23,7 @@ import torch.distributed as dist
 from . import checkpoint
 from .model import build, load_weights, response_logp_sums
 from .objective import sso_objective
+from .plan import load_plan
 
 
 class StepError(Exception):
@@ -39,8 +40,7 @@ def load_shard(folder):
 
 
 def run(plan_path):
-    with open(plan_path) as f:
-        plan = json.load(f)
+    plan = load_plan(plan_path)
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
     tc = plan["torch"]
@@ -53,8 +53,7 @@ def run(plan_path):
     if cuda:
         torch.cuda.set_device(device)
     torch.set_num_threads(max(1, plan["threads"]))
-    if world > 1:
-        dist.init_process_group("nccl" if cuda else "gloo", rank=rank, world_size=world)
+    rendezvous(plan, rank, world, "nccl" if cuda else "gloo")
 
     module, _ = build(plan["init"], tc["model"])
     load_weights(module, plan["init"], plan["tied"])
@@ -124,14 +123,35 @@ def run(plan_path):
         dist.destroy_process_group()
 
 
+def rendezvous(plan, rank, world, backend):
+    """Joins the launcher's store and the process group (world > 1), with DIR/rank-K.joining before and
+    DIR/rank-K.ready after, for the launcher's start-up watchdog. Test hook SSO_TORCH_STALL="RANK:SECONDS": that rank sleeps first."""
+    stall = os.environ.get("SSO_TORCH_STALL", "").split(":")
+    if len(stall) == 2 and stall[0] == str(rank):
+        time.sleep(float(stall[1]))
+    with open(os.path.join(plan["dir"], f"rank-{rank}.joining"), "w") as f:
+        f.write(f"{os.getpid()}\n")
+    if world > 1:
+        from datetime import timedelta
+
+        limit = timedelta(seconds=plan["torch"]["startupTimeout"])
+        store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world, False, limit)
+        dist.init_process_group(backend, store=store, rank=rank, world_size=world)
+    with open(os.path.join(plan["dir"], f"rank-{rank}.ready"), "w") as f:
+        f.write(f"{os.getpid()}\n")
+
+
 def train_step(wrapped, module, batch, shard, pairs, P, obj, micro, rank, world, device):
     """Forward/backward of this rank's share of one step's records into .grad; the step's metrics, summed over ranks."""
     t0 = time.perf_counter()
     mine = batch[rank::world]
     K = max(1, math.ceil(math.ceil(len(batch) / world) / micro))  # the same count on every rank (DDP syncs on the last)
     B = len(batch)
-    sums = torch.zeros(11, dtype=torch.float64)  # loss W G L_pos L_neg rc rr acc lc lr tokens
     beta, plain = obj["beta"], "x_chosen" in pairs
+    # The step's sums by name (the same names on every rank), all-reduced in sorted-name order.
+    sums = {k: 0.0 for k in ("loss", "sso/W", "sso/G", "sso/L_pos", "sso/L_neg", "tokens")}
+    if plain:
+        sums.update({k: 0.0 for k in ("rc", "rr", "accurate", "logps/chosen", "logps/rejected")})
     for k in range(K):
         mb = mine[k * micro : (k + 1) * micro]
         dummy = not mb  # a rank without records this pass still joins DDP's gradient sync, with weight 0
@@ -153,26 +173,29 @@ def train_step(wrapped, module, batch, shard, pairs, P, obj, micro, rank, world,
             (out * coef).sum().backward()
         if dummy:
             continue
-        sums[0] += loss * share
-        for i, key in enumerate(("W", "G", "L_pos", "L_neg")):
-            sums[1 + i] += parts[key] * share
+        sums["loss"] += loss * share
+        for key in ("W", "G", "L_pos", "L_neg"):
+            sums[f"sso/{key}"] += parts[key] * share
         if plain:
             for r in recs:
                 rc, rr = beta * (r["x_chosen"]["policy"] - r["x_chosen"]["ref"]), beta * (r["x_rejected"]["policy"] - r["x_rejected"]["ref"])
-                sums[5] += rc
-                sums[6] += rr
-                sums[7] += 1 if rc > rr else 0
-                sums[8] += r["x_chosen"]["policy"]
-                sums[9] += r["x_rejected"]["policy"]
-        sums[10] += sum(len(s[0]) for s in seqs)
+                sums["rc"] += rc
+                sums["rr"] += rr
+                sums["accurate"] += 1 if rc > rr else 0
+                sums["logps/chosen"] += r["x_chosen"]["policy"]
+                sums["logps/rejected"] += r["x_rejected"]["policy"]
+        sums["tokens"] += sum(len(s[0]) for s in seqs)
     if world > 1:
-        dist.all_reduce(sums)
-    s = sums.tolist()
-    metrics = {"loss": s[0]}
+        names = sorted(sums)
+        t = torch.tensor([sums[k] for k in names], dtype=torch.float64)
+        dist.all_reduce(t)
+        sums = dict(zip(names, t.tolist()))
+    s = sums
+    metrics = {"loss": s["loss"]}
     if plain:
-        metrics.update({"rewards/chosen": s[5] / B, "rewards/rejected": s[6] / B, "rewards/accuracies": s[7] / B, "rewards/margins": (s[5] - s[6]) / B, "logps/chosen": s[8] / B, "logps/rejected": s[9] / B})
-    metrics.update({"sso/W": s[1], "sso/G": s[2], "sso/L_pos": s[3], "sso/L_neg": s[4]})
-    return {"metrics": metrics, "tps": s[10] / (time.perf_counter() - t0)}
+        metrics.update({"rewards/chosen": s["rc"] / B, "rewards/rejected": s["rr"] / B, "rewards/accuracies": s["accurate"] / B, "rewards/margins": (s["rc"] - s["rr"]) / B, "logps/chosen": s["logps/chosen"] / B, "logps/rejected": s["logps/rejected"] / B})
+    metrics.update({k: s[k] for k in ("sso/W", "sso/G", "sso/L_pos", "sso/L_neg")})
+    return {"metrics": metrics, "tps": s["tokens"] / (time.perf_counter() - t0)}
 
 
 def clip_and_check(params, max_norm, fsdp_module):

@@ -17,6 +17,7 @@ import { writeFileAtomic } from "../util/atomic.js";
 import { packageRoot } from "../util/package-root.js";
 import { pairsNeeded } from "./objective.js";
 import type { SsoRecord } from "./record.js";
+import { PLAN_VERSION, TorchPlan } from "./torch-plan.js";
 import { fingerprint, recordSequences, resumeState, type StepMetrics, stepPlan, type TrainOptions } from "./train.js";
 import { objectiveConfig, type TorchSettings, type TrainConfig } from "./train-config.js";
 
@@ -76,41 +77,41 @@ export function trainTorch(
     t = cfg.torch;
   const steps = Array.from({ length: plan.total }, (_, i) => i + 1);
   const planPath = join(work, "plan.json");
-  writeFileAtomic(
-    planPath,
-    JSON.stringify({
-      out: opts.out,
-      dir: work,
-      init: saved ? join(ckptDir, "model") : model,
-      tied: config.tieWordEmbeddings,
-      configF32: savedConfigText(config, "F32"),
-      configFinal: savedConfigText(config, cfg.saveDtype),
-      saveDtype: cfg.saveDtype,
-      carry: CARRIED_FILES.map((f) => join(opts.sourceDir, f)).filter((f) => existsSync(f)),
-      objective: obj,
-      pairs,
-      optim: {
-        beta1: cfg.beta1,
-        beta2: cfg.beta2,
-        eps: cfg.eps,
-        weightDecay: cfg.weightDecay,
-        maxGradNorm: cfg.maxGradNorm,
-      },
-      microBatch: cfg.microBatch,
-      steps: steps.map(plan.batch),
-      lrs: steps.map(plan.lr),
-      stepsPerEpoch: plan.stepsPerEpoch,
-      total: plan.total,
-      start,
-      saveEvery: cfg.saveEvery,
-      fingerprint: fp,
-      trainable: paramSpecs(config)
-        .map((s) => s.name)
-        .filter((n) => !frozen(n)),
-      threads: Math.max(1, Math.floor(availableParallelism() / t.nproc)),
-      torch: { ...t, gradientCheckpointing: t.gradientCheckpointing || cfg.recompute },
-    }),
-  );
+  const torchPlan: TorchPlan = {
+    version: PLAN_VERSION,
+    out: opts.out,
+    dir: work,
+    init: saved ? join(ckptDir, "model") : model,
+    tied: config.tieWordEmbeddings,
+    configF32: savedConfigText(config, "F32"),
+    configFinal: savedConfigText(config, cfg.saveDtype),
+    saveDtype: cfg.saveDtype,
+    carry: CARRIED_FILES.map((f) => join(opts.sourceDir, f)).filter((f) => existsSync(f)),
+    objective: obj,
+    pairs,
+    optim: {
+      beta1: cfg.beta1,
+      beta2: cfg.beta2,
+      eps: cfg.eps,
+      weightDecay: cfg.weightDecay,
+      maxGradNorm: cfg.maxGradNorm,
+    },
+    microBatch: cfg.microBatch,
+    steps: steps.map(plan.batch),
+    lrs: steps.map(plan.lr),
+    stepsPerEpoch: plan.stepsPerEpoch,
+    total: plan.total,
+    start,
+    saveEvery: cfg.saveEvery,
+    fingerprint: fp,
+    trainable: paramSpecs(config)
+      .map((s) => s.name)
+      .filter((n) => !frozen(n)),
+    threads: Math.max(1, Math.floor(availableParallelism() / t.nproc)),
+    lora: null,
+    torch: { ...t, gradientCheckpointing: t.gradientCheckpointing || cfg.recompute },
+  };
+  writeFileAtomic(planPath, JSON.stringify(TorchPlan.parse(torchPlan)));
   const metricsPath = join(opts.out, "metrics.jsonl");
   MetricsLog.open(metricsPath, saved ? start : undefined);
   const r = spawnSync(t.python, ["-m", "sso_torch", "launch", planPath], {
