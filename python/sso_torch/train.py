@@ -7,7 +7,10 @@ whole batch, however it is split over ranks and micro-batches (DDP averages over
 multiplied by WORLD). Then, as src/train/optimizer.ts: refuse a non-finite gradient, clip the global norm
 (coefficient max/(norm + 1e-6), norm in float64), and step torch.optim.AdamW — the same update as our kernel
 (decoupled decay p·(1 − lr·wd) on every trainable tensor, both bias corrections). Rank 0 appends metrics and
-writes checkpoints and the final model (checkpoint.py). Not here: tokenisation, record order, the schedule.
+writes checkpoints and the final model (checkpoint.py). Precision (train.torch.precision): fp32, or on CUDA bf16 =
+frozen weights held in BF16, BF16 autocast around the forward, FP32 trainable (master) weights, AdamW moments,
+log-softmax and log-prob sums; recorded in every metrics line as "torch/precision". With train.lora the adapters
+(lora.py) are the only trainables. Not here: tokenisation, record order, the schedule.
 """
 import json
 import math
@@ -20,7 +23,7 @@ from contextlib import nullcontext
 import torch
 import torch.distributed as dist
 
-from . import checkpoint
+from . import checkpoint, lora
 from .model import build, load_weights, response_logp_sums
 from .objective import sso_objective
 from .plan import load_plan
@@ -49,6 +52,7 @@ def run(plan_path):
         raise StepError("train.torch.device: cuda is not available on this machine")
     if tc["fsdp"] and not cuda:
         raise StepError("train.torch.fsdp: FSDP needs CUDA devices (use DDP on CPU: fsdp false)")
+    precision = resolve_precision(tc["precision"], cuda)
     device = torch.device("cuda", local) if cuda else torch.device("cpu")
     if cuda:
         torch.cuda.set_device(device)
@@ -57,11 +61,18 @@ def run(plan_path):
 
     module, _ = build(plan["init"], tc["model"])
     load_weights(module, plan["init"], plan["tied"])
+    lp = plan["lora"]
+    adapter = lora.attach(module, lp, len(module.model.layers)) if lp else []
     module.to(device)
     trainable = set(plan["trainable"])
     named = dict(module.named_parameters())
+    unknown = sorted(trainable - named.keys())
+    if unknown:
+        raise StepError(f"plan.trainable: the model has no parameter {unknown[0]}")
     for name, p in named.items():
         p.requires_grad_(name in trainable)
+        if precision == "bf16" and name not in trainable:
+            p.data = p.data.to(torch.bfloat16)  # frozen: held in BF16; trainables stay FP32 (master weights)
     if tc["gradientCheckpointing"]:
         if hasattr(module, "gradient_checkpointing_enable"):
             module.gradient_checkpointing_enable()
@@ -97,7 +108,7 @@ def run(plan_path):
             os.kill(os.getpid(), signal.SIGKILL)
         try:
             batch = plan["steps"][step - 1]
-            m = train_step(wrapped, module, batch, shard, pairs, P, obj, micro, rank, world, device)
+            m = train_step(wrapped, module, batch, shard, pairs, P, obj, micro, rank, world, device, precision)
             norm = clip_and_check([(n, p) for n, p in params], o["maxGradNorm"], wrapped if tc["fsdp"] else None)
             lr = plan["lrs"][step - 1]
             for g in opt.param_groups:
@@ -107,20 +118,40 @@ def run(plan_path):
         except StepError as e:
             raise StepError(f"step {step}: {e}") from None
         if rank == 0:
-            line = {"step": step, "epoch": (step - 1) // per_epoch, **m["metrics"], "grad_norm": norm, "learning_rate": lr, "tokens/s": m["tps"]}
+            line = {"step": step, "epoch": (step - 1) // per_epoch, **m["metrics"], "grad_norm": norm, "learning_rate": lr, "tokens/s": m["tps"], "torch/precision": precision}
             checkpoint.append_durable(metrics_path, json.dumps(line, separators=(",", ":")) + "\n")
         if (plan["saveEvery"] > 0 and step % plan["saveEvery"] == 0) or step == total:
-            weights = full_weights(wrapped, module, params, tc["fsdp"])
+            weights = full_weights(wrapped, module, tc["fsdp"], adapter)
             moments = {n: (opt.state[p]["exp_avg"], opt.state[p]["exp_avg_sq"]) for n, p in params}
             if rank == 0:
                 state = {"step": step, "totalSteps": total, "fingerprint": plan["fingerprint"]}
-                checkpoint.save_checkpoint(os.path.join(plan["out"], "checkpoint"), weights, plan["configF32"], plan["carry"], moments, step, state)
-    weights = full_weights(wrapped, module, params, tc["fsdp"])
-    if rank == 0:
+                ckpt = os.path.join(plan["out"], "checkpoint")
+                checkpoint.save_checkpoint(ckpt, weights, plan["configF32"], plan["carry"], moments, step, state, lp and lp["configText"])
+    weights = full_weights(wrapped, module, tc["fsdp"], adapter)
+    if rank == 0 and lp:
+        checkpoint.save_adapter(os.path.join(plan["out"], "adapter"), weights, lp["configText"], plan["saveDtype"])
+    elif rank == 0:
         checkpoint.save_model(os.path.join(plan["out"], "model"), weights, plan["configFinal"], plan["saveDtype"], plan["carry"])
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
+
+
+def resolve_precision(setting, cuda):
+    """train.torch.precision: auto = bf16 on CUDA, fp32 on CPU; bf16 on a CPU device is refused (CPU autocast is
+    slower than FP32 here, and the point of bf16 is the GPU's tensor cores)."""
+    if setting == "auto":
+        return "bf16" if cuda else "fp32"
+    if setting == "bf16" and not cuda:
+        raise StepError("train.torch.precision: bf16 needs a CUDA device (on CPU use fp32 or auto)")
+    return setting
+
+
+def autocast(device, precision):
+    """BF16 autocast for the matmuls on CUDA; nothing under fp32."""
+    if precision != "bf16":
+        return nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
 def rendezvous(plan, rank, world, backend):
@@ -141,7 +172,7 @@ def rendezvous(plan, rank, world, backend):
         f.write(f"{os.getpid()}\n")
 
 
-def train_step(wrapped, module, batch, shard, pairs, P, obj, micro, rank, world, device):
+def train_step(wrapped, module, batch, shard, pairs, P, obj, micro, rank, world, device, precision):
     """Forward/backward of this rank's share of one step's records into .grad; the step's metrics, summed over ranks."""
     t0 = time.perf_counter()
     mine = batch[rank::world]
@@ -159,7 +190,8 @@ def train_step(wrapped, module, batch, shard, pairs, P, obj, micro, rank, world,
         seqs = [shard[i * P + j] for i in recs_idx for j in range(P)]
         sync = k == K - 1 or not hasattr(wrapped, "no_sync")
         with nullcontext() if sync else wrapped.no_sync():
-            out = response_logp_sums(wrapped, [(ids, s) for ids, s, _ in seqs], device)
+            with autocast(device, precision):  # the log-softmax and the sums are FP32 (response_logp_sums)
+                out = response_logp_sums(wrapped, [(ids, s) for ids, s, _ in seqs], device)
             vals = out.detach().double().cpu().tolist()
             recs = [
                 {p: {"policy": vals[r * P + j], "ref": seqs[r * P + j][2], "n": len(seqs[r * P + j][0]) - seqs[r * P + j][1]} for j, p in enumerate(pairs)}
@@ -219,17 +251,19 @@ def clip_and_check(params, max_norm, fsdp_module):
     return norm
 
 
-def full_weights(wrapped, module, params, fsdp):
-    """name -> CPU float32 tensor of every parameter as Hugging Face names it (tied lm_head left out)."""
+def full_weights(wrapped, module, fsdp, adapter):
+    """name -> CPU float32 tensor of every parameter as Hugging Face names it (tied lm_head left out); with LoRA
+    (adapter = the adapter's names) only the adapter's tensors."""
     if fsdp:
         from torch.distributed.fsdp import FullStateDictConfig, StateDictType
         from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
 
         with FSDP.state_dict_type(wrapped, StateDictType.FULL_STATE_DICT, FullStateDictConfig(offload_to_cpu=True, rank0_only=True)):
             state = wrapped.state_dict()
-        names = {n for n, _ in module.named_parameters()}  # a tied lm_head is not among them
+        names = set(adapter) or {n for n, _ in module.named_parameters()}  # a tied lm_head is not among them
         return {k: v.float() for k, v in state.items() if k in names}
-    return {n: p.detach().float().cpu() for n, p in module.named_parameters()}
+    keep = set(adapter)
+    return {n: p.detach().float().cpu() for n, p in module.named_parameters() if not keep or n in keep}
 
 
 def fsdp_wrap(module):

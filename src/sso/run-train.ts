@@ -36,7 +36,6 @@ export interface TrainRun {
 export function runTrain(run: TrainRun): StepMetrics[] {
   const torch = run.config.trainer === "torch",
     lora = run.config.lora !== undefined;
-  if (torch && lora) throw new Error("train.lora: the torch trainer does not train LoRA adapters; use trainer: ts"); // for library callers
   if (torch) checkTorch(run.config.torch);
   const records = readJsonl(run.data, SsoRecord).map((l) => l.value);
   if (records.length === 0) throw new Error(`${run.data}: no records to train on`);

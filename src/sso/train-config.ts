@@ -98,14 +98,7 @@ export const TrainFields = z.strictObject({
   torch: TorchSettings.prefault({}),
 });
 
-export const TrainConfig = TrainFields.superRefine((c, ctx) => {
-  if (c.lora && c.trainer === "torch")
-    ctx.addIssue({
-      code: "custom",
-      path: ["lora"],
-      message: "the torch trainer does not train LoRA adapters; use trainer: ts",
-    });
-});
+export const TrainConfig = TrainFields;
 export type TrainConfig = z.infer<typeof TrainConfig>;
 
 /** The preset with the config's overrides applied. */

@@ -88,7 +88,10 @@ describe("torch trainer", { skip: !hasTorch && `${PYTHON} cannot import torch` }
     const [a, b] = [m("ts"), m("t1")];
     assert.equal(b.length, 3);
     a.forEach((x, i) => {
-      assert.deepEqual(Object.keys(b[i]).sort(), Object.keys(x).sort());
+      // the same metric names, plus the torch trainer's own "torch/precision" (fp32 on CPU)
+      assert.equal(b[i]["torch/precision"], "fp32");
+      const own = (k: string) => !k.startsWith("torch/");
+      assert.deepEqual(Object.keys(b[i]).filter(own).sort(), Object.keys(x).sort());
       for (const k of ["loss", "sso/W", "grad_norm", "learning_rate", "rewards/margins"])
         assert.ok(
           Math.abs(b[i][k] - x[k]) <= 1e-4 * Math.max(1, Math.abs(x[k])),
@@ -150,6 +153,11 @@ describe("torch trainer", { skip: !hasTorch && `${PYTHON} cannot import torch` }
       "fsdp on cpu",
     );
     assertOneLineError(
+      train(join(work, "e5"), cfg({ precision: "bf16", device: "cpu" })),
+      /rank 0: train\.torch\.precision: bf16 needs a CUDA device \(on CPU use fp32 or auto\)/,
+      "bf16 on cpu",
+    );
+    assertOneLineError(
       train(join(work, "e3"), cfg({ python: "/nonexistent/python3" })),
       /train\.torch\.python: .*apt-get install python3-torch/,
       "no python",
@@ -178,7 +186,7 @@ describe("torch trainer", { skip: !hasTorch && `${PYTHON} cannot import torch` }
       /train \(torch\): rank 1: .*SIGKILL.*last good checkpoint \(step 1\)/,
       "dying rank",
     );
-    for (const d of ["e1", "e2", "e3", "e4"]) assert.ok(!existsSync(join(work, d, "model")), `${d}/model exists`);
+    for (const d of ["e1", "e2", "e3", "e4", "e5"]) assert.ok(!existsSync(join(work, d, "model")), `${d}/model exists`);
   });
 
   it("sso iterate with train.trainer torch runs 2 iterations end to end", () => {
