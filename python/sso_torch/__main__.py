@@ -1,7 +1,7 @@
 """Entry points: `python3 -m sso_torch launch PLAN.json` (start the ranks, launch.py), `rank PLAN.json` (one rank,
 train.py; its failure as one line in DIR/rank-K.error), `check-plan PLAN.json` (plan.py's check alone; needs no
 torch), `objective IN.json` (objective.py on {config, batches}, printing {loss, parts, grads} per batch as JSON),
-`version` (the torch version).
+`gpu-check [--small]` (gpucheck.py, for tools/gpu-check.sh), `version` (the torch version).
 """
 import json
 import os
@@ -36,6 +36,10 @@ def main(argv):
         except PlanError as e:
             print(f"launcher: {e}", flush=True)
             return 1
+    if cmd == "gpu-check":
+        from .gpucheck import main as gpu_check
+
+        return gpu_check(argv[1:])
     if cmd == "check-plan":
         from .plan import PlanError, load_plan
 

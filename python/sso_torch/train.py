@@ -23,7 +23,7 @@ from contextlib import nullcontext
 import torch
 import torch.distributed as dist
 
-from . import checkpoint, lora
+from . import checkpoint, fsdp, lora
 from .model import build, load_weights, response_logp_sums
 from .objective import sso_objective
 from .plan import load_plan
@@ -71,7 +71,7 @@ def run(plan_path):
         raise StepError(f"plan.trainable: the model has no parameter {unknown[0]}")
     for name, p in named.items():
         p.requires_grad_(name in trainable)
-        if precision == "bf16" and name not in trainable:
+        if precision == "bf16" and name not in trainable and not tc["fsdp"]:
             p.data = p.data.to(torch.bfloat16)  # frozen: held in BF16; trainables stay FP32 (master weights)
     if tc["gradientCheckpointing"]:
         if hasattr(module, "gradient_checkpointing_enable"):
@@ -79,20 +79,23 @@ def run(plan_path):
         else:
             module.gradient_checkpointing = True
     module.train()
-    wrapped = module
+    wrapped, shapes = module, {n: p.shape for n, p in named.items()}
     if tc["fsdp"]:
-        wrapped = fsdp_wrap(module)
+        wrapped = fsdp.wrap(module, device)
     elif world > 1:
         wrapped = torch.nn.parallel.DistributedDataParallel(module, device_ids=[local] if cuda else None)
-    params = [(n, p) for n, p in named.items() if n in trainable]
+    params = fsdp.trainable_params(wrapped, trainable) if tc["fsdp"] else [(n, p) for n, p in named.items() if n in trainable]
     o = plan["optim"]
     opt = torch.optim.AdamW(
         [p for _, p in params], lr=0.0, betas=(o["beta1"], o["beta2"]), eps=o["eps"], weight_decay=o["weightDecay"], foreach=False
     )
     start = plan["start"]
     if start > 0:
-        moments = checkpoint.load_moments(os.path.join(plan["out"], "checkpoint", "optimizer.safetensors"))
-        for name, p in params:
+        source = os.path.join(plan["out"], "checkpoint", "optimizer.safetensors")
+        moments = checkpoint.load_moments(source)
+        if tc["fsdp"]:
+            fsdp.load_moments(wrapped, opt, params, moments, start, shapes, source)
+        for name, p in params if not tc["fsdp"] else []:
             if name not in moments or moments[name][0].numel() != p.numel():
                 raise StepError(f"{plan['out']}/checkpoint/optimizer.safetensors: no matching moments for {name}")
             m, v = moments[name]
@@ -118,16 +121,15 @@ def run(plan_path):
         except StepError as e:
             raise StepError(f"step {step}: {e}") from None
         if rank == 0:
-            line = {"step": step, "epoch": (step - 1) // per_epoch, **m["metrics"], "grad_norm": norm, "learning_rate": lr, "tokens/s": m["tps"], "torch/precision": precision}
+            line = {"step": step, "epoch": (step - 1) // per_epoch, **m["metrics"], "grad_norm": norm, "learning_rate": lr, "tokens/s": m["tps"], "torch/precision": precision, **peak_memory(cuda)}
             checkpoint.append_durable(metrics_path, json.dumps(line, separators=(",", ":")) + "\n")
         if (plan["saveEvery"] > 0 and step % plan["saveEvery"] == 0) or step == total:
-            weights = full_weights(wrapped, module, tc["fsdp"], adapter)
-            moments = {n: (opt.state[p]["exp_avg"], opt.state[p]["exp_avg_sq"]) for n, p in params}
+            weights, moments = full_state(wrapped, module, opt, params, tc["fsdp"], adapter)
             if rank == 0:
                 state = {"step": step, "totalSteps": total, "fingerprint": plan["fingerprint"]}
                 ckpt = os.path.join(plan["out"], "checkpoint")
                 checkpoint.save_checkpoint(ckpt, weights, plan["configF32"], plan["carry"], moments, step, state, lp and lp["configText"])
-    weights = full_weights(wrapped, module, tc["fsdp"], adapter)
+    weights, _ = full_state(wrapped, module, opt, params, tc["fsdp"], adapter)
     if rank == 0 and lp:
         checkpoint.save_adapter(os.path.join(plan["out"], "adapter"), weights, lp["configText"], plan["saveDtype"])
     elif rank == 0:
@@ -135,6 +137,15 @@ def run(plan_path):
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
+
+
+def peak_memory(cuda):
+    """This rank's peak so far: CUDA memory allocated, or (CPU) the process's resident set, in GiB."""
+    if cuda:
+        return {"torch/peak_memory_gb": round(torch.cuda.max_memory_allocated() / 2**30, 3)}
+    import resource
+
+    return {"torch/peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)}
 
 
 def resolve_precision(setting, cuda):
@@ -251,29 +262,12 @@ def clip_and_check(params, max_norm, fsdp_module):
     return norm
 
 
-def full_weights(wrapped, module, fsdp, adapter):
-    """name -> CPU float32 tensor of every parameter as Hugging Face names it (tied lm_head left out); with LoRA
-    (adapter = the adapter's names) only the adapter's tensors."""
-    if fsdp:
-        from torch.distributed.fsdp import FullStateDictConfig, StateDictType
-        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
-
-        with FSDP.state_dict_type(wrapped, StateDictType.FULL_STATE_DICT, FullStateDictConfig(offload_to_cpu=True, rank0_only=True)):
-            state = wrapped.state_dict()
-        names = set(adapter) or {n for n, _ in module.named_parameters()}  # a tied lm_head is not among them
-        return {k: v.float() for k, v in state.items() if k in names}
+def full_state(wrapped, module, opt, params, sharded, adapter):
+    """(weights, moments): name -> CPU float32 tensor of every parameter as Hugging Face names it (tied lm_head left
+    out; with LoRA, adapter = the adapter's names, only those), and name -> (m, v) of the trainable ones. FSDP
+    gathers both to rank 0 (fsdp.py); a collective then, so every rank calls it."""
+    if sharded:
+        return fsdp.gather(wrapped, opt, set(adapter) or {n for n, _ in module.named_parameters()})
     keep = set(adapter)
-    return {n: p.detach().float().cpu() for n, p in module.named_parameters() if not keep or n in keep}
-
-
-def fsdp_wrap(module):
-    """FSDP with one unit per decoder layer (unverified here: needs CUDA and a torch whose FSDP imports)."""
-    try:
-        import functools
-
-        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
-        from torch.distributed.fsdp.wrap import transformer_auto_wrap_policy
-    except Exception as e:  # noqa: BLE001 - e.g. Python 3.11 + torch 1.13's dataclass error
-        raise StepError(f"train.torch.fsdp: torch.distributed.fsdp does not import here ({type(e).__name__}: {e}); use DDP (fsdp false)") from None
-    layer_cls = {type(module.model.layers[0])}
-    return FSDP(module, auto_wrap_policy=functools.partial(transformer_auto_wrap_policy, transformer_layer_cls=layer_cls), use_orig_params=True)
+    weights = {n: p.detach().float().cpu() for n, p in module.named_parameters() if not keep or n in keep}
+    return weights, {n: (opt.state[p]["exp_avg"], opt.state[p]["exp_avg_sq"]) for n, p in params if p in opt.state}
