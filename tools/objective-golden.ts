@@ -48,7 +48,7 @@ export function objectiveGolden() {
   return { batches, cases };
 }
 
-export const objectiveGoldenText = (): string => `${JSON.stringify(objectiveGolden(), null, 1)}\n`;
+export const objectiveGoldenText = (): string => `${JSON.stringify(objectiveGolden(), null, 2)}\n`;
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   writeFileAtomic(OBJECTIVE_GOLDEN, objectiveGoldenText());
