@@ -71,7 +71,7 @@ def main(plan_path):
     nproc, nnodes, node = t["nproc"], t["nnodes"], t["nodeRank"]
     world, limit = nproc * nnodes, t["startupTimeout"]
     addr, port, store = t["masterAddr"], t["masterPort"], None
-    if world > 1 and node == 0:
+    if (world > 1 or t["fsdp"]) and node == 0:  # FSDP needs a process group even at world size 1
         store, port = host_store(addr, port, world)  # held until every rank is gone
     extra = {}
     lo = loopback_interface()

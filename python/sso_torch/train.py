@@ -57,7 +57,7 @@ def run(plan_path):
     if cuda:
         torch.cuda.set_device(device)
     torch.set_num_threads(max(1, plan["threads"]))
-    rendezvous(plan, rank, world, "nccl" if cuda else "gloo")
+    rendezvous(plan, rank, world, "nccl" if cuda else "gloo", tc["fsdp"])
 
     module, _ = build(plan["init"], tc["model"])
     load_weights(module, plan["init"], plan["tied"])
@@ -134,7 +134,7 @@ def run(plan_path):
         checkpoint.save_adapter(os.path.join(plan["out"], "adapter"), weights, lp["configText"], plan["saveDtype"])
     elif rank == 0:
         checkpoint.save_model(os.path.join(plan["out"], "model"), weights, plan["configFinal"], plan["saveDtype"], plan["carry"])
-    if world > 1:
+    if dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
 
@@ -165,7 +165,7 @@ def autocast(device, precision):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
-def rendezvous(plan, rank, world, backend):
+def rendezvous(plan, rank, world, backend, grouped):
     """Joins the launcher's store and the process group (world > 1), with DIR/rank-K.joining before and
     DIR/rank-K.ready after, for the launcher's start-up watchdog. Test hook SSO_TORCH_STALL="RANK:SECONDS": that rank sleeps first."""
     stall = os.environ.get("SSO_TORCH_STALL", "").split(":")
@@ -173,7 +173,7 @@ def rendezvous(plan, rank, world, backend):
         time.sleep(float(stall[1]))
     with open(os.path.join(plan["dir"], f"rank-{rank}.joining"), "w") as f:
         f.write(f"{os.getpid()}\n")
-    if world > 1:
+    if world > 1 or grouped:  # FSDP needs a process group even at world size 1
         from datetime import timedelta
 
         limit = timedelta(seconds=plan["torch"]["startupTimeout"])
@@ -267,7 +267,7 @@ def full_state(wrapped, module, opt, params, sharded, adapter):
     out; with LoRA, adapter = the adapter's names, only those), and name -> (m, v) of the trainable ones. FSDP
     gathers both to rank 0 (fsdp.py); a collective then, so every rank calls it."""
     if sharded:
-        return fsdp.gather(wrapped, opt, set(adapter) or {n for n, _ in module.named_parameters()})
+        return fsdp.gather(wrapped, opt, set(adapter) or {fsdp.clean(n) for n, _ in module.named_parameters()})
     keep = set(adapter)
     weights = {n: p.detach().float().cpu() for n, p in module.named_parameters() if not keep or n in keep}
     return weights, {n: (opt.state[p]["exp_avg"], opt.state[p]["exp_avg_sq"]) for n, p in params if p in opt.state}
