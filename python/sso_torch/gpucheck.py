@@ -156,7 +156,7 @@ def main(argv):
     small = "--small" in argv or not torch.cuda.is_available()
     work = tempfile.mkdtemp(prefix="sso-gpu-check-")
     t0 = time.time()
-    res = {"torch": torch.__version__, "cuda": torch.cuda.is_available(), "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"}
+    res = {"torch": torch.__version__, "model": "builtin", "cuda": torch.cuda.is_available(), "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"}
     try:
         import transformers  # noqa: F401
 
