@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""PyTorch CPU baseline for `npm run bench -- train`: the same decoder models (Hugging Face Llama/Qwen2 math, eager
-attention as transformers computes it without SDPA), the same batch, and the same step (forward, mean next-token
+"""PyTorch CPU baseline for `npm run bench -- train`: the same decoder models (python/sso_torch/model.py's CausalLM:
+Hugging Face Llama/Qwen2 math, eager attention as transformers computes it without SDPA), the same batch, and the same step (forward, mean next-token
 cross-entropy, backward, clip_grad_norm_(1.0), AdamW), in float32 on 2 threads. Prints one JSON line:
 {config name: median ms per step}. Invoked by bench/train.ts with the configs as a JSON argument.
 
@@ -19,96 +19,38 @@ import torch
 import torch.nn.functional as F
 import torch.utils.checkpoint
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from sso_torch.model import CausalLM  # noqa: E402  the torch trainer's decoder: one Python decoder
+
 torch.set_num_threads(int(os.environ.get("SSO_BENCH_THREADS", "2")))
 
 
-class Model(torch.nn.Module):
-    def __init__(self, c, frozen16=False):
-        """With frozen16 the model is a frozen BF16 checkpoint's as `sso` holds it: each layer's linear weights are
-        made bf16 (Frozen16Linear) as soon as that layer is initialised, so no fp32 copy of the whole model ever
-        exists (the peak RSS is the run's, not the initialisation's); the embedding keeps bf16 values in fp32."""
-        super().__init__()
-        C, V, L = c["hidden_size"], c["vocab_size"], c["num_hidden_layers"]
-        self.NH, self.NKV = c["num_attention_heads"], c["num_key_value_heads"]
-        self.HS = C // self.NH
-        qd, kvd, FF = self.NH * self.HS, self.NKV * self.HS, c["intermediate_size"]
-        bias = c["model_type"] == "qwen2"
+def make_model(c, frozen16=False):
+    """python/sso_torch's decoder (CausalLM) with N(0, 0.02) weights. With frozen16 the model is a frozen BF16
+    checkpoint's as `sso` holds it: each layer's linear weights are made bf16 (Frozen16Linear) as soon as that layer
+    is built, so no fp32 copy of the whole model ever exists (the peak RSS is the run's, not the initialisation's);
+    the embedding keeps bf16 values in fp32."""
 
-        def lin(i, o, b=False):
-            m = torch.nn.Linear(i, o, bias=b)
-            torch.nn.init.normal_(m.weight, std=0.02)
-            return Frozen16Linear(m) if frozen16 else m
+    def lin(i, o, bias):
+        m = torch.nn.Linear(i, o, bias=bias)
+        torch.nn.init.normal_(m.weight, std=0.02)
+        return Frozen16Linear(m) if frozen16 else m
 
-        self.embed = torch.nn.Embedding(V, C)
-        torch.nn.init.normal_(self.embed.weight, std=0.02)
-        if frozen16:
-            self.embed.weight.data = self.embed.weight.data.to(torch.bfloat16).float()  # values as a bf16 checkpoint's
-        self.layers = torch.nn.ModuleList()
-        for _ in range(L):
-            layer = torch.nn.Module()
-            layer.ln1, layer.ln2 = torch.nn.Parameter(torch.ones(C)), torch.nn.Parameter(torch.ones(C))
-            layer.q, layer.k, layer.v, layer.o = lin(C, qd, bias), lin(C, kvd, bias), lin(C, kvd, bias), lin(qd, C)
-            layer.gate, layer.up, layer.down = lin(C, FF), lin(C, FF), lin(FF, C)
-            self.layers.append(layer)
-        self.norm = torch.nn.Parameter(torch.ones(C))
-        self.head = None if c.get("tie_word_embeddings") else lin(C, V)
-        inv = 1.0 / (c.get("rope_theta", 10000.0) ** (torch.arange(0, self.HS, 2).float() / self.HS))
-        self.register_buffer("inv_freq", inv)
-
-    @staticmethod
-    def rms(x, w, eps=1e-6):
-        return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
-
-    @staticmethod
-    def rotate_half(x):
-        h = x.shape[-1] // 2
-        return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
-
-    def forward(self, ids):
-        x = self.hidden(ids)[0]
-        return x @ self.embed.weight.T if self.head is None else self.head(x)
-
-    def layer(self, l, x, cos, sin, mask, past):
-        """One decoder layer over x (B, T, C) after `past` = (k, v) of P earlier positions (B, NKV, P, HS) or None."""
-        B, T = x.shape[:2]
-        h = self.rms(x, l.ln1)
-        q = l.q(h).view(B, T, self.NH, self.HS).transpose(1, 2)
-        k = l.k(h).view(B, T, self.NKV, self.HS).transpose(1, 2)
-        v = l.v(h).view(B, T, self.NKV, self.HS).transpose(1, 2)
-        q, k = q * cos + self.rotate_half(q) * sin, k * cos + self.rotate_half(k) * sin
-        kv = (k, v)
-        if past is not None:
-            k, v = torch.cat((past[0], k), dim=2), torch.cat((past[1], v), dim=2)
-        k, v = k.repeat_interleave(self.NH // self.NKV, dim=1), v.repeat_interleave(self.NH // self.NKV, dim=1)
-        att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(self.HS) + mask, dim=-1)
-        x = x + l.o((att @ v).transpose(1, 2).reshape(B, T, -1))
-        h = self.rms(x, l.ln2)
-        return x + l.down(F.silu(l.gate(h)) * l.up(h)), kv
-
-    def hidden(self, ids, past=None, recompute=False):
-        """Final-norm hidden states of ids (B, T) at positions P.. after `past` (per layer (k, v) of P positions),
-        and each layer's (k, v) of these positions. With recompute, each layer is a checkpoint."""
-        B, T = ids.shape
-        P = 0 if past is None else past[0][0].shape[2]
-        x = self.embed(ids)
-        freqs = torch.outer(torch.arange(P, P + T, dtype=torch.float32), self.inv_freq)
-        emb = torch.cat((freqs, freqs), dim=-1)
-        cos, sin = emb.cos(), emb.sin()
-        mask = torch.cat((torch.zeros(T, P), torch.full((T, T), float("-inf")).triu(1)), dim=1)
-        kvs = []
-        for i, l in enumerate(self.layers):
-            p = None if past is None else past[i]
-            if recompute:
-                x, kv = torch.utils.checkpoint.checkpoint(self.layer, l, x, cos, sin, mask, p, use_reentrant=False)
-            else:
-                x, kv = self.layer(l, x, cos, sin, mask, p)
-            kvs.append(kv)
-        return self.rms(x, self.norm), kvs
+    model = CausalLM(c, linear=lin)
+    emb = model.model.embed_tokens.weight
+    torch.nn.init.normal_(emb, std=0.02)
+    if frozen16:
+        emb.data = emb.data.to(torch.bfloat16).float()  # values as a bf16 checkpoint's
+    if not c.get("tie_word_embeddings"):
+        model.lm_head = lin(c["hidden_size"], c["vocab_size"], False)
+    else:
+        model.lm_head.weight = emb
+    return model
 
 
 def bench(c, batch, seq_len, steps):
     torch.manual_seed(0)
-    model = Model(c)
+    model = make_model(c)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
     ids = torch.randint(0, c["vocab_size"], (batch, seq_len))
 
@@ -178,9 +120,9 @@ def to_lora(model, r, alpha):
     """Freezes everything and wraps every linear layer of attention and MLP in a LoraLinear."""
     for p in model.parameters():
         p.requires_grad_(False)
-    for l in model.layers:
-        for name in ("q", "k", "v", "o", "gate", "up", "down"):
-            setattr(l, name, LoraLinear(getattr(l, name), r, alpha))
+    for l in model.model.layers:
+        for parent, name in [(l.self_attn, n) for n in ("q_proj", "k_proj", "v_proj", "o_proj")] + [(l.mlp, n) for n in ("gate_proj", "up_proj", "down_proj")]:
+            setattr(parent, name, LoraLinear(getattr(parent, name), r, alpha))
 
 
 def bench_sso(spec):
@@ -195,7 +137,7 @@ def bench_sso(spec):
     torch.manual_seed(0)
     lora, score = spec.get("lora"), spec.get("score", False)
     # A bf16 base is frozen: LoRA's, or scoring's (inference). Full fine-tuning trains fp32 weights.
-    model = Model(c, frozen16=spec.get("base") == "bf16" and bool(lora or score))
+    model = make_model(c, frozen16=spec.get("base") == "bf16" and bool(lora or score))
     if lora:
         to_lora(model, lora["r"], lora.get("alpha", 2 * lora["r"]))
     if score:
@@ -208,7 +150,7 @@ def bench_sso(spec):
     ids = lambda *shape: torch.randint(0, V, shape, generator=g)
     # Per variant: prompt length and how many responses; 2 + 2 + 2 = the six sequences.
     variants = [(Q, 2), (S + Q, 2), (S + Q, 2)]
-    head = model.embed.weight if model.head is None else model.head.weight
+    head = model.lm_head.w.float() if isinstance(model.lm_head, Frozen16Linear) else model.lm_head.weight  # frozen
 
     def logps(h, targets):
         logits = (h @ head.T).float()

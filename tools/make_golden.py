@@ -4,12 +4,13 @@ folders (config.json + model.safetensors in F32) and, for a fixed batch of token
 position, the mean next-token cross-entropy, the gradient of that loss for every parameter, and the losses of
 5 AdamW steps.
 
-The model is written out in plain PyTorch following transformers' LlamaForCausalLM / Qwen2ForCausalLM math
-(RMSNorm, rotate_half RoPE with llama3 scaling, repeat_kv GQA, causal softmax attention, SwiGLU MLP, tied or untied
-LM head). transformers itself is not installable here (only Debian's python3-torch is), so this file is the
-independent twin of src/model/. Everything is computed in float64 from the float32 weights, so the goldens are the
-exact answers our float32 engine is measured against. RoPE, RMSNorm and rotate_half come from
-python/sso_torch/model.py (the torch trainer's model), so the twin and the trainer share them. Run: /usr/bin/python3 tools/make_golden.py
+The model follows transformers' LlamaForCausalLM / Qwen2ForCausalLM math (RMSNorm, rotate_half RoPE with llama3
+scaling, repeat_kv GQA, causal softmax attention, SwiGLU MLP, tied or untied LM head). transformers itself is not
+installable here (only Debian's python3-torch is), so this is the independent (PyTorch) twin of src/model/.
+Everything is computed in float64 from the float32 weights, so the goldens are the
+exact answers our float32 engine is measured against. The decoder is python/sso_torch/model.py's CausalLM (the
+torch trainer's model) in float64, so the twin and the trainer are one decoder. Run: /usr/bin/python3
+tools/make_golden.py (SSO_GOLDEN_OUT=DIR writes elsewhere, e.g. to compare with the committed fixtures)
 """
 import json
 import math
@@ -21,9 +22,10 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-from sso_torch.model import inv_freq, rms_norm, rotate_half  # noqa: E402  the math the torch trainer trains with
+from sso_torch.model import CausalLM  # noqa: E402  the decoder the torch trainer trains
+from torch.nn.utils.stateless import functional_call  # noqa: E402
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures", "golden")
+OUT = os.environ.get("SSO_GOLDEN_OUT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures", "golden")
 
 CONFIGS = {
     "tiny-llama": dict(
@@ -81,35 +83,19 @@ def init_params(c, gen):
     return params
 
 
+_MODELS = {}
+
+
 def forward(c, p, ids):
-    """Logits (n, V) of one sequence, in float64."""
-    n, hs = len(ids), c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"]
-    NH, NKV = c["num_attention_heads"], c["num_key_value_heads"]
-    x = p["model.embed_tokens.weight"][torch.tensor(ids)]
-    freqs = torch.outer(torch.arange(n, dtype=torch.float64), inv_freq(c).double())
-    emb = torch.cat((freqs, freqs), dim=-1)
-    cos, sin = emb.cos(), emb.sin()
-    mask = torch.full((n, n), float("-inf"), dtype=torch.float64).triu(1)
-    for l in range(c["num_hidden_layers"]):
-        pre = f"model.layers.{l}."
-        h = rms_norm(x, p[pre + "input_layernorm.weight"], c["rms_norm_eps"])
-        def proj(name, heads):
-            y = h @ p[pre + f"self_attn.{name}_proj.weight"].T
-            if pre + f"self_attn.{name}_proj.bias" in p:
-                y = y + p[pre + f"self_attn.{name}_proj.bias"]
-            return y.view(n, heads, hs).transpose(0, 1)  # (heads, n, hs)
-        q, k, v = proj("q", NH), proj("k", NKV), proj("v", NKV)
-        q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
-        k, v = k.repeat_interleave(NH // NKV, dim=0), v.repeat_interleave(NH // NKV, dim=0)
-        att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(hs) + mask, dim=-1)
-        o = (att @ v).transpose(0, 1).reshape(n, NH * hs)
-        x = x + o @ p[pre + "self_attn.o_proj.weight"].T
-        h = rms_norm(x, p[pre + "post_attention_layernorm.weight"], c["rms_norm_eps"])
-        gate, up = h @ p[pre + "mlp.gate_proj.weight"].T, h @ p[pre + "mlp.up_proj.weight"].T
-        x = x + (torch.nn.functional.silu(gate) * up) @ p[pre + "mlp.down_proj.weight"].T
-    x = rms_norm(x, p["model.norm.weight"], c["rms_norm_eps"])
-    head = p["model.embed_tokens.weight"] if c["tie_word_embeddings"] else p["lm_head.weight"]
-    return x @ head.T
+    """Logits (n, V) of one sequence, in float64: python/sso_torch/model.py's CausalLM (the decoder the torch
+    trainer trains) in float64, called with the parameter tensors p (so gradients flow into them)."""
+    key = json.dumps(c, sort_keys=True)
+    if key not in _MODELS:
+        _MODELS[key] = CausalLM(c).double()
+    params = dict(p)
+    if c["tie_word_embeddings"]:
+        params["lm_head.weight"] = p["model.embed_tokens.weight"]
+    return functional_call(_MODELS[key], params, (torch.tensor([ids]),))[0]
 
 
 def loss_fn(c, p, seqs):

@@ -1,6 +1,7 @@
 """Entry points: `python3 -m sso_torch launch PLAN.json` (start the ranks, launch.py), `rank PLAN.json` (one rank,
-train.py; its failure as one line in DIR/rank-K.error), `objective IN.json` (objective.py on {config, batches},
-printing {loss, parts, grads} per batch as JSON: the parity test's entry point), `version` (the torch version).
+train.py; its failure as one line in DIR/rank-K.error), `check-plan PLAN.json` (plan.py's check alone; needs no
+torch), `objective IN.json` (objective.py on {config, batches}, printing {loss, parts, grads} per batch as JSON),
+`gpu-check [--small]` (gpucheck.py, for tools/gpu-check.sh), `version` (the torch version).
 """
 import json
 import os
@@ -28,8 +29,26 @@ def main(argv):
         return 0
     if cmd == "launch":
         from .launch import main as launch
+        from .plan import PlanError
 
-        return launch(argv[1])
+        try:
+            return launch(argv[1])
+        except PlanError as e:
+            print(f"launcher: {e}", flush=True)
+            return 1
+    if cmd == "gpu-check":
+        from .gpucheck import main as gpu_check
+
+        return gpu_check(argv[1:])
+    if cmd == "check-plan":
+        from .plan import PlanError, load_plan
+
+        try:
+            load_plan(argv[1])
+        except PlanError as e:
+            print(e, file=sys.stderr)
+            return 1
+        return 0
     if cmd == "rank":
         from .launch import die_with_parent
 
@@ -49,7 +68,7 @@ def main(argv):
             with open(os.path.join(d, f"rank-{os.environ.get('RANK', '0')}.error"), "w") as f:
                 f.write(msg + "\n")
             return 1
-    print(f"usage: python3 -m sso_torch launch|rank PLAN.json | objective IN.json | version (got {cmd!r})", file=sys.stderr)
+    print(f"usage: python3 -m sso_torch launch|rank|check-plan PLAN.json | objective IN.json | version (got {cmd!r})", file=sys.stderr)
     return 2
 
 

@@ -1,14 +1,14 @@
 """Output folders as src/train/checkpoint.ts and src/util/atomic.ts write them, so TypeScript reads, resumes and
 cleans up after them: OUT/checkpoint = model/ (a Hugging Face folder, F32) + optimizer.safetensors (m.NAME, v.NAME
 flat F32, metadata step) + trainer_state.json, swapped in as a whole through `.NAME.PID.T.tmp[.old]` siblings;
-OUT/model the same way. Only rank 0 calls these. Not here: gathering sharded (FSDP) state.
+OUT/model the same way; with LoRA adapter/ (a PEFT folder) instead of model/, and OUT/adapter. Only rank 0 calls these. Not here: gathering sharded (FSDP) state.
 """
 import json
 import os
 import shutil
 import time
 
-from . import safetensors
+from . import lora, safetensors
 
 
 def _b36(n):
@@ -63,11 +63,19 @@ def save_model(path, weights, config_text, dtype, carry):
     write_dir_atomic(path, lambda tmp: fill_model(tmp, weights, config_text, dtype, carry))
 
 
-def save_checkpoint(path, weights, config_text, carry, moments, step, state):
-    """moments: name -> (m, v); state: {step, totalSteps, fingerprint}."""
+def save_adapter(path, tensors, config_text, dtype):
+    write_dir_atomic(path, lambda tmp: lora.fill_adapter(tmp, tensors, config_text, dtype))
+
+
+def save_checkpoint(path, weights, config_text, carry, moments, step, state, adapter_config=None):
+    """moments: name -> (m, v); state: {step, totalSteps, fingerprint}. With adapter_config (LoRA) the weights are
+    the adapter's, saved as adapter/ (a PEFT folder, F32) instead of model/, as src/train/checkpoint.ts does."""
 
     def fill(tmp):
-        fill_model(os.path.join(tmp, "model"), weights, config_text, "F32", carry)
+        if adapter_config is not None:
+            lora.fill_adapter(os.path.join(tmp, "adapter"), weights, adapter_config, "F32")
+        else:
+            fill_model(os.path.join(tmp, "model"), weights, config_text, "F32", carry)
         flat = {}
         for name, (m, v) in moments.items():
             flat[f"m.{name}"], flat[f"v.{name}"] = m.reshape(-1), v.reshape(-1)

@@ -58,63 +58,74 @@ class RMSNorm(nn.Module):
 
 
 class Attention(nn.Module):
-    def __init__(self, c):
+    def __init__(self, c, linear):
         super().__init__()
         C, hs, bias = c["hidden_size"], head_dim(c), c["model_type"] == "qwen2"
         self.nh, self.nkv, self.hs = c["num_attention_heads"], c.get("num_key_value_heads", c["num_attention_heads"]), hs
-        self.q_proj = nn.Linear(C, self.nh * hs, bias=bias)
-        self.k_proj = nn.Linear(C, self.nkv * hs, bias=bias)
-        self.v_proj = nn.Linear(C, self.nkv * hs, bias=bias)
-        self.o_proj = nn.Linear(self.nh * hs, C, bias=False)
+        self.q_proj = linear(C, self.nh * hs, bias)
+        self.k_proj = linear(C, self.nkv * hs, bias)
+        self.v_proj = linear(C, self.nkv * hs, bias)
+        self.o_proj = linear(self.nh * hs, C, False)
 
-    def forward(self, h, cos, sin):
+    def forward(self, h, cos, sin, past=None):
+        """h (B, T, C) at positions P.. after past = (k, v) of P earlier positions (B, NKV, P, HS) or None; returns
+        the output and this call's (k, v) (a prefix's keys and values, for bench/train_torch.py's shared prompts)."""
         B, T, _ = h.shape
         q = self.q_proj(h).view(B, T, self.nh, self.hs).transpose(1, 2)
         k = self.k_proj(h).view(B, T, self.nkv, self.hs).transpose(1, 2)
         v = self.v_proj(h).view(B, T, self.nkv, self.hs).transpose(1, 2)
         q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+        kv, P = (k, v), 0
+        if past is not None:
+            P = past[0].shape[2]
+            k, v = torch.cat((past[0], k), dim=2), torch.cat((past[1], v), dim=2)
         k, v = k.repeat_interleave(self.nh // self.nkv, dim=1), v.repeat_interleave(self.nh // self.nkv, dim=1)
         mask = torch.full((T, T), float("-inf"), dtype=q.dtype, device=q.device).triu(1)
+        if P:
+            mask = torch.cat((torch.zeros(T, P, dtype=q.dtype, device=q.device), mask), dim=1)
         att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(self.hs) + mask, dim=-1)
-        return self.o_proj((att @ v).transpose(1, 2).reshape(B, T, self.nh * self.hs))
+        return self.o_proj((att @ v).transpose(1, 2).reshape(B, T, self.nh * self.hs)), kv
 
 
 class MLP(nn.Module):
-    def __init__(self, c):
+    def __init__(self, c, linear):
         super().__init__()
         C, FF = c["hidden_size"], c["intermediate_size"]
-        self.gate_proj, self.up_proj, self.down_proj = nn.Linear(C, FF, bias=False), nn.Linear(C, FF, bias=False), nn.Linear(FF, C, bias=False)
+        self.gate_proj, self.up_proj, self.down_proj = linear(C, FF, False), linear(C, FF, False), linear(FF, C, False)
 
     def forward(self, h):
         return self.down_proj(nn.functional.silu(self.gate_proj(h)) * self.up_proj(h))
 
 
 class Layer(nn.Module):
-    def __init__(self, c):
+    def __init__(self, c, linear):
         super().__init__()
         eps = c.get("rms_norm_eps", 1e-6)
         self.input_layernorm, self.post_attention_layernorm = RMSNorm(c["hidden_size"], eps), RMSNorm(c["hidden_size"], eps)
-        self.self_attn, self.mlp = Attention(c), MLP(c)
+        self.self_attn, self.mlp = Attention(c, linear), MLP(c, linear)
 
-    def forward(self, x, cos, sin):
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin)
-        return x + self.mlp(self.post_attention_layernorm(x))
+    def forward(self, x, cos, sin, past=None):
+        a, kv = self.self_attn(self.input_layernorm(x), cos, sin, past)
+        x = x + a
+        return x + self.mlp(self.post_attention_layernorm(x)), kv
 
 
 class Decoder(nn.Module):
-    def __init__(self, c):
+    def __init__(self, c, linear):
         super().__init__()
         self.embed_tokens = nn.Embedding(c["vocab_size"], c["hidden_size"])
-        self.layers = nn.ModuleList(Layer(c) for _ in range(c["num_hidden_layers"]))
+        self.layers = nn.ModuleList(Layer(c, linear) for _ in range(c["num_hidden_layers"]))
         self.norm = RMSNorm(c["hidden_size"], c.get("rms_norm_eps", 1e-6))
 
 
 class CausalLM(nn.Module):
-    """The built-in model: model.* and lm_head.weight as in Hugging Face (lm_head is embed_tokens when tied)."""
+    """The built-in model: model.* and lm_head.weight as in Hugging Face (lm_head is embed_tokens when tied).
+    linear(in, out, bias) makes each attention and MLP Linear (default nn.Linear; bench/train_torch.py makes
+    frozen BF16 ones as each layer is built)."""
 
-    def __init__(self, c):
+    def __init__(self, c, linear=None):
         super().__init__()
-        self.c, self.model = c, Decoder(c)
+        self.c, self.model = c, Decoder(c, linear or (lambda i, o, bias: nn.Linear(i, o, bias=bias)))
         self.lm_head = nn.Linear(c["hidden_size"], c["vocab_size"], bias=False)
         if c.get("tie_word_embeddings", False):
             self.lm_head.weight = self.model.embed_tokens.weight
@@ -122,18 +133,25 @@ class CausalLM(nn.Module):
         self.gradient_checkpointing = False
 
     def forward(self, ids):
-        T = ids.shape[1]
-        ang = torch.outer(torch.arange(T, dtype=torch.float64, device=ids.device), self.inv_freq.double())
+        return self.lm_head(self.hidden(ids, recompute=self.gradient_checkpointing and self.training)[0])
+
+    def hidden(self, ids, past=None, recompute=False):
+        """Final-norm hidden states of ids (B, T) at positions P.. after past (per layer (k, v) of P positions), and
+        each layer's (k, v) of these positions. With recompute, each layer is a checkpoint."""
+        T, P = ids.shape[1], 0 if past is None else past[0][0].shape[2]
+        ang = torch.outer(torch.arange(P, P + T, dtype=torch.float64, device=ids.device), self.inv_freq.double())
         emb = torch.cat((ang, ang), dim=-1)
         dt = self.model.embed_tokens.weight.dtype
         cos, sin = emb.cos().to(dt), emb.sin().to(dt)
-        x = self.model.embed_tokens(ids)
-        for layer in self.model.layers:
-            if self.gradient_checkpointing and self.training:
-                x = torch.utils.checkpoint.checkpoint(layer, x, cos, sin, use_reentrant=False)
+        x, kvs = self.model.embed_tokens(ids), []
+        for i, layer in enumerate(self.model.layers):
+            p = None if past is None else past[i]
+            if recompute:
+                x, kv = torch.utils.checkpoint.checkpoint(layer, x, cos, sin, p, use_reentrant=False)
             else:
-                x = layer(x, cos, sin)
-        return self.lm_head(self.model.norm(x))
+                x, kv = layer(x, cos, sin, p)
+            kvs.append(kv)
+        return self.model.norm(x), kvs
 
 
 def build(folder, which="auto"):

@@ -2,7 +2,9 @@
 preference losses (IPO on per-token averages, DPO on sums), the self-steering composition with every option of
 ObjectiveConfig, and the exact derivative of the batch loss (the mean over records) with respect to each pair's
 policy log-prob sum. Plain Python floats (IEEE doubles, as JavaScript numbers). The presets are resolved in
-TypeScript (objectiveConfig) and arrive here as a full config, so they are defined once.
+TypeScript (objectiveConfig) and arrive here as a full config, so they are defined once; an unknown or missing
+config field is an error. Needs no torch: python/tests/test_objective_golden.py checks it against the fixture
+TypeScript writes (test/fixtures/golden/objective.json).
 """
 import math
 
@@ -26,6 +28,17 @@ def _dpo(h, beta):
 
 BASE_LOSSES = {"ipo": _ipo, "dpo": _dpo}
 PARTS = ("L", "G", "W", "L_pos", "L_neg", "sft")
+# ObjectiveConfig's fields (src/sso/objective.ts); a field TypeScript adds must be ported here before it is read.
+CONFIG_FIELDS = ("base", "beta", "theta", "alpha", "useWeight", "weightScope", "detachWeight", "steering", "gamma", "generator")
+
+
+def check_config(c):
+    for k in c:
+        if k not in CONFIG_FIELDS:
+            raise ValueError(f"objective: unknown config field {k} (the Python port knows {', '.join(CONFIG_FIELDS)})")
+    for k in CONFIG_FIELDS:
+        if k not in c:
+            raise ValueError(f"objective: config field {k} is missing")
 
 
 def record_objective(r, c):
@@ -97,6 +110,7 @@ def sso_objective(records, c):
     """The batch objective: (mean loss, mean parts, per-record {pair: d(batch loss)/d(policy logp)})."""
     if not records:
         raise ValueError("objective: empty batch")
+    check_config(c)
     N = len(records)
     parts = {k: 0.0 for k in PARTS}
     loss, grads = 0.0, []

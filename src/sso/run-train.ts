@@ -36,7 +36,6 @@ export interface TrainRun {
 export function runTrain(run: TrainRun): StepMetrics[] {
   const torch = run.config.trainer === "torch",
     lora = run.config.lora !== undefined;
-  if (torch && lora) throw new Error("train.lora: the torch trainer does not train LoRA adapters; use trainer: ts"); // for library callers
   if (torch) checkTorch(run.config.torch);
   const lines = readJsonl(run.data, SsoRecord),
     records = lines.map((l) => l.value);

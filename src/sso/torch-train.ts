@@ -8,8 +8,13 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
+import type { ModelConfig } from "../model/config.js";
 import { CARRIED_FILES, readConfig, savedConfigText } from "../model/folder.js";
+import { canonicalTargets, initLora, loraName, moduleShape } from "../model/lora.js";
 import { frozenMatcher, paramSpecs } from "../model/params.js";
+import { ADAPTER_WEIGHTS, adapterConfigJson, PEFT_PREFIX } from "../model/peft.js";
+import { writeSafetensors } from "../model/safetensors.js";
+import { mixSeed } from "../tensor/rng.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { readCheckpointState } from "../train/checkpoint.js";
 import { checkpointNote, resumeState, stepPlan } from "../train/loop.js";
@@ -18,7 +23,8 @@ import { writeFileAtomic } from "../util/atomic.js";
 import { packageRoot } from "../util/package-root.js";
 import { pairsNeeded } from "./objective.js";
 import type { SsoRecord } from "./record.js";
-import { fingerprint, recordSequences, type StepMetrics, type TrainOptions } from "./train.js";
+import { PLAN_VERSION, TorchPlan } from "./torch-plan.js";
+import { fingerprint, LORA_INIT_STREAM, recordSequences, type StepMetrics, type TrainOptions } from "./train.js";
 import { objectiveConfig, type TorchSettings, type TrainConfig } from "./train-config.js";
 
 const PYTHON_PATH = join(packageRoot(), "python");
@@ -75,43 +81,42 @@ export function trainTorch(
   const config = readConfig(model),
     frozen = frozenMatcher(cfg.freeze),
     t = cfg.torch;
+  const lora = cfg.lora && loraPlan(config, cfg, work, saved ? join(ckptDir, "adapter") : undefined, opts.sourceDir);
   const steps = Array.from({ length: plan.total }, (_, i) => i + 1);
   const planPath = join(work, "plan.json");
-  writeFileAtomic(
-    planPath,
-    JSON.stringify({
-      out: opts.out,
-      dir: work,
-      init: saved ? join(ckptDir, "model") : model,
-      tied: config.tieWordEmbeddings,
-      configF32: savedConfigText(config, "F32"),
-      configFinal: savedConfigText(config, cfg.saveDtype),
-      saveDtype: cfg.saveDtype,
-      carry: CARRIED_FILES.map((f) => join(opts.sourceDir, f)).filter((f) => existsSync(f)),
-      objective: obj,
-      pairs,
-      optim: {
-        beta1: cfg.beta1,
-        beta2: cfg.beta2,
-        eps: cfg.eps,
-        weightDecay: cfg.weightDecay,
-        maxGradNorm: cfg.maxGradNorm,
-      },
-      microBatch: cfg.microBatch,
-      steps: steps.map(plan.batch),
-      lrs: steps.map(plan.lr),
-      stepsPerEpoch: plan.stepsPerEpoch,
-      total: plan.total,
-      start,
-      saveEvery: cfg.saveEvery,
-      fingerprint: fp,
-      trainable: paramSpecs(config)
-        .map((s) => s.name)
-        .filter((n) => !frozen(n)),
-      threads: Math.max(1, Math.floor(availableParallelism() / t.nproc)),
-      torch: { ...t, gradientCheckpointing: t.gradientCheckpointing || cfg.recompute },
-    }),
-  );
+  const torchPlan: TorchPlan = {
+    version: PLAN_VERSION,
+    out: opts.out,
+    dir: work,
+    init: saved && !lora ? join(ckptDir, "model") : model,
+    tied: config.tieWordEmbeddings,
+    configF32: savedConfigText(config, "F32"),
+    configFinal: savedConfigText(config, cfg.saveDtype),
+    saveDtype: cfg.saveDtype,
+    carry: CARRIED_FILES.map((f) => join(opts.sourceDir, f)).filter((f) => existsSync(f)),
+    objective: obj,
+    pairs,
+    optim: {
+      beta1: cfg.beta1,
+      beta2: cfg.beta2,
+      eps: cfg.eps,
+      weightDecay: cfg.weightDecay,
+      maxGradNorm: cfg.maxGradNorm,
+    },
+    microBatch: cfg.microBatch,
+    steps: steps.map(plan.batch),
+    lrs: steps.map(plan.lr),
+    stepsPerEpoch: plan.stepsPerEpoch,
+    total: plan.total,
+    start,
+    saveEvery: cfg.saveEvery,
+    fingerprint: fp,
+    trainable: (lora ? lora.names : paramSpecs(config).map((s) => s.name)).filter((n) => !frozen(n)),
+    threads: Math.max(1, Math.floor(availableParallelism() / t.nproc)),
+    lora: lora ? lora.plan : null,
+    torch: { ...t, gradientCheckpointing: t.gradientCheckpointing || cfg.recompute },
+  };
+  writeFileAtomic(planPath, JSON.stringify(TorchPlan.parse(torchPlan)));
   const metricsPath = join(opts.out, "metrics.jsonl");
   MetricsLog.open(metricsPath, saved ? start : undefined);
   const r = spawnSync(t.python, ["-m", "sso_torch", "launch", planPath], {
@@ -128,4 +133,30 @@ export function trainTorch(
     throw new Error(`train (torch): ${line}; ${checkpointNote(readCheckpointState(ckptDir)?.step ?? 0, ckptDir)}`);
   }
   return readMetrics(metricsPath).filter((m) => m.step > start) as unknown as StepMetrics[];
+}
+
+/**
+ * train.lora for the ranks: the adapter to start from — resuming, the checkpoint's; else a fresh one as the TypeScript
+ * trainer initialises it (initLora with the same seed), written as OUT/torch/adapter-init.safetensors with PEFT's
+ * keys — the adapter_config.json text src/model/peft.ts writes, and the adapter's parameter names in canonical order.
+ */
+function loraPlan(config: ModelConfig, cfg: TrainConfig, work: string, resumeFrom: string | undefined, base: string) {
+  const s = cfg.lora!,
+    targets = canonicalTargets(s.targets);
+  let init = join(work, "adapter-init.safetensors");
+  if (resumeFrom) init = join(resumeFrom, ADAPTER_WEIGHTS);
+  else {
+    const fresh = initLora(config, s, mixSeed(cfg.seed, LORA_INIT_STREAM));
+    const tensors = [...fresh].map(([name, data]) => {
+      const m = targets.find((t) => name.includes(`.${t}.`))!,
+        [o, i] = moduleShape(config, m);
+      return { name: PEFT_PREFIX + name, shape: name.endsWith("lora_A.weight") ? [s.r, i] : [o, s.r], data };
+    });
+    writeSafetensors(init, tensors, { dtype: "F32" });
+  }
+  const names: string[] = [];
+  for (let l = 0; l < config.numLayers; l++)
+    for (const m of targets) for (const ab of ["A", "B"] as const) names.push(loraName(l, m, ab));
+  const configText = `${JSON.stringify(adapterConfigJson({ ...s, targets }, base), null, 2)}\n`;
+  return { names, plan: { r: s.r, alpha: s.alpha, targets, rslora: s.rslora, init, configText } };
 }

@@ -43,6 +43,16 @@ export const TorchSettings = z.strictObject({
   gradientCheckpointing: z.boolean().default(false),
   /** auto = transformers' AutoModelForCausalLM when importable, else the built-in Llama/Qwen2 module. */
   model: z.enum(["auto", "builtin", "transformers"]).default("auto"),
+  /**
+   * Seconds a rank may take to join the others (init_process_group) before the launcher stops every rank with
+   * one line naming it (a rank that exits early stops them at once).
+   */
+  startupTimeout: z.number().positive().default(120),
+  /**
+   * bf16 = frozen weights held in BF16, BF16 autocast for the matmuls, FP32 master weights, AdamW moments, loss and
+   * log-prob sums (CUDA only); fp32 = everything FP32; auto = bf16 on CUDA, fp32 on CPU. Recorded in metrics.
+   */
+  precision: z.enum(["auto", "bf16", "fp32"]).default("auto"),
 });
 export type TorchSettings = z.infer<typeof TorchSettings>;
 
@@ -90,14 +100,7 @@ export const TrainFields = z.strictObject({
   torch: TorchSettings.prefault({}),
 });
 
-export const TrainConfig = TrainFields.superRefine((c, ctx) => {
-  if (c.lora && c.trainer === "torch")
-    ctx.addIssue({
-      code: "custom",
-      path: ["lora"],
-      message: "the torch trainer does not train LoRA adapters; use trainer: ts",
-    });
-});
+export const TrainConfig = TrainFields;
 export type TrainConfig = z.infer<typeof TrainConfig>;
 
 /** The preset with the config's overrides applied. */

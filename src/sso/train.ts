@@ -118,7 +118,7 @@ export function fingerprint(records: readonly SsoRecord[], cfg: TrainConfig): st
 }
 
 /** Salt of the LoRA initialisation's seed (mixSeed(train.seed, LORA_INIT_STREAM)); epochs use 0, 1, 2, … */
-const LORA_INIT_STREAM = 0x4c6f5241;
+export const LORA_INIT_STREAM = 0x4c6f5241;
 
 /**
  * What trains: without train.lora every parameter but the `freeze` globs; with it, a LoRA adapter — a fresh seeded

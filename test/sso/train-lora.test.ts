@@ -296,7 +296,6 @@ describe("sso train with train.lora", () => {
     bad({ r: 4, alpha: 8, dropout: 0.1 }, /train\.lora\.dropout.*not implemented/);
     bad({ r: 4, alpha: 8, targets: ["lm_head"] }, /train\.lora\.targets/);
     bad({ r: 4 }, /train\.lora\.alpha/);
-    bad({ r: 4, alpha: 8 }, /torch trainer does not train LoRA/, { trainer: "torch" });
     assert.ok(!existsSync(join(work, "bad")));
     assertOneLineError(
       sso(
