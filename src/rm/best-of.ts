@@ -2,9 +2,9 @@
 // N samples is written. Generation, seeds and resuming are generate-file.ts's; this only supplies the scorer
 // (the reward model with its own folder's chat template) and what the choice depends on.
 
+import { policyHash } from "../model/hash.js";
 import { openTokenizer } from "../model/open.js";
 import { type GenerateFileOptions, generateFile } from "../sample/generate-file.js";
-import { policyHash } from "../sso/record.js";
 import { checkRewardFolder, loadRewardModel, rewardEncoder, rewardPosition, rewards } from "./model.js";
 
 export function generateBestOf(opts: GenerateFileOptions & { bestOf: number; rewardModel: string }): void {

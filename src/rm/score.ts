@@ -5,9 +5,9 @@
 import { createHash } from "node:crypto";
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
 import { z } from "zod";
+import { policyHash } from "../model/hash.js";
 import { openTokenizer } from "../model/open.js";
 import { argsPath, checkOutputArgs, resumeOutput } from "../sample/generate-file.js";
-import { policyHash } from "../sso/record.js";
 import { lineMessages, PromptOrMessages } from "../tokenizer/chat-line.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { readJsonl } from "../util/jsonl.js";

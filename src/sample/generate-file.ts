@@ -13,13 +13,13 @@ import { closeSync, existsSync, openSync, readFileSync, statSync, truncateSync, 
 import { z } from "zod";
 import { getBackend } from "../backends/index.js";
 import { loadModel, readConfig } from "../model/folder.js";
+import { policyHash } from "../model/hash.js";
 import { adapterHash } from "../model/peft.js";
-import { fingerprintDifference } from "../sso/output.js";
-import { policyHash } from "../sso/record.js";
 import { mixSeed } from "../tensor/rng.js";
 import { ChatMessageSchema } from "../tokenizer/chat-line.js";
 import { type ChatMessage, checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 import { outputTarget, syncFd, writeFileAtomic } from "../util/atomic.js";
+import { fingerprintDifference } from "../util/fingerprint.js";
 import { readJsonl } from "../util/jsonl.js";
 import { checkOutputFile } from "../util/output-path.js";
 import { progress } from "../util/progress.js";

@@ -10,6 +10,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { appendDurable, writeFileAtomic } from "../util/atomic.js";
+import { fingerprintDifference } from "../util/fingerprint.js";
 import { toJsonl } from "../util/jsonl.js";
 import type { SsoRecord } from "./record.js";
 import { applyLogpOrder, type StageSeconds, type SynthCounts, zeroSeconds } from "./synth-summary.js";
@@ -29,24 +30,6 @@ interface ProgressState {
 }
 
 const sha256 = (data: string | Buffer): string => createHash("sha256").update(data).digest("hex");
-
-/** Dotted paths of the leaves of a JSON value, with their JSON text. */
-function leaves(v: unknown, at = "", out = new Map<string, string>()): Map<string, string> {
-  if (v !== null && typeof v === "object" && !Array.isArray(v))
-    for (const [k, x] of Object.entries(v)) leaves(x, at ? `${at}.${k}` : k, out);
-  else out.set(at, JSON.stringify(v));
-  return out;
-}
-
-/** The first key whose value differs between two fingerprints, described, or undefined when they are equal. */
-export function fingerprintDifference(was: Record<string, unknown>, now: Record<string, unknown>): string | undefined {
-  const a = leaves(was),
-    b = leaves(now);
-  for (const key of new Set([...a.keys(), ...b.keys()])) {
-    if (a.get(key) !== b.get(key)) return `${key} was ${a.get(key) ?? "unset"}, now ${b.get(key) ?? "unset"}`;
-  }
-  return undefined;
-}
 
 export class SynthOutput {
   readonly progressPath: string;

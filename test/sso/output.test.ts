@@ -7,9 +7,10 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { DEFAULT_LIBRARY } from "../../src/sso/features.js";
-import { fingerprintDifference, SynthOutput } from "../../src/sso/output.js";
+import { SynthOutput } from "../../src/sso/output.js";
 import type { SsoRecord } from "../../src/sso/record.js";
 import { applyLogpOrder, emptyCounts, type SynthCounts, zeroSeconds } from "../../src/sso/synth-summary.js";
+import { fingerprintDifference } from "../../src/util/fingerprint.js";
 import { tempDir } from "../helpers.js";
 import { sampleRecord } from "./helpers.js";
 

@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { appendFileSync, cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { policyHash, REF_COLUMNS, SsoRecord, TRL_COLUMNS } from "../../src/sso/record.js";
+import { policyHash } from "../../src/model/hash.js";
+import { REF_COLUMNS, SsoRecord, TRL_COLUMNS } from "../../src/sso/record.js";
 import { tempDir } from "../helpers.js";
 import { makeTinyModel, sampleRecord } from "./helpers.js";
 
