@@ -3,6 +3,7 @@
 // the run directory. With --server (or iterate.server) synthesis runs on a server the command manages itself
 // (src/sso/iterate-server.ts).
 import { resolveConfig, SsoConfig } from "../config.js";
+import { iterationEvaluator } from "../eval/iteration.js";
 import { validate } from "../sso/file.js";
 import { runIterate } from "../sso/iterate.js";
 import { memoryFlags, type TrainCliOptions, withTrainerFlags } from "./train.js";
@@ -80,5 +81,12 @@ export async function iterateCommand(opts: IterateCliOptions): Promise<void> {
     SsoConfig,
     "command line",
   );
-  await runIterate({ model: opts.model, prompts: opts.prompts, out: opts.out, config, memory: memoryFlags(opts) });
+  await runIterate({
+    model: opts.model,
+    prompts: opts.prompts,
+    out: opts.out,
+    config,
+    memory: memoryFlags(opts),
+    evaluate: iterationEvaluator(config.iterate.eval, config.backend),
+  });
 }

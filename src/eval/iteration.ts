@@ -55,6 +55,22 @@ function cached<T>(file: string, config: unknown, compute: () => T): T {
 }
 
 /** Evaluates `model` (and, once per world config, `initial` into initialFile); cached in outFile per config. */
+/** The loop's evaluator for iterate.eval (undefined when none is configured): evaluates, prints one line, returns
+ *  what goes into the iteration's summary. */
+export function iterationEvaluator(
+  cfg: IterationEvalConfig | undefined,
+  backend: string,
+):
+  | ((k: number, paths: { model: string; initial: string; outFile: string; initialFile: string }) => IterationEval)
+  | undefined {
+  if (!cfg) return undefined;
+  return (k, paths) => {
+    const e = evaluateIteration(cfg, paths, backend);
+    console.error(iterationEvalLine(k, e));
+    return e;
+  };
+}
+
 export function evaluateIteration(
   cfg: IterationEvalConfig,
   paths: { model: string; initial: string; outFile: string; initialFile: string },

@@ -6,7 +6,6 @@
 // (src/remote/swap.ts), the loop (iterate.ts).
 import { existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { SsoConfig } from "../config.js";
 import type { Engine } from "../engine/engine.js";
 import { readConfig } from "../model/folder.js";
 import { connectEngine } from "../remote/connect.js";
@@ -14,6 +13,7 @@ import { freePort, ManagedServer } from "../remote/managed.js";
 import { checkModelPath, loadLoraAdapter, unloadLoraAdapter, updateWeightsFromDisk } from "../remote/swap.js";
 import { Tokenizer } from "../tokenizer/tokenizer.js";
 import { packageRoot } from "../util/package-root.js";
+import type { LoopConfig } from "./loop-config.js";
 import { stackAdapters } from "./lora-stack.js";
 import { modelProbe, probeScoreItems, probeVerdict } from "./probe.js";
 import type { RemoteOptions } from "./run-synth.js";
@@ -220,14 +220,14 @@ export class PolicyServer {
 export const synthDone = (data: string): boolean => existsSync(`${data}.summary.json`);
 
 /** Hot-swapped LoRA: the adapter over the initial model that is iteration k's policy (lora-stack.ts). */
-export function loraChain(out: string, model: string, config: SsoConfig, k: number): string | undefined {
+export function loraChain(out: string, model: string, config: LoopConfig, k: number): string | undefined {
   if (k === 1 || config.iterate.server?.swap !== "lora") return undefined;
   const adapters = Array.from({ length: k - 1 }, (_, j) => join(out, `iter-${j + 1}`, "train", "adapter"));
   return stackAdapters(model, adapters, join(out, `iter-${k - 1}`, "train", "adapter-stack"));
 }
 
 /** What a server run needs, checked before anything is started or written. */
-export function checkServer(config: SsoConfig): void {
+export function checkServer(config: LoopConfig): void {
   const s = config.iterate.server!;
   const vars = ["model", "adapter", "port", "name", "host", "backend", "sso", "max_lora_rank"];
   launchCommand(s, Object.fromEntries(vars.map((v) => [v, v]))); // an unknown placeholder fails here

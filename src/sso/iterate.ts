@@ -21,8 +21,6 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { getBackend } from "../backends/index.js";
-import type { SsoConfig } from "../config.js";
-import { evaluateIteration, type IterationEval, iterationEvalLine } from "../eval/iteration.js";
 import { keeps16, loadModel, readConfig } from "../model/folder.js";
 import { mergeAdapter } from "../model/merge.js";
 import { stopServersOnSignals } from "../remote/managed.js";
@@ -35,6 +33,7 @@ import { readJsonl, toJsonl } from "../util/jsonl.js";
 import { loadFeatureLibrary } from "./features.js";
 import { readPrompts } from "./input.js";
 import { checkServer, loraChain, PolicyServer, synthDone } from "./iterate-server.js";
+import type { LoopConfig } from "./loop-config.js";
 import {
   boundedRecordSize,
   checkSynthMemory,
@@ -55,7 +54,10 @@ export interface IterateRun {
   prompts: string;
   out: string;
   /** Resolved config (src/config.ts resolveConfig): synth, train, iterate sections and the backend. */
-  config: SsoConfig;
+  config: LoopConfig;
+  /** Evaluates iteration k's model after it is trained (iterate.eval: src/eval/iteration.ts iterationEvaluator);
+   *  its result goes into the iteration's summary. */
+  evaluate?: IterationEvaluator;
   /** The memory checks of synthesis and training (default: on, against the machine's memory). */
   memory?: MemoryOptions;
 }
@@ -70,11 +72,17 @@ export interface IterationSummary {
   synth: SynthSummary;
   train: { steps: number; first: MetricsLine; last: MetricsLine };
   seconds_this_session: number;
-  /** The configured evaluation of this iteration's model (iterate.eval). */
-  eval?: IterationEval;
+  /** The configured evaluation of this iteration's model (iterate.eval, through IterateRun.evaluate). */
+  eval?: object;
   /** v2: the generator of this iteration (OUT/iter-k/generator): its model, its own records and its training. */
   generator?: { model: string; data: string; synth: SynthSummary; train: IterationSummary["train"] };
 }
+
+/** Evaluates iteration k's model (paths.model) against the initial one, caching in paths.outFile / initialFile. */
+export type IterationEvaluator = (
+  k: number,
+  paths: { model: string; initial: string; outFile: string; initialFile: string },
+) => object;
 
 const json = (v: unknown): string => `${JSON.stringify(v, null, 2)}\n`;
 
@@ -151,15 +159,15 @@ function* loop(run: Run): Co<IterateResult> {
   const { config } = run,
     iterations = config.iterate.iterations;
   const prompts = readPrompts(run.prompts); // a bad or empty prompts file fails here, before anything is written
-  checkMode(config);
+  checkMode(config, run.evaluate);
   checkMemory(run, prompts);
   const inputs = { model: run.model, prompts: run.prompts, config };
   mkdirSync(run.out, { recursive: true });
   const runPath = join(run.out, "run.json");
   if (existsSync(runPath)) {
-    const was = readJson(runPath) as Record<string, unknown> & { config: SsoConfig };
+    const was = readJson(runPath) as Record<string, unknown> & { config: LoopConfig };
     // Only the iteration count, the evaluation and the server's settings may change: none changes the weights.
-    const strip = (c: SsoConfig) => ({
+    const strip = (c: LoopConfig & { iterate: { eval?: unknown } }) => ({
       ...c,
       iterate: {
         ...c.iterate,
@@ -181,18 +189,13 @@ function* loop(run: Run): Co<IterateResult> {
   let policy = run.model;
   for (let k = 1; k <= iterations; k++) {
     const summary = yield* iteration(run, k, policy);
-    if (config.iterate.eval) {
-      summary.eval = evaluateIteration(
-        config.iterate.eval,
-        {
-          model: summary.model,
-          initial: run.model,
-          outFile: join(run.out, `iter-${k}`, "eval.json"),
-          initialFile: join(run.out, "eval-initial.json"),
-        },
-        config.backend,
-      );
-      console.error(iterationEvalLine(k, summary.eval));
+    if (run.evaluate) {
+      summary.eval = run.evaluate(k, {
+        model: summary.model,
+        initial: run.model,
+        outFile: join(run.out, `iter-${k}`, "eval.json"),
+        initialFile: join(run.out, "eval-initial.json"),
+      });
     }
     writeFileAtomic(join(run.out, `iter-${k}`, "summary.json"), json(summary));
     summaries.push(summary);
@@ -369,7 +372,9 @@ function* iteration(run: Run, k: number, policy: string): Co<IterationSummary> {
 }
 
 /** v2 trains the policy with a plain preference loss on the generator's pairs; anything else is refused up front. */
-export function checkMode(config: SsoConfig): void {
+export function checkMode(config: LoopConfig & { iterate: { eval?: unknown } }, evaluate?: IterationEvaluator): void {
+  if (config.iterate.eval !== undefined && !evaluate)
+    throw new Error("iterate.eval: the loop was given no evaluator (src/eval/iteration.ts iterationEvaluator)");
   if (config.iterate.mode !== "v2") {
     if (config.iterate.generator) throw new Error("iterate.generator: only used with iterate.mode v2");
     return;
