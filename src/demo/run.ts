@@ -49,7 +49,7 @@ export const DEFAULT_METHODS = ["sso", "pbaa"];
 export const FULL_METHODS = ["sso", "pbaa", "sso-no-w", "sso-no-g", "sso-backdoor", "sso-dpo"];
 /** Methods that are a pipeline rather than an objective preset: the policy's objective and the loop's mode. */
 export const PIPELINES: Record<string, { preset: string; mode: "v2" }> = {
-  // SSO-SPEC §3 v2: a generator (sso-v2-generator objective) writes the pairs; the policy trains with plain IPO.
+  // METHOD.md §3 v2: a generator (sso-v2-generator objective) writes the pairs; the policy trains with plain IPO.
   "sso-v2": { preset: "ipo", mode: "v2" },
 };
 

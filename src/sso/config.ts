@@ -1,4 +1,4 @@
-// The synthesis config: one zod schema with the spec's defaults (SSO-SPEC §2) — the `synth` section of the global
+// The synthesis config: one zod schema with the spec's defaults (METHOD.md §2) — the `synth` section of the global
 // config (src/config.ts) — plus the command-line overrides of `sso synth`. An unknown or mistyped key is a
 // one-line error naming it.
 import { dirname, isAbsolute, resolve } from "node:path";
@@ -53,7 +53,7 @@ export const SynthConfig = z.strictObject({
     .strictObject({
       /** Drop a record when any of its three answers hit maxNewTokens. */
       dropTruncated: z.boolean().default(false),
-      /** The authors' log-prob ordering filter (SSO-SPEC §2.5), a final pass over the whole set. */
+      /** The authors' log-prob ordering filter (METHOD.md §2.5), a final pass over the whole set. */
       logpOrder: z.boolean().default(false),
     })
     .prefault({}),

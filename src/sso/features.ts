@@ -1,4 +1,4 @@
-// The feature library of SSO synthesis (SSO-SPEC §2.1): each feature has a name, a short description for the
+// The feature library of SSO synthesis (METHOD.md §2.1): each feature has a name, a short description for the
 // selection prompt, a good and a bad adjective, and one good and one bad principle — a few sentences that tell the
 // policy what such an answer does. The texts are ours (not the paper's). Users extend or replace the library with
 // a JSON or YAML file; this file holds the data, the file schema and the merge rules. It does not build prompts

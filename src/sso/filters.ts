@@ -1,4 +1,4 @@
-// The filters of SSO synthesis (SSO-SPEC §2.5). Per record: pure functions that return the reason to drop it, or
+// The filters of SSO synthesis (METHOD.md §2.5). Per record: pure functions that return the reason to drop it, or
 // null to keep it. The authors' log-prob ordering filter compares each record with dataset means, so it works on a
 // whole set at once. No I/O, no model: the log-probs come from the record's reference columns.
 import type { FinishReason } from "../sample/generate.js";

@@ -1,6 +1,6 @@
-// The SSO loop (SSO-SPEC §4), the library function behind `sso iterate` and the demo. Iteration k synthesises
+// The SSO loop (METHOD.md §4), the library function behind `sso iterate` and the demo. Iteration k synthesises
 // records with the current policy (which is also the reference: the iteration's starting snapshot), optionally
-// rescores the reference with the initial model, trains, and saves OUT/iter-k/model. In v2 mode (SSO-SPEC §3) a
+// rescores the reference with the initial model, trains, and saves OUT/iter-k/model. In v2 mode (METHOD.md §3) a
 // generator comes first: started from the policy, trained with the generator objective on records the policy
 // writes; then the generator writes the records and the policy trains on them with a plain IPO/DPO objective:
 //   OUT/run.json                      the run's inputs (a rerun with other inputs is refused)

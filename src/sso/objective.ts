@@ -1,4 +1,4 @@
-// The SSO objective (SSO-SPEC §3) as pure functions of per-sequence log-probs: a table of base preference losses,
+// The SSO objective (METHOD.md §3) as pure functions of per-sequence log-probs: a table of base preference losses,
 // the self-steering composition with every option of the spec, named presets, and exact derivatives with respect
 // to each policy log-prob sum — including the path through the weight W unless it is detached. The batch loss is
 // the mean over records, so a batch of N gives exactly the mean of N batches of one (the authors' code does not).

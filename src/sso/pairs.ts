@@ -1,4 +1,4 @@
-// The seven (prompt variant, response) pairs of an SSO record (SSO-SPEC §2.4, §3), defined once. Every other place
+// The seven (prompt variant, response) pairs of an SSO record (METHOD.md §2.4, §3), defined once. Every other place
 // derives from this table: the record's reference columns (record.ts), what synthesis scores (stages.ts), what the
 // objective reads (objective.ts) and what the trainer forwards (train.ts).
 //   prompt variants: plain = x (no system message), pos = x+ (good principles), neg = x- (bad principles)

@@ -1,4 +1,4 @@
-// The texts of SSO synthesis (SSO-SPEC §2.1–2.3), in our own wording: the few-shot feature-selection prompt and its
+// The texts of SSO synthesis (METHOD.md §2.1–2.3), in our own wording: the few-shot feature-selection prompt and its
 // lenient parser, the query-specific principle prompt and its JSON parser (falling back to the library), and the
 // contrastive prompts x+, x- and x as chat messages. Pure functions of strings; no tokenizer, no model, no chance.
 import type { ChatMessage } from "../tokenizer/tokenizer.js";

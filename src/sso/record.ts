@@ -1,4 +1,4 @@
-// The SSO data record (SSO-SPEC §5): one JSON line per prompt and iteration. prompt/chosen/rejected are TRL's
+// The SSO data record (METHOD.md §5): one JSON line per prompt and iteration. prompt/chosen/rejected are TRL's
 // conversational preference columns, so TRL (and `datasets`) load a record set as a preference dataset as is; the
 // SSO columns add y°, the contrastive system messages, provenance, and the reference log-probs of every
 // (prompt variant, response) pair the losses and the ordering filter need. The schema is strict so the trainer can

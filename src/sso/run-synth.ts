@@ -1,4 +1,4 @@
-// Synthesis into a file (SSO-SPEC §2): the library function behind `sso synth` and each iteration of `sso iterate`.
+// Synthesis into a file (METHOD.md §2): the library function behind `sso synth` and each iteration of `sso iterate`.
 // Takes a resolved config; validates everything (features, prompts, chat template, the memory estimate) before the
 // model loads or OUT is touched; runs the chunks in-process or on a remote OpenAI-compatible engine; appends records chunk by chunk
 // (resumable, see output.ts); shows one progress bar per stage on a terminal; writes and prints the summary.

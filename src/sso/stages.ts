@@ -1,4 +1,4 @@
-// The model-facing stages of SSO synthesis (SSO-SPEC §2), each over a chunk of prompts with one batched model call:
+// The model-facing stages of SSO synthesis (METHOD.md §2), each over a chunk of prompts with one batched model call:
 // feature selection, query-specific principles, contrastive prompts, sampling y+/y-/y°, and reference scoring of
 // every (prompt variant, response) pair. Seeds come from (seed, iteration, prompt index) only. Orchestration,
 // counting and output live in synth.ts; texts in prompts.ts; the random choices in select.ts. The stages yield

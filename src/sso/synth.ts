@@ -1,4 +1,4 @@
-// SSO synthesis (SSO-SPEC §2): prompts in, data records out. Prompts are processed in chunks of `batch`; each stage
+// SSO synthesis (METHOD.md §2): prompts in, data records out. Prompts are processed in chunks of `batch`; each stage
 // of a chunk is one batched model call (stages.ts), then the chunk's kept records are handed over in prompt order
 // (onChunk), so a caller can append them to a file and resume after a crash. Counts of what was dropped and why,
 // the feature histogram, response lengths and seconds per stage make up the summary. The log-prob ordering filter

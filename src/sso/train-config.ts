@@ -1,5 +1,5 @@
 // The training config: the objective (a preset plus field overrides) and the optimisation settings, as one zod
-// schema with documented defaults. The SSO-SPEC §3 values are the defaults, except the learning rate, which the
+// schema with documented defaults. The METHOD.md §3 values are the defaults, except the learning rate, which the
 // spec gives for 7–8B models (5e-7) and which small models need far larger.
 import { z } from "zod";
 import { LoraSettings } from "../model/lora.js";
