@@ -3,12 +3,10 @@
 // `/exit` (or end of input) quits. A message that would make the conversation longer than the model's context is
 // not sent (one line on stderr) and the session goes on. Not a chat product: no streaming, no history file.
 import { createInterface } from "node:readline";
-import { getBackend } from "../backends/index.js";
 import { decodeWeights } from "../model/decode-weights.js";
-import { loadModel, readConfig } from "../model/folder.js";
+import { openModel } from "../model/open.js";
 import { generate } from "../sample/generate.js";
 import type { ChatMessage } from "../tokenizer/tokenizer.js";
-import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
 
 export interface ChatOptions {
   model: string;
@@ -24,10 +22,8 @@ export interface ChatOptions {
 }
 
 export async function runChat(opts: ChatOptions): Promise<void> {
-  const tok = Tokenizer.fromDir(opts.model);
-  const { vocabSize, maxPositionEmbeddings: maxPositions } = readConfig(opts.model);
-  checkTokenizerFitsModel(tok, vocabSize);
-  const model = loadModel(opts.model, getBackend(opts.backend), { adapter: opts.adapter, keep16: true });
+  const { model, tok } = openModel(opts.model, { backend: opts.backend, adapter: opts.adapter, keep16: true });
+  const maxPositions = model.config.maxPositionEmbeddings;
   const weights = decodeWeights(model); // once: the model does not change between turns
   const eosIds = tok.stopIds;
   const start = (): ChatMessage[] => (opts.system ? [{ role: "system", content: opts.system }] : []);

@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { getBackend } from "../backends/index.js";
 import { loadModel, readConfig } from "../model/folder.js";
-import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
+import { openTokenizer } from "../model/open.js";
 import { readCheckpointState } from "../train/checkpoint.js";
 import { type DataSpec, mixPairs, skippedText, tokenizePairs } from "./data.js";
 import { openForTraining, REWARD_POSITION_KEY, rewardPosition } from "./model.js";
@@ -30,8 +30,7 @@ export interface RmTrainRun {
 export function runRmTrain(run: RmTrainRun): RmStepMetrics[] {
   if (run.data.length === 0) throw new Error("--data: give at least one preference file");
   const config = readConfig(run.model);
-  const tok = Tokenizer.fromDir(run.model);
-  checkTokenizerFitsModel(tok, config.vocabSize);
+  const tok = openTokenizer(run.model);
   const ckpt = join(run.out, "checkpoint");
   const resuming = run.resume && readCheckpointState(ckpt) !== undefined;
   if (!run.resume && existsSync(ckpt))

@@ -14,10 +14,11 @@ import { z } from "zod";
 import { getBackend } from "../backends/index.js";
 import { loadModel, readConfig } from "../model/folder.js";
 import { policyHash } from "../model/hash.js";
+import { openTokenizer } from "../model/open.js";
 import { adapterHash } from "../model/peft.js";
 import { mixSeed } from "../tensor/rng.js";
 import { ChatMessageSchema } from "../tokenizer/chat-line.js";
-import { type ChatMessage, checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
+import type { ChatMessage } from "../tokenizer/tokenizer.js";
 import { outputTarget, syncFd, writeFileAtomic } from "../util/atomic.js";
 import { fingerprintDifference } from "../util/fingerprint.js";
 import { readJsonl } from "../util/jsonl.js";
@@ -136,9 +137,8 @@ export interface BestOf {
 export function generateFile(opts: GenerateFileOptions, bestOf?: BestOf): void {
   const lines = readJsonl(opts.data, GenerateLine);
   checkOutputFile("--out", opts.out, { append: true });
-  const tok = Tokenizer.fromDir(opts.model);
-  const { maxPositionEmbeddings: maxPositions, vocabSize } = readConfig(opts.model);
-  checkTokenizerFitsModel(tok, vocabSize);
+  const tok = openTokenizer(opts.model);
+  const { maxPositionEmbeddings: maxPositions } = readConfig(opts.model);
   const N = bestOf?.n ?? 1,
     fingerprint = { ...argsFingerprint(opts), ...(bestOf && { best_of: N, ...bestOf.fingerprint }) };
   // A device or FIFO (/dev/null, /dev/stdout) is written through: nothing to resume, no OUT.args.json beside it.

@@ -20,9 +20,9 @@
 // policy 16-bit, so each iteration's LoRA base is held 16-bit in training too (run-train.ts).
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { getBackend } from "../backends/index.js";
-import { keeps16, loadModel, readConfig } from "../model/folder.js";
+import { keeps16, readConfig } from "../model/folder.js";
 import { mergeAdapter } from "../model/merge.js";
+import { openModel } from "../model/open.js";
 import { stopServersOnSignals } from "../remote/managed.js";
 import { Tokenizer } from "../tokenizer/tokenizer.js";
 import { readCheckpointState } from "../train/checkpoint.js";
@@ -287,8 +287,8 @@ function* runStage(run: Run, k: number, st: Stage): Co<StageResult> {
     trainData = join(st.dir, `data.${st.reference.label}-ref.jsonl`);
     if (!existsSync(trainData)) {
       const records = readJsonl(data, SsoRecord).map((l) => l.value);
-      const ref = loadModel(st.reference.model, getBackend(backend), { keep16: true });
-      writeFileAtomic(trainData, toJsonl(rescoreReference(ref, Tokenizer.fromDir(st.reference.model), records)));
+      const ref = openModel(st.reference.model, { backend, keep16: true });
+      writeFileAtomic(trainData, toJsonl(rescoreReference(ref.model, ref.tok, records)));
     }
   }
   const model = join(trainOut, "model"),

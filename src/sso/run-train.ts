@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { getBackend } from "../backends/index.js";
 import { keeps16, loadModel, readConfig } from "../model/folder.js";
-import { checkTokenizerFitsModel, Tokenizer } from "../tokenizer/tokenizer.js";
+import { openTokenizer } from "../model/open.js";
 import { readCheckpointState } from "../train/checkpoint.js";
 import { readJsonl } from "../util/jsonl.js";
 import { checkTrainMemory, type MemoryOptions } from "./memory-check.js";
@@ -45,12 +45,11 @@ export function runTrain(run: TrainRun): StepMetrics[] {
   const resuming = run.resume && readCheckpointState(ckpt) !== undefined;
   if (!run.resume && existsSync(ckpt))
     throw new Error(`${ckpt} exists: pass --resume to continue it, or choose another --out`);
-  const tok = Tokenizer.fromDir(run.model),
+  const tok = openTokenizer(run.model),
     config = readConfig(run.model),
     // A LoRA base is frozen: a BF16/F16 folder's matrices stay 16-bit (no fp32 copy); only the adapter is fp32.
     // (The memory check also counts them so in the LoRA run it suggests instead of full fine-tuning.)
     half = keeps16(run.model);
-  checkTokenizerFitsModel(tok, config.vocabSize);
   if (!torch) {
     const pairs = pairsNeeded(objectiveConfig(run.config.objective));
     // Each record's sequences, checked here so that a bad record is named by its line, not by its place in a batch.
