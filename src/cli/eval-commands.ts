@@ -2,6 +2,7 @@
 // grade and math. Flags only; each action loads src/cli/eval.ts, which calls the library.
 import { type Command, InvalidArgumentError } from "commander";
 import { Count, flag, MaxNewTokens, Seconds, Seed } from "./flags.js";
+import { adapterOption, backendOption } from "./options.js";
 
 /** Flags of a local model answering an evaluation's prompts (--model). */
 function answeringOptions(cmd: Command): Command {
@@ -13,8 +14,8 @@ function answeringOptions(cmd: Command): Command {
       512,
     )
     .option("--batch <n>", "--model: sequences decoded together", flag("--batch", Count), 16)
-    .option("--backend <name>", "--model: compute backend (ref, cpu)", "cpu")
-    .option("--adapter <dir>", "--model: PEFT LoRA adapter folder applied to it");
+    .addOption(backendOption("--model: compute backend"))
+    .addOption(adapterOption("--model: PEFT LoRA adapter folder applied to it"));
 }
 
 /** Flags of a judged evaluation: the judge, its cache, and a local model's answering when one answers. */
@@ -47,10 +48,7 @@ export function addEvalCommands(program: Command): void {
       "evaluate a model: the principle world's checkers (--world) or exact match (--data); subcommands pairwise, grade, math",
     )
     .option("--model <dir>", "Hugging Face model folder with tokenizer and chat template")
-    .option(
-      "--adapter <dir>",
-      "PEFT LoRA adapter folder applied to --model (adapter_config.json + adapter_model.safetensors)",
-    )
+    .addOption(adapterOption())
     .option("--world", "answer seeded world prompts; print the pass rate per feature, overall and mean length", false)
     .option(
       "--data <file>",
@@ -67,7 +65,7 @@ export function addEvalCommands(program: Command): void {
       128,
     )
     .option("--batch <n>", "sequences decoded together", flag("--batch", Count), 16)
-    .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
+    .addOption(backendOption())
     .action(async (opts) => (await import("./eval.js")).runEval(opts));
 
   judgeOptions(

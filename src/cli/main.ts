@@ -9,7 +9,16 @@ import { packageRoot } from "../util/package-root.js";
 import { redactText } from "../util/redact.js";
 import { addEvalCommands } from "./eval-commands.js";
 import { Count, flag, flagList, GraceSeconds, Index, MaxNewTokens, Port, Positive, Seconds, Seed } from "./flags.js";
-import { collect, dtype, ggufDtype, memoryLimit, noMemoryCheck, samplingOptions } from "./options.js";
+import {
+  adapterOption,
+  backendOption,
+  collect,
+  dtype,
+  ggufDtype,
+  memoryLimit,
+  noMemoryCheck,
+  samplingOptions,
+} from "./options.js";
 import { addRmCommands } from "./rm-commands.js";
 
 const { version } = JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version: string };
@@ -72,13 +81,10 @@ program
   .command("score")
   .description("log-probs of given responses under a model, one JSON line per input line")
   .requiredOption("--model <dir>", "Hugging Face model folder")
-  .option(
-    "--adapter <dir>",
-    "PEFT LoRA adapter folder applied to --model (adapter_config.json + adapter_model.safetensors)",
-  )
+  .addOption(adapterOption())
   .requiredOption("--data <file>", 'JSONL: {"messages", "response"} or {"prompt_ids", "response_ids"} per line')
   .requiredOption("--out <file>", "JSONL output: {logp, n_tokens, token_logps} per input line, in order")
-  .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
+  .addOption(backendOption())
   .option("--batch-tokens <n>", "tokens per forward batch", flag("--batch-tokens", Count), 4096)
   .action(async (opts) => (await import("./score.js")).runScore(opts));
 
@@ -124,10 +130,7 @@ program
     "SSO data synthesis: features, contrastive prompts, y+/y-/y° and reference log-probs per prompt (resumable)",
   )
   .requiredOption("--model <dir>", "policy model folder (also the reference model of this iteration)")
-  .option(
-    "--adapter <dir>",
-    "PEFT LoRA adapter folder applied to --model (adapter_config.json + adapter_model.safetensors)",
-  )
+  .addOption(adapterOption())
   .requiredOption("--prompts <file>", 'JSONL: {"prompt": "..."} or {"messages": [...]} per line, optionally "id"')
   .requiredOption(
     "--out <file>",
@@ -143,7 +146,7 @@ program
     "token limit of y+, y-, y° (overrides the config; default 256)",
     flag("--max-new-tokens", MaxNewTokens),
   )
-  .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
+  .addOption(backendOption())
   .option(
     "--engine <name>",
     "what samples and scores: local (this process), openai (vLLM, SGLang or sso serve, detected) or sglang",
@@ -162,10 +165,7 @@ program
   .command("serve")
   .description("serve a model over an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions)")
   .requiredOption("--model <dir>", "Hugging Face model folder with tokenizer and chat template")
-  .option(
-    "--adapter <dir>",
-    "PEFT LoRA adapter folder applied to --model (adapter_config.json + adapter_model.safetensors)",
-  )
+  .addOption(adapterOption())
   .option("--host <addr>", "address to bind", "127.0.0.1")
   .option("--port <n>", "port (0 = any free port)", flag("--port", Port), 8000)
   .option(
@@ -191,7 +191,7 @@ program
     "--allow-runtime-updates",
     "serve vLLM's /v1/load_lora_adapter + /v1/unload_lora_adapter and SGLang's /update_weights_from_disk + /get_model_info",
   )
-  .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
+  .addOption(backendOption())
   .action(async (opts) => (await import("./serve.js")).runServe(opts));
 
 program
@@ -210,7 +210,7 @@ program
   .option("--epochs <n>", "epochs over the records", flag("--epochs", Count))
   .option("--batch-size <n>", "records per optimizer step", flag("--batch-size", Count))
   .option("--seed <n>", "record shuffling seed", flag("--seed", Seed))
-  .option("--backend <name>", "compute backend (ref, cpu); default from the config")
+  .addOption(backendOption("compute backend", true))
   .option("--trainer <name>", "ts (our engine) or torch (PyTorch ranks, python/sso_torch); default from the config")
   .option("--nproc <n>", "torch: processes (ranks) on this node", flag("--nproc", Count))
   .option("--python <path>", "torch: a Python with torch (default from the config: python3)")
@@ -236,7 +236,7 @@ program
     "--mode <v1|v2>",
     "v1: the policy writes its own pairs; v2: a generator trained with the generator objective writes them (needs train.objective.preset ipo or dpo)",
   )
-  .option("--backend <name>", "compute backend (ref, cpu); default from the config")
+  .addOption(backendOption("compute backend", true))
   .option("--trainer <name>", "ts (our engine) or torch (PyTorch ranks, python/sso_torch); default from the config")
   .option("--nproc <n>", "torch: processes (ranks) on this node", flag("--nproc", Count))
   .option("--python <path>", "torch: a Python with torch (default from the config: python3)")
@@ -307,7 +307,7 @@ program
     flag("--max-new-tokens", MaxNewTokens),
     64,
   )
-  .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
+  .addOption(backendOption())
   .action(async (opts) => (await import("./demo.js")).runDemoCli(opts));
 
 addRmCommands(program);
@@ -325,8 +325,8 @@ program
   .requiredOption("--model <dir>", "Hugging Face model folder (with tokenizer.json)")
   .requiredOption("--gguf <file>", "GGUF file to write (replaced atomically)")
   .option("--dtype <f32|f16>", "matrix dtype in the file (norms and biases stay f32)", ggufDtype, "F16" as const)
-  .option("--adapter <dir>", "PEFT LoRA adapter folder merged into --model before exporting")
-  .option("--backend <name>", "compute backend of the --adapter merge (ref, cpu)", "cpu")
+  .addOption(adapterOption("PEFT LoRA adapter folder merged into --model before exporting"))
+  .addOption(backendOption("compute backend of the --adapter merge"))
   .action(async (opts) => (await import("./export.js")).runExport(opts));
 
 program
@@ -340,7 +340,7 @@ program
   )
   .option("--force", "replace an existing --out folder whatever it holds", false)
   .option("--dtype <f32|bf16>", "weight dtype on disk", dtype, "F32" as const)
-  .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
+  .addOption(backendOption())
   .action(async (opts) => (await import("./merge.js")).runMerge(opts));
 
 program.parseAsync().catch((e: unknown) => {

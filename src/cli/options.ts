@@ -1,6 +1,7 @@
 // Command-line option builders shared by several commands: choices, repeatable values, the sampling flags and
 // the memory check's flags. The numeric validators are flags.ts.
 import { type Command, InvalidArgumentError, Option } from "commander";
+import { BACKEND_NAMES } from "../backends/index.js";
 import { flag, MaxNewTokens, Positive, Seed, Temperature, TopK, TopP } from "./flags.js";
 
 /** A case-insensitive choice among upper-case names, e.g. --dtype f32|bf16. */
@@ -15,17 +16,26 @@ export const oneOf =
 export const dtype = oneOf("F32", "BF16");
 export const ggufDtype = oneOf("F32", "F16");
 
+/** --backend, declared once for every command: `what` says which model it computes (e.g. "--model: compute
+ *  backend"); commands that read the config take its default from there instead of "cpu". */
+export const backendOption = (what = "compute backend", fromConfig = false): Option =>
+  fromConfig
+    ? new Option("--backend <name>", `${what} (${BACKEND_NAMES.join(", ")}); default from the config`)
+    : new Option("--backend <name>", `${what} (${BACKEND_NAMES.join(", ")})`).default("cpu");
+
+/** --adapter, declared once for every command that applies a PEFT adapter to --model. */
+export const adapterOption = (
+  what = "PEFT LoRA adapter folder applied to --model (adapter_config.json + adapter_model.safetensors)",
+): Option => new Option("--adapter <dir>", what);
+
 /** A repeatable option's values in order (--stop a --stop b). */
 export const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 /** Sampling flags shared by generate and chat (defaults: the SSO spec's 0.7 / 0.8). */
 export function samplingOptions(cmd: Command, maxNewTokens: number): Command {
   return cmd
-    .option(
-      "--adapter <dir>",
-      "PEFT LoRA adapter folder applied to --model (adapter_config.json + adapter_model.safetensors)",
-    )
-    .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
+    .addOption(adapterOption())
+    .addOption(backendOption())
     .option("--seed <n>", "random seed", flag("--seed", Seed), 0)
     .option("--temperature <t>", "sampling temperature; 0 = greedy", flag("--temperature", Temperature), 0.7)
     .option("--top-p <p>", "nucleus mass (1 = off)", flag("--top-p", TopP), 0.8)

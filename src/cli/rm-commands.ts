@@ -13,7 +13,7 @@ import {
   Probability,
   Seed,
 } from "./flags.js";
-import { collect } from "./options.js";
+import { backendOption, collect } from "./options.js";
 
 /** Adds `sso rm` and its subcommands to the program. */
 export function addRmCommands(program: Command): void {
@@ -63,7 +63,7 @@ export function addRmCommands(program: Command): void {
       "SSO records also give (x+, y+ ≻ y-): the positive system message before the prompt",
       false,
     )
-    .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
+    .addOption(backendOption())
     .action(async (opts) => (await import("./rm.js")).runRmTrainCli(opts));
   rmCommand
     .command("score")
@@ -71,7 +71,7 @@ export function addRmCommands(program: Command): void {
     .requiredOption("--model <dir>", "reward-model folder (*ForSequenceClassification, with tokenizer)")
     .requiredOption("--data <file>", 'JSONL: {"prompt" | "messages", "response"} per line, optionally "id"')
     .requiredOption("--out <file>", "JSONL output: {line, id?, reward} per input line")
-    .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
+    .addOption(backendOption())
     .option("--batch-tokens <n>", "tokens per forward batch", flag("--batch-tokens", Count), 4096)
     .action(async (opts) => (await import("./rm.js")).runRmScoreCli(opts));
   rmCommand
@@ -81,7 +81,7 @@ export function addRmCommands(program: Command): void {
     .requiredOption("--data <file>", "preference JSONL (the formats of rm train; RewardBench rows carry subset)")
     .requiredOption("--out <file>", "JSON report; the table goes to OUT.md too (both written atomically)")
     .option("--seed <n>", "bootstrap seed", flag("--seed", Seed), 0)
-    .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
+    .addOption(backendOption())
     .option("--batch-tokens <n>", "tokens per forward batch", flag("--batch-tokens", Count), 4096)
     .action(async (opts) => (await import("./rm.js")).runRmEvalCli(opts));
   rmCommand
@@ -91,7 +91,7 @@ export function addRmCommands(program: Command): void {
     .requiredOption("--data <file>", "records written by sso synth (JSONL)")
     .requiredOption("--out <file>", "the kept records, unchanged (written atomically)")
     .option("--margin <x>", "least r(x, y+) − r(x, y-) kept", flag("--margin", Finite), 0)
-    .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
+    .addOption(backendOption())
     .option("--batch-tokens <n>", "tokens per forward batch", flag("--batch-tokens", Count), 4096)
     .action(async (opts) => (await import("./rm.js")).runRmFilterCli(opts));
   rmCommand
@@ -115,6 +115,6 @@ export function addRmCommands(program: Command): void {
     .option("--lr <x>", "RM learning rate", flag("--lr", Positive), 1e-4)
     .option("--epochs <n>", "RM epochs", flag("--epochs", Count), 2)
     .option("--max-new-tokens <n>", "answer length limit", flag("--max-new-tokens", MaxNewTokens), 64)
-    .option("--backend <name>", "compute backend (ref, cpu)", "cpu")
+    .addOption(backendOption())
     .action(async (opts) => (await import("./rm.js")).runRmDemoCli(opts));
 }
