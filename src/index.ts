@@ -38,6 +38,7 @@ export {
 } from "./model/memory.js";
 export { loadMerged, type MergeRun, mergeAdapter } from "./model/merge.js";
 export { Model, type SequenceInput, type SequenceOutput } from "./model/model.js";
+export { type OpenOptions, openModel, openTokenizer } from "./model/open.js";
 export { type Adapter, readAdapter, writeAdapter } from "./model/peft.js";
 export { type ScoreItem, type ScoreResult, scoreItems } from "./model/score.js";
 export { type ScoreFileOptions, scoreFile } from "./model/score-file.js";
