@@ -7,7 +7,7 @@ import { isAdapterFolderEntry } from "../model/peft.js";
 import { validate } from "../sso/file.js";
 import type { MemoryOptions } from "../sso/memory-check.js";
 import { runTrain } from "../sso/run-train.js";
-import { TrainConfig } from "../sso/train-config.js";
+import { type TorchSettings, TrainConfig } from "../sso/train-config.js";
 import { checkRunFolder } from "../util/output-path.js";
 
 /** The parts of a train run folder replaced as a whole at the end of a run (a rerun replaces its own). */
@@ -16,28 +16,46 @@ export const TRAIN_OUTPUTS = [
   { name: "adapter", owned: isAdapterFolderEntry, what: "PEFT adapter folder" },
 ];
 
-export interface TrainCliOptions {
+/**
+ * `sso train`'s flags. A flag that sets a config key has the key's name (commander camel-cases `--batch-size` to
+ * `batchSize`, the key of train.batchSize), so flags map onto the config by one rule (`overKeys`) instead of one by
+ * one; the types of those flags are the config's own.
+ */
+export type TrainCliOptions = {
   model: string;
   data: string;
   out: string;
   config?: string;
   resume: boolean;
   backend?: string;
+  /** train.objective.preset. */
   preset?: string;
-  lr?: number;
-  epochs?: number;
-  batchSize?: number;
-  seed?: number;
-  trainer?: string;
-  nproc?: number;
-  python?: string;
-  nnodes?: number;
-  nodeRank?: number;
-  masterAddr?: string;
-  masterPort?: number;
   memoryLimit?: number;
   /** false with --no-memory-check. */
   memoryCheck?: boolean;
+} & Partial<Pick<TrainConfig, TrainFlagKey>> &
+  Partial<Pick<TorchSettings, TorchFlagKey>>;
+
+/** The train keys and train.torch keys that have a flag (the same names). */
+const TRAIN_FLAG_KEYS = ["trainer", "lr", "epochs", "batchSize", "seed"] as const satisfies (keyof TrainConfig)[];
+type TrainFlagKey = (typeof TRAIN_FLAG_KEYS)[number];
+const TORCH_FLAG_KEYS = [
+  "nproc",
+  "python",
+  "nnodes",
+  "nodeRank",
+  "masterAddr",
+  "masterPort",
+] as const satisfies (keyof TorchSettings)[];
+type TorchFlagKey = (typeof TORCH_FLAG_KEYS)[number];
+
+/** The section with every given flag of `keys` over it: a flag named like a config key sets that key. */
+function overKeys<K extends string>(
+  section: Record<string, unknown> | undefined,
+  opts: Partial<Record<K, unknown>>,
+  keys: readonly K[],
+): Record<string, unknown> {
+  return { ...section, ...Object.fromEntries(keys.filter((k) => opts[k] !== undefined).map((k) => [k, opts[k]])) };
 }
 
 /** The memory check's flags as the library takes them. */
@@ -48,18 +66,9 @@ export const memoryFlags = (o: { memoryLimit?: number; memoryCheck?: boolean }):
 
 /** The train section with the trainer flags (shared with `sso iterate`) over it; validated by the caller. */
 export function withTrainerFlags(train: Record<string, unknown> & { torch?: object }, opts: Partial<TrainCliOptions>) {
-  const torch = {
-    ...(opts.nproc !== undefined && { nproc: opts.nproc }),
-    ...(opts.python !== undefined && { python: opts.python }),
-    ...(opts.nnodes !== undefined && { nnodes: opts.nnodes }),
-    ...(opts.nodeRank !== undefined && { nodeRank: opts.nodeRank }),
-    ...(opts.masterAddr !== undefined && { masterAddr: opts.masterAddr }),
-    ...(opts.masterPort !== undefined && { masterPort: opts.masterPort }),
-  };
   return {
-    ...train,
-    ...(opts.trainer !== undefined && { trainer: opts.trainer }),
-    torch: { ...train.torch, ...torch },
+    ...overKeys(train, opts, ["trainer"]),
+    torch: overKeys(train.torch as Record<string, unknown>, opts, TORCH_FLAG_KEYS),
   };
 }
 
@@ -76,11 +85,7 @@ export function trainCommand(opts: TrainCliOptions): void {
   );
   const config = validate(
     {
-      ...withTrainerFlags(file.train, opts),
-      ...(opts.lr !== undefined && { lr: opts.lr }),
-      ...(opts.epochs !== undefined && { epochs: opts.epochs }),
-      ...(opts.batchSize !== undefined && { batchSize: opts.batchSize }),
-      ...(opts.seed !== undefined && { seed: opts.seed }),
+      ...withTrainerFlags(overKeys(file.train, opts, TRAIN_FLAG_KEYS), opts),
       objective: { ...file.train.objective, ...(opts.preset !== undefined && { preset: opts.preset }) },
     },
     TrainConfig,
