@@ -136,11 +136,12 @@ describe("sso score on a BF16 folder", () => {
     const lines = SEQS.map((s) => ({ prompt_ids: s.ids.slice(0, 2), response_ids: s.ids.slice(2) }));
     writeFileSync(join(work, "in.jsonl"), `${lines.map((l) => JSON.stringify(l)).join("\n")}\n`);
     for (const m of [bf16, f32]) {
-      const r = runCli("score", "--model", m, "--data", join(work, "in.jsonl"), "--out", join(m, "out.jsonl"));
+      // Beside the model folder, not in it: an output inside an input folder is refused (issue 30).
+      const r = runCli("score", "--model", m, "--data", join(work, "in.jsonl"), "--out", `${m}.out.jsonl`);
       assert.equal(r.status, 0, r.stderr);
     }
-    const out = readFileSync(join(bf16, "out.jsonl"), "utf8");
+    const out = readFileSync(`${bf16}.out.jsonl`, "utf8");
     assert.equal(out.trim().split("\n").length, lines.length);
-    assert.equal(out, readFileSync(join(f32, "out.jsonl"), "utf8"));
+    assert.equal(out, readFileSync(`${f32}.out.jsonl`, "utf8"));
   });
 });
