@@ -1,12 +1,11 @@
 // `sso chat --model DIR`: a small interactive loop for trying a model — each line typed is a user turn, the
 // model's reply is generated with the folder's chat template and printed. `/reset` clears the conversation,
 // `/exit` (or end of input) quits. A message that would make the conversation longer than the model's context is
-// not sent (one line on stderr) and the session goes on. Not a chat product: no streaming, no history file.
+// not sent (one line on stderr) and the session goes on (src/sample/chat-session.ts). Not a chat product: no
+// streaming, no history file.
 import { createInterface } from "node:readline";
-import { decodeWeights } from "../model/decode-weights.js";
 import { openModel } from "../model/open.js";
-import { generate } from "../sample/generate.js";
-import type { ChatMessage } from "../tokenizer/tokenizer.js";
+import { ChatSession } from "../sample/chat-session.js";
 
 export interface ChatOptions {
   model: string;
@@ -23,12 +22,7 @@ export interface ChatOptions {
 
 export async function runChat(opts: ChatOptions): Promise<void> {
   const { model, tok } = openModel(opts.model, { backend: opts.backend, adapter: opts.adapter, keep16: true });
-  const maxPositions = model.config.maxPositionEmbeddings;
-  const weights = decodeWeights(model); // once: the model does not change between turns
-  const eosIds = tok.stopIds;
-  const start = (): ChatMessage[] => (opts.system ? [{ role: "system", content: opts.system }] : []);
-  let messages = start(),
-    turn = 0;
+  const session = new ChatSession(model, tok, opts);
   const rl = createInterface({ input: process.stdin, terminal: false });
   console.log(`chatting with ${opts.model} (${model.config.modelType}); /reset clears, /exit quits`);
   const prompt = (): boolean => process.stdout.write("> ");
@@ -38,39 +32,12 @@ export async function runChat(opts: ChatOptions): Promise<void> {
     for await (const raw of rl) {
       const line = raw.trim();
       if (line === "/exit") break;
-      if (line === "/reset" || !line) {
-        if (line) messages = start();
-        prompt();
-        continue;
+      if (line === "/reset") session.reset();
+      else if (line) {
+        const turn = session.send(line);
+        if ("refused" in turn) console.error(`sso: message not sent: ${turn.refused}`);
+        else console.log(turn.reply + (turn.truncated ? " […]" : ""));
       }
-      messages.push({ role: "user", content: line });
-      const promptIds = tok.encode(tok.applyChatTemplate(messages, { addGenerationPrompt: true }));
-      // A conversation that no longer fits the context is not sent: the message is dropped and the session goes on.
-      // One that fits gets at most the context's remaining tokens for its reply.
-      const room = maxPositions - promptIds.length;
-      if (room < 1) {
-        messages.pop();
-        console.error(
-          `sso: message not sent: the conversation would be ${promptIds.length} tokens, more than the model's context (max_position_embeddings ${maxPositions}); send a shorter one, or /reset`,
-        );
-        prompt();
-        continue;
-      }
-      const params = {
-        temperature: opts.temperature,
-        topP: opts.topP,
-        topK: opts.topK,
-        maxNewTokens: Math.min(opts.maxNewTokens, room),
-        stop: [],
-      };
-      const [reply] = generate(model, [{ promptIds, params, seed: opts.seed + turn++ }], {
-        maxBatch: 1,
-        eosIds,
-        weights,
-        decode: (ids) => tok.decode(ids, { skipSpecialTokens: true }),
-      });
-      console.log(reply.text + (reply.finishReason === "length" ? " […]" : ""));
-      messages.push({ role: "assistant", content: reply.text });
       prompt();
     }
   } finally {

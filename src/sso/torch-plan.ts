@@ -5,25 +5,15 @@
 // PLAN_VERSION when a field changes meaning. The step metrics come back by name (python/sso_torch/train.py).
 import { z } from "zod";
 import { LORA_MODULE_NAMES, type LoraModule } from "../model/lora.js";
-import type { ObjectiveConfig } from "./objective.js";
+import { ObjectiveFields } from "./objective.js";
 import { PAIR_NAMES } from "./pairs.js";
 import { TorchSettings } from "./train-config.js";
 
 /** Bumped whenever a plan field is added, removed or changes meaning (Python refuses another version). */
 export const PLAN_VERSION = 2;
 
-const Objective = z.strictObject({
-  base: z.enum(["ipo", "dpo"]),
-  beta: z.number(),
-  theta: z.number(),
-  alpha: z.number(),
-  useWeight: z.boolean(),
-  weightScope: z.enum(["all", "steering"]),
-  detachWeight: z.boolean(),
-  steering: z.enum(["sso", "backdoor", "none"]),
-  gamma: z.number(),
-  generator: z.boolean(),
-}) satisfies z.ZodType<ObjectiveConfig>;
+/** The resolved objective: its fields are declared once, in objective.ts. */
+const Objective = ObjectiveFields;
 
 /** The adapter the ranks train (train.lora), or null for full fine-tuning. */
 const LoraPlan = z.strictObject({
