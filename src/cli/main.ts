@@ -21,7 +21,13 @@ const program = new Command()
   .enablePositionalOptions()
   // Every error is one line on stderr ("sso: …") with a non-zero exit, commander's own (a bad flag value, an
   // unknown option) included; `sso COMMAND --help` shows the usage.
-  .configureOutput({ outputError: (str, write) => write(`sso: ${oneLineError(str)}\n`) });
+  .configureOutput({ outputError: (str, write) => write(`sso: ${oneLineError(str)}\n`) })
+  // Every flag that names a model or adapter folder also takes a Hugging Face Hub id (org/name[@rev]): resolved
+  // here, before any command runs, through the local HF cache or a download into it (src/hub/resolve.ts).
+  .hook("preAction", async (_program, action) => {
+    const { resolveModelFlags } = await import("../hub/flags.js");
+    await resolveModelFlags(action);
+  });
 
 /** Commander's error text as one line, without the "option … argument … is invalid." preamble our parsers repeat. */
 function oneLineError(text: string): string {

@@ -1,0 +1,26 @@
+// The command line's model-naming flags resolved to local folders (resolve.ts) before a command runs, so every
+// command takes a Hub id where it takes a model or adapter folder. Applied once, in main.ts's preAction hook.
+import { resolveModel } from "./resolve.js";
+
+/** Option keys (commander's camelCase) whose value is a model or adapter folder. */
+export const MODEL_FLAGS = ["model", "adapter", "rewardModel", "baselineModel", "tokenizerFrom"] as const;
+
+interface OptionHolder {
+  opts(): Record<string, unknown>;
+  setOptionValue(key: string, value: unknown): unknown;
+}
+
+/** Replaces each model-naming flag's value on `cmd` with its local folder; errors name the flag. */
+export async function resolveModelFlags(cmd: OptionHolder, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const opts = cmd.opts();
+  for (const key of MODEL_FLAGS) {
+    const v = opts[key];
+    if (typeof v !== "string") continue;
+    const flag = `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    try {
+      cmd.setOptionValue(key, await resolveModel(v, env));
+    } catch (e) {
+      throw new Error(`${flag} ${(e as Error).message}`);
+    }
+  }
+}

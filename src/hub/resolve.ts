@@ -1,0 +1,27 @@
+// Turns what a user names as a model or adapter into a local folder. In order: a local folder of that path; a
+// Hub id (`org/name` or `org/name@rev`) found complete in the local Hugging Face cache (cache.ts), used as is with
+// no network; else, unless HF_HUB_OFFLINE=1, the missing files downloaded into that cache (download.ts).
+// Anything else is returned unchanged, so the loader's own "file not found" error names it.
+import { existsSync, statSync } from "node:fs";
+import { cachedSnapshot, hubCacheDir, hubOffline, missingModelFiles, parseHubId } from "./cache.js";
+import { downloadRepo, hubClient } from "./download.js";
+
+/** The local folder for a model / adapter path or Hub id (may download; see the header). */
+export async function resolveModel(text: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  if (existsSync(text) && statSync(text).isDirectory()) return text;
+  const ref = parseHubId(text);
+  if (ref === undefined) return text;
+  const cache = hubCacheDir(env);
+  const snap = cachedSnapshot(cache, ref);
+  const missing = snap === undefined ? undefined : missingModelFiles(snap);
+  if (snap !== undefined && missing!.length === 0) return snap;
+  if (hubOffline(env)) {
+    if (snap === undefined)
+      throw new Error(`${text}: not a local folder and not in the Hugging Face cache ${cache} (HF_HUB_OFFLINE is set)`);
+    throw new Error(`${text}: ${missing![0]} is not in the cached snapshot ${snap} (HF_HUB_OFFLINE is set)`);
+  }
+  const dir = await downloadRepo(cache, ref, hubClient(env));
+  const still = missingModelFiles(dir);
+  if (still.length > 0) throw new Error(`${text}: the repository has no ${still[0]}`);
+  return dir;
+}
