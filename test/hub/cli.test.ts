@@ -1,0 +1,85 @@
+// `sso synth --model org/name` end to end against the mock Hub (mock-hub.ts) on the tiny test model: the CLI's
+// preAction hook resolves the id into HF_HUB_CACHE; a gated repository without HF_TOKEN is a one-line error, and
+// with it the token appears in no output, log or cache file.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { CLI, makeTinyModel, tempDir } from "../helpers.js";
+import { repoFromFolder, startMockHub } from "./mock-hub.js";
+
+const SHA = "89abcdef0123456789abcdef0123456789abcdef";
+const TOKEN = "hf_cliSECRET0987654321";
+
+/** Runs the CLI without blocking this process's event loop (the mock Hub lives here); killed after 5 minutes. */
+function sso(
+  env: NodeJS.ProcessEnv,
+  ...args: string[]
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, detached: true });
+    let stdout = "",
+      stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), 300_000);
+    child.on("close", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+function walk(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? walk(join(dir, e.name)) : e.isFile() ? [join(dir, e.name)] : [],
+  );
+}
+
+test("sso synth --model org/name: downloaded from the (mock) Hub into the cache, then synthesised", async () => {
+  const model = makeTinyModel(4);
+  const hub = await startMockHub({
+    "org/tiny": repoFromFolder(model, SHA),
+    "org/gated": repoFromFolder(model, SHA, { gatedToken: TOKEN }),
+  });
+  try {
+    const work = tempDir();
+    writeFileSync(
+      join(work, "prompts.jsonl"),
+      ["Why is the sky blue?", "Name a prime.", "Say hi."].map((p) => JSON.stringify({ prompt: p })).join("\n"),
+    );
+    writeFileSync(
+      join(work, "synth.yaml"),
+      "synth:\n  selection:\n    maxNewTokens: 6\n  sampling:\n    maxNewTokens: 12\n",
+    );
+    const env = { HF_HUB_CACHE: join(work, "cache"), HF_ENDPOINT: hub.url, HF_TOKEN: "" };
+    const args = (model: string, out: string) => [
+      "synth",
+      "--model",
+      model,
+      "--prompts",
+      join(work, "prompts.jsonl"),
+      "--out",
+      join(work, out),
+      "--config",
+      join(work, "synth.yaml"),
+    ];
+    const r = await sso(env, ...args("org/tiny", "out.jsonl"));
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /synth: 3 prompts → \d+ records/);
+    assert.ok(readdirSync(join(work, "cache", "models--org--tiny", "snapshots", SHA)).includes("model.safetensors"));
+
+    const gated = await sso(env, ...args("org/gated", "gated.jsonl"));
+    assert.notEqual(gated.status, 0);
+    assert.equal(gated.stderr.trim().split("\n").length, 1, gated.stderr);
+    assert.match(gated.stderr, /^sso: --model org\/gated@main: config\.json: gated repository: set HF_TOKEN/);
+
+    const ok = await sso({ ...env, HF_TOKEN: TOKEN }, ...args("org/gated", "gated.jsonl"));
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.ok(!ok.stdout.includes(TOKEN) && !ok.stderr.includes(TOKEN));
+    for (const f of walk(work)) assert.ok(!readFileSync(f).includes(TOKEN), `${f} holds the token`);
+  } finally {
+    await hub.close();
+  }
+});
