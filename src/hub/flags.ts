@@ -1,5 +1,7 @@
 // The command line's model-naming flags resolved to local folders (resolve.ts) before a command runs, so every
-// command takes a Hub id where it takes a model or adapter folder. Applied once, in main.ts's preAction hook.
+// command takes a Hub id where it takes a model or adapter folder, and --prompts files in the common dataset
+// formats and shapes become canonical prompts JSONL. Applied once, in main.ts's preAction hook.
+import { preparePrompts } from "../data/prompts.js";
 import { resolveModel } from "./resolve.js";
 
 /** Option keys (commander's camelCase) whose value is a model or adapter folder. */
@@ -13,6 +15,14 @@ interface OptionHolder {
 /** Replaces each model-naming flag's value on `cmd` with its local folder; errors name the flag. */
 export async function resolveModelFlags(cmd: OptionHolder, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const opts = cmd.opts();
+  // --prompts (synth, iterate, eval pairwise): JSONL, a JSON array or Parquet, FILE#FIELD (src/data/prompts.ts).
+  if (typeof opts.prompts === "string") {
+    try {
+      cmd.setOptionValue("prompts", await preparePrompts(opts.prompts, env));
+    } catch (e) {
+      throw new Error(`--prompts ${(e as Error).message}`);
+    }
+  }
   for (const key of MODEL_FLAGS) {
     const v = opts[key];
     if (typeof v !== "string") continue;

@@ -1,4 +1,4 @@
-// `sso synth --model org/name` end to end against the mock Hub (mock-hub.ts) on the tiny test model: the CLI's
+// `sso synth --model org/name --prompts FILE.parquet` end to end against the mock Hub (mock-hub.ts) on the tiny test model: the CLI's
 // preAction hook resolves the id into HF_HUB_CACHE; a gated repository without HF_TOKEN is a one-line error, and
 // with it the token appears in no output, log or cache file.
 import assert from "node:assert/strict";
@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { parquetWriteFile } from "hyparquet-writer";
 import { CLI, makeTinyModel, tempDir } from "../helpers.js";
 import { repoFromFolder, startMockHub } from "./mock-hub.js";
 
@@ -45,21 +46,25 @@ test("sso synth --model org/name: downloaded from the (mock) Hub into the cache,
   });
   try {
     const work = tempDir();
-    writeFileSync(
-      join(work, "prompts.jsonl"),
-      ["Why is the sky blue?", "Name a prime.", "Say hi."].map((p) => JSON.stringify({ prompt: p })).join("\n"),
-    );
+    // The prompts as Parquet in GSM8K's shape ({question, answer}): --prompts maps them (src/data/prompts.ts).
+    parquetWriteFile({
+      filename: join(work, "prompts.parquet"),
+      columnData: [
+        { name: "question", data: ["Why is the sky blue?", "Name a prime.", "Say hi."], type: "STRING" },
+        { name: "answer", data: ["Rayleigh.", "2", "hi"], type: "STRING" },
+      ],
+    });
     writeFileSync(
       join(work, "synth.yaml"),
       "synth:\n  selection:\n    maxNewTokens: 6\n  sampling:\n    maxNewTokens: 12\n",
     );
-    const env = { HF_HUB_CACHE: join(work, "cache"), HF_ENDPOINT: hub.url, HF_TOKEN: "" };
+    const env = { HF_HUB_CACHE: join(work, "cache"), HF_ENDPOINT: hub.url, HF_TOKEN: "", SSO_CACHE: join(work, "sso") };
     const args = (model: string, out: string) => [
       "synth",
       "--model",
       model,
       "--prompts",
-      join(work, "prompts.jsonl"),
+      join(work, "prompts.parquet"),
       "--out",
       join(work, out),
       "--config",

@@ -1,0 +1,105 @@
+// Prompts from the datasets people already have: JSONL, a JSON array or Parquet (rows.ts), in the common shapes —
+// {"prompt"} (UltraFeedback), {"messages"} (chat datasets; trailing assistant turns are dropped, the prompt is
+// the conversation up to its last user turn), {"instruction", "input"} (Alpaca), {"question"} (GSM8K), {"turns"}
+// (MT-Bench: the first turn) — or a field named with FILE#FIELD. The result is the canonical prompts JSONL that
+// `sso synth` / `sso iterate` read ({"id", "prompt"} or {"id", "messages"} per line), written once per source
+// content to a cache folder (so a rerun with the same file resumes) and passed on in place of the flag's value.
+// A JSONL file already in that shape (and no #FIELD) is passed on unchanged.
+import { createHash } from "node:crypto";
+import { createReadStream, existsSync, mkdirSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { writeFileAtomic } from "../util/atomic.js";
+import { readRows, rowsFormat } from "./rows.js";
+
+type Message = { role: string; content: string };
+export type PromptRecord = { id?: string | number; prompt: string } | { id?: string | number; messages: Message[] };
+
+const AUTO = ["prompt", "messages", "instruction", "question", "turns"] as const;
+const ID_KEYS = ["id", "prompt_id", "question_id"];
+
+const isMessages = (v: unknown): v is Message[] =>
+  Array.isArray(v) &&
+  v.length > 0 &&
+  v.every((m) => typeof m === "object" && m !== null && typeof m.role === "string" && typeof m.content === "string");
+
+/** One row as a prompt record; `field` names the column to use (else the first of AUTO the row has). */
+export function promptOf(row: Record<string, unknown>, field?: string): PromptRecord | string {
+  const key = field ?? AUTO.find((k) => row[k] !== undefined && row[k] !== null);
+  if (key === undefined) return `no prompt field (looked for ${AUTO.join(", ")}; name one with FILE#FIELD)`;
+  const v = row[key];
+  const idKey = ID_KEYS.find((k) => typeof row[k] === "string" || typeof row[k] === "number");
+  const id = idKey === undefined ? {} : { id: row[idKey] as string | number };
+  if (v === undefined || v === null) return `no field "${key}"`;
+  if (typeof v === "string") {
+    const input = key === "instruction" && typeof row.input === "string" && row.input.trim() !== "" ? row.input : "";
+    return { ...id, prompt: input ? `${v}\n\n${input}` : v };
+  }
+  if (isMessages(v)) {
+    let end = v.length;
+    while (end > 0 && v[end - 1].role === "assistant") end--;
+    if (end === 0) return `"${key}" has no user message`;
+    return { ...id, messages: v.slice(0, end).map((m) => ({ role: m.role, content: m.content })) };
+  }
+  if (Array.isArray(v) && v.length > 0 && typeof v[0] === "string") return { ...id, prompt: v[0] };
+  return `"${key}" is neither text, a list of {role, content} messages nor a list of turns`;
+}
+
+/** Splits FILE#FIELD. */
+export function splitField(spec: string): { path: string; field?: string } {
+  const at = spec.lastIndexOf("#");
+  return at > 0 ? { path: spec.slice(0, at), field: spec.slice(at + 1) || undefined } : { path: spec };
+}
+
+/** The prompt records of FILE[#FIELD], in order; a row without a prompt is a one-line error naming it. */
+export async function readPromptRecords(spec: string): Promise<PromptRecord[]> {
+  const { path, field } = splitField(spec);
+  const out: PromptRecord[] = [];
+  for await (const { row, value } of readRows(path)) {
+    const p = promptOf(value, field);
+    if (typeof p === "string")
+      throw new Error(`${path}: ${rowsFormat(path) === "jsonl" ? "line" : "row"} ${row}: ${p}`);
+    out.push(p);
+  }
+  if (out.length === 0) throw new Error(`${path}: no prompts`);
+  return out;
+}
+
+/**
+ * Whether a JSONL file can be read as it is: every record has a text "prompt" or "messages" ending with a user
+ * turn. A file that is not JSON, or missing, also goes on unchanged: the reader's own error names the line.
+ */
+async function canonicalJsonl(path: string): Promise<boolean> {
+  if (!existsSync(path)) return true;
+  try {
+    for await (const { value: v } of readRows(path)) {
+      const m = v.messages;
+      const ok = typeof v.prompt === "string" || (isMessages(m) && m[m.length - 1].role === "user");
+      if (!ok) return false;
+    }
+    return true;
+  } catch {
+    return true;
+  }
+}
+
+/** The folder for converted prompt files: $SSO_CACHE, else $XDG_CACHE_HOME/sso, else ~/.cache/sso; then prompts/. */
+export function promptsCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.SSO_CACHE ?? join(env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "sso"), "prompts");
+}
+
+/** A prompts flag's value made into a canonical JSONL path (see the header); JSONL in canonical shape unchanged. */
+export async function preparePrompts(spec: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const { path, field } = splitField(spec);
+  if (field === undefined && rowsFormat(path) === "jsonl" && (await canonicalJsonl(path))) return spec;
+  const records = await readPromptRecords(spec);
+  const h = createHash("sha256").update(`${field ?? ""}\0`);
+  await pipeline(createReadStream(path), h);
+  const out = join(promptsCacheDir(env), `${h.digest("hex").slice(0, 32)}.jsonl`);
+  if (!existsSync(out)) {
+    mkdirSync(promptsCacheDir(env), { recursive: true });
+    writeFileAtomic(out, records.map((r) => `${JSON.stringify(r)}\n`).join(""));
+  }
+  return out;
+}
