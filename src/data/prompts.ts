@@ -1,7 +1,8 @@
 // Prompts from the datasets people already have: JSONL, a JSON array or Parquet (rows.ts), in the common shapes —
 // {"prompt"} (UltraFeedback), {"messages"} (chat datasets; trailing assistant turns are dropped, the prompt is
 // the conversation up to its last user turn), {"instruction", "input"} (Alpaca), {"question"} (GSM8K), {"turns"}
-// (MT-Bench: the first turn) — or a field named with FILE#FIELD. The result is the canonical prompts JSONL that
+// (MT-Bench: the first turn) — or a field named with FILE#FIELD. FILE may be a Hub dataset id
+// (datasets/ORG/NAME[@REV][:SPLIT], src/hub/dataset.ts). The result is the canonical prompts JSONL that
 // `sso synth` / `sso iterate` read ({"id", "prompt"} or {"id", "messages"} per line), written once per source
 // content to a cache folder (so a rerun with the same file resumes) and passed on in place of the flag's value.
 // A JSONL file already in that shape (and no #FIELD) is passed on unchanged.
@@ -10,6 +11,7 @@ import { createReadStream, existsSync, mkdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
+import { parseDatasetId, resolveDatasetFiles } from "../hub/dataset.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { readRows, rowsFormat } from "./rows.js";
 
@@ -52,16 +54,23 @@ export function splitField(spec: string): { path: string; field?: string } {
   return at > 0 ? { path: spec.slice(0, at), field: spec.slice(at + 1) || undefined } : { path: spec };
 }
 
-/** The prompt records of FILE[#FIELD], in order; a row without a prompt is a one-line error naming it. */
-export async function readPromptRecords(spec: string): Promise<PromptRecord[]> {
+/** The files a spec names: a local file, or a Hub dataset id's split (src/hub/dataset.ts; may download). */
+async function specFiles(path: string, env: NodeJS.ProcessEnv): Promise<string[]> {
+  if (existsSync(path) || parseDatasetId(path) === undefined) return [path];
+  return resolveDatasetFiles(path, env);
+}
+
+/** The prompt records of FILE[#FIELD] or DATASET-ID[#FIELD], in order; a row without a prompt is one line naming it. */
+export async function readPromptRecords(spec: string, env: NodeJS.ProcessEnv = process.env): Promise<PromptRecord[]> {
   const { path, field } = splitField(spec);
   const out: PromptRecord[] = [];
-  for await (const { row, value } of readRows(path)) {
-    const p = promptOf(value, field);
-    if (typeof p === "string")
-      throw new Error(`${path}: ${rowsFormat(path) === "jsonl" ? "line" : "row"} ${row}: ${p}`);
-    out.push(p);
-  }
+  for (const file of await specFiles(path, env))
+    for await (const { row, value } of readRows(file)) {
+      const p = promptOf(value, field);
+      if (typeof p === "string")
+        throw new Error(`${file}: ${rowsFormat(file) === "jsonl" ? "line" : "row"} ${row}: ${p}`);
+      out.push(p);
+    }
   if (out.length === 0) throw new Error(`${path}: no prompts`);
   return out;
 }
@@ -92,10 +101,11 @@ export function promptsCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 /** A prompts flag's value made into a canonical JSONL path (see the header); JSONL in canonical shape unchanged. */
 export async function preparePrompts(spec: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const { path, field } = splitField(spec);
-  if (field === undefined && rowsFormat(path) === "jsonl" && (await canonicalJsonl(path))) return spec;
-  const records = await readPromptRecords(spec);
+  const dataset = !existsSync(path) && parseDatasetId(path) !== undefined;
+  if (field === undefined && !dataset && rowsFormat(path) === "jsonl" && (await canonicalJsonl(path))) return spec;
+  const records = await readPromptRecords(spec, env);
   const h = createHash("sha256").update(`${field ?? ""}\0`);
-  await pipeline(createReadStream(path), h);
+  for (const file of await specFiles(path, env)) await pipeline(createReadStream(file), h, { end: false });
   const out = join(promptsCacheDir(env), `${h.digest("hex").slice(0, 32)}.jsonl`);
   if (!existsSync(out)) {
     mkdirSync(promptsCacheDir(env), { recursive: true });

@@ -25,7 +25,7 @@ import { writeFileAtomic } from "../util/atomic.js";
 import { progress } from "../util/progress.js";
 import { type HubRef, repoFolder } from "./cache.js";
 
-/** Which of a repository's files a model, adapter or dataset needs. */
+/** Which of a repository's files a model or adapter needs, or a dataset could (dataset.ts narrows to a split). */
 export function wantedFile(name: string, type: HubRef["type"]): boolean {
   if (type === "dataset") return name.endsWith(".parquet") || name.endsWith(".jsonl") || name.endsWith(".json");
   if (name.includes("/")) return false;
@@ -109,7 +109,12 @@ function linkPointer(blob: string, pointer: string): void {
  * Downloads the model files of `ref` into `cache` (those not already there) and returns the snapshot folder.
  * The sizes are checked against the free disk space before any byte is written.
  */
-export async function downloadRepo(cache: string, ref: HubRef, c: HubClient = hubClient()): Promise<string> {
+export async function downloadRepo(
+  cache: string,
+  ref: HubRef,
+  c: HubClient = hubClient(),
+  want: (file: string) => boolean = (f) => wantedFile(f, ref.type),
+): Promise<string> {
   const name = `${ref.type === "dataset" ? "datasets/" : ""}${ref.repoId}@${ref.revision}`;
   const info = (await (
     await hubFetch(
@@ -121,9 +126,12 @@ export async function downloadRepo(cache: string, ref: HubRef, c: HubClient = hu
   const sha = info.sha;
   if (typeof sha !== "string" || !/^[0-9a-f]{40}$/.test(sha)) throw new Error(`${name}: the Hub gave no commit sha`);
   const files = (info.siblings ?? [])
-    .filter((s) => wantedFile(s.rfilename, ref.type))
+    .filter((s) => want(s.rfilename))
     .map((s) => ({ file: s.rfilename, etag: s.lfs?.sha256 ?? s.lfs?.oid ?? s.blobId, size: s.lfs?.size ?? s.size }));
-  if (files.length === 0) throw new Error(`${name}: no model files (config.json, *.safetensors) in the repository`);
+  if (files.length === 0)
+    throw new Error(
+      `${name}: ${ref.type === "dataset" ? "no matching .parquet / .jsonl / .json files" : "no model files (config.json, *.safetensors)"} in the repository`,
+    );
   const folder = repoFolder(cache, ref);
   const snapshot = join(folder, "snapshots", sha);
   const todo = files.filter((f) => !existsSync(join(snapshot, f.file)));

@@ -88,3 +88,74 @@ test("sso synth --model org/name: downloaded from the (mock) Hub into the cache,
     await hub.close();
   }
 });
+
+test("sso iterate --model org/name --prompts datasets/org/name:split: one iteration on the mock Hub's model and data", async () => {
+  const model = makeTinyModel(6);
+  const work = tempDir();
+  const parquet = (name: string, questions: string[]) => {
+    const f = join(work, name);
+    parquetWriteFile({
+      filename: f,
+      columnData: [
+        { name: "question", data: questions, type: "STRING" },
+        { name: "answer", data: questions.map(() => "42"), type: "STRING" },
+      ],
+    });
+    return readFileSync(f);
+  };
+  const hub = await startMockHub({
+    "org/tiny": repoFromFolder(model, SHA),
+    "datasets/org/qa": {
+      type: "dataset",
+      sha: "fedcba9876543210fedcba9876543210fedcba98",
+      files: {
+        "README.md": Buffer.from("# qa"),
+        "data/train-00000-of-00001.parquet": parquet("a.parquet", [
+          "List 2 fruits.",
+          "List 3 fruits.",
+          "Name a prime.",
+          "Say hi.",
+        ]),
+        "data/test-00000-of-00001.parquet": parquet("b.parquet", ["held out"]),
+      },
+    },
+  });
+  try {
+    writeFileSync(
+      join(work, "cfg.json"),
+      JSON.stringify({
+        synth: { batch: 4, selection: { maxNewTokens: 6 }, sampling: { maxNewTokens: 12 } },
+        train: { lr: 2e-3, batchSize: 2 },
+        iterate: { iterations: 1 },
+      }),
+    );
+    const env = { HF_HUB_CACHE: join(work, "cache"), HF_ENDPOINT: hub.url, SSO_CACHE: join(work, "sso") };
+    const run = join(work, "run");
+    const r = await sso(
+      env,
+      ...["iterate", "--model", "org/tiny", "--prompts", "datasets/org/qa:train", "--out", run],
+      ...["--config", join(work, "cfg.json")],
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const summary = JSON.parse(readFileSync(join(run, "summary.json"), "utf8"));
+    assert.equal(summary.iterations.length, 1);
+    const snap = join(work, "cache", "datasets--org--qa", "snapshots", "fedcba9876543210fedcba9876543210fedcba98");
+    assert.deepEqual(readdirSync(join(snap, "data")), ["train-00000-of-00001.parquet"], "only the split's files");
+    assert.equal(readFileSync(join(work, "cache", "datasets--org--qa", "refs", "main"), "utf8").length, 40);
+    // Offline, the network refused: the same command resumes from the cache alone.
+    const again = await sso(
+      { ...env, HF_HUB_OFFLINE: "1", HF_ENDPOINT: "http://127.0.0.1:9" },
+      ...["iterate", "--model", "org/tiny", "--prompts", "datasets/org/qa:train", "--out", run],
+      ...["--config", join(work, "cfg.json")],
+    );
+    assert.equal(again.status, 0, again.stderr);
+    const missing = await sso(
+      { ...env, HF_HUB_OFFLINE: "1" },
+      ...["iterate", "--model", "org/tiny", "--prompts", "datasets/org/qa:validation", "--out", join(work, "r2")],
+    );
+    assert.equal(missing.stderr.trim().split("\n").length, 1, missing.stderr);
+    assert.match(missing.stderr, /^sso: --prompts datasets\/org\/qa:validation: no files of split "validation"/);
+  } finally {
+    await hub.close();
+  }
+});
