@@ -1,7 +1,7 @@
 // Prompts from the datasets people already have: JSONL, a JSON array or Parquet (rows.ts), in the common shapes —
 // {"prompt"} (UltraFeedback), {"messages"} (chat datasets; trailing assistant turns are dropped, the prompt is
 // the conversation up to its last user turn), {"instruction", "input"} (Alpaca), {"question"} (GSM8K), {"turns"}
-// (MT-Bench: the first turn) — or a field named with FILE#FIELD. FILE may be a Hub dataset id
+// (MT-Bench: the first turn) — or a field named with FILE#FIELD; FILE[START:END] takes those rows only. FILE may be a Hub dataset id
 // (datasets/ORG/NAME[@REV][:SPLIT], src/hub/dataset.ts). The result is the canonical prompts JSONL that
 // `sso synth` / `sso iterate` read ({"id", "prompt"} or {"id", "messages"} per line), written once per source
 // content to a cache folder (so a rerun with the same file resumes) and passed on in place of the flag's value.
@@ -48,10 +48,15 @@ export function promptOf(row: Record<string, unknown>, field?: string): PromptRe
   return `"${key}" is neither text, a list of {role, content} messages nor a list of turns`;
 }
 
-/** Splits FILE#FIELD. */
-export function splitField(spec: string): { path: string; field?: string } {
+/** Splits FILE[[START:END]][#FIELD] (the slice in Hugging Face datasets' split syntax, e.g. train[:200]). */
+export function splitField(spec: string): { path: string; field?: string; start: number; end?: number } {
   const at = spec.lastIndexOf("#");
-  return at > 0 ? { path: spec.slice(0, at), field: spec.slice(at + 1) || undefined } : { path: spec };
+  let path = at > 0 ? spec.slice(0, at) : spec;
+  const field = at > 0 ? spec.slice(at + 1) || undefined : undefined;
+  const m = /\[(\d*):(\d*)\]$/.exec(path);
+  if (m === null || existsSync(path)) return { path, field, start: 0 };
+  path = path.slice(0, m.index);
+  return { path, field, start: m[1] ? Number(m[1]) : 0, ...(m[2] !== "" && { end: Number(m[2]) }) };
 }
 
 /** The files a spec names: a local file, or a Hub dataset id's split (src/hub/dataset.ts; may download). */
@@ -62,10 +67,13 @@ async function specFiles(path: string, env: NodeJS.ProcessEnv): Promise<string[]
 
 /** The prompt records of FILE[#FIELD] or DATASET-ID[#FIELD], in order; a row without a prompt is one line naming it. */
 export async function readPromptRecords(spec: string, env: NodeJS.ProcessEnv = process.env): Promise<PromptRecord[]> {
-  const { path, field } = splitField(spec);
+  const { path, field, start, end } = splitField(spec);
   const out: PromptRecord[] = [];
-  for (const file of await specFiles(path, env))
+  let n = 0;
+  outer: for (const file of await specFiles(path, env))
     for await (const { row, value } of readRows(file)) {
+      if (end !== undefined && n >= end) break outer; // a large file is read no further than needed
+      if (n++ < start) continue;
       const p = promptOf(value, field);
       if (typeof p === "string")
         throw new Error(`${file}: ${rowsFormat(file) === "jsonl" ? "line" : "row"} ${row}: ${p}`);
@@ -100,11 +108,13 @@ export function promptsCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /** A prompts flag's value made into a canonical JSONL path (see the header); JSONL in canonical shape unchanged. */
 export async function preparePrompts(spec: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  const { path, field } = splitField(spec);
+  const { path, field, start, end } = splitField(spec);
+  const sliced = start > 0 || end !== undefined;
   const dataset = !existsSync(path) && parseDatasetId(path) !== undefined;
-  if (field === undefined && !dataset && rowsFormat(path) === "jsonl" && (await canonicalJsonl(path))) return spec;
+  if (field === undefined && !dataset && !sliced && rowsFormat(path) === "jsonl" && (await canonicalJsonl(path)))
+    return spec;
   const records = await readPromptRecords(spec, env);
-  const h = createHash("sha256").update(`${field ?? ""}\0`);
+  const h = createHash("sha256").update(`${field ?? ""}\0${start}:${end ?? ""}\0`);
   for (const file of await specFiles(path, env)) await pipeline(createReadStream(file), h, { end: false });
   const out = join(promptsCacheDir(env), `${h.digest("hex").slice(0, 32)}.jsonl`);
   if (!existsSync(out)) {

@@ -62,6 +62,9 @@ test("a Parquet file (3 row groups, messages as lists of structs) gives the same
   const fromJsonl = await readPromptRecords(jl);
   assert.deepEqual(await readPromptRecords(pq), fromJsonl);
   assert.deepEqual(await readPromptRecords(js), fromJsonl);
+  // HF datasets' slice syntax, across row groups (rows 3..8 span the 2nd and 3rd groups of 4).
+  assert.deepEqual(await readPromptRecords(`${pq}[3:9]`), fromJsonl.slice(3, 9));
+  assert.deepEqual(await readPromptRecords(`${pq}[:2]`), fromJsonl.slice(0, 2));
   assert.deepEqual(fromJsonl[1], { id: "p1", messages: [{ role: "user", content: "Question 1" }] });
   // Through the CLI's path: a canonical JSONL the synthesis reader accepts, the same for both sources.
   const env = { SSO_CACHE: join(work, "cache") };
@@ -85,6 +88,7 @@ test("the common dataset shapes and FILE#FIELD", async () => {
   const f = join(work, "d.jsonl");
   writeFileSync(f, `${JSON.stringify({ q: "a" })}\n${JSON.stringify({ q: "b" })}\n`);
   assert.deepEqual(await readPromptRecords(`${f}#q`), [{ prompt: "a" }, { prompt: "b" }]);
+  assert.deepEqual(await readPromptRecords(`${f}[1:]#q`), [{ prompt: "b" }]);
   await assert.rejects(readPromptRecords(f), new RegExp(`^Error: ${f}: line 1: no prompt field`));
   // A canonical JSONL is passed on unchanged.
   const c = join(work, "c.jsonl");
