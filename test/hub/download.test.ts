@@ -18,6 +18,7 @@ async function withHub(fn: (hub: MockHub) => Promise<void>): Promise<void> {
   const hub = await startMockHub({
     "org/tiny": repoFromFolder(model, SHA),
     "org/gated": repoFromFolder(model, SHA, { gatedToken: TOKEN }),
+    "org/huge": repoFromFolder(model, SHA, { listedSizes: { "model.safetensors": 2 ** 60 } }),
   });
   try {
     await fn(hub);
@@ -178,4 +179,15 @@ test("a local folder of that path wins over the Hub", async () => {
   } finally {
     process.chdir(prev);
   }
+});
+
+test("a repository larger than the free disk space is refused before any file is fetched", async () => {
+  await withHub(async (hub) => {
+    const env = envFor(hub);
+    await assert.rejects(resolveModel("org/huge", env), (e: Error) => {
+      assert.match(e.message, /^org\/huge@main: needs \d+\.\d\d GB in .*, only \d+\.\d\d GB free$/);
+      return true;
+    });
+    assert.ok(!hub.requests.some((r) => r.url.includes("/resolve/")), "nothing fetched");
+  });
 });

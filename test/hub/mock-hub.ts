@@ -13,6 +13,8 @@ export interface MockRepo {
   type?: "model" | "dataset";
   sha: string;
   files: Record<string, Buffer>;
+  /** Sizes the listing states instead of the real ones (a repository too large for the disk). */
+  listedSizes?: Record<string, number>;
   /** Served only with `Authorization: Bearer TOKEN`. */
   gatedToken?: string;
 }
@@ -70,9 +72,11 @@ export async function startMockHub(repos: Record<string, MockRepo>): Promise<Moc
     if (api) {
       const siblings = Object.entries(repo.files).map(([rfilename, b]) => ({
         rfilename,
-        size: b.length,
+        size: repo.listedSizes?.[rfilename] ?? b.length,
         blobId: gitSha1(b),
-        ...(isLfs(rfilename) && { lfs: { sha256: sha256(b), size: b.length, pointerSize: 130 } }),
+        ...(isLfs(rfilename) && {
+          lfs: { sha256: sha256(b), size: repo.listedSizes?.[rfilename] ?? b.length, pointerSize: 130 },
+        }),
       }));
       res
         .writeHead(200, { "content-type": "application/json" })
