@@ -18,7 +18,7 @@ import {
   symlinkSync,
   unlinkSync,
 } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { writeFileAtomic } from "../util/atomic.js";
@@ -49,27 +49,54 @@ interface Sibling {
 export interface HubClient {
   endpoint: string;
   token?: string;
+  /** Seconds without a byte (or a response) before a request is given up: HF_HUB_DOWNLOAD_TIMEOUT, default 10. */
+  timeoutS: number;
 }
 
-/** The client from the environment: HF_ENDPOINT (default https://huggingface.co) and HF_TOKEN. */
+/** The client from the environment: HF_ENDPOINT (default https://huggingface.co), HF_TOKEN, HF_HUB_DOWNLOAD_TIMEOUT. */
 export function hubClient(env: NodeJS.ProcessEnv = process.env): HubClient {
+  const t = Number(env.HF_HUB_DOWNLOAD_TIMEOUT);
   return {
     endpoint: (env.HF_ENDPOINT ?? "https://huggingface.co").replace(/\/+$/, ""),
     token: env.HF_TOKEN || undefined,
+    timeoutS: Number.isFinite(t) && t > 0 ? t : 10,
   };
+}
+
+/** An abort signal that fires after `s` seconds without a poke (a stalled connection). */
+function idleSignal(s: number): { signal: AbortSignal; poke: () => void; done: () => void } {
+  const ac = new AbortController();
+  let timer: NodeJS.Timeout;
+  const poke = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => ac.abort(new Error(`no data for ${s} s (HF_HUB_DOWNLOAD_TIMEOUT)`)), s * 1000);
+  };
+  poke();
+  return { signal: ac.signal, poke, done: () => clearTimeout(timer) };
 }
 
 const quotePath = (p: string) => p.split("/").map(encodeURIComponent).join("/");
 
-async function hubFetch(c: HubClient, url: string, what: string, headers: Record<string, string> = {}) {
+async function hubFetch(
+  c: HubClient,
+  url: string,
+  what: string,
+  headers: Record<string, string> = {},
+  signal?: AbortSignal,
+) {
   const h: Record<string, string> = { "user-agent": "sso", "accept-encoding": "identity", ...headers };
   if (c.token) h.authorization = `Bearer ${c.token}`;
   let res: Response;
   try {
-    res = await fetch(url, { headers: h, redirect: "follow" });
+    res = await fetch(url, {
+      headers: h,
+      redirect: "follow",
+      signal: signal ?? AbortSignal.timeout(c.timeoutS * 1000),
+    });
   } catch (e) {
-    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    throw new Error(`${what}: cannot reach ${c.endpoint} (${cause?.code ?? cause?.message ?? String(e)})`);
+    const cause = ((e as { cause?: unknown }).cause ?? signal?.reason ?? e) as { code?: unknown; message?: string };
+    const why = typeof cause?.code === "string" ? cause.code : (cause?.message ?? String(e));
+    throw new Error(`${what}: cannot reach ${c.endpoint} (${why})`);
   }
   if (res.ok) return res;
   await res.body?.cancel();
@@ -187,23 +214,11 @@ async function fetchBlob(
   const start = existsSync(part) ? statSync(part).size : 0;
   const prefix = ref.type === "dataset" ? "datasets/" : "";
   const url = `${c.endpoint}/${prefix}${quotePath(ref.repoId)}/resolve/${sha}/${quotePath(file)}`;
-  const res = await hubFetch(c, url, `${name}: ${file}`, start > 0 ? { range: `bytes=${start}-` } : {});
-  const stated = (res.headers.get("x-linked-etag") ?? res.headers.get("etag") ?? "")
-    .replace(/^W\//, "")
-    .replace(/"/g, "");
-  if (stated && stated !== etag) {
-    await res.body?.cancel();
-    throw new Error(`${name}: ${file}: the Hub's ETag ${stated} differs from its listing's ${etag}`);
-  }
-  const append = start > 0 && res.status === 206;
-  if (start > 0 && !append) unlinkSync(part);
-  if (!res.body) throw new Error(`${name}: ${file}: empty response`);
-  const body = Readable.fromWeb(res.body as import("node:stream/web").ReadableStream);
-  body.on("data", (chunk: Buffer) => tick(chunk.length));
+  const idle = idleSignal(c.timeoutS);
   try {
-    await pipeline(body, createWriteStream(part, { flags: append ? "a" : "w" }));
-  } catch (e) {
-    throw new Error(`${name}: ${file}: download interrupted (${(e as Error).message}); rerun to resume`);
+    await fetchInto(c, url, `${name}: ${file}`, start, part, idle, tick);
+  } finally {
+    idle.done();
   }
   const got = await blobHash(part, etag);
   if (got !== etag) {
@@ -213,4 +228,39 @@ async function fetchBlob(
     );
   }
   renameSync(part, target);
+}
+
+/** The GET of one file appended to (or, when the server ignores the Range, written over) `part`. */
+async function fetchInto(
+  c: HubClient,
+  url: string,
+  what: string,
+  start: number,
+  part: string,
+  idle: ReturnType<typeof idleSignal>,
+  tick: (bytes: number) => void,
+): Promise<void> {
+  const etag = basename(part, ".incomplete");
+  const res = await hubFetch(c, url, what, start > 0 ? { range: `bytes=${start}-` } : {}, idle.signal);
+  const stated = (res.headers.get("x-linked-etag") ?? res.headers.get("etag") ?? "")
+    .replace(/^W\//, "")
+    .replace(/"/g, "");
+  if (stated && stated !== etag) {
+    await res.body?.cancel();
+    throw new Error(`${what}: the Hub's ETag ${stated} differs from its listing's ${etag}`);
+  }
+  const append = start > 0 && res.status === 206;
+  if (start > 0 && !append) unlinkSync(part);
+  if (!res.body) throw new Error(`${what}: empty response`);
+  const body = Readable.fromWeb(res.body as import("node:stream/web").ReadableStream);
+  body.on("data", (chunk: Buffer) => {
+    idle.poke();
+    tick(chunk.length);
+  });
+  try {
+    await pipeline(body, createWriteStream(part, { flags: append ? "a" : "w" }));
+  } catch (e) {
+    const why = idle.signal.aborted ? (idle.signal.reason as Error).message : (e as Error).message;
+    throw new Error(`${what}: download interrupted (${why}); rerun to resume`);
+  }
 }

@@ -3,7 +3,7 @@
 // with it the token appears in no output, log or cache file.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { parquetWriteFile } from "hyparquet-writer";
@@ -13,24 +13,26 @@ import { repoFromFolder, startMockHub } from "./mock-hub.js";
 const SHA = "89abcdef0123456789abcdef0123456789abcdef";
 const TOKEN = "hf_cliSECRET0987654321";
 
-/** Runs the CLI without blocking this process's event loop (the mock Hub lives here); killed after 5 minutes. */
-function sso(
-  env: NodeJS.ProcessEnv,
-  ...args: string[]
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, detached: true });
-    let stdout = "",
-      stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), 300_000);
+type Run = { status: number | null; stdout: string; stderr: string };
+
+/** Starts the CLI without blocking this process's event loop (the mock Hub lives here); killed after 5 minutes. */
+function spawnSso(env: NodeJS.ProcessEnv, ...args: string[]): { pid: number; done: Promise<Run> } {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, detached: true });
+  let stdout = "",
+    stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  const timer = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), 300_000);
+  const done = new Promise<Run>((resolve) =>
     child.on("close", (status) => {
       clearTimeout(timer);
       resolve({ status, stdout, stderr });
-    });
-  });
+    }),
+  );
+  return { pid: child.pid!, done };
 }
+
+const sso = (env: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> => spawnSso(env, ...args).done;
 
 function walk(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -155,6 +157,50 @@ test("sso iterate --model org/name --prompts datasets/org/name:split: one iterat
     );
     assert.equal(missing.stderr.trim().split("\n").length, 1, missing.stderr);
     assert.match(missing.stderr, /^sso: --prompts datasets\/org\/qa:validation: no files of split "validation"/);
+  } finally {
+    await hub.close();
+  }
+});
+
+test("sso killed mid-download (SIGKILL): the rerun resumes the partial blob with a Range request and verifies it", async () => {
+  const model = makeTinyModel(7);
+  const hub = await startMockHub({ "org/tiny": repoFromFolder(model, SHA) });
+  try {
+    const work = tempDir();
+    writeFileSync(join(work, "prompts.jsonl"), `${JSON.stringify({ prompt: "Say hi." })}\n`);
+    const env = { HF_HUB_CACHE: join(work, "cache"), HF_ENDPOINT: hub.url, SSO_CACHE: join(work, "sso") };
+    const args = [
+      "synth",
+      "--model",
+      "org/tiny",
+      "--prompts",
+      join(work, "prompts.jsonl"),
+      "--out",
+      join(work, "o.jsonl"),
+    ];
+    hub.stallAfter.set("model.safetensors", 16384);
+    const first = spawnSso({ ...env, HF_HUB_DOWNLOAD_TIMEOUT: "120" }, ...args);
+    const blobs = join(work, "cache", "models--org--tiny", "blobs");
+    const partial = () => (existsSync(blobs) ? readdirSync(blobs).find((f) => f.endsWith(".incomplete")) : undefined);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const p = partial();
+      if (p && statSync(join(blobs, p)).size >= 16384) break;
+      assert.ok(Date.now() < deadline, "the download never reached 16384 bytes");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    process.kill(-first.pid, "SIGKILL");
+    assert.equal((await first.done).status, null, "killed");
+    assert.equal(statSync(join(blobs, partial()!)).size, 16384);
+    const again = await sso(env, ...args, "--max-new-tokens", "8");
+    assert.equal(again.status, 0, again.stderr);
+    assert.deepEqual(
+      hub.requests.filter((r) => r.headers.range !== undefined).map((r) => r.headers.range),
+      ["bytes=16384-"],
+    );
+    const snap = join(work, "cache", "models--org--tiny", "snapshots", SHA);
+    assert.deepEqual(readFileSync(join(snap, "model.safetensors")), readFileSync(join(model, "model.safetensors")));
+    assert.equal(partial(), undefined);
   } finally {
     await hub.close();
   }

@@ -191,3 +191,19 @@ test("a repository larger than the free disk space is refused before any file is
     assert.ok(!hub.requests.some((r) => r.url.includes("/resolve/")), "nothing fetched");
   });
 });
+
+test("a transfer that stalls is given up after HF_HUB_DOWNLOAD_TIMEOUT seconds, kept, and resumed", async () => {
+  await withHub(async (hub) => {
+    const env = envFor(hub, { HF_HUB_DOWNLOAD_TIMEOUT: "1" });
+    hub.stallAfter.set("model.safetensors", 8192);
+    const t0 = Date.now();
+    await assert.rejects(resolveModel("org/tiny", env), /model\.safetensors: download interrupted \(no data for 1 s/);
+    assert.ok(Date.now() - t0 < 5000, "given up after about a second");
+    const dir = await resolveModel("org/tiny", env);
+    assert.deepEqual(
+      hub.requests.filter((r) => r.headers.range !== undefined).map((r) => r.headers.range),
+      ["bytes=8192-"],
+    );
+    assert.deepEqual(readFileSync(join(dir, "model.safetensors")), readFileSync(join(model, "model.safetensors")));
+  });
+});

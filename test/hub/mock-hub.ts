@@ -1,8 +1,8 @@
 // A mock Hugging Face Hub on 127.0.0.1 for the download tests: the two routes sso's client calls (as
 // huggingface_hub does) — GET /api/{models,datasets}/ID/revision/REV?blobs=true and GET [datasets/]ID/resolve/REV/FILE —
 // with ETag / X-Linked-Etag / X-Repo-Commit headers, Range requests (206), gated repositories (401 GatedRepo without
-// the token), unknown repositories (404 RepoNotFound), and faults on demand: a transfer cut after N bytes, a
-// corrupted body. Every request is recorded (method, url, headers).
+// the token), unknown repositories (404 RepoNotFound), and faults on demand: a transfer cut after N bytes, one that
+// stalls after N bytes, a corrupted body. Every request is recorded (method, url, headers).
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
@@ -24,6 +24,8 @@ export interface MockHub {
   requests: { method: string; url: string; headers: IncomingHttpHeaders }[];
   /** The next GET of this file is cut after this many bytes (the socket destroyed). */
   cutAfter: Map<string, number>;
+  /** The next GET of this file sends this many bytes, then nothing more (the connection held open). */
+  stallAfter: Map<string, number>;
   /** GETs of these files serve flipped bytes. */
   corrupt: Set<string>;
   close(): Promise<void>;
@@ -45,6 +47,7 @@ export function repoFromFolder(dir: string, sha: string, extra: Partial<MockRepo
 export async function startMockHub(repos: Record<string, MockRepo>): Promise<MockHub> {
   const requests: MockHub["requests"] = [];
   const cutAfter = new Map<string, number>();
+  const stallAfter = new Map<string, number>();
   const corrupt = new Set<string>();
   const server: Server = createServer((req, res) => {
     requests.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers });
@@ -113,6 +116,12 @@ export async function startMockHub(repos: Record<string, MockRepo>): Promise<Moc
       res.write(body.subarray(0, cut), () => setTimeout(() => res.destroy(), 50));
       return;
     }
+    const stall = stallAfter.get(file);
+    if (stall !== undefined) {
+      stallAfter.delete(file);
+      res.write(body.subarray(0, stall));
+      return;
+    }
     res.end(body);
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -121,6 +130,7 @@ export async function startMockHub(repos: Record<string, MockRepo>): Promise<Moc
     url: `http://127.0.0.1:${port}`,
     requests,
     cutAfter,
+    stallAfter,
     corrupt,
     close: () =>
       new Promise<void>((r) => {
