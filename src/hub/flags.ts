@@ -8,6 +8,7 @@ import { resolveModel } from "./resolve.js";
 export const MODEL_FLAGS = ["model", "adapter", "rewardModel", "baselineModel", "tokenizerFrom"] as const;
 
 interface OptionHolder {
+  name(): string;
   opts(): Record<string, unknown>;
   setOptionValue(key: string, value: unknown): unknown;
 }
@@ -28,7 +29,8 @@ export async function resolveModelFlags(cmd: OptionHolder, env: NodeJS.ProcessEn
     if (typeof v !== "string") continue;
     const flag = `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
     try {
-      cmd.setOptionValue(key, await resolveModel(v, env));
+      // sso info reads config.json only (the memory estimate): the weights need not be downloaded for it.
+      cmd.setOptionValue(key, await resolveModel(v, env, cmd.name() === "info" ? "config" : "model"));
     } catch (e) {
       throw new Error(`${flag} ${(e as Error).message}`);
     }

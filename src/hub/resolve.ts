@@ -3,25 +3,36 @@
 // no network; else, unless HF_HUB_OFFLINE=1, the missing files downloaded into that cache (download.ts).
 // Anything else is returned unchanged, so the loader's own "file not found" error names it.
 import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { cachedSnapshot, hubCacheDir, hubOffline, missingModelFiles, parseHubId } from "./cache.js";
 import { downloadRepo, hubClient } from "./download.js";
 
-/** The local folder for a model / adapter path or Hub id (may download; see the header). */
-export async function resolveModel(text: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+/**
+ * The local folder for a model / adapter path or Hub id (may download; see the header). `need: "config"` asks
+ * for config.json alone (sso info's memory estimate), so a cached config is enough and only it is downloaded.
+ */
+export async function resolveModel(
+  text: string,
+  env: NodeJS.ProcessEnv = process.env,
+  need: "model" | "config" = "model",
+): Promise<string> {
   if (existsSync(text) && statSync(text).isDirectory()) return text;
   const ref = parseHubId(text);
   if (ref === undefined) return text;
   const cache = hubCacheDir(env);
   const snap = cachedSnapshot(cache, ref);
-  const missing = snap === undefined ? undefined : missingModelFiles(snap);
+  const lacks = (dir: string) =>
+    need === "config" ? (existsSync(join(dir, "config.json")) ? [] : ["config.json"]) : missingModelFiles(dir);
+  const missing = snap === undefined ? undefined : lacks(snap);
   if (snap !== undefined && missing!.length === 0) return snap;
   if (hubOffline(env)) {
     if (snap === undefined)
       throw new Error(`${text}: not a local folder and not in the Hugging Face cache ${cache} (HF_HUB_OFFLINE is set)`);
     throw new Error(`${text}: ${missing![0]} is not in the cached snapshot ${snap} (HF_HUB_OFFLINE is set)`);
   }
-  const dir = await downloadRepo(cache, ref, hubClient(env));
-  const still = missingModelFiles(dir);
+  const want = need === "config" ? (f: string) => f === "config.json" : undefined;
+  const dir = await downloadRepo(cache, ref, hubClient(env), want);
+  const still = lacks(dir);
   if (still.length > 0) throw new Error(`${text}: the repository has no ${still[0]}`);
   return dir;
 }

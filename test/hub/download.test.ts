@@ -207,3 +207,19 @@ test("a transfer that stalls is given up after HF_HUB_DOWNLOAD_TIMEOUT seconds, 
     assert.deepEqual(readFileSync(join(dir, "model.safetensors")), readFileSync(join(model, "model.safetensors")));
   });
 });
+
+test("need config (sso info): only config.json is fetched; a later full resolve fetches the rest into the same snapshot", async () => {
+  await withHub(async (hub) => {
+    const env = envFor(hub);
+    const dir = await resolveModel("org/tiny", env, "config");
+    assert.deepEqual(readdirSync(dir), ["config.json"]);
+    assert.equal(
+      await resolveModel("org/tiny", { ...env, HF_HUB_OFFLINE: "1" }, "config"),
+      dir,
+      "cached config suffices",
+    );
+    await assert.rejects(resolveModel("org/tiny", { ...env, HF_HUB_OFFLINE: "1" }), /is not in the cached snapshot/);
+    assert.equal(await resolveModel("org/tiny", env), dir);
+    assert.deepEqual(readdirSync(dir).sort(), readdirSync(model).sort());
+  });
+});
