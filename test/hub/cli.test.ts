@@ -143,6 +143,12 @@ test("sso iterate --model org/name --prompts datasets/org/name:split: one iterat
     assert.equal(summary.iterations.length, 1);
     const snap = join(work, "cache", "datasets--org--qa", "snapshots", "fedcba9876543210fedcba9876543210fedcba98");
     assert.deepEqual(readdirSync(join(snap, "data")), ["train-00000-of-00001.parquet"], "only the split's files");
+    const { readlinkSync } = await import("node:fs");
+    const { createHash } = await import("node:crypto");
+    const trainSha = createHash("sha256")
+      .update(readFileSync(join(snap, "data", "train-00000-of-00001.parquet")))
+      .digest("hex");
+    assert.equal(readlinkSync(join(snap, "data", "train-00000-of-00001.parquet")), `../../../blobs/${trainSha}`);
     assert.equal(readFileSync(join(work, "cache", "datasets--org--qa", "refs", "main"), "utf8").length, 40);
     // Offline, the network refused: the same command resumes from the cache alone.
     const again = await sso(
