@@ -29,8 +29,14 @@ export async function resolveModelFlags(cmd: OptionHolder, env: NodeJS.ProcessEn
     if (typeof v !== "string") continue;
     const flag = `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
     try {
-      // sso info reads config.json only (the memory estimate): the weights need not be downloaded for it.
-      cmd.setOptionValue(key, await resolveModel(v, env, cmd.name() === "info" ? "config" : "model"));
+      // sso info reads config.json only (the memory estimate), --tokenizer-from the tokenizer files: neither
+      // needs the weights downloaded.
+      const need = cmd.name() === "info" ? "config" : key === "tokenizerFrom" ? "tokenizer" : "model";
+      const dir = await resolveModel(v, env, need);
+      cmd.setOptionValue(key, dir);
+      // sso serve names the model after its folder by default: a Hub id keeps its id, as vLLM does.
+      if (key === "model" && dir !== v && cmd.name() === "serve" && opts.servedModelName === undefined)
+        cmd.setOptionValue("servedModelName", v);
     } catch (e) {
       throw new Error(`${flag} ${(e as Error).message}`);
     }

@@ -223,3 +223,27 @@ test("need config (sso info): only config.json is fetched; a later full resolve 
     assert.deepEqual(readdirSync(dir).sort(), readdirSync(model).sort());
   });
 });
+
+test("the CLI's flags: serve keeps the Hub id as its model name; --tokenizer-from fetches no weights", async () => {
+  const { resolveModelFlags } = await import("../../src/hub/flags.js");
+  const holder = (name: string, values: Record<string, unknown>) => ({
+    values,
+    name: () => name,
+    opts: () => ({ ...values }),
+    setOptionValue(k: string, v: unknown) {
+      values[k] = v;
+    },
+  });
+  await withHub(async (hub) => {
+    const env = envFor(hub);
+    const serve = holder("serve", { model: "org/tiny" });
+    await resolveModelFlags(serve, env);
+    assert.equal(serve.values.model, join(env.HF_HUB_CACHE!, "models--org--tiny", "snapshots", SHA));
+    assert.equal(serve.values.servedModelName, "org/tiny");
+    const init = holder("init-model", { tokenizerFrom: "org/gated" });
+    await assert.rejects(resolveModelFlags(init, env), /^Error: --tokenizer-from org\/gated@main: .*gated repository/);
+    await resolveModelFlags(init, { ...env, HF_TOKEN: TOKEN });
+    const files = readdirSync(init.values.tokenizerFrom as string);
+    assert.ok(files.includes("tokenizer.json") && !files.some((f) => f.endsWith(".safetensors")), files.join(" "));
+  });
+});
