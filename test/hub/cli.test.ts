@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { parquetWriteFile } from "hyparquet-writer";
 import { CLI, makeTinyModel, tempDir } from "../helpers.js";
-import { repoFromFolder, startMockHub } from "./mock-hub.js";
+import { refusedUrl, repoFromFolder, startMockHub } from "./mock-hub.js";
 
 const SHA = "89abcdef0123456789abcdef0123456789abcdef";
 const TOKEN = "hf_cliSECRET0987654321";
@@ -152,7 +152,7 @@ test("sso iterate --model org/name --prompts datasets/org/name:split: one iterat
     assert.equal(readFileSync(join(work, "cache", "datasets--org--qa", "refs", "main"), "utf8").length, 40);
     // Offline, the network refused: the same command resumes from the cache alone.
     const again = await sso(
-      { ...env, HF_HUB_OFFLINE: "1", HF_ENDPOINT: "http://127.0.0.1:9" },
+      { ...env, HF_HUB_OFFLINE: "1", HF_ENDPOINT: await refusedUrl() },
       ...["iterate", "--model", "org/tiny", "--prompts", "datasets/org/qa:train", "--out", run],
       ...["--config", join(work, "cfg.json")],
     );

@@ -8,7 +8,7 @@ import { test } from "node:test";
 import { hubCacheDir, parseHubId } from "../../src/hub/cache.js";
 import { resolveModel } from "../../src/hub/resolve.js";
 import { makeTinyModel, tempDir } from "../helpers.js";
-import { gitSha1, type MockHub, repoFromFolder, sha256, startMockHub } from "./mock-hub.js";
+import { gitSha1, type MockHub, refusedUrl, repoFromFolder, sha256, startMockHub } from "./mock-hub.js";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 const model = makeTinyModel(5);
@@ -29,7 +29,7 @@ async function withHub(fn: (hub: MockHub) => Promise<void>): Promise<void> {
 
 const envFor = (hub: MockHub | undefined, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
   HF_HUB_CACHE: tempDir("sso-hf-cache-"),
-  HF_ENDPOINT: hub?.url ?? "http://127.0.0.1:9",
+  HF_ENDPOINT: hub?.url ?? "http://127.0.0.1:1",
   ...extra,
 });
 
@@ -120,9 +120,10 @@ test("offline: a pre-filled cache works with the network refused; a missing file
   await withHub(async (hub) => {
     await resolveModel("org/tiny", { HF_HUB_CACHE: cache, HF_ENDPOINT: hub.url });
   });
-  // Port 9 (discard) on 127.0.0.1: connections are refused; offline mode must not even try.
+  // A freed port on 127.0.0.1: connections are refused; offline mode must not even try.
+  const refused = await refusedUrl();
   for (const env of [{ HF_HUB_OFFLINE: "1" }, {}]) {
-    const dir = await resolveModel("org/tiny", { HF_HUB_CACHE: cache, HF_ENDPOINT: "http://127.0.0.1:9", ...env });
+    const dir = await resolveModel("org/tiny", { HF_HUB_CACHE: cache, HF_ENDPOINT: refused, ...env });
     assert.equal(dir, join(cache, "models--org--tiny", "snapshots", SHA));
   }
   const off = { HF_HUB_CACHE: cache, HF_HUB_OFFLINE: "1" };
@@ -140,10 +141,10 @@ test("offline: a pre-filled cache works with the network refused; a missing file
     /^Error: org\/tiny: tokenizer\.json is not in the cached snapshot .* \(HF_HUB_OFFLINE is set\)$/,
   );
   // Online, the network refused: the error names the endpoint.
-  await assert.rejects(
-    resolveModel("org/tiny", { HF_HUB_CACHE: cache, HF_ENDPOINT: "http://127.0.0.1:9" }),
-    /cannot reach http:\/\/127\.0\.0\.1:9/,
-  );
+  await assert.rejects(resolveModel("org/tiny", { HF_HUB_CACHE: cache, HF_ENDPOINT: refused }), (e: Error) => {
+    assert.equal(e.message, `org/tiny@main: cannot reach ${refused} (ECONNREFUSED)`);
+    return true;
+  });
 });
 
 test("gated: without HF_TOKEN a one-line error; with it the download works and the token is written nowhere", async () => {

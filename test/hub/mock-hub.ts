@@ -139,3 +139,12 @@ export async function startMockHub(repos: Record<string, MockRepo>): Promise<Moc
       }),
   };
 }
+
+/** A URL on 127.0.0.1 where nothing listens (a port just freed): connections to it are refused. */
+export async function refusedUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((r) => server.close(() => r()));
+  return `http://127.0.0.1:${port}`;
+}
