@@ -181,14 +181,21 @@ export async function downloadRepo(
     process.stderr.write(
       `sso: downloading ${name} (${todo.length} files, ${(need / 2 ** 20).toFixed(1)} MB) into ${cache}\n`,
     );
-  const bar = progress(`download ${ref.repoId}`, Math.max(1, Math.ceil(need / 2 ** 20)), "MB");
+  const totalMb = Math.max(1, Math.ceil(need / 2 ** 20));
+  const bar = progress(`download ${ref.repoId}`, totalMb, "MB");
+  let bytes = 0; // the bar advances in whole MB
+  const tick = (n: number) => {
+    const before = Math.floor(bytes / 2 ** 20);
+    bytes += n;
+    if (Math.floor(bytes / 2 ** 20) > before) bar.tick(Math.floor(bytes / 2 ** 20) - before);
+  };
   try {
     for (const f of todo) {
       const target = blob(f);
-      if (!existsSync(target))
-        await fetchBlob(c, ref, sha, f.file, f.etag!, target, name, (n) => bar.tick(n / 2 ** 20));
+      if (!existsSync(target)) await fetchBlob(c, ref, sha, f.file, f.etag!, target, name, tick);
       linkPointer(target, join(snapshot, f.file));
     }
+    bar.tick(totalMb - Math.floor(bytes / 2 ** 20)); // the last part-MB
   } finally {
     bar.stop();
   }
