@@ -123,3 +123,34 @@ export async function preparePrompts(spec: string, env: NodeJS.ProcessEnv = proc
   }
   return out;
 }
+
+/**
+ * A JSONL-only data flag's value (--data of eval, eval math, score, generate, train, rm score | eval | filter) made
+ * into JSONL: a local JSONL file goes on unchanged; a Parquet or JSON-array file, a Hub dataset id or a [START:END]
+ * slice is written once, row for row (no field mapping: the command reads the fields it knows), to
+ * $SSO_CACHE/records/ and that path goes on.
+ */
+export async function prepareRecords(spec: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  if (existsSync(spec) && rowsFormat(spec) === "jsonl") return spec;
+  const { path, field, start, end } = splitField(spec);
+  const dataset = !existsSync(path) && parseDatasetId(path) !== undefined;
+  if (!dataset && rowsFormat(path) === "jsonl" && start === 0 && end === undefined) return spec;
+  if (field !== undefined) throw new Error(`${spec}: #FIELD applies to --prompts only`);
+  const lines: string[] = [];
+  let n = 0;
+  const files = await specFiles(path, env);
+  outer: for (const file of files)
+    for await (const { value } of readRows(file)) {
+      if (end !== undefined && n >= end) break outer;
+      if (n++ >= start) lines.push(`${JSON.stringify(value)}\n`);
+    }
+  const h = createHash("sha256").update(`records\0${start}:${end ?? ""}\0`);
+  for (const file of files) await pipeline(createReadStream(file), h, { end: false });
+  const dir = join(promptsCacheDir(env), "..", "records");
+  const out = join(dir, `${h.digest("hex").slice(0, 32)}.jsonl`);
+  if (!existsSync(out)) {
+    mkdirSync(dir, { recursive: true });
+    writeFileAtomic(out, lines.join(""));
+  }
+  return out;
+}

@@ -1,7 +1,7 @@
 // The command line's model-naming flags resolved to local folders (resolve.ts) before a command runs, so every
 // command takes a Hub id where it takes a model or adapter folder, and --prompts files in the common dataset
 // formats and shapes become canonical prompts JSONL. Applied once, in main.ts's preAction hook.
-import { preparePrompts } from "../data/prompts.js";
+import { preparePrompts, prepareRecords } from "../data/prompts.js";
 import { resolveModel } from "./resolve.js";
 
 /** Option keys (commander's camelCase) whose value is a model or adapter folder. */
@@ -17,6 +17,15 @@ interface OptionHolder {
 export async function resolveModelFlags(cmd: OptionHolder, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const opts = cmd.opts();
   // --prompts (synth, iterate, eval pairwise): JSONL, a JSON array or Parquet, FILE#FIELD (src/data/prompts.ts).
+  // --data of the JSONL-only readers: Parquet, JSON arrays, Hub dataset ids and slices as JSONL, rows unchanged
+  // (rm train's repeatable FILE[:weight] list is left as it is).
+  if (typeof opts.data === "string") {
+    try {
+      cmd.setOptionValue("data", await prepareRecords(opts.data, env));
+    } catch (e) {
+      throw new Error(`--data ${(e as Error).message}`);
+    }
+  }
   if (typeof opts.prompts === "string") {
     try {
       cmd.setOptionValue("prompts", await preparePrompts(opts.prompts, env));

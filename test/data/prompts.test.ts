@@ -116,3 +116,63 @@ test("a malformed Parquet file is one line naming it", async () => {
   }
   await assert.rejects(readPromptRecords(join(work, "none.parquet")), /none\.parquet: file not found/);
 });
+
+test("--data: a Parquet file becomes the same JSONL rows (sliced too); sso score reads it like the JSONL", async () => {
+  const { prepareRecords } = await import("../../src/data/prompts.js");
+  const { makeTinyModel, runCli } = await import("../helpers.js");
+  const work = tempDir();
+  const pq = join(work, "p.parquet"),
+    jl = join(work, "p.jsonl");
+  writeMessagesParquet(pq);
+  writeFileSync(jl, rows.map((r) => JSON.stringify(r)).join("\n"));
+  const env = { SSO_CACHE: join(work, "cache") };
+  assert.equal(await prepareRecords(jl, env), jl, "JSONL goes on unchanged");
+  const conv = await prepareRecords(pq, env);
+  assert.deepEqual(
+    readFileSync(conv, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l)),
+    rows,
+  );
+  const sliced = await prepareRecords(`${pq}[2:4]`, env);
+  assert.deepEqual(
+    readFileSync(sliced, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l)),
+    rows.slice(2, 4),
+  );
+  await assert.rejects(prepareRecords(`${pq}#messages`, env), /#FIELD applies to --prompts only/);
+  // End to end: sso score on {messages, response} rows from Parquet = from JSONL.
+  const model = makeTinyModel(8);
+  const scored = rows.slice(0, 5).map((r) => ({ messages: [r.messages[0]], response: `answer ${r.id}` }));
+  const sp = join(work, "s.parquet"),
+    sj = join(work, "s.jsonl");
+  writeFileSync(sj, scored.map((r) => JSON.stringify(r)).join("\n"));
+  const str = (name: string) => ({ name, type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "OPTIONAL" });
+  parquetWriteFile({
+    filename: sp,
+    columnData: [
+      { name: "messages", data: scored.map((r) => r.messages) },
+      { name: "response", data: scored.map((r) => r.response) },
+    ],
+    schema: [
+      { name: "root", num_children: 2 },
+      { name: "messages", repetition_type: "OPTIONAL", converted_type: "LIST", num_children: 1 },
+      { name: "list", repetition_type: "REPEATED", num_children: 1 },
+      { name: "element", repetition_type: "OPTIONAL", num_children: 2 },
+      str("role"),
+      str("content"),
+      str("response"),
+    ],
+    rowGroupSize: 2,
+  } as Parameters<typeof parquetWriteFile>[0]);
+  process.env.SSO_CACHE = join(work, "cache");
+  const a = runCli("score", "--model", model, "--data", sp, "--out", join(work, "a.jsonl"));
+  const b = runCli("score", "--model", model, "--data", sj, "--out", join(work, "b.jsonl"));
+  assert.equal(a.status, 0, a.stderr);
+  assert.equal(b.status, 0, b.stderr);
+  assert.equal(readFileSync(join(work, "a.jsonl"), "utf8"), readFileSync(join(work, "b.jsonl"), "utf8"));
+  assert.equal(readFileSync(join(work, "a.jsonl"), "utf8").trim().split("\n").length, 5);
+});
