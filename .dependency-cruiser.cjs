@@ -11,7 +11,7 @@ const LAYERS = [
   ["principle world", ["src/world/"]],
   ["the method", ["src/sso/"]],
   ["engines", ["src/engine/", "src/remote/", "src/serve/"]],
-  ["model", ["src/export/", "src/train/", "src/sample/", "src/model/", "src/tokenizer/"]],
+  ["model", ["src/export/", "src/train/", "src/sample/", "src/model/", "src/tokenizer/", "src/hub/", "src/data/"]],
   ["kernels", ["src/backends/"]],
   ["foundations", ["src/tensor/", "src/util/"]],
 ];

@@ -2,10 +2,11 @@
 // loop (or a part of it) inside their own program. Everything here takes typed, resolved config objects (see
 // `resolveConfig` and the zod schemas); the commands in src/cli/ only parse flags and call these. Not exported:
 // kernels, the native addon, the HTTP server's internals, file formats' private helpers. Sorted by module path:
-// backends, config, eval, model, sample, sso, tokenizer, world.
+// backends, config, data, eval, hub, model, sample, sso, tokenizer, world.
 
 export { BACKEND_NAMES, type Backend, type BackendName, getBackend, probeBackends } from "./backends/index.js";
 export { IterateConfig, loadConfig, resolveConfig, SsoConfig } from "./config.js";
+export { type PromptRecord, preparePrompts, readPromptRecords } from "./data/prompts.js";
 export { runRmExperiment } from "./demo/rm-experiment.js";
 export { type AnswerRow, pairUp, readAnswers } from "./eval/answers.js";
 export { type ChatJudge, openAiChat } from "./eval/client.js";
@@ -25,6 +26,8 @@ export {
 export { runGrade, runMath, runPairwise } from "./eval/run.js";
 export { bootstrapInterval, lengthControlled, meanWithInterval, pairedBootstrap } from "./eval/stats.js";
 export { worldPairJudge } from "./eval/world-judge.js";
+export { resolveDatasetFiles } from "./hub/dataset.js";
+export { resolveModel } from "./hub/resolve.js";
 export { type ModelConfig, parseConfig } from "./model/config.js";
 export { initModel, type LoadOptions, loadModel, readConfig, type SaveOptions, saveModel } from "./model/folder.js";
 export { attachLora, initLora, LoraSettings, loraScale, mergeLora } from "./model/lora.js";

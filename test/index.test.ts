@@ -46,6 +46,9 @@ describe("public API", () => {
       "ssoObjective",
       "evaluateWorld",
       "evaluateExact",
+      "resolveModel",
+      "resolveDatasetFiles",
+      "readPromptRecords",
     ];
     for (const n of names) assert.equal(typeof api[n], "function", n);
     const pairs = "x_chosen x_rejected pos_chosen pos_rejected neg_chosen neg_rejected neg_raw";

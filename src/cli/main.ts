@@ -32,6 +32,12 @@ const program = new Command()
   // Every error is one line on stderr ("sso: …") with a non-zero exit, commander's own (a bad flag value, an
   // unknown option) included; `sso COMMAND --help` shows the usage.
   .configureOutput({ outputError: (str, write) => write(`sso: ${oneLineError(str)}\n`) })
+  // Every flag that names a model or adapter folder also takes a Hugging Face Hub id (org/name[@rev]): resolved
+  // here, before any command runs, through the local HF cache or a download into it (src/hub/resolve.ts).
+  .hook("preAction", async (_program, action) => {
+    const { resolveModelFlags } = await import("../hub/flags.js");
+    await resolveModelFlags(action);
+  })
   // No command writes over what it reads: an output flag's path that is an input's file or lies inside an input
   // folder is refused before any work (src/util/output-path.ts).
   .hook("preAction", (_, command) => checkOutputsNotInputs(command.opts()));
