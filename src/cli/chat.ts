@@ -5,19 +5,13 @@
 // streaming, no history file.
 import { createInterface } from "node:readline";
 import { openModel } from "../model/open.js";
-import { ChatSession } from "../sample/chat-session.js";
+import { ChatSession, type ChatSettings } from "../sample/chat-session.js";
 
-export interface ChatOptions {
+export interface ChatOptions extends ChatSettings {
   model: string;
   /** A PEFT LoRA adapter folder applied to the model (src/model/peft.ts). */
   adapter?: string;
   backend: string;
-  system?: string;
-  seed: number;
-  temperature: number;
-  topP: number;
-  topK: number;
-  maxNewTokens: number;
 }
 
 export async function runChat(opts: ChatOptions): Promise<void> {
