@@ -96,7 +96,10 @@ async function hubFetch(
   } catch (e) {
     const cause = ((e as { cause?: unknown }).cause ?? signal?.reason ?? e) as { code?: unknown; message?: string };
     const why = typeof cause?.code === "string" ? cause.code : (cause?.message ?? String(e));
-    throw new Error(`${what}: cannot reach ${c.endpoint} (${why})`);
+    // Reached only for an id that is neither a local folder nor complete in the cache: say so (a mistyped path lands here).
+    throw new Error(
+      `${what}: not a local folder nor in the Hugging Face cache, and ${c.endpoint} cannot be reached (${why})`,
+    );
   }
   if (res.ok) return res;
   await res.body?.cancel();

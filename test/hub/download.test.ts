@@ -142,7 +142,10 @@ test("offline: a pre-filled cache works with the network refused; a missing file
   );
   // Online, the network refused: the error names the endpoint.
   await assert.rejects(resolveModel("org/tiny", { HF_HUB_CACHE: cache, HF_ENDPOINT: refused }), (e: Error) => {
-    assert.equal(e.message, `org/tiny@main: cannot reach ${refused} (ECONNREFUSED)`);
+    assert.equal(
+      e.message,
+      `org/tiny@main: not a local folder nor in the Hugging Face cache, and ${refused} cannot be reached (ECONNREFUSED)`,
+    );
     return true;
   });
 });
