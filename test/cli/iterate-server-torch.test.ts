@@ -16,37 +16,43 @@ import { assertClose, makeTinyModel, runCliWith, tempDir } from "../helpers.js";
 const PYTHON = "/usr/bin/python3";
 const hasTorch = spawnSync(PYTHON, ["-c", "import torch"]).status === 0;
 
+/** A work folder with a tiny model, 4 prompts and a 2-iteration torch config; `run(out, ...flags)` iterates into it. */
+function torchRun(tag: string, prompt: (i: number) => string, train: Record<string, unknown> = {}) {
+  const work = tempDir(`sso-iter-srv-torch-${tag}`);
+  const model = makeTinyModel(4);
+  writeFileSync(
+    join(work, "prompts.jsonl"),
+    Array.from({ length: 4 }, (_, i) => JSON.stringify({ prompt: prompt(i) })).join("\n"),
+  );
+  const cfg = join(work, "cfg.json");
+  writeFileSync(
+    cfg,
+    JSON.stringify({
+      synth: { batch: 2, selection: { maxNewTokens: 6 }, sampling: { maxNewTokens: 10 } },
+      train: { lr: 2e-3, batchSize: 2, trainer: "torch", torch: { python: PYTHON, nproc: 1 }, ...train },
+      iterate: { iterations: 2 },
+    }),
+  );
+  const run = (out: string, ...extra: string[]) =>
+    runCliWith(
+      { timeout: 300_000 },
+      "iterate",
+      "--model",
+      model,
+      "--prompts",
+      join(work, "prompts.jsonl"),
+      "--out",
+      join(work, out),
+      "--config",
+      cfg,
+      ...extra,
+    );
+  return { work, model, run };
+}
+
 describe("sso iterate --server sso --trainer torch", { skip: !hasTorch && `${PYTHON} cannot import torch` }, () => {
   it("ends with the in-process torch loop's weights, bit for bit; the probe comes from the saved folder", () => {
-    const work = tempDir("sso-iter-srv-torch-");
-    const model = makeTinyModel(4);
-    writeFileSync(
-      join(work, "prompts.jsonl"),
-      Array.from({ length: 4 }, (_, i) => JSON.stringify({ prompt: `Count to ${i + 2}.` })).join("\n"),
-    );
-    const cfg = join(work, "cfg.json");
-    writeFileSync(
-      cfg,
-      JSON.stringify({
-        synth: { batch: 2, selection: { maxNewTokens: 6 }, sampling: { maxNewTokens: 10 } },
-        train: { lr: 2e-3, batchSize: 2, trainer: "torch", torch: { python: PYTHON, nproc: 1 } },
-        iterate: { iterations: 2 },
-      }),
-    );
-    const run = (out: string, ...extra: string[]) =>
-      runCliWith(
-        { timeout: 300_000 },
-        "iterate",
-        "--model",
-        model,
-        "--prompts",
-        join(work, "prompts.jsonl"),
-        "--out",
-        join(work, out),
-        "--config",
-        cfg,
-        ...extra,
-      );
+    const { work, run } = torchRun("", (i) => `Count to ${i + 2}.`);
     const local = run("local");
     assert.equal(local.status, 0, local.stderr);
     const served = run("served", "--server", "sso");
@@ -58,41 +64,7 @@ describe("sso iterate --server sso --trainer torch", { skip: !hasTorch && `${PYT
   });
 
   it("LoRA hot-swapped into sso serve, trained by the torch ranks: the in-process torch loop's adapters", () => {
-    const work = tempDir("sso-iter-srv-torch-lora-");
-    const model = makeTinyModel(4);
-    writeFileSync(
-      join(work, "prompts.jsonl"),
-      Array.from({ length: 4 }, (_, i) => JSON.stringify({ prompt: `Name ${i + 2} colours.` })).join("\n"),
-    );
-    const cfg = join(work, "cfg.json");
-    writeFileSync(
-      cfg,
-      JSON.stringify({
-        synth: { batch: 2, selection: { maxNewTokens: 6 }, sampling: { maxNewTokens: 10 } },
-        train: {
-          lr: 2e-3,
-          batchSize: 2,
-          trainer: "torch",
-          torch: { python: PYTHON, nproc: 1 },
-          lora: { r: 4, alpha: 8 },
-        },
-        iterate: { iterations: 2 },
-      }),
-    );
-    const run = (out: string, ...extra: string[]) =>
-      runCliWith(
-        { timeout: 300_000 },
-        "iterate",
-        "--model",
-        model,
-        "--prompts",
-        join(work, "prompts.jsonl"),
-        "--out",
-        join(work, out),
-        "--config",
-        cfg,
-        ...extra,
-      );
+    const { work, model, run } = torchRun("lora-", (i) => `Name ${i + 2} colours.`, { lora: { r: 4, alpha: 8 } });
     const local = run("local");
     assert.equal(local.status, 0, local.stderr);
     const swapped = run("swapped", "--server", "sso", "--swap", "lora", "--server-keep");
