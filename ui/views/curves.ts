@@ -134,21 +134,23 @@ export async function curvesView(root: HTMLElement, params: URLSearchParams): Pr
         };
       });
       const data = aligned(series, w);
-      const have = charts.get(key);
-      if (have) have.update(data);
+      let chart = charts.get(key);
+      if (chart) chart.update(data);
       else {
         const el = h("div", { class: "chart", "data-metric": key });
         grid.append(el);
-        charts.set(
+        chart = new LineChart(
+          el,
           key,
-          new LineChart(
-            el,
-            key,
-            series.map((s) => s.label),
-            data,
-          ),
+          series.map((s) => s.label),
+          data,
         );
+        charts.set(key, chart);
       }
+      // The step count drawn, for people (the title) and for the browser test (live appends).
+      const box = chart.plot.root.parentElement!;
+      box.dataset.points = String(data[0].length);
+      box.title = `${data[0].length} steps`;
     }
   }
 
