@@ -182,11 +182,11 @@ function iterateRun(root: string, dir: string, now: number, parent?: string): Ru
     const it = `iteration ${last.iteration}/${total}${last.stage === "generator" ? " (generator)" : ""}`;
     const doneIters = stages.filter((s) => s.summary && s.stage === "policy").length;
     let inStage = 0;
+    const m = last.metrics ? lastJsonLine(join(root, last.metrics)) : null;
+    tokensPerSec = typeof m?.["tokens/s"] === "number" ? (m["tokens/s"] as number) : null;
     if (last.summary) where = `${it} · done`;
     else if (last.metrics) {
-      const m = lastJsonLine(join(root, last.metrics)),
-        step = typeof m?.step === "number" ? m.step : 0;
-      tokensPerSec = typeof m?.["tokens/s"] === "number" ? (m["tokens/s"] as number) : null;
+      const step = typeof m?.step === "number" ? m.step : 0;
       const steps = totalSteps(root, last, config.train);
       where = `${it} · train step ${step}${steps ? `/${steps}` : ""}`;
       inStage = steps ? 0.5 + (0.5 * step) / steps : 0.5;
