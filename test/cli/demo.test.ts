@@ -16,6 +16,7 @@ import {
   pairedRows,
   versusBaseMeanStdRows,
 } from "../../src/demo/report.js";
+import { uiCommand } from "../../src/demo/run.js";
 import type { PairwiseSummary } from "../../src/eval/pairwise.js";
 import { loadModel } from "../../src/model/folder.js";
 import type { WorldSummary } from "../../src/world/evaluate.js";
@@ -45,6 +46,10 @@ describe("sso demo", () => {
     );
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stdout.split("\n");
+    assert.equal(
+      lines.filter((l) => l !== "").at(-1),
+      `live dashboard of this run (curves, records, evaluations): ${uiCommand(out)}`,
+    );
     const header = lines.find((l) => l.startsWith("model "));
     assert.ok(header?.includes("Accuracy") && header.includes("overall") && header.includes("mean chars"), r.stdout);
     for (const name of ["base", "sso", "pbaa"])
