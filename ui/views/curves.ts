@@ -80,7 +80,9 @@ export async function curvesView(root: HTMLElement, params: URLSearchParams): Pr
   async function readMore(s: Source): Promise<boolean> {
     let grew = false;
     for (;;) {
-      const page = await api<Page>("/api/lines", { path: s.path, offset: s.offset, limit: 20000 });
+      // A small first page, so that a long log's charts appear at once; then large pages.
+      const limit = s.offset === 0 ? 2000 : 20000;
+      const page = await api<Page>("/api/lines", { path: s.path, offset: s.offset, limit });
       for (const l of page.lines) {
         if (!l.value || typeof l.value.step !== "number") continue;
         s.x.push(s.base + l.value.step);

@@ -105,7 +105,8 @@ export async function recordsView(root: HTMLElement, params: URLSearchParams): P
     more = h("button", { type: "button", onclick: () => void page(false) }, "more");
   let next = 0,
     atEnd = false,
-    shown = 0;
+    shown = 0,
+    generation = 0;
   const form = h(
     "form",
     {
@@ -146,16 +147,23 @@ export async function recordsView(root: HTMLElement, params: URLSearchParams): P
     return out;
   };
 
+  /** Up to 50 more matching records: a filter that matches rarely goes on through the file, 16 MiB per request. */
   async function page(fresh: boolean): Promise<void> {
+    const mine = ++generation;
     try {
-      const p = await api<Page>("/api/records", { path: path!, offset: next, limit: 50, ...filters() });
-      if (fresh) list.replaceChildren();
-      for (const l of p.lines) list.append(recordCard(l));
-      shown += p.lines.length;
-      next = p.next;
-      atEnd = p.next >= p.size;
+      let got = 0;
+      do {
+        const p = await api<Page>("/api/records", { path: path!, offset: next, limit: 50 - got, ...filters() });
+        if (mine !== generation) return; // a newer filter started
+        if (fresh && got === 0) list.replaceChildren();
+        for (const l of p.lines) list.append(recordCard(l));
+        got += p.lines.length;
+        shown += p.lines.length;
+        atEnd = p.next >= p.size || p.next === next;
+        next = p.next;
+        status.textContent = `${shown} records shown${atEnd ? " (end of file)" : `, read to byte ${p.next} of ${p.size}`}`;
+      } while (got < 50 && !atEnd);
       more.hidden = atEnd;
-      status.textContent = `${shown} records shown${atEnd ? " (end of file)" : `, read to byte ${p.next} of ${p.size}`}`;
     } catch (e) {
       list.replaceChildren(errorBox(e));
     }
