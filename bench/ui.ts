@@ -143,9 +143,18 @@ export async function benchUi(args: string[]): Promise<void> {
     for (const k of ["records: first record", "curves: first chart"])
       console.log(`large / small, ${k}: ${(med(rows[`large ${k}`]) / med(rows[`small ${k}`])).toFixed(2)}×`);
     console.log(
-      `server memory after all views: RSS ${mem.rssMB} MiB, peak ${mem.peakMB} MiB (run files: ${(sizes.large / 2 ** 20).toFixed(0)} MiB)`,
+      `server memory: RSS ${atStart.rssMB} MiB listening, ${mem.rssMB} MiB after all views, peak ${mem.peakMB} MiB (run files: ${(sizes.large / 2 ** 20).toFixed(0)} MiB)`,
     );
-    console.log(JSON.stringify({ records, lines, run_mib: round(sizes.large / 2 ** 20, 1), ...mem, ...result }));
+    console.log(
+      JSON.stringify({
+        records,
+        lines,
+        run_mib: round(sizes.large / 2 ** 20, 1),
+        rss_start_mib: atStart.rssMB,
+        ...mem,
+        ...result,
+      }),
+    );
   } finally {
     await browser.close();
     server.kill("SIGTERM");
