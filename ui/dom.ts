@@ -49,7 +49,11 @@ export function setParams(view: string, params: URLSearchParams): void {
 export const fmt = (x: unknown, digits = 3): string =>
   typeof x === "number" && Number.isFinite(x) ? (Number.isInteger(x) ? String(x) : x.toFixed(digits)) : "–";
 export const pct = (x: unknown): string => (typeof x === "number" ? `${(100 * x).toFixed(1)}%` : "–");
-export const ci = (x: unknown): string => (Array.isArray(x) && x.length === 2 ? `[${pct(x[0])}, ${pct(x[1])}]` : "");
+/** A 95% interval as our reports write it ({lo, hi}) or as a pair; "" for anything else. */
+export function ci(x: unknown): string {
+  const [lo, hi] = Array.isArray(x) ? x : [(x as { lo?: unknown })?.lo, (x as { hi?: unknown })?.hi];
+  return typeof lo === "number" && typeof hi === "number" ? `[${pct(lo)}, ${pct(hi)}]` : "";
+}
 
 export function ago(ms: number): string {
   const s = Math.max(0, Math.round((Date.now() - ms) / 1000));

@@ -15,7 +15,7 @@ import { type RunningUi, startUi } from "../../src/ui/server.js";
 import { appendDurable } from "../../src/util/atomic.js";
 import { toJsonl } from "../../src/util/jsonl.js";
 import { packageRoot } from "../../src/util/package-root.js";
-import { tempDir } from "../helpers.js";
+import { runCliWith, tempDir } from "../helpers.js";
 
 const CHROMIUM = process.env.SSO_CHROMIUM ?? "/usr/bin/chromium";
 const haveChromium = existsSync(CHROMIUM);
@@ -50,6 +50,29 @@ describe("sso ui in chromium", { skip, timeout: 120_000 }, () => {
       maxNewTokens: 16,
       methods: ["sso", "pbaa"],
     });
+    // A pairwise report judged by the world's checkers: the demo's SSO model against the shipped one.
+    const pairwise = runCliWith(
+      { timeout: 120_000 },
+      ...[
+        "eval",
+        "pairwise",
+        "--model",
+        join(out, "aligned-model"),
+        "--baseline-model",
+        join(packageRoot(), "models", "sso-demo"),
+      ],
+      ...[
+        "--prompts",
+        join(out, "prompts.jsonl"),
+        "--judge",
+        "world",
+        "--max-new-tokens",
+        "16",
+        "--out",
+        join(out, "pairwise.json"),
+      ],
+    );
+    assert.equal(pairwise.status, 0, pairwise.stderr);
     ui = await startUi({ runs: out, port: 0, pollMs: 200 });
     const { chromium } = await import("playwright-core");
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"], timeout: 30_000 });
@@ -80,6 +103,7 @@ describe("sso ui in chromium", { skip, timeout: 120_000 }, () => {
     );
     assert.deepEqual(rows, [
       [".", "finished"],
+      ["pairwise.json", "finished"],
       ["pbaa", "finished"],
       ["sso", "finished"],
     ]);
@@ -97,6 +121,21 @@ describe("sso ui in chromium", { skip, timeout: 120_000 }, () => {
     assert.match((await page.textContent("#view"))!, /Iterations/);
     await open("#/compare?a=sso/iter-2/data.jsonl&b=pbaa/iter-2/data.jsonl");
     assert.ok((await page.locator(".pair").count()) > 0);
+    assert.deepEqual(errors, []);
+  });
+
+  test("evaluation shows a pairwise report's judged pairs side by side with both orders' verdicts", async () => {
+    const report = JSON.parse(readFileSync(join(out, "pairwise.json"), "utf8"));
+    await open("#/eval?run=pairwise.json");
+    assert.equal(await page.locator(".pair").count(), report.outcomes.length);
+    const first = report.outcomes[0];
+    const pre = await page.locator(".pair").first().locator("pre").allTextContents();
+    assert.deepEqual(pre, [first.instruction, first.baseline, first.output]);
+    assert.match(
+      (await page.locator(".pair .verdict").first().textContent())!,
+      new RegExp(`model first: ${first.model_first} · baseline first: ${first.baseline_first}`),
+    );
+    assert.match((await page.textContent("#view"))!, /\[50\.0%, 50\.0%\]|\[\d+\.\d%, \d+\.\d%\]/);
     assert.deepEqual(errors, []);
   });
 
@@ -168,6 +207,9 @@ describe("sso ui in chromium", { skip, timeout: 120_000 }, () => {
     const added = { ...records(data)[0], id: "appended:live#1" };
     appendDurable(data, toJsonl([added]));
     await page.waitForSelector('.record[data-id="appended:live#1"]', { timeout: 5_000 });
+    appendDurable(data, '{"id": "torn"\n');
+    await page.waitForSelector(".record.malformed", { timeout: 5_000 });
+    assert.match((await page.textContent(".record.malformed"))!, /not JSON.*\{"id": "torn"/s);
     assert.deepEqual(errors, []);
   });
 });

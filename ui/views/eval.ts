@@ -131,10 +131,10 @@ const verdict = (v: unknown) => (v === null || v === undefined ? "unparsed" : St
 function reportTables(d: Obj): HTMLElement[] {
   const summary = (d.summary ?? {}) as Obj;
   const sum = table(Object.keys(summary), [
-    Object.values(summary).map((v) =>
-      Array.isArray(v)
+    Object.entries(summary).map(([k, v]) =>
+      ci(v) !== ""
         ? ci(v)
-        : typeof v === "number" && v <= 1 && v >= 0 && !Number.isInteger(v)
+        : typeof v === "number" && /rate|accuracy/.test(k)
           ? pct(v)
           : typeof v === "object"
             ? JSON.stringify(v)
