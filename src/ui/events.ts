@@ -56,6 +56,8 @@ export class RunWatcher {
   private scan(first: boolean): void {
     try {
       // The run list every fourth tick (it walks the folder); the known files' sizes every tick.
+      // A comment line every 40 ticks (20 s) keeps idle connections open through proxies.
+      if (this.ticks % 40 === 39) for (const c of this.clients) c.write(": ping\n\n");
       if (first || this.ticks++ % 4 === 0) {
         this.runs = discoverRuns(this.root);
         const key = JSON.stringify(this.runs.map((r) => [r.id, r.status, r.where, r.stages.length]));

@@ -201,14 +201,14 @@ describe("sso ui in chromium", { skip, timeout: 120_000 }, () => {
     await page.waitForSelector("#live.on");
     const last = JSON.parse(readFileSync(metrics, "utf8").trim().split("\n").at(-1)!);
     appendDurable(metrics, `${JSON.stringify({ ...last, step: last.step + 1, loss: last.loss / 2 })}\n`);
-    await page.waitForSelector('.chart[data-metric="loss"][data-points="3"]', { timeout: 5_000 });
+    await page.waitForSelector('.chart[data-metric="loss"][data-points="3"]', { timeout: 8_000 });
     await open("#/records?path=sso/iter-2/data.jsonl");
     await page.waitForSelector("#live.on");
     const added = { ...records(data)[0], id: "appended:live#1" };
     appendDurable(data, toJsonl([added]));
-    await page.waitForSelector('.record[data-id="appended:live#1"]', { timeout: 5_000 });
+    await page.waitForSelector('.record[data-id="appended:live#1"]', { timeout: 8_000 });
     appendDurable(data, '{"id": "torn"\n');
-    await page.waitForSelector(".record.malformed", { timeout: 5_000 });
+    await page.waitForSelector(".record.malformed", { timeout: 8_000 });
     assert.match((await page.textContent(".record.malformed"))!, /not JSON.*\{"id": "torn"/s);
     assert.deepEqual(errors, []);
   });
