@@ -5,7 +5,7 @@
 // Without chromium the suite is skipped with a message — and fails when CI=true. SSO_UPDATE_SCREENSHOTS=1 writes
 // the README's screenshots (docs/images/ui-*.png).
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
@@ -73,6 +73,18 @@ describe("sso ui in chromium", { skip, timeout: 120_000 }, () => {
       ],
     );
     assert.equal(pairwise.status, 0, pairwise.stderr);
+    // An iterate run with the loop's own evaluation after each iteration (iter-k/eval.json).
+    writeFileSync(
+      join(out, "eval.yaml"),
+      "synth: { batch: 8, sampling: { maxNewTokens: 12 }, selection: { maxNewTokens: 12 } }\n" +
+        "train: { batchSize: 4, lr: 1.0e-4 }\niterate: { iterations: 1, eval: { world: { n: 4, maxNewTokens: 12 } } }\n",
+    );
+    const iterate = runCliWith(
+      { timeout: 120_000 },
+      ...["iterate", "--model", join(packageRoot(), "models", "sso-demo"), "--prompts", join(out, "prompts.jsonl")],
+      ...["--out", join(out, "evaluated"), "--config", join(out, "eval.yaml")],
+    );
+    assert.equal(iterate.status, 0, iterate.stderr);
     ui = await startUi({ runs: out, port: 0, pollMs: 200 });
     const { chromium } = await import("playwright-core");
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"], timeout: 30_000 });
@@ -104,6 +116,7 @@ describe("sso ui in chromium", { skip, timeout: 120_000 }, () => {
     assert.deepEqual(rows, [
       [".", "finished"],
       ["pairwise.json", "finished"],
+      ["evaluated", "finished"],
       ["pbaa", "finished"],
       ["sso", "finished"],
     ]);
@@ -136,6 +149,19 @@ describe("sso ui in chromium", { skip, timeout: 120_000 }, () => {
       new RegExp(`model first: ${first.model_first} · baseline first: ${first.baseline_first}`),
     );
     assert.match((await page.textContent("#view"))!, /\[50\.0%, 50\.0%\]|\[\d+\.\d%, \d+\.\d%\]/);
+    assert.deepEqual(errors, []);
+  });
+
+  test("evaluation shows the loop's per-iteration evaluation with its intervals", async () => {
+    const e = JSON.parse(readFileSync(join(out, "evaluated", "iter-1", "eval.json"), "utf8")).value.world;
+    const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+    await open("#/eval?run=evaluated");
+    const cells = await page.locator("table").nth(1).locator("tr").nth(1).locator("td").allTextContents();
+    assert.deepEqual(cells.slice(0, 3), [
+      "1",
+      pct(e.overall),
+      `${pct(e.vs_initial.win_rate)} [${pct(e.vs_initial.win_rate_ci.lo)}, ${pct(e.vs_initial.win_rate_ci.hi)}]`,
+    ]);
     assert.deepEqual(errors, []);
   });
 

@@ -35,13 +35,17 @@ async function iterateTables(r: RunInfo): Promise<HTMLElement[]> {
       const sum = await api<Obj>("/api/json", { path: s.summary });
       const synth = (sum.synth ?? {}) as Obj;
       const dropped = Object.entries((synth.dropped ?? {}) as Record<string, number>).filter(([, n]) => n > 0);
-      const train = (sum.train ?? {}) as Obj;
+      const train = (sum.train ?? {}) as Obj,
+        first = (train.first ?? {}) as Obj,
+        last = (train.last ?? {}) as Obj;
       rows.push([
         label,
         fmt(synth.prompts),
         fmt(synth.kept),
         dropped.map(([k, n]) => `${k} ${n}`).join(", ") || "none",
-        fmt(train.final_loss ?? train.loss),
+        fmt(train.steps),
+        `${fmt(first.loss)} → ${fmt(last.loss)}`,
+        `${fmt(first["sso/W"])} → ${fmt(last["sso/W"])}`,
         fmt(synth.generated_tokens),
       ]);
     }
@@ -62,7 +66,19 @@ async function iterateTables(r: RunInfo): Promise<HTMLElement[]> {
   return [
     h("h2", {}, "Iterations"),
     rows.length
-      ? table(["iteration", "prompts", "kept", "dropped", "final loss", "generated tokens"], rows)
+      ? table(
+          [
+            "iteration",
+            "prompts",
+            "kept",
+            "dropped",
+            "train steps",
+            "loss first → last",
+            "W first → last",
+            "generated tokens",
+          ],
+          rows,
+        )
       : h("p", {}, "No iteration finished yet."),
     h("h2", {}, "Evaluation after each iteration"),
     evals.length
