@@ -203,7 +203,7 @@ function iterateRun(root: string, dir: string, now: number, parent?: string): Ru
     kind: "iterate",
     status: statusOf(finished, updated, now),
     updated,
-    where: finished ? `${total} iterations done` : where,
+    where: finished ? `${total} iteration${total === 1 ? "" : "s"} done` : where,
     progress,
     tokensPerSec,
     stages,

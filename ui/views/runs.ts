@@ -52,7 +52,11 @@ export async function runsView(root: HTMLElement): Promise<(e: ServerEvent) => v
           h(
             "tr",
             { "data-run": r.id },
-            h("td", {}, r.parent ? h("span", { class: "child" }, "↳ ", r.id) : r.id),
+            h(
+              "td",
+              {},
+              r.parent ? h("span", { class: "child" }, "↳ ", r.id) : r.id === "." ? "(the runs folder)" : r.id,
+            ),
             h("td", {}, r.kind),
             h(
               "td",
@@ -85,10 +89,16 @@ export async function runsView(root: HTMLElement): Promise<(e: ServerEvent) => v
       table.replaceChildren(errorBox(e));
     }
   };
+  let pending: ReturnType<typeof setTimeout> | undefined;
   await fill();
   root.append(h("h1", {}, "Runs"), table);
   const timer = setInterval(() => (document.body.contains(table) ? void fill() : clearInterval(timer)), 5000);
   return (e) => {
-    if (e.type === "runs" || e.type === "file") void fill();
+    // A run writing every step sends many events: refresh at most once a second.
+    if ((e.type === "runs" || e.type === "file") && !pending)
+      pending = setTimeout(() => {
+        pending = undefined;
+        void fill();
+      }, 1000);
   };
 }
