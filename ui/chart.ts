@@ -34,7 +34,7 @@ export class LineChart {
   readonly plot: uPlot;
   /** Whether the user zoomed in (drag); a double-click zooms out. */
   private zoomed = false;
-  constructor(el: HTMLElement, title: string, labels: string[], data: uPlot.AlignedData, width = 560) {
+  constructor(el: HTMLElement, title: string, labels: string[], data: uPlot.AlignedData, width = 560, xLabel = "step") {
     this.plot = new uPlot(
       {
         hooks: { setSelect: [(u) => u.select.width > 0 && (this.zoomed = true)] },
@@ -44,7 +44,7 @@ export class LineChart {
         scales: { x: { time: false } },
         cursor: { drag: { x: true, y: false } },
         series: [
-          { label: "step" },
+          { label: xLabel },
           ...labels.map((l, i) => ({ label: l, stroke: COLORS[i % COLORS.length], spanGaps: true, width: 1.5 })),
         ],
         axes: [{}, { size: 60 }],

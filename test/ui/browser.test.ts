@@ -165,6 +165,15 @@ describe("sso ui in chromium", { skip, timeout: 120_000 }, () => {
     assert.deepEqual(errors, []);
   });
 
+  test("the demo's static report.html draws its four charts with the same chart code, offline from disk", async () => {
+    await page.goto(`file://${join(out, "report.html")}`);
+    await page.waitForSelector(".sso-chart canvas");
+    assert.equal(await page.locator(".sso-chart canvas").count(), 4);
+    const legend = await page.locator(".sso-chart").first().locator(".u-legend .u-label").allTextContents();
+    assert.deepEqual(legend, ["step", "sso", "pbaa"]);
+    assert.deepEqual(errors, []);
+  });
+
   test("compare shows both runs' answers to the same prompt", async () => {
     const a = records(join(out, "sso/iter-2/data.jsonl")),
       b = records(join(out, "pbaa/iter-2/data.jsonl"));
