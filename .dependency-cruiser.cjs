@@ -4,6 +4,7 @@
 const LAYERS = [
   ["commands", ["src/cli/"]],
   ["public API", ["src/index\\.ts$"]],
+  ["dashboard", ["src/ui/"]],
   ["demo", ["src/demo/"]],
   ["reward models", ["src/rm/"]],
   ["config", ["src/config\\.ts$"]],

@@ -6,6 +6,7 @@ import { benchKernels } from "./kernels.js";
 import { benchServe } from "./serve.js";
 import { benchShare } from "./share.js";
 import { benchTrain } from "./train.js";
+import { benchUi } from "./ui.js";
 
 const SUITES: Record<string, () => void | Promise<void>> = {
   kernels: benchKernels,
@@ -14,6 +15,7 @@ const SUITES: Record<string, () => void | Promise<void>> = {
   serve: benchServe,
   share: benchShare,
   big: () => benchBig(process.argv.slice(3)),
+  ui: () => benchUi(process.argv.slice(3)),
 };
 
 const suite = process.argv[2] ?? "kernels";

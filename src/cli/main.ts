@@ -201,6 +201,18 @@ program
   .action(async (opts) => (await import("./serve.js")).runServe(opts));
 
 program
+  .command("ui")
+  .description("a live dashboard of the runs under a folder: status, curves, records, evaluations, compare (read-only)")
+  .option("--runs <dir>", "folder whose runs (iterate, demo, train, synth, eval outputs) are shown", ".")
+  .option("--host <addr>", "address to bind; any but loopback needs a token", "127.0.0.1")
+  .option("--port <n>", "port (0 = any free port)", flag("--port", Port), 8080)
+  .option(
+    "--token <t>",
+    "require this token (Authorization: Bearer T, or open the printed URL once); prefer the SSO_UI_TOKEN environment variable (read when this flag is absent): a flag's value is visible to other users in ps",
+  )
+  .action(async (opts) => (await import("./ui.js")).runUi(opts));
+
+program
   .command("train")
   .description("SSO training on synthesised records; --resume continues from OUT/checkpoint exactly")
   .requiredOption("--model <dir>", "the policy model folder (with tokenizer)")

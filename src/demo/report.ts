@@ -1,9 +1,12 @@
-// The demo's outputs for people: the comparison table as text and an HTML report with small inline-SVG line charts
-// (training loss, W and G per step, world adherence per iteration) and the same table. No chart library: a few
-// polylines are all the report needs, and the file must open offline.
+// The demo's outputs for people: the comparison table as text and an HTML report with line charts (training loss,
+// W and G per step, world adherence per iteration) and the same table. The charts are the dashboard's (`sso ui`,
+// ui/chart.ts on uPlot): the page carries the numbers and the bundled chart code inline, so it opens offline.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { PairwiseSummary } from "../eval/pairwise.js";
 import { rateText, SIDE_BY_SIDE_CSS } from "../eval/report.js";
 import { pairedBootstrap } from "../eval/stats.js";
+import { packageRoot } from "../util/package-root.js";
 import type { PairJudgement, WorldSummary } from "../world/evaluate.js";
 
 export interface MethodRun {
@@ -220,43 +223,26 @@ export function textTable(rows: string[][]): string {
     .join("\n");
 }
 
-const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
 const esc = (s: string): string =>
   s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
 
-/** One line chart: a polyline per series, min/max labels on the y axis, first/last x, a legend with swatches. */
+/**
+ * One line chart, drawn in the browser by the dashboard's chart code (ui/chart.ts, uPlot; `chartScript` inlines
+ * it): the page holds the numbers, x = x0, x0+1, … per series.
+ */
 function chart(title: string, series: { name: string; ys: number[] }[], xLabel: string, x0 = 1): string {
-  // The legend wraps after `perRow` entries; the plot (always plotH tall) starts below its last row.
-  const W = 420,
-    pad = 36,
-    plotH = 148,
-    perRow = 3,
-    cell = (W - pad) / perRow,
-    rows = Math.ceil(series.length / perRow);
-  const top = Math.max(pad, 12 + 14 * rows),
-    H = top + plotH + pad;
-  const all = series.flatMap((s) => s.ys).filter(Number.isFinite);
-  if (all.length === 0) return "";
-  const lo = Math.min(...all),
-    hi = Math.max(...all),
-    span = hi - lo || 1,
-    n = Math.max(...series.map((s) => s.ys.length));
-  const x = (i: number) => pad + ((W - 2 * pad) * i) / Math.max(1, n - 1),
-    y = (v: number) => H - pad - (plotH * (v - lo)) / span;
-  const lines = series.map(
-    (s, k) =>
-      `<polyline fill="none" stroke="${COLORS[k % COLORS.length]}" stroke-width="2" points="${s.ys.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ")}"/>`,
-  );
-  const legend = series.map((s, k) => {
-    const lx = pad + cell * (k % perRow),
-      ly = 5 + 14 * Math.floor(k / perRow);
-    return `<rect x="${lx.toFixed(0)}" y="${ly}" width="10" height="10" fill="${COLORS[k % COLORS.length]}"/><text x="${(lx + 14).toFixed(0)}" y="${ly + 9}" font-size="12">${esc(s.name)}</text>`;
-  });
-  return `<figure><figcaption>${esc(title)}</figcaption><svg width="${W}" height="${H}" xmlns="http://www.w3.org/2000/svg">
-<rect x="${pad}" y="${top}" width="${W - 2 * pad}" height="${plotH}" fill="none" stroke="#ccc"/>
-<text x="2" y="${top + 4}" font-size="11">${hi.toPrecision(3)}</text><text x="2" y="${H - pad}" font-size="11">${lo.toPrecision(3)}</text>
-<text x="${pad}" y="${H - pad + 14}" font-size="11">${x0}</text><text x="${W - pad}" y="${H - pad + 14}" font-size="11" text-anchor="end">${x0 + n - 1}</text>
-<text x="${W / 2 - 20}" y="${H - 6}" font-size="11">${esc(xLabel)}</text>${legend.join("")}${lines.join("")}</svg></figure>`;
+  if (!series.some((s) => s.ys.some(Number.isFinite))) return "";
+  const spec = { title, xLabel, x0, series: series.map((s) => ({ name: s.name, ys: s.ys })) };
+  return `<figure><div class="sso-chart" data-chart="${esc(JSON.stringify(spec))}"></div></figure>`;
+}
+
+/** The chart bundle (tools/build-ui.mjs writes it) inlined as a style and a script, so a report opens offline. */
+export function chartScript(): string {
+  const dir = join(packageRoot(), "dist", "src", "ui", "public");
+  if (!existsSync(join(dir, "report.js")))
+    throw new Error(`${join(dir, "report.js")}: the reports' chart bundle is missing (run \`npm run build:ui\`)`);
+  const js = readFileSync(join(dir, "report.js"), "utf8").replace(/<\/script/gi, "<\\/script");
+  return `<style>${readFileSync(join(dir, "report.css"), "utf8")}</style><script>${js}</script>`;
 }
 
 /** The page; `sideBySideHtml` (eval/report.ts's sideBySide of one method against base) is shown when given. */
@@ -293,6 +279,6 @@ ${sideBySideHtml ? `<h3>Side by side: ${esc(d.runs[0]?.method ?? "")} vs base on
 <h2>Adherence</h2>${chart("overall held-out pass rate per iteration (0 = base)", adherence, "iteration", 0)}
 ${table(iterationRows(d))}
 <h2>Self-steered pairs, judged by the world's checkers</h2><p>The policy labels its own pairs; the checkers were never used in training. y+ / y- / y°: the answers under the good principles, the bad ones and none.</p>${table(pairRows(d))}
-</body></html>
+${chartScript()}</body></html>
 `;
 }

@@ -220,8 +220,13 @@ export function runDemo(o: DemoOptions): DemoResult {
   console.log(`\nAgainst the base model, judged pairwise by the world's checkers in both orders (% with 95% CI)\n`);
   console.log(textTable(versusBaseRows(result)));
   console.log(`\nreport: ${join(o.out, "report.html")} · aligned model: ${aligned}`);
+  console.log(`live dashboard of this run (curves, records, evaluations): ${uiCommand(o.out)}`);
   return result;
 }
+
+/** The command that opens `sso ui` on a run folder (quoted when the path needs it). */
+export const uiCommand = (out: string): string =>
+  `npx sso ui --runs ${/^[\w./-]+$/.test(out) ? out : `'${out.replace(/'/g, "'\\''")}'`}`;
 
 /**
  * A seed whose demo already finished with these very options (OUT/seed-S/demo.json): its result, so that seeds can
@@ -274,5 +279,6 @@ export function runDemoSeeds(o: DemoOptions & { seeds: number[] }): DemoResult[]
   console.log(`\nMean answer length per iteration (characters, mean over seeds)\n`);
   console.log(textTable(lengths));
   console.log(`\nsummary: ${join(o.out, "summary.md")}`);
+  console.log(`live dashboard of these runs: ${uiCommand(o.out)}`);
   return results;
 }

@@ -2,9 +2,9 @@
 // OpenAI's JSON error shape ({error: {message, type, param, code}}) or, mid-stream, to an SSE error event, reading
 // a JSON body under a size limit (413), the object-body + zod check (400), and the API-key check (401, constant time).
 // Deliberately not here: which routes exist (router.ts) and what any endpoint means.
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { z } from "zod";
+import { bearerMatches } from "../util/bearer.js";
 import { describeIssue } from "../util/files.js";
 import { QueueFullError, RequestTooLargeError, ShuttingDownError } from "./scheduler.js";
 
@@ -94,14 +94,10 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   return r.data;
 }
 
-const digest = (s: string) => createHash("sha256").update(s, "utf8").digest();
-
-/**
- * 401 unless the request carries `Authorization: Bearer KEY` (no key configured: everyone may call). Compared in
- * constant time over equal-length digests, so the answer's timing tells nothing about how much of a guess was right.
- */
+/** 401 unless the request carries `Authorization: Bearer KEY` (no key configured: everyone may call; the
+ * constant-time comparison is src/util/bearer.ts, shared with `sso ui`). */
 export function requireApiKey(req: IncomingMessage, apiKey: string | undefined): void {
-  if (apiKey !== undefined && !timingSafeEqual(digest(req.headers.authorization ?? ""), digest(`Bearer ${apiKey}`))) {
+  if (!bearerMatches(req.headers.authorization, apiKey)) {
     throw new HttpError(401, "missing or wrong API key (send Authorization: Bearer KEY)", "authentication_error");
   }
 }

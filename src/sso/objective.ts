@@ -164,7 +164,7 @@ function recordObjective(
 }
 
 /** W = σ(−(α·avg_θ(y+|x) + (1−α)·avg_θ(y-|x))), from the policy's plain-prompt log-probs. */
-function weight(chosen: PairLogps, rejected: PairLogps, alpha: number): number {
+export function weight(chosen: PairLogps, rejected: PairLogps, alpha: number): number {
   return sigmoid(-(alpha * (chosen.policy / chosen.n) + (1 - alpha) * (rejected.policy / rejected.n)));
 }
 

@@ -16,6 +16,7 @@ import {
   pairedRows,
   versusBaseMeanStdRows,
 } from "../../src/demo/report.js";
+import { uiCommand } from "../../src/demo/run.js";
 import type { PairwiseSummary } from "../../src/eval/pairwise.js";
 import { loadModel } from "../../src/model/folder.js";
 import type { WorldSummary } from "../../src/world/evaluate.js";
@@ -45,6 +46,10 @@ describe("sso demo", () => {
     );
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stdout.split("\n");
+    assert.equal(
+      lines.filter((l) => l !== "").at(-1),
+      `live dashboard of this run (curves, records, evaluations): ${uiCommand(out)}`,
+    );
     const header = lines.find((l) => l.startsWith("model "));
     assert.ok(header?.includes("Accuracy") && header.includes("overall") && header.includes("mean chars"), r.stdout);
     for (const name of ["base", "sso", "pbaa"])
@@ -60,7 +65,10 @@ describe("sso demo", () => {
         new RegExp(`^${name}\\s+\\d+\\.\\d \\[\\d+\\.\\d, \\d+\\.\\d\\]\\s+\\d+\\.\\d \\[`),
       );
     const html = readFileSync(join(out, "report.html"), "utf8");
-    assert.ok(html.includes("<table>") && (html.match(/<svg/g) ?? []).length === 4, "table and four charts");
+    assert.ok(
+      html.includes("<table>") && (html.match(/class="sso-chart"/g) ?? []).length === 4,
+      "table and four charts",
+    );
     assert.ok(
       html.includes("Against the base model") && html.includes('<table class="sbs">'),
       "win rates, side by side",
@@ -220,7 +228,7 @@ describe("sso demo", () => {
     ]);
   });
 
-  it("htmlReport: every legend entry of six methods lies inside its chart, above the plot", () => {
+  it("htmlReport: four charts carry every method's numbers, with the dashboard's chart code inline", () => {
     const summary = { overall: 0.5, mean_chars: 30, features: {} } as unknown as WorldSummary;
     const methods = ["sso", "pbaa", "sso-no-w", "sso-no-g", "sso-backdoor", "sso-dpo"];
     const d: DemoResult = {
@@ -235,21 +243,28 @@ describe("sso demo", () => {
         ],
       })),
     };
-    const svgs = htmlReport(d, "t", "n").match(/<svg[\s\S]*?<\/svg>/g) ?? [];
-    assert.equal(svgs.length, 4);
-    for (const svg of svgs) {
-      const width = Number(/<svg width="(\d+)"/.exec(svg)![1]);
-      const plotTop = Number(/<rect x="\d+" y="(\d+)"[^>]*fill="none"/.exec(svg)![1]);
-      const labels = [...svg.matchAll(/<text x="(\d+)" y="(\d+)" font-size="12">([^<]*)<\/text>/g)];
+    const html = htmlReport(d, "t", "n");
+    const unesc = (s: string) =>
+      s
+        .replace(/&quot;/g, '"')
+        .replace(/&lt;/g, "<")
+        .replace(/&gt;/g, ">")
+        .replace(/&amp;/g, "&");
+    const specs = [...html.matchAll(/class="sso-chart" data-chart="([^"]*)"/g)].map((m) => JSON.parse(unesc(m[1])));
+    assert.deepEqual(
+      specs.map((s) => s.title),
+      ["loss per step", "W (mean) per step", "G per step", "overall held-out pass rate per iteration (0 = base)"],
+    );
+    for (const s of specs)
       assert.deepEqual(
-        labels.map((m) => m[3]),
+        s.series.map((x: { name: string }) => x.name),
         methods,
       );
-      for (const [, x, y, name] of labels) {
-        assert.ok(Number(x) + 7 * name.length <= width, `${name} at x=${x} fits in ${width}`);
-        assert.ok(Number(y) < plotTop, `${name} above the plot`);
-      }
-    }
+    assert.deepEqual(specs[0].series[2].ys, [2, 3]);
+    assert.deepEqual(specs[3].series[0].ys, [0.5, 0.5]);
+    assert.equal(specs[3].x0, 0);
+    assert.ok(html.includes("<script>") && html.includes(".sso-chart"), "the chart bundle is inline");
+    assert.ok(!/<script[^>]+src=|<link[^>]+href=/.test(html), "nothing is loaded from elsewhere");
   });
 
   it("versusBaseMeanStdRows: win rate and LC win rate as mean ± sample std over seeds", () => {
