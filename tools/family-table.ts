@@ -33,7 +33,7 @@ export function readDemoResults(dir: string): DemoResult[] {
 
 /** The markdown read-out of pooled results. */
 export function familyMarkdown(results: readonly DemoResult[], reference: string, sources: readonly string[]): string {
-  if (results.length === 0) throw new Error("family-table: no results");
+  if (results.length === 0) throw new Error("no results");
   if (!results[0].runs.some((r) => r.method === reference))
     throw new Error(
       `--reference: no method ${reference} in the runs (${results[0].runs.map((r) => r.method).join(", ")})`,
@@ -51,7 +51,7 @@ function main(): void {
     options: { out: { type: "string" }, reference: { type: "string", default: "sso" } },
     allowPositionals: true,
   });
-  if (positionals.length === 0) throw new Error("family-table: give at least one demo output folder");
+  if (positionals.length === 0) throw new Error("give at least one demo output folder");
   const results = positionals.flatMap(readDemoResults),
     md = familyMarkdown(results, values.reference, positionals);
   if (values.out) writeFileAtomic(values.out, md);
