@@ -2,10 +2,16 @@
 // list, arith, harmful; "all" = every prompt), from the per-prompt scores of the final iteration, mean ± std over
 // seeds; and each method's paired difference against a reference method within each family, with the same paired
 // bootstrap over seeds × prompts as the overall table (report.ts pairedRows). A prompt's family is the first part of
-// its id ("arith:3+4#1"). Pure functions of DemoResult: the demo's summary and tools/family-table.ts use them.
+// its id ("arith:3+4#1"). Pure functions of the demo's results: the demo's summary and tools/family-table.ts use them.
 import { mean, pairedBootstrap, sampleStd } from "../eval/stats.js";
 import { FAMILIES } from "../world/world.js";
-import type { DemoResult } from "./report.js";
+
+/** What the read-out needs of a demo result (report.ts DemoResult): the prompts and every model's final scores. */
+export interface ScoredResult {
+  prompt_ids?: string[];
+  base_scores?: number[];
+  runs: { method: string; scores?: number[] }[];
+}
 
 export const FAMILY_GROUPS = ["all", ...FAMILIES] as const;
 export type FamilyGroup = (typeof FAMILY_GROUPS)[number];
@@ -18,10 +24,10 @@ export function familyOf(id: string): (typeof FAMILIES)[number] {
 }
 
 /** The models of a result set: "base" then every method, in run order. */
-const modelsOf = (results: readonly DemoResult[]): string[] => ["base", ...results[0].runs.map((r) => r.method)];
+const modelsOf = (results: readonly ScoredResult[]): string[] => ["base", ...results[0].runs.map((r) => r.method)];
 
 /** One model's final per-prompt scores in one seed ("base" = the base model's). */
-function scoresOf(d: DemoResult, model: string): number[] {
+function scoresOf(d: ScoredResult, model: string): number[] {
   const s = model === "base" ? d.base_scores : d.runs.find((r) => r.method === model)?.scores;
   if (!s || !d.prompt_ids)
     throw new Error(`families: no per-prompt scores of ${model} (a result from before they were kept)`);
@@ -31,11 +37,11 @@ function scoresOf(d: DemoResult, model: string): number[] {
 }
 
 /** Indices of a seed's prompts in a group. */
-const indicesOf = (d: DemoResult, g: FamilyGroup): number[] =>
+const indicesOf = (d: ScoredResult, g: FamilyGroup): number[] =>
   (d.prompt_ids ?? []).flatMap((id, i) => (g === "all" || familyOf(id) === g ? [i] : []));
 
 /** Rows: each model's pass rate % per family (final iteration), mean ± sample std over the seeds. */
-export function familyRows(results: readonly DemoResult[]): string[][] {
+export function familyRows(results: readonly ScoredResult[]): string[][] {
   const n = (g: FamilyGroup) => indicesOf(results[0], g).length;
   return [
     ["model", ...FAMILY_GROUPS.map((g) => `${g} (${n(g)})`)],
@@ -61,7 +67,7 @@ export function familyRows(results: readonly DemoResult[]): string[][] {
  * order (the whole held-out pool).
  */
 export function familyPairedRows(
-  results: readonly DemoResult[],
+  results: readonly ScoredResult[],
   reference = "sso",
   opts: { samples?: number; seed?: number } = {},
 ): string[][] {

@@ -66,6 +66,7 @@ describe("sso demo", () => {
       "win rates, side by side",
     );
     assert.ok(html.includes("Self-steered pairs"), "the judged pairs");
+    assert.match(html, /Per prompt family[\s\S]*<th>all \(\d+\)<\/th><th>fact \(\d+\)<\/th>/, "the per-family table");
     const demo = JSON.parse(readFileSync(join(out, "demo.json"), "utf8"));
     assert.deepEqual(
       demo.runs.map((x: { method: string }) => x.method),
