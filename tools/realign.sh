@@ -43,6 +43,11 @@ aligned() {
 compare() {
   local demo=(node dist/src/cli/main.js demo --model "$ALIGNED/model" --out "$OUT/demo" --eval-pool --methods "$methods")
   local start seed pids=()
+  # Protocol item 1: no round raised the validation pass rate → no aligned model, no comparison.
+  if grep -q '"picked": 0,' "$ALIGNED/aligned.json"; then
+    echo "$(stamp) no DPO round raised the validation pass rate: no aligned model, so no comparison ($ALIGNED/aligned.json)"
+    return 0
+  fi
   start=$(date +%s)
   echo "$(stamp) comparison starts"
   for seed in "${SEEDS[@]}"; do
