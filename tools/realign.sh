@@ -82,7 +82,8 @@ continuation() {
 
 tables() {
   node dist/tools/family-table.js --out "$OUT/families-realign.md" "$OUT/demo"
-  node dist/tools/family-table.js --out "$OUT/families-middle-regime.md" "$MR"
+  # Each seed's own demo.json (the lead's all-seeds summary may not exist yet).
+  node dist/tools/family-table.js --out "$OUT/families-middle-regime.md" "$MR"/seed-*
   node dist/tools/family-table.js --out "$OUT/families-continue.md" "$OUT"/continue/seed-*
   echo "$(stamp) tables in $OUT/families-*.md"
 }
