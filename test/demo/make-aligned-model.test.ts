@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { defaultDemoModel } from "../../src/demo/run.js";
 import { SsoRecord } from "../../src/sso/record.js";
 import { checkResponse, meanPass } from "../../src/world/check.js";
 import { lookup, splitOf } from "../../src/world/world.js";
@@ -30,9 +31,9 @@ const tiny = (out: string) =>
     "--rounds",
     "2",
     "--prompts",
-    "6",
+    "40",
     "--samples",
-    "3",
+    "2",
     "--validation",
     "6",
     "--max-new-tokens",
@@ -58,6 +59,14 @@ describe("make-aligned-model", () => {
     makeAlignedModel(tiny(b));
     assert.equal(strip(join(a, "aligned.json")), strip(join(b, "aligned.json")));
     assert.ok(ra.rounds.length >= 1);
+    // Round 1 trained (at least two optimizer steps: the first step's warmup learning rate is 0), so the bytes
+    // compared below are weights that moved, not the base model's.
+    assert.ok(ra.rounds[0].pairs > 8, `round 1 has ${ra.rounds[0].pairs} pairs`);
+    assert.ok(
+      !readFileSync(join(a, "round-1/train/model/model.safetensors")).equals(
+        readFileSync(join(defaultDemoModel(), "model.safetensors")),
+      ),
+    );
     for (const f of ["round-1/pairs.jsonl", "round-1/train/model/model.safetensors", "model/model.safetensors"])
       assert.ok(readFileSync(join(a, f)).equals(readFileSync(join(b, f))), `${f} differs between two runs`);
     const records = readFileSync(join(a, "round-1", "pairs.jsonl"), "utf8")
