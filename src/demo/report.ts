@@ -8,6 +8,7 @@ import { rateText, SIDE_BY_SIDE_CSS } from "../eval/report.js";
 import { pairedBootstrap } from "../eval/stats.js";
 import { packageRoot } from "../util/package-root.js";
 import type { PairJudgement, WorldSummary } from "../world/evaluate.js";
+import { familyRows } from "./families.js";
 
 export interface MethodRun {
   method: string;
@@ -261,6 +262,7 @@ export function htmlReport(d: DemoResult, title: string, notes: string, sideBySi
   return `<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em;max-width:980px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}figure{display:inline-block;margin:8px}figcaption{font-weight:600}${SIDE_BY_SIDE_CSS}</style>
 </head><body><h1>${esc(title)}</h1><p>${esc(notes)}</p><h2>Held-out world evaluation (pass rate %, final iteration)</h2>${table(comparisonRows(d))}
+${d.prompt_ids && d.base_scores && d.runs.every((r) => r.scores) ? `<h2>Per prompt family (pass rate %, final iteration; prompts in brackets)</h2>${table(familyRows([d]))}` : ""}
 <h2>Against the base model</h2><p>Each held-out prompt's final-iteration answer against the base model's, judged by the world's checkers (the higher mean pass rate wins) with both answer orders; win rate counts ties half; the length-controlled win rate removes the length-difference term of a logistic regression (AlpacaEval 2). 95% bootstrap intervals.</p>${table(versusBaseRows(d))}
 ${sideBySideHtml ? `<h3>Side by side: ${esc(d.runs[0]?.method ?? "")} vs base on sampled prompts</h3>${sideBySideHtml}` : ""}
 <h2>Training</h2>${chart(

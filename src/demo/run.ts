@@ -29,6 +29,7 @@ import {
   type WorldSummary,
 } from "../world/evaluate.js";
 import { heldOutPool, heldOutPrompts, promptLines, trainPrompts, type WorldPrompt } from "../world/world.js";
+import { familyPairedRows, familyRows } from "./families.js";
 import {
   comparisonRows,
   type DemoResult,
@@ -259,9 +260,19 @@ export function runDemoSeeds(o: DemoOptions & { seeds: number[] }): DemoResult[]
   const pairedMd = paired
     ? `Paired difference against SSO, final iteration, per (seed, prompt) in points, 95% paired bootstrap over seeds × prompts (10,000 resamples, seed 0):\n\n${markdownTable(paired)}\n\n`
     : "";
+  // Per family (issue 33): pass rates whenever per-prompt scores exist; paired against SSO where the overall is.
+  const perPrompt = results.every((r) => r.prompt_ids && r.base_scores && r.runs.every((x) => x.scores));
+  const familyMd =
+    (perPrompt
+      ? `Pass rate % per prompt family (prompts in brackets), final iteration, mean ± std over seeds:\n\n${markdownTable(familyRows(results))}\n\n`
+      : "") +
+    (paired
+      ? `Paired difference against SSO per family, per (seed, prompt) in points, 95% paired bootstrap over seeds × prompts (10,000 resamples, seed 0):\n\n${markdownTable(familyPairedRows(results))}\n\n`
+      : "");
   const md =
     `Held-out world pass rate %, mean ± std over seeds ${o.seeds.join(", ")} (final iteration)\n\n${markdownTable(table)}\n\n` +
     pairedMd +
+    familyMd +
     `Mean answer length (characters) per iteration, mean over seeds (0 = base), and growth:\n\n${markdownTable(lengths)}\n\n` +
     `Against the base model (world checkers as pairwise judge, both orders), %, mean ± std over seeds:\n\n${markdownTable(vs)}\n\n` +
     `Self-steered pairs judged by the checkers, per seed:\n\n${results.map((r, i) => `seed ${o.seeds[i]}:\n\n${markdownTable(pairRows(r))}`).join("\n\n")}\n\n` +

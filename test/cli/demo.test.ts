@@ -74,6 +74,7 @@ describe("sso demo", () => {
       "win rates, side by side",
     );
     assert.ok(html.includes("Self-steered pairs"), "the judged pairs");
+    assert.match(html, /Per prompt family[\s\S]*<th>all \(\d+\)<\/th><th>fact \(\d+\)<\/th>/, "the per-family table");
     const demo = JSON.parse(readFileSync(join(out, "demo.json"), "utf8"));
     assert.deepEqual(
       demo.runs.map((x: { method: string }) => x.method),
@@ -139,6 +140,13 @@ describe("sso demo", () => {
       assert.equal(JSON.parse(readFileSync(join(out, `seed-${seed}`, "demo.json"), "utf8")).options.seed, seed);
     const md = readFileSync(join(out, "summary.md"), "utf8");
     assert.match(md, /^\| pbaa \| \d+\.\d ± \d+\.\d \|/m);
+    // The per-family table (seeded draws: pass rates only; the paired one needs the whole pool).
+    assert.match(
+      md,
+      /per prompt family[^|]*\| model \| all \(4\) \| fact \(\d\) \| list \(\d\) \| arith \(\d\) \| harmful \(\d\) \|/,
+    );
+    assert.match(md, /^\| pbaa \| \d+\.\d ± \d+\.\d \| (–|\d+\.\d ± \d+\.\d) \|/m);
+    assert.doesNotMatch(md, /Paired difference against SSO per family/);
     assert.match(r.stdout, /mean ± std over seeds 1, 2/);
     // A rerun with the same options reuses every finished seed (seeds may run in separate processes) and writes the
     // same summary; with a changed option the seed is not reused (and its run directories refuse the new inputs).
