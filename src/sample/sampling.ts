@@ -41,6 +41,17 @@ export class NonFiniteLogitsError extends Error {
   }
 }
 
+let reference = false;
+
+/** Benchmarks only: makes `drawToken` use sampleTokenReference (the sampler before the fast path) process-wide. */
+export function useReferenceSampler(on: boolean): void {
+  reference = on;
+}
+
+/** The sampler the decoder draws with: sampleToken (or, after useReferenceSampler(true), its reference twin). */
+export const drawToken = (row: ArrayLike<number>, p: SamplingParams, rng: Rng): number =>
+  reference ? sampleTokenReference(row, p, rng) : sampleToken(row, p, rng);
+
 /** Tokens whose probability is below this fraction of the most likely one's are never candidates. */
 const NEGLIGIBLE = Math.log(1e-12);
 
