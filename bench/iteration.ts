@@ -7,8 +7,8 @@
 // in its own child process (its peak RSS is its own) and reports records/hour, seconds and tokens/s per stage
 // (feature selection, sampling, scoring, training, merging, the rest: loading and checks) and peak RSS. Then the
 // PyTorch CPU twin (bench/iteration_torch.py) does the same work on the same shapes — the prompt and response
-// lengths our run produced — and with --before our iteration runs again with the sampler as it was before the fast
-// path (useReferenceSampler), interleaved in the same run. Ends with one JSON line with every number and the ratios.
+// lengths our run produced — and with --before our iteration runs again with decoding as it was before issue 31
+// (the reference sampler, panels for ≤ 2 rows only: the same tokens), interleaved in the same run. Ends with one JSON line with every number and the ratios.
 // --quick: a tiny model with Qwen's vocabulary, 2 records, 8 new tokens (a check of this file, seconds).
 import { spawnSync } from "node:child_process";
 import {
@@ -31,6 +31,7 @@ import { loadFeatureLibrary } from "../src/sso/features.js";
 import { type IterateResult, runIterate } from "../src/sso/iterate.js";
 import { contrastivePrompts, queryText, selectionMessages } from "../src/sso/prompts.js";
 import { SsoRecord } from "../src/sso/record.js";
+import { setPanelMaxRows } from "../src/tensor/dtype.js";
 import { Tokenizer } from "../src/tokenizer/tokenizer.js";
 import { readJsonl } from "../src/util/jsonl.js";
 import { packageRoot } from "../src/util/package-root.js";
@@ -54,7 +55,7 @@ export interface IterationSpec {
   dir: string;
   records: number;
   maxNewTokens: number;
-  /** The sampler as it was before the fast path (the "before" run). */
+  /** Decoding as it was before issue 31 (the "before" run): the reference sampler, panels for ≤ 2 rows only. */
   reference: boolean;
 }
 
@@ -74,6 +75,7 @@ function iterationFolder(shape: string): string {
 /** Child: one iteration of runIterate in a fresh folder; returns the numbers and the work done (for the twin). */
 function child(s: IterationSpec): Record<string, unknown> {
   useReferenceSampler(s.reference);
+  if (s.reference) setPanelMaxRows(2);
   const out = mkdtempSync(join(tmpdir(), "sso-bench-iteration-run-")),
     prompts = join(out, "prompts.jsonl");
   try {
