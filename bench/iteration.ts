@@ -178,7 +178,8 @@ function runChild(s: IterationSpec): Record<string, unknown> | string {
 function runTwin(shape: string, work: unknown, recompute: boolean): Record<string, unknown> | string {
   const python = "/usr/bin/python3";
   if (spawnSync(python, ["-c", "import torch"]).status !== 0) return "no /usr/bin/python3 with torch";
-  const spec = { config: SHAPES[shape], work, lora: { r: 16, alpha: 32 }, recompute, lr: 1e-4, batch_size: 16 };
+  const base = process.env.SSO_BENCH_TWIN_BASE ?? "fp32";
+  const spec = { config: SHAPES[shape], work, lora: { r: 16, alpha: 32 }, recompute, lr: 1e-4, batch_size: 16, base };
   const r = spawnSync(python, [join(packageRoot(), "bench", "iteration_torch.py"), JSON.stringify(spec)], {
     encoding: "utf8",
     env: { ...process.env, SSO_BENCH_THREADS: THREADS },

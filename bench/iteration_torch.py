@@ -11,7 +11,9 @@ per product, LoRA by hand on the seven linear modules):
   train   the sso preset's six sequences per record, shared prompts, one AdamW step per batch_size records
   merge   W + s·B·A into bf16 and written to a file (torch.save), as `sso iterate` merges and saves the policy
 
-Prompts of a batch get the batch's mean length (the model has no padding mask; the total prefill is the same).
+The base is held fp32 by default (torch at its fastest here: twice our memory; torch 1.13's CPU bf16 products run at
+~0.4 GFLOPS) or, with "base": "bf16", bf16 converted to fp32 per product as bench/train_torch.py does (our memory, but
+every decoding step converts every weight). Prompts of a batch get the batch's mean length (the model has no padding mask; the total prefill is the same).
 Prints one JSON line: seconds, tokens and tokens/s per stage, records/hour, peak RSS.
 """
 import json
@@ -32,7 +34,7 @@ def main(spec):
     n, V = w["records"], c["vocab_size"]
     t_start = time.perf_counter()
     torch.manual_seed(0)
-    model = make_model(c, frozen16=True)
+    model = make_model(c, frozen16=spec.get("base") == "bf16")
     to_lora(model, spec["lora"]["r"], spec["lora"]["alpha"])
     head = model.lm_head.w.float() if isinstance(model.lm_head, Frozen16Linear) else model.lm_head.weight
     g = torch.Generator().manual_seed(1)
@@ -113,7 +115,8 @@ def main(spec):
         with torch.no_grad():
             for name, m in model.named_modules():
                 if isinstance(m, LoraLinear):
-                    state[name] = (m.base.w.float() + m.scale * (m.B @ m.A)).to(torch.bfloat16)
+                    w = m.base.w if isinstance(m.base, Frozen16Linear) else m.base.weight
+                    state[name] = (w.float() + m.scale * (m.B @ m.A)).to(torch.bfloat16)
         fd, path = tempfile.mkstemp(suffix=".pt")
         try:
             with os.fdopen(fd, "wb") as f:
