@@ -120,7 +120,8 @@ function child(s: IterationSpec): Record<string, unknown> {
       merge_s: round(stages.merge, 1),
       other_s: round(total - stages.train - stages.merge - stages.synth + synthRest, 1),
       select_tok_s: round(work.select_tokens / sec.select, 1),
-      sample_tok_s: round(it.synth.generated_tokens / sec.sample, 1),
+      // The synthesis count includes the selection's tokens; those are at its cap (random weights do not stop).
+      sample_tok_s: round((it.synth.generated_tokens - work.select_tokens) / sec.sample, 1),
       score_tok_s: round(scoreTokens / sec.score, 1),
       train_tok_s: round(trainTokens / stages.train, 1),
       generated_tokens: it.synth.generated_tokens,
