@@ -23,10 +23,12 @@ import { packageRoot } from "../src/util/package-root.js";
 import { round } from "./timing.js";
 
 /** Qwen2.5 shapes from the issue (tied embeddings, q/k/v bias, vocabulary 151,936). */
-const SHAPES: Record<string, Record<string, unknown>> = {
+export const SHAPES: Record<string, Record<string, unknown>> = {
   "0.5B": qwen(896, 24, 14, 2, 4864),
   "1.5B": qwen(1536, 28, 12, 2, 8960),
   tiny: qwen(64, 2, 4, 2, 128, 1000),
+  /** A tiny model with Qwen's vocabulary, for the real tokenizer (`npm run bench -- iteration --quick`). */
+  quick: qwen(64, 2, 4, 2, 128),
 };
 
 function qwen(hidden: number, layers: number, heads: number, kv: number, ff: number, vocab = 151936) {
@@ -113,7 +115,7 @@ function recordSequences(rng: Rng, vocab: number, r = BIG_RECORDS): { ids: numbe
 
 /** A BF16 folder of random weights for the shape, written once by `sso init-model` (in its own process, so that
  * this one never holds the fp32 weights while a configuration's child runs). */
-function modelFolder(shape: string): string {
+export function modelFolder(shape: string): string {
   const root = join(tmpdir(), "sso-bench-big"),
     dir = join(root, shape);
   if (!existsSync(join(dir, "model.safetensors")) && !existsSync(join(dir, "model.safetensors.index.json"))) {

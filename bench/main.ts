@@ -2,6 +2,7 @@
 // (name → value) so results can be compared run to run.
 import { benchBig } from "./big.js";
 import { benchGenerate } from "./generate.js";
+import { benchIteration } from "./iteration.js";
 import { benchKernels } from "./kernels.js";
 import { benchServe } from "./serve.js";
 import { benchShare } from "./share.js";
@@ -16,6 +17,7 @@ const SUITES: Record<string, () => void | Promise<void>> = {
   share: benchShare,
   big: () => benchBig(process.argv.slice(3)),
   ui: () => benchUi(process.argv.slice(3)),
+  iteration: () => benchIteration(process.argv.slice(3)),
 };
 
 const suite = process.argv[2] ?? "kernels";

@@ -5,7 +5,7 @@
 // This is only the layer: embedding, final norm, LM head and the parameter store belong to the model.
 
 import type { AttentionShape, Backend } from "../backends/backend.js";
-import { PANEL_MAX_ROWS, type Panels, type Weight } from "../tensor/dtype.js";
+import { type Panels, panelMaxRows, type Weight } from "../tensor/dtype.js";
 import type { Alloc } from "../tensor/workspace.js";
 import { type LayerLora, type LayerLoraGrads, type LoraLinear, loraBackward, loraForward } from "./lora-math.js";
 
@@ -46,7 +46,7 @@ export interface LayerInputs {
    */
   attend?: (layer: number, att: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array) => void;
   layer?: number; // index passed to attend
-  /** Decoding: every layer's matrices as panels (decode-weights.ts), read instead when T ≤ PANEL_MAX_ROWS. */
+  /** Decoding: every layer's matrices as panels (decode-weights.ts), read instead when T ≤ panelMaxRows(). */
   panels?: readonly LayerPanels[];
 }
 
@@ -194,7 +194,7 @@ export function layerForward(
     up: alloc(T * c.FF),
     act: alloc(T * c.FF),
   };
-  const p = T <= PANEL_MAX_ROWS ? io.panels?.[io.layer ?? 0] : undefined;
+  const p = T <= panelMaxRows() ? io.panels?.[io.layer ?? 0] : undefined;
   be.rmsnormForward(a.h1, a.rstd1, x, w.inputNorm, T, c.C, c.eps);
   if (p) linearPanels(be, [a.q, a.k, a.v], a.h1, p.qkv, [w.bq, w.bk, w.bv], [lora?.wq, lora?.wk, lora?.wv], T, alloc);
   else {

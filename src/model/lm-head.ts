@@ -4,7 +4,7 @@
 // chunks, so a prompt costs no vocabulary-sized work and logits never need T×V memory at once. With shared prompts
 // (share.ts) a prompt several sequences share is computed once; outputs and gradients stay in the caller's order.
 // Packing the batch is pack.ts; sampling with a KV cache is src/sample/. Callers use it through `Model`.
-import { PANEL_MAX_ROWS, type Panels } from "../tensor/dtype.js";
+import { type Panels, panelMaxRows } from "../tensor/dtype.js";
 import type { Workspace } from "../tensor/workspace.js";
 import type { LayerInputs } from "./layer.js";
 import { packBatch, type SequenceInput } from "./pack.js";
@@ -190,7 +190,7 @@ export function logitsOfRows(
   const hRows = t.inferWs.get("final.hRows", R * C);
   for (let i = 0; i < R; i++) hRows.set(h.subarray(rows[i] * C, (rows[i] + 1) * C), i * C);
   const logits = new Float32Array(R * V);
-  if (head && R <= PANEL_MAX_ROWS) t.backend.matmulPanels(logits, hRows, head, R);
+  if (head && R <= panelMaxRows()) t.backend.matmulPanels(logits, hRows, head, R);
   else t.backend.matmul(logits, hRows, t.lmHead, R, V, C, { transB: true });
   return logits;
 }

@@ -7,7 +7,7 @@ import { type DecodeWeights, decodeWeights } from "../model/decode-weights.js";
 import type { Model } from "../model/model.js";
 import { Rng } from "../tensor/rng.js";
 import { KvCache } from "./kv-cache.js";
-import { type SamplingParams, sampleToken } from "./sampling.js";
+import { drawToken, type SamplingParams } from "./sampling.js";
 
 export interface GenerationRequest {
   promptIds: readonly number[];
@@ -157,7 +157,7 @@ export class Decoder {
       const a = active[slot],
         p = a.request.params,
         row = logits.subarray((slot - first) * V, (slot - first + 1) * V);
-      const t = sampleToken(row, p, a.rng);
+      const t = drawToken(row, p, a.rng);
       this.opts.onToken?.(a.index, t, row);
       if (this.eos.has(t)) {
         this.finish(slot, "eos", decode(a.tokens));

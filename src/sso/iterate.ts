@@ -72,6 +72,8 @@ export interface IterationSummary {
   synth: SynthSummary;
   train: { steps: number; first: MetricsLine; last: MetricsLine };
   seconds_this_session: number;
+  /** Wall seconds this session spent synthesising (model load included), rescoring, training and merging. */
+  stage_seconds?: StageSeconds;
   /** The configured evaluation of this iteration's model (iterate.eval, through IterateRun.evaluate). */
   eval?: object;
   /** v2: the generator of this iteration (OUT/iter-k/generator): its model, its own records and its training. */
@@ -235,7 +237,10 @@ interface StageResult {
   /** With train.lora: the stage's PEFT adapter (merged into `model`). */
   adapter?: string;
   train: IterationSummary["train"];
+  seconds: StageSeconds;
 }
+
+export type StageSeconds = Record<"synth" | "rescore" | "train" | "merge", number>;
 
 /** One synthesise → (rescore) → train stage in `dir`: DIR/data.jsonl, DIR/train/{model,metrics.jsonl,checkpoint}. */
 interface Stage {
@@ -267,6 +272,13 @@ function* runStage(run: Run, k: number, st: Stage): Co<StageResult> {
     backend,
     memory: run.memory,
   };
+  const seconds: StageSeconds = { synth: 0, rescore: 0, train: 0, merge: 0 };
+  let clock = performance.now();
+  const lap = (stage: keyof StageSeconds) => {
+    const now = performance.now();
+    seconds[stage] += Math.round(now - clock) / 1000;
+    clock = now;
+  };
   let synth: SynthSummary;
   if (!run.server) {
     console.error(`— ${st.label}: synthesise with ${st.writer}`);
@@ -280,6 +292,7 @@ function* runStage(run: Run, k: number, st: Stage): Co<StageResult> {
     console.error(`— ${st.label}: synthesise with ${st.writer} on ${remote.baseUrl} ("${remote.apiModel}")`);
     synth = yield* wait(runSynth({ ...synthRun, remote }));
   }
+  lap("synth");
   if (synth.kept === 0)
     throw new Error(`${st.label}: synthesis kept no records of ${synth.prompts} prompts (see ${data}.summary.json)`);
   let trainData = data;
@@ -291,6 +304,7 @@ function* runStage(run: Run, k: number, st: Stage): Co<StageResult> {
       writeFileAtomic(trainData, toJsonl(rescoreReference(ref.model, ref.tok, records)));
     }
   }
+  lap("rescore");
   const model = join(trainOut, "model"),
     adapter = st.train.lora ? join(trainOut, "adapter") : undefined,
     state = readCheckpointState(join(trainOut, "checkpoint"));
@@ -307,8 +321,10 @@ function* runStage(run: Run, k: number, st: Stage): Co<StageResult> {
       memory: run.memory,
     });
   }
+  lap("train");
   if (adapter && !existsSync(model))
     mergeAdapter({ model: st.from, adapter, out: model, dtype: st.train.saveDtype, backend });
+  lap("merge");
   const metrics = readMetrics(join(trainOut, "metrics.jsonl"));
   return {
     synth,
@@ -316,6 +332,7 @@ function* runStage(run: Run, k: number, st: Stage): Co<StageResult> {
     model,
     ...(adapter && { adapter }),
     train: { steps: metrics.length, first: metrics[0], last: metrics[metrics.length - 1] },
+    seconds,
   };
 }
 
@@ -368,6 +385,7 @@ function* iteration(run: Run, k: number, policy: string): Co<IterationSummary> {
       generator: { model: generator.model, data: generator.data, synth: generator.synth, train: generator.train },
     }),
     seconds_this_session: Math.round((performance.now() - t0) / 100) / 10,
+    stage_seconds: policyStage.seconds,
   };
 }
 

@@ -131,7 +131,7 @@ export function widenWeight(w: Weight): Float32Array {
 export const PANEL_WIDTH = 64;
 
 /**
- * A frozen (N, K) weight (torch Linear layout) repacked for products with one or two rows (decoding): panel p holds
+ * A frozen (N, K) weight (torch Linear layout) repacked for products with few rows (decoding): panel p holds
  * rows p·64.. as K steps of 64 contiguous values, zero padded — data[(p·K + k)·64 + c] = W[p·64 + c][k] — so a row
  * of the product reads the weight as one stream. 16-bit weights stay 16-bit (the same bit patterns). A product from
  * the panels has the bits of one from the weight.
@@ -143,9 +143,18 @@ export interface Panels {
   readonly K: number;
 }
 
+let panelRows = 12;
+
 /** Products with at most this many rows read a weight's panels; with more, the weight itself (the GEMM packs it per
- *  call and is compute-bound there). */
-export const PANEL_MAX_ROWS = 2;
+ *  call and is compute-bound there). Measured on 0.5B's decoding shapes with BF16 weights (2 threads, the machine
+ *  busy): panels 1.4–3× the GEMM's rate at 2–6 rows (the GEMM widens and packs the whole weight per call), even at
+ *  12, behind it from ~24 rows of K = 4864 (a panel no longer stays in L2 across rows). Was 2 before issue 31. */
+export const panelMaxRows = (): number => panelRows;
+
+/** Benchmarks only: sets panelMaxRows process-wide (2 reproduces decoding before issue 31; the bits are the same). */
+export function setPanelMaxRows(rows: number): void {
+  panelRows = rows;
+}
 
 /** Elements of the panels of an (N, K) weight. */
 export const panelsLength = (N: number, K: number): number => Math.ceil(N / PANEL_WIDTH) * PANEL_WIDTH * K;

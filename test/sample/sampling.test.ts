@@ -1,7 +1,8 @@
-// Token choice from logits: greedy, top-k, top-p and temperature, against closed-form expectations.
+// Token choice from logits: greedy, top-k, top-p and temperature, against closed-form expectations; the fast
+// sampler against its readable twin, token for token.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { argmax, type SamplingParams, sampleToken } from "../../src/sample/sampling.js";
+import { argmax, type SamplingParams, sampleToken, sampleTokenReference } from "../../src/sample/sampling.js";
 import { Rng } from "../../src/tensor/rng.js";
 
 const base: SamplingParams = { temperature: 1, topP: 1, topK: 0, maxNewTokens: 1, stop: [] };
@@ -65,5 +66,33 @@ describe("sampling", () => {
   it("the same seed draws the same tokens", () => {
     assert.deepEqual(frequencies(base, 300, 7), frequencies(base, 300, 7));
     assert.notDeepEqual(frequencies(base, 300, 7), frequencies(base, 300, 8));
+  });
+
+  it("the fast sampler draws the reference's token every time (ties, ±0, top-k, top-p, temperatures)", () => {
+    const rng = new Rng(3);
+    // Rows: wide random logits (few candidates), flat ones (every entry a candidate, as random weights give),
+    // coarse values (many ties, -0 and +0 among them) and a row with -Infinity entries.
+    const rows = [
+      Float32Array.from({ length: 5000 }, () => rng.normal() * 8),
+      Float32Array.from({ length: 5000 }, () => rng.normal() * 0.05),
+      Float32Array.from({ length: 3000 }, () => Math.round(rng.normal() * 3) / 2 || (rng.uniform() < 0.5 ? -0 : 0)),
+      Float32Array.from({ length: 800 }, (_, i) => (i % 3 === 0 ? -Infinity : rng.normal())),
+    ];
+    const settings: Partial<SamplingParams>[] = [
+      {},
+      { topP: 0.8, temperature: 0.7 },
+      { topP: 0.3, topK: 50 },
+      { topK: 7, temperature: 1.5 },
+      { topP: 0.999, temperature: 0.2 },
+    ];
+    let draws = 0;
+    for (const row of rows)
+      for (const s of settings) {
+        const p = { ...base, ...s },
+          a = new Rng(11),
+          b = new Rng(11);
+        for (let i = 0; i < 60; i++, draws++) assert.equal(sampleToken(row, p, a), sampleTokenReference(row, p, b));
+      }
+    assert.equal(draws, 1200);
   });
 });
