@@ -24,7 +24,7 @@ stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(aligned compare continue tables)
 mkdir -p "$OUT" "$ALIGNED"
 stamp() { date -u +%FT%TZ; }
-methods=sso,pbaa,sso-no-w,sso-no-g,sso-backdoor,sso-dpo,sso-v2
+methods=${METHODS:-sso,pbaa,sso-no-w,sso-no-g,sso-backdoor,sso-dpo,sso-v2}  # METHODS=sso,pbaa: deviation (c)
 
 aligned() {
   until [ -f "$BASE/model.safetensors" ] && { [ ! -f "$BASE.log" ] || grep -q '^saved ' "$BASE.log"; }; do
