@@ -88,6 +88,7 @@ export class PolicyServer {
 
   /** Makes the server hold st.writer, probes it, and returns the remote engine's options for synthesis. */
   async serve(st: ServeStage): Promise<RemoteOptions> {
+    await settleSockets();
     const c = this.run.server,
       what = `${st.label} (iterate.server)`;
     let name = c.name;
@@ -218,6 +219,14 @@ export class PolicyServer {
 
 /** Synthesis of `data` finished in an earlier session (its summary is written last). */
 export const synthDone = (data: string): boolean => existsSync(`${data}.summary.json`);
+
+/**
+ * Lets the event loop read what arrived while training blocked it. Training is synchronous, so a kept server's
+ * idle keep-alive connections can be closed by the server meanwhile (Node's and uvicorn's idle timeout is 5 s)
+ * without fetch's pool hearing of it; the first request after training would then be written on a closed socket
+ * ("other side closed"). A timer lets one poll phase run first, which delivers those closes to the pool.
+ */
+const settleSockets = () => new Promise((r) => setTimeout(r, 50));
 
 /** Hot-swapped LoRA: the adapter over the initial model that is iteration k's policy (lora-stack.ts). */
 export function loraChain(out: string, model: string, config: LoopConfig, k: number): string | undefined {

@@ -99,6 +99,9 @@ describe("sso ui in chromium", { skip, timeout: 120_000 }, () => {
   });
 
   const open = async (hash: string) => {
+    // A fresh document each time: going from one #/view to another is a same-document navigation, and the
+    // previous view's data-ready="1" would satisfy the wait below before the new view has rendered.
+    await page.goto("about:blank");
     await page.goto(`${ui.url}/${hash}`);
     await page.waitForSelector('#view[data-ready="1"]');
   };
