@@ -3,22 +3,11 @@
 // its steered y+, with token counts.
 import { api, errorBox, fmt, h, route, select, setParams } from "../dom.js";
 import type { PageLine, RunInfo, ServerEvent } from "../types.js";
-
-type Rec = Record<string, unknown>;
-const text = (turns: unknown): string =>
-  Array.isArray(turns) ? String((turns[turns.length - 1] as { content?: unknown })?.content ?? "") : "";
+import { type Rec, recordFiles, text } from "./records.js";
 
 export async function compareView(root: HTMLElement, params: URLSearchParams): Promise<(e: ServerEvent) => void> {
   const { runs } = await api<{ runs: RunInfo[] }>("/api/runs");
-  const files = runs.flatMap((r) =>
-    r.stages
-      .filter((s) => s.data)
-      .map((s) => ({
-        value: s.data!,
-        label: `${r.id} · iteration ${s.iteration}${s.stage === "generator" ? " (generator)" : ""}`,
-        run: r.id,
-      })),
-  );
+  const files = recordFiles(runs);
   const lastOf = (run: string | undefined) => [...files].reverse().find((f) => f.run === run)?.value;
   const runIds = [...new Set(files.map((f) => f.run))];
   let a = params.get("a") ?? lastOf(runIds[0]) ?? null,

@@ -6,9 +6,22 @@
 import { api, errorBox, fmt, h, route, select, setParams } from "../dom.js";
 import type { Page, PageLine, RunInfo, ServerEvent } from "../types.js";
 
-type Rec = Record<string, unknown>;
-const text = (turns: unknown): string =>
+export type Rec = Record<string, unknown>;
+/** The last turn's text of a chat prompt or answer. */
+export const text = (turns: unknown): string =>
   Array.isArray(turns) ? String((turns[turns.length - 1] as { content?: unknown })?.content ?? "") : "";
+
+/** Every run's record files (one per iteration and stage), labelled for a picker; also the compare view's. */
+export const recordFiles = (runs: RunInfo[]) =>
+  runs.flatMap((r) =>
+    r.stages
+      .filter((s) => s.data)
+      .map((s) => ({
+        value: s.data!,
+        label: `${r.id} · iteration ${s.iteration}${s.stage === "generator" ? " (generator)" : ""}`,
+        run: r.id,
+      })),
+  );
 const meanLp = (r: Rec, col: string, n: string): string =>
   typeof r[col] === "number" && typeof r[n] === "number" ? fmt((r[col] as number) / (r[n] as number)) : "–";
 
@@ -79,15 +92,7 @@ export function recordCard(line: PageLine): HTMLElement {
 
 export async function recordsView(root: HTMLElement, params: URLSearchParams): Promise<(e: ServerEvent) => void> {
   const { runs } = await api<{ runs: RunInfo[] }>("/api/runs");
-  const files = runs.flatMap((r) =>
-    r.stages
-      .filter((s) => s.data)
-      .map((s) => ({
-        value: s.data!,
-        label: `${r.id} · iteration ${s.iteration}${s.stage === "generator" ? " (generator)" : ""}`,
-        run: r.id,
-      })),
-  );
+  const files = recordFiles(runs);
   const run = params.get("run");
   let path =
     params.get("path") ??
