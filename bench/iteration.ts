@@ -183,9 +183,10 @@ function runTwin(shape: string, work: unknown, recompute: boolean): Record<strin
   const spec = { config: SHAPES[shape], work, lora: { r: 16, alpha: 32 }, recompute, lr: 1e-4, batch_size: 16, base };
   const r = spawnSync(python, [join(packageRoot(), "bench", "iteration_torch.py"), JSON.stringify(spec)], {
     encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"], // the twin's per-stage lines show as it goes
     env: { ...process.env, SSO_BENCH_THREADS: THREADS },
   });
-  if (r.status !== 0) return `iteration_torch.py failed: ${r.stderr.trim().split("\n").pop()}`;
+  if (r.status !== 0) return `iteration_torch.py failed (exit ${r.status ?? r.signal}; its error is above)`;
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as Record<string, unknown>;
 }
 

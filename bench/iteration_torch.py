@@ -45,6 +45,8 @@ def main(spec):
         t0 = time.perf_counter()
         tokens[name] = fn()
         seconds[name] = time.perf_counter() - t0
+        # As it goes (stderr): a slow twin shows how far it got before any limit stops it.
+        print(f"  twin {name}: {seconds[name]:.1f} s, {tokens[name]} tokens", file=sys.stderr, flush=True)
 
     def generate(P, new, temperature, top_p):
         """n prompts of P tokens, `new` tokens each with a KV cache; returns the tokens generated."""
