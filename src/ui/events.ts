@@ -6,6 +6,7 @@
 import { statSync } from "node:fs";
 import type { ServerResponse } from "node:http";
 import { join } from "node:path";
+import type { ServerEvent } from "./api.js";
 import { discoverRuns, type RunInfo } from "./runs.js";
 
 export class RunWatcher {
@@ -46,7 +47,7 @@ export class RunWatcher {
     this.clients.clear();
   }
 
-  private send(event: object): void {
+  private send(event: ServerEvent): void {
     const text = `data: ${JSON.stringify(event)}\n\n`;
     for (const c of this.clients) c.write(text);
   }

@@ -5,6 +5,7 @@
 // returned: the next page starts there. Deliberately not here: what the files mean (runs.ts, records.ts).
 import { closeSync, openSync, readSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, join, relative, sep } from "node:path";
+import type { Page, PageLine } from "./api.js";
 
 export class UiError extends Error {
   constructor(
@@ -37,21 +38,7 @@ export const isInside = (root: string, path: string): boolean => {
 export const relUnder = (root: string, path: string): string => relative(root, path).split(sep).join("/");
 
 /** One line of a JSONL page: its byte offset and 1-based number when counted from 0, and the value or the error. */
-export interface PageLine {
-  offset: number;
-  value?: unknown;
-  /** "not JSON: …" for a malformed line; `raw` holds its first 200 characters. */
-  error?: string;
-  raw?: string;
-}
-
-export interface Page {
-  lines: PageLine[];
-  /** Where the next page starts (the end of the last complete line read). */
-  next: number;
-  /** The file's size when read; next < size with fewer lines than asked means a line is still being written. */
-  size: number;
-}
+export type { Page, PageLine } from "./api.js";
 
 const CHUNK = 1 << 20;
 

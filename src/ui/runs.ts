@@ -12,38 +12,10 @@
 // records and metrics (files.ts pages them), HTTP (server.ts).
 import { closeSync, existsSync, openSync, readdirSync, readSync, type Stats, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import type { RunInfo, RunStatus, Stage } from "./api.js";
 import { readSmallJson, relUnder } from "./files.js";
 
-export type RunKind = "iterate" | "demo" | "train" | "synth" | "eval";
-export type RunStatus = "running" | "finished" | "failed";
-
-/** One stage's files (an iteration's policy stage, or its v2 generator stage), paths relative to the root. */
-export interface Stage {
-  iteration: number;
-  stage: "policy" | "generator";
-  data?: string;
-  metrics?: string;
-  eval?: string;
-  summary?: string;
-}
-
-export interface RunInfo {
-  id: string;
-  kind: RunKind;
-  status: RunStatus;
-  /** Last write anywhere in the run (ms since the epoch). */
-  updated: number;
-  /** "iteration 2/3 · train step 5/8", … */
-  where: string;
-  /** Share done in [0, 1] where the writer says how much there is. */
-  progress: number | null;
-  /** Last tokens/s the trainer logged. */
-  tokensPerSec: number | null;
-  stages: Stage[];
-  /** Other files the views read: demo.json, summary.json, eval reports. */
-  files: Record<string, string>;
-  parent?: string;
-}
+export type { RunInfo, RunKind, RunStatus, Stage } from "./api.js";
 
 const SKIP = new Set(["model", "checkpoint", "adapter", "aligned-model", "node_modules", ".git"]);
 export const STALE_MS = 120_000;
