@@ -62,38 +62,47 @@ export function familyRows(results: readonly ScoredResult[]): string[][] {
 }
 
 /**
- * Rows: per family and method, the method minus the reference per (seed, prompt) cell in points, its mean and 95%
- * paired bootstrap interval over seeds × prompts of that family. Every seed must have the same prompts in the same
- * order (the whole held-out pool).
+ * Rows [model, mean, 95% CI, "seeds × prompts"] of the prompts in group `g`: each model other than `reference` minus
+ * `reference` per (seed, prompt) cell, in points, with a paired bootstrap over seeds × prompts. Every seed must have
+ * the same prompts in the same order (the whole held-out pool). The overall table (report.ts pairedRows) is group
+ * "all"; familyPairedRows is every group.
  */
-export function familyPairedRows(
+export function pairedDiffRows(
   results: readonly ScoredResult[],
+  g: FamilyGroup,
   reference = "sso",
   opts: { samples?: number; seed?: number } = {},
 ): string[][] {
   const ids = JSON.stringify(results[0]?.prompt_ids);
   if (results.some((d) => d.prompt_ids === undefined || JSON.stringify(d.prompt_ids) !== ids))
     throw new Error("families: every seed must have evaluated the same held-out prompts (use --eval-pool)");
-  const others = modelsOf(results).filter((m) => m !== reference);
+  const idx = indicesOf(results[0], g);
+  return modelsOf(results)
+    .filter((m) => m !== reference)
+    .map((m) => {
+      const diffs = results.map((d) => {
+        const a = scoresOf(d, m),
+          b = scoresOf(d, reference);
+        return idx.map((i) => 100 * (a[i] - b[i]));
+      });
+      const r = pairedBootstrap(diffs, { samples: opts.samples ?? 10_000, seed: opts.seed ?? 0 });
+      return [
+        m,
+        r.value === null ? "–" : r.value.toFixed(2),
+        r.ci === null ? "–" : `[${r.ci.lo.toFixed(2)}, ${r.ci.hi.toFixed(2)}]`,
+        `${results.length} × ${idx.length}`,
+      ];
+    });
+}
+
+/** Rows: pairedDiffRows of every family group, each row led by its group. */
+export function familyPairedRows(
+  results: readonly ScoredResult[],
+  reference = "sso",
+  opts: { samples?: number; seed?: number } = {},
+): string[][] {
   return [
     ["family", "method", `minus ${reference} (points)`, "95% CI", "seeds × prompts"],
-    ...FAMILY_GROUPS.flatMap((g) => {
-      const idx = indicesOf(results[0], g);
-      return others.map((m) => {
-        const diffs = results.map((d) => {
-          const a = scoresOf(d, m),
-            b = scoresOf(d, reference);
-          return idx.map((i) => 100 * (a[i] - b[i]));
-        });
-        const r = pairedBootstrap(diffs, { samples: opts.samples ?? 10_000, seed: opts.seed ?? 0 });
-        return [
-          g,
-          m,
-          r.value === null ? "–" : r.value.toFixed(2),
-          r.ci === null ? "–" : `[${r.ci.lo.toFixed(2)}, ${r.ci.hi.toFixed(2)}]`,
-          `${results.length} × ${idx.length}`,
-        ];
-      });
-    }),
+    ...FAMILY_GROUPS.flatMap((g) => pairedDiffRows(results, g, reference, opts).map((row) => [g, ...row])),
   ];
 }

@@ -5,10 +5,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { PairwiseSummary } from "../eval/pairwise.js";
 import { rateText, SIDE_BY_SIDE_CSS } from "../eval/report.js";
-import { pairedBootstrap } from "../eval/stats.js";
 import { packageRoot } from "../util/package-root.js";
 import type { PairJudgement, WorldSummary } from "../world/evaluate.js";
-import { familyRows } from "./families.js";
+import { familyRows, pairedDiffRows } from "./families.js";
 
 export interface MethodRun {
   method: string;
@@ -168,35 +167,17 @@ export function versusBaseMeanStdRows(results: readonly DemoResult[]): string[][
 
 /**
  * Each method's final score minus `reference`'s (and the base model's), paired per (seed, prompt), in points: the
- * mean with a 95% paired bootstrap interval over seeds × prompts (stats.ts pairedBootstrap). Needs every seed to
- * have evaluated the same prompts in the same order (the whole held-out pool does).
+ * mean with a 95% paired bootstrap interval over seeds × prompts (families.ts pairedDiffRows of all prompts). Needs
+ * every seed to have evaluated the same prompts in the same order (the whole held-out pool does).
  */
 export function pairedRows(
   results: readonly DemoResult[],
   reference = "sso",
   opts: { samples?: number; seed?: number } = {},
 ): string[][] {
-  const ids = JSON.stringify(results[0]?.prompt_ids);
-  if (results.some((d) => d.prompt_ids === undefined || JSON.stringify(d.prompt_ids) !== ids))
-    throw new Error("pairedRows: every seed must have evaluated the same held-out prompts (use --eval-pool)");
-  const scoresOf = (d: DemoResult, method: string): number[] => {
-    const s = method === "base" ? d.base_scores : d.runs.find((r) => r.method === method)?.scores;
-    if (!s) throw new Error(`pairedRows: no per-prompt scores of ${method}`);
-    return s;
-  };
-  const methods = ["base", ...results[0].runs.map((r) => r.method).filter((m) => m !== reference)];
   return [
     ["method", `minus ${reference} (points)`, "95% CI", "seeds × prompts"],
-    ...methods.map((m) => {
-      const diffs = results.map((d) => scoresOf(d, m).map((x, i) => 100 * (x - scoresOf(d, reference)[i])));
-      const r = pairedBootstrap(diffs, { samples: opts.samples ?? 10_000, seed: opts.seed ?? 0 });
-      return [
-        m,
-        r.value === null ? "–" : r.value.toFixed(2),
-        r.ci === null ? "–" : `[${r.ci.lo.toFixed(2)}, ${r.ci.hi.toFixed(2)}]`,
-        `${results.length} × ${results[0].prompt_ids!.length}`,
-      ];
-    }),
+    ...pairedDiffRows(results, "all", reference, opts),
   ];
 }
 
